@@ -1,0 +1,91 @@
+"""The per-process model cache of a serving function.
+
+A container loads its model once, then re-checks the alias at most every
+``recheck_seconds``. When the alias has moved, the new version is loaded and swapped in
+with one reference assignment, so a request already holding the old model finishes with
+it. If the re-check itself fails (S3 unreachable), the loaded model keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from predictor.registry import LoadedModel, ModelRegistry
+
+logger = logging.getLogger(__name__)
+
+#: How long a failure to load any model is remembered before the next attempt.
+FAILURE_RETRY_SECONDS = 5.0
+
+
+class ModelCache:
+    """Serve ``name``@``alias`` from ``registry``, reloading when the alias moves."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        name: str,
+        alias: str,
+        recheck_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self.name = name
+        self.alias = alias
+        self._recheck_seconds = recheck_seconds
+        self._clock = clock
+        self._current: LoadedModel | None = None
+        self._next_check = float("-inf")
+        self._failure: Exception | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> LoadedModel | None:
+        """The model loaded now, without checking the alias (None before the first load)."""
+        return self._current
+
+    def get(self) -> LoadedModel:
+        """The model to serve now; loads or swaps it when the re-check interval has passed.
+
+        Raises only when no model has ever been loaded and none can be; that failure is
+        remembered for up to :data:`FAILURE_RETRY_SECONDS` so a stream of requests to a
+        function without a model does not become a stream of S3 calls.
+        """
+        current = self._current
+        if self._clock() < self._next_check:
+            if current is not None:
+                return current
+            if self._failure is not None:
+                raise self._failure
+        with self._lock:
+            if self._clock() < self._next_check and self._current is not None:
+                return self._current  # another thread re-checked while we waited
+            return self._refresh(self._current)
+
+    def _refresh(self, current: LoadedModel | None) -> LoadedModel:
+        try:
+            version = self._registry.resolve(self.name, self.alias)
+            if current is None or version != current.version:
+                loaded = self._registry.load_onnx(self.name, version)
+                if current is not None:
+                    logger.info(
+                        "alias %s moved: serving %s instead of %s",
+                        self.alias,
+                        loaded.version,
+                        current.version,
+                    )
+                current = self._current = loaded
+        except Exception as exc:
+            if current is None:
+                self._failure = exc
+                self._next_check = self._clock() + min(self._recheck_seconds, FAILURE_RETRY_SECONDS)
+                raise
+            # Keep serving what we have: a bad new version or a blip of S3 must not take
+            # a working function down. Try again after the next interval.
+            logger.warning("alias re-check failed, still serving %s: %s", current.version, exc)
+        self._failure = None
+        self._next_check = self._clock() + self._recheck_seconds
+        return current

@@ -1,0 +1,20 @@
+import pytest
+
+from predictor.csv_dialect import sniff_delimiter
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ('"a";"b";"c"\n1;2;3\n', ";"),
+        ("a,b,c\n1,2,3\n", ","),
+        ("a\tb\n1\t2\n", "\t"),
+        ("only\n1\n2\n", ","),
+        ("x;y,z;w\n1;2,5;3\n", ";"),  # decimal commas inside semicolon-separated fields
+        ('name,comment\nann,"a; b; c"\n', ","),  # delimiters inside quotes do not count
+        ("a;b\n1;2\n3;4\n5;", ";"),  # last line cut short by the sample
+        ("", ","),
+    ],
+)
+def test_sniff_delimiter(sample: str, expected: str) -> None:
+    assert sniff_delimiter(sample) == expected

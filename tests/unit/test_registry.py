@@ -1,0 +1,153 @@
+import json
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from predictor import inference
+from predictor.errors import IntegrityError, ModelNotFoundError, VersionMismatchError
+from predictor.registry import (
+    JOBLIB_ARTIFACT,
+    MANIFEST_FILE,
+    ONNX_ARTIFACT,
+    ModelRegistry,
+    check_name,
+    sha256_hex,
+)
+from tests.conftest import MODEL_BUCKET, Artifacts
+
+
+def test_publish_stores_artifacts_then_manifest_with_hashes(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    stored = wine_linear.publish(registry)
+    version = stored["version"]
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=MODEL_BUCKET)["Contents"]}
+    assert keys == {
+        f"models/wine/{version}/{f}" for f in (JOBLIB_ARTIFACT, ONNX_ARTIFACT, MANIFEST_FILE)
+    }
+    body = s3.get_object(Bucket=MODEL_BUCKET, Key=f"models/wine/{version}/{MANIFEST_FILE}")["Body"]
+    manifest = json.loads(body.read())
+    for name, data in wine_linear.files.items():
+        assert manifest["artifacts"][name] == {"sha256": sha256_hex(data), "size": len(data)}
+    assert manifest["name"] == "wine"
+    assert registry.list_versions("wine") == [version]
+    assert registry.list_models() == ["wine"]
+
+
+def test_versions_sort_oldest_first(registry: ModelRegistry, wine_linear: Artifacts) -> None:
+    published = [wine_linear.publish(registry)["version"] for _ in range(3)]
+    assert registry.list_versions("wine") == sorted(published)
+    assert len(set(published)) == 3
+
+
+def test_alias_set_resolve_and_rollback(registry: ModelRegistry, wine_linear: Artifacts) -> None:
+    first = wine_linear.publish(registry)["version"]
+    second = wine_linear.publish(registry)["version"]
+    with pytest.raises(ModelNotFoundError):
+        registry.resolve("wine", "production")
+    registry.set_alias("wine", "production", first)
+    registry.set_alias("wine", "production", second)
+    assert registry.resolve("wine", "production") == second
+    assert registry.alias("wine", "production")["history"] == [first]
+    assert registry.rollback("wine", "production") == first
+    assert registry.resolve("wine", "production") == first
+    with pytest.raises(ModelNotFoundError, match="no earlier version"):
+        registry.rollback("wine", "production")
+
+
+def test_alias_to_unknown_version_is_refused(registry: ModelRegistry) -> None:
+    with pytest.raises(ModelNotFoundError):
+        registry.set_alias("wine", "production", "20990101T000000.000Z-abcdef")
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "", "-x", "x" * 101])
+def test_unsafe_names_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        check_name(bad)
+
+
+def test_loaded_onnx_predicts_like_the_pipeline(
+    registry: ModelRegistry, wine_linear: Artifacts
+) -> None:
+    version = wine_linear.publish(registry)["version"]
+    served = registry.load_onnx("wine", version)
+    canonical = registry.load_joblib("wine", version)
+    assert served.version == version
+    rng = np.random.default_rng(0)
+    features = {
+        c.name: rng.uniform(c.minimum, c.maximum, size=(50, 1)).astype(np.float32)
+        for c in served.predictor.schema.columns
+    }
+    np.testing.assert_allclose(
+        served.predictor.predict(features).values,
+        canonical.predictor.predict(features).values,
+        rtol=1e-5,
+    )
+
+
+def _flip_one_byte(s3: Any, key: str) -> None:
+    data = bytearray(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=bytes(data))
+
+
+@pytest.mark.parametrize("artifact", [ONNX_ARTIFACT, JOBLIB_ARTIFACT])
+def test_tampered_artifact_is_refused_before_deserialising(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts, artifact: str
+) -> None:
+    version = wine_linear.publish(registry)["version"]
+    _flip_one_byte(s3, f"models/wine/{version}/{artifact}")
+    load = registry.load_onnx if artifact == ONNX_ARTIFACT else registry.load_joblib
+    with (
+        mock.patch("joblib.load") as joblib_load,
+        mock.patch.object(inference.ort, "InferenceSession") as onnx_session,
+        pytest.raises(IntegrityError, match="does not match its manifest"),
+    ):
+        load("wine", version)
+    joblib_load.assert_not_called()
+    onnx_session.assert_not_called()
+
+
+def test_manifest_copied_from_another_version_is_refused(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    first = wine_linear.publish(registry)["version"]
+    second = wine_linear.publish(registry)["version"]
+    copied = s3.get_object(Bucket=MODEL_BUCKET, Key=f"models/wine/{first}/{MANIFEST_FILE}")
+    s3.put_object(
+        Bucket=MODEL_BUCKET, Key=f"models/wine/{second}/{MANIFEST_FILE}", Body=copied["Body"].read()
+    )
+    with pytest.raises(IntegrityError, match="refusing"):
+        registry.load_onnx("wine", second)
+
+
+def _rewrite_manifest(s3: Any, version: str, **changes: Any) -> None:
+    key = f"models/wine/{version}/{MANIFEST_FILE}"
+    manifest = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
+    manifest["versions"].update(changes)
+    s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=json.dumps(manifest).encode())
+
+
+def test_scikit_learn_version_mismatch_is_refused(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    version = wine_linear.publish(registry)["version"]
+    _rewrite_manifest(s3, version, **{"scikit-learn": "0.24.2"})
+    with (
+        mock.patch("joblib.load") as joblib_load,
+        pytest.raises(VersionMismatchError, match=r"0\.24\.2"),
+    ):
+        registry.load_joblib("wine", version)
+    joblib_load.assert_not_called()
+
+
+def test_version_mismatch_can_be_overridden_loudly(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts, caplog: pytest.LogCaptureFixture
+) -> None:
+    version = wine_linear.publish(registry)["version"]
+    _rewrite_manifest(s3, version, **{"scikit-learn": "0.24.2"})
+    loaded = registry.load_joblib("wine", version, allow_version_mismatch=True)
+    assert loaded.version == version
+    assert "0.24.2" in caplog.text

@@ -1,0 +1,174 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictor.errors import MissingColumnsError
+from predictor.schema import MISSING_CATEGORY, ColumnSpec, FeatureSchema
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "age": [30.0, np.nan, 45.0],
+            "income": [1000, 2000, 1500],
+            "city": ["Paris", None, "Oslo"],
+            "member": [True, False, True],
+        }
+    )
+
+
+@pytest.fixture
+def schema(frame: pd.DataFrame) -> FeatureSchema:
+    return FeatureSchema.infer(frame)
+
+
+def spec(schema: FeatureSchema, name: str) -> ColumnSpec:
+    return next(c for c in schema.columns if c.name == name)
+
+
+def test_infer_kinds_nullability_ranges_and_categories(schema: FeatureSchema) -> None:
+    assert schema.names == ("age", "income", "city", "member")
+    age, income = spec(schema, "age"), spec(schema, "income")
+    assert (age.kind, age.nullable, age.minimum, age.maximum) == ("numeric", True, 30.0, 45.0)
+    assert (income.kind, income.nullable, income.dtype) == ("numeric", False, "int64")
+    city = spec(schema, "city")
+    assert (city.kind, city.nullable, city.categories) == ("categorical", True, ("Oslo", "Paris"))
+    member = spec(schema, "member")
+    assert (member.kind, member.categories) == ("categorical", ("False", "True"))
+
+
+def test_schema_round_trips_through_its_json_form(schema: FeatureSchema) -> None:
+    assert FeatureSchema.from_dict(schema.to_dict()) == schema
+
+
+def test_too_many_categories_is_refused() -> None:
+    frame = pd.DataFrame({"id": [f"user-{i}" for i in range(50)]})
+    with pytest.raises(ValueError, match="50 distinct values"):
+        FeatureSchema.infer(frame, max_categories=10)
+
+
+def test_from_frame_gives_float32_and_sentinel_strings(
+    schema: FeatureSchema, frame: pd.DataFrame
+) -> None:
+    features = schema.from_frame(frame)
+    assert features["age"].dtype == np.float32
+    assert features["age"].shape == (3, 1)
+    assert math.isnan(features["age"][1, 0])
+    assert features["city"][:, 0].tolist() == ["Paris", MISSING_CATEGORY, "Oslo"]
+    assert features["member"][:, 0].tolist() == ["True", "False", "True"]
+
+
+def test_valid_text_rows_are_coerced(schema: FeatureSchema) -> None:
+    columns = {
+        "age": ["31", ""],
+        "income": ["1200.5", "7"],
+        "city": ["Oslo", ""],
+        "member": ["True", "False"],
+    }
+    result = schema.validate(columns, 2, text=True)
+    assert result.errors == []
+    assert result.rows.tolist() == [0, 1]
+    assert result.features["age"][:, 0].tolist()[0] == 31.0
+    assert math.isnan(result.features["age"][1, 0])
+    assert result.features["income"].dtype == np.float32
+    assert result.features["city"][:, 0].tolist() == ["Oslo", MISSING_CATEGORY]
+
+
+def test_every_problem_is_reported_with_row_and_column(schema: FeatureSchema) -> None:
+    columns = {
+        "age": ["abc", "NaN", "40", "1e309", "41"],
+        "income": ["", "10", "inf", "5", "1e39"],
+        "city": ["Oslo", "Paris", "Lima", "Oslo", "Oslo"],
+        "member": ["True", "True", "True", "True", "True"],
+    }
+    result = schema.validate(columns, 5, text=True)
+    found = {(e.row, e.column): e.reason for e in result.errors}
+    assert set(found) == {
+        (0, "age"),
+        (0, "income"),
+        (1, "age"),
+        (2, "income"),
+        (3, "age"),
+        (4, "income"),
+    }
+    assert "not a number: 'abc'" in found[(0, "age")]
+    assert "does not allow" in found[(0, "income")]
+    assert "not a finite number" in found[(1, "age")]
+    assert "not a finite number" in found[(3, "age")]
+    assert "out of range" in found[(4, "income")]
+    assert result.rows.tolist() == []
+    assert [e.row for e in result.errors] == sorted(e.row for e in result.errors)
+
+
+def test_only_good_rows_reach_the_model(schema: FeatureSchema) -> None:
+    columns = {
+        "age": ["1", "x", "3"],
+        "income": ["1", "2", "3"],
+        "city": ["a", "b", "c"],
+        "member": ["True"] * 3,
+    }
+    result = schema.validate(columns, 3, text=True)
+    assert result.rows.tolist() == [0, 2]
+    assert result.features["income"][:, 0].tolist() == [1.0, 3.0]
+    assert result.features["city"][:, 0].tolist() == ["a", "c"]
+
+
+def test_unknown_categories_pass_and_extra_columns_are_listed(schema: FeatureSchema) -> None:
+    columns = {"age": [1.0], "income": [2], "city": ["Atlantis"], "member": [True], "note": ["hi"]}
+    result = schema.validate(columns, 1, text=False)
+    assert result.errors == []
+    assert result.extra_columns == ["note"]
+    assert result.features["city"][0, 0] == "Atlantis"
+    assert result.features["member"][0, 0] == "True"
+
+
+def test_missing_required_column_is_refused_before_rows(schema: FeatureSchema) -> None:
+    with pytest.raises(MissingColumnsError) as caught:
+        schema.validate({"age": [1.0], "city": ["Oslo"]}, 1, text=False)
+    assert caught.value.columns == ["income", "member"]
+
+
+def test_absent_nullable_column_means_missing_values(frame: pd.DataFrame) -> None:
+    schema = FeatureSchema.infer(frame.drop(columns=["member"]))
+    result = schema.validate({"income": [5]}, 1, text=False)
+    assert result.errors == []
+    assert math.isnan(result.features["age"][0, 0])
+    assert result.features["city"][0, 0] == MISSING_CATEGORY
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("12", "expected a number, got str"),
+        (True, "expected a number, got boolean"),
+        ([1], "expected a number, got list"),
+        ({"a": 1}, "expected a number, got dict"),
+        (float("nan"), "not a finite number"),
+        (float("inf"), "not a finite number"),
+        (10**400, "not a finite number"),
+        (1e39, "out of range"),
+        (None, "does not allow"),
+    ],
+)
+def test_json_numbers_are_checked(schema: FeatureSchema, value: object, reason: str) -> None:
+    columns = {"age": [1.0], "income": [value], "city": ["Oslo"], "member": [True]}
+    result = schema.validate(columns, 1, text=False)
+    assert [(e.row, e.column) for e in result.errors] == [(0, "income")]
+    assert reason in result.errors[0].reason
+
+
+@pytest.mark.parametrize("value", [1.5, [1], {"x": 1}])
+def test_json_categories_must_be_text(schema: FeatureSchema, value: object) -> None:
+    columns = {"age": [1.0], "income": [1], "city": [value], "member": [True]}
+    result = schema.validate(columns, 1, text=False)
+    assert [(e.column, e.reason.split(",")[0]) for e in result.errors] == [
+        ("city", "expected a string")
+    ]
+
+
+def test_column_of_wrong_length_is_a_programming_error(schema: FeatureSchema) -> None:
+    with pytest.raises(ValueError, match="expected 2"):
+        schema.validate({"age": [1.0], "income": [1, 2], "member": ["a", "b"]}, 2, text=False)

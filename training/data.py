@@ -1,0 +1,60 @@
+"""Reading training tables: local paths or ``s3://`` URIs, comma or semicolon, BOM, gzip."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from predictor.csv_dialect import sniff_delimiter
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A training table with the fingerprint of the bytes it was read from."""
+
+    frame: pd.DataFrame
+    source: str
+    sha256: str
+    delimiter: str
+
+
+def read_bytes(source: str, s3: Any | None = None) -> bytes:
+    """The raw bytes of a local file or an ``s3://bucket/key`` object."""
+    if source.startswith("s3://"):
+        parsed = urlparse(source)
+        if not parsed.netloc or not parsed.path.strip("/"):
+            raise ValueError(f"not an S3 object URI: {source!r} (expected s3://bucket/key)")
+        if s3 is None:
+            raise ValueError("reading from S3 needs an S3 client")
+        response = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        return bytes(response["Body"].read())
+    return Path(source).read_bytes()
+
+
+def read_table(source: str, s3: Any | None = None) -> Table:
+    """Read a CSV (optionally gzipped) into a DataFrame with typed columns.
+
+    UTF-8 with or without a byte-order mark; the delimiter is sniffed from the header;
+    quoted headers are unquoted and stripped of surrounding spaces; pandas' usual
+    missing-value markers (empty, ``NA``, ``NaN``, ``null``...) become missing values.
+    """
+    raw = read_bytes(source, s3)
+    digest = hashlib.sha256(raw).hexdigest()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8-sig")
+    if not text.split("\n", 1)[0].strip():
+        raise ValueError(f"{source}: empty file or blank header line")
+    delimiter = sniff_delimiter(text[:65536])
+    frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise ValueError(f"{source}: no data rows")
+    return Table(frame=frame, source=source, sha256=digest, delimiter=delimiter)
