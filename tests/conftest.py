@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
+import pandas as pd
 import pytest
 from moto import mock_aws
 
@@ -59,13 +62,32 @@ class Artifacts:
         return registry.publish(name, keep, self.files)
 
 
-def _train_once(candidates: tuple[str, ...]) -> Artifacts:
+def write_churn_csv(path: Path, n: int = 800) -> None:
+    """A synthetic classification table: text classes, categories, missing values, BOM."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "tenure months": rng.integers(0, 60, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "monthly fee": rng.normal(30, 10, n).round(2),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "tenure months"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "plan"] = None
+    churn = (frame["plan"] == "basic") & (frame["tenure months"].fillna(0) < 20)
+    frame["churned"] = np.where(churn ^ (rng.random(n) < 0.05), "yes", "no")
+    path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+
+
+def _train_once(
+    candidates: tuple[str, ...], data: Path = WINE_CSV, target: str = "quality"
+) -> Artifacts:
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket="session-models")
         config = TrainingConfig(
-            data=str(WINE_CSV),
-            target="quality",
+            data=str(data),
+            target=target,
             name="wine",
             bucket="session-models",
             candidates=candidates,
@@ -90,3 +112,40 @@ def wine_linear() -> Artifacts:
 def wine_boosting() -> Artifacts:
     """A histogram gradient boosting model on the wine data."""
     return _train_once(("hist_gradient_boosting",))
+
+
+@pytest.fixture(scope="session")
+def churn_classifier(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
+    """A classifier with a categorical, nullable column and text classes."""
+    path = tmp_path_factory.mktemp("churn") / "churn.csv"
+    write_churn_csv(path)
+    return _train_once(("random_forest",), data=path, target="churned")
+
+
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """One of the sample events under events/."""
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes powertools reads from a Lambda context."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
+    aws_request_id: str = "test-request-id"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds before the (fake) deadline."""
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    """A fake Lambda context for handlers decorated by powertools."""
+    return FakeLambdaContext()

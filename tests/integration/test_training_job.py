@@ -11,7 +11,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from predictor.registry import ModelRegistry
-from tests.conftest import MODEL_BUCKET, WINE_CSV
+from tests.conftest import MODEL_BUCKET, WINE_CSV, write_churn_csv
 from training import job
 from training.cli import main
 
@@ -113,27 +113,11 @@ def test_promotion_only_when_not_worse(s3: Any, capsys: pytest.CaptureFixture[st
     assert registry.alias("wine", "production")["history"][0] == best
 
 
-def synthetic_classification(path: Path, n: int = 800) -> None:
-    rng = np.random.default_rng(3)
-    frame = pd.DataFrame(
-        {
-            "tenure months": rng.integers(0, 60, n).astype(float),
-            "plan": rng.choice(["basic", "pro", "team"], n),
-            "monthly fee": rng.normal(30, 10, n).round(2),
-        }
-    )
-    frame.loc[rng.random(n) < 0.05, "tenure months"] = np.nan
-    frame.loc[rng.random(n) < 0.05, "plan"] = None
-    churn = (frame["plan"] == "basic") & (frame["tenure months"].fillna(0) < 20)
-    frame["churned"] = np.where(churn ^ (rng.random(n) < 0.05), "yes", "no")
-    path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
-
-
 def test_classification_with_categories_and_missing_values(
     s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "churn.csv"
-    synthetic_classification(data)
+    write_churn_csv(data)
     code = train("--json", "--promote", "production", data=data, name="churn", target="churned")
     assert code == 0
     manifest = json.loads(capsys.readouterr().out)

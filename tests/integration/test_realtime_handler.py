@@ -1,0 +1,325 @@
+"""The realtime handler driven with API Gateway events against moto S3 and a real model."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from realtime import app
+
+from predictor.registry import ModelRegistry
+from predictor.settings import get_settings
+from tests.conftest import MODEL_BUCKET, Artifacts, FakeLambdaContext, load_event
+
+pytestmark = pytest.mark.integration
+
+WINE_ROW = load_event("realtime_predict_json.json")
+ROW = json.loads(WINE_ROW["body"])["instances"][0]
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry) -> Iterator[ModelRegistry]:
+    """Environment of the function, and a fresh container (no cached model or settings)."""
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.setenv("MODEL_NAME", "wine")
+    monkeypatch.setenv("ALIAS_RECHECK_SECONDS", "60")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
+    get_settings.cache_clear()
+    monkeypatch.setattr(app, "_cache", None)
+    yield registry
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def wine(serve: ModelRegistry, wine_linear: Artifacts) -> str:
+    """The linear wine model published and promoted; returns its version."""
+    version = wine_linear.publish(serve)["version"]
+    serve.set_alias("wine", "production", version)
+    return str(version)
+
+
+def invoke(
+    event: dict[str, Any], context: FakeLambdaContext
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    response = app.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def post(
+    body: str | bytes, content_type: str | None = "application/json", *, b64: bool = False
+) -> dict[str, Any]:
+    event = copy.deepcopy(WINE_ROW)
+    raw = body.encode() if isinstance(body, str) else body
+    event["body"] = base64.b64encode(raw).decode() if b64 else raw.decode("utf-8", "replace")
+    event["isBase64Encoded"] = b64
+    event["headers"].pop("content-type", None)
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    return event
+
+
+def instances(*rows: dict[str, Any]) -> str:
+    return json.dumps({"instances": list(rows)})
+
+
+# ----- the events/ files --------------------------------------------------------------
+def test_json_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, headers = invoke(load_event("realtime_predict_json.json"), lambda_context)
+    assert status == 200
+    assert body["model"] == {"name": "wine", "version": wine}
+    assert headers["X-Model-Version"] == wine
+    assert headers["X-Model-Name"] == "wine"
+    assert len(body["predictions"]) == 2
+    assert all(3 <= p <= 8 for p in body["predictions"])
+    assert "probabilities" not in body
+
+
+def test_csv_and_dataframe_split_events_agree_with_json(
+    wine: str, lambda_context: FakeLambdaContext
+) -> None:
+    _, from_json, _ = invoke(load_event("realtime_predict_json.json"), lambda_context)
+    csv_status, from_csv, _ = invoke(load_event("realtime_predict_csv.json"), lambda_context)
+    split_status, from_split, _ = invoke(
+        load_event("realtime_predict_dataframe_split.json"), lambda_context
+    )
+    assert (csv_status, split_status) == (200, 200)
+    assert from_csv["predictions"] == pytest.approx(from_json["predictions"], rel=1e-6)
+    assert from_split["predictions"] == from_json["predictions"]
+
+
+def test_malformed_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, _ = invoke(load_event("realtime_predict_malformed.json"), lambda_context)
+    assert status == 400
+    assert body["error"]["type"] == "malformed_request"
+    assert "not valid JSON" in body["error"]["message"]
+
+
+def test_model_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, headers = invoke(load_event("realtime_get_model.json"), lambda_context)
+    assert status == 200
+    assert body["version"] == wine == headers["X-Model-Version"]
+    assert body["task"] == "regression"
+    assert body["schema"][0]["name"] == "fixed acidity"
+    assert "holdout" in body["metrics"]
+    assert "training" not in body  # where the data came from stays private
+
+
+def test_health_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, _ = invoke(load_event("realtime_get_health.json"), lambda_context)
+    assert (status, body) == (200, {"status": "ok", "model": {"name": "wine", "version": wine}})
+
+
+# ----- generated requests --------------------------------------------------------------
+def test_unsupported_content_type(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, _ = invoke(
+        post("fixed acidity=7", "application/x-www-form-urlencoded"), lambda_context
+    )
+    assert status == 415
+    assert body["error"]["type"] == "unsupported_media_type"
+    status, _, _ = invoke(post(instances(ROW), None), lambda_context)
+    assert status == 415
+
+
+def test_content_type_parameters_are_accepted(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, _, _ = invoke(post(instances(ROW), "application/json; charset=utf-8"), lambda_context)
+    assert status == 200
+
+
+def test_row_problems_name_row_column_and_reason(
+    wine: str, lambda_context: FakeLambdaContext
+) -> None:
+    bad = [dict(ROW), {**ROW, "alcohol": "strong"}, {**ROW, "pH": None}, {**ROW, "density": 1e309}]
+    status, body, headers = invoke(post(instances(*bad)), lambda_context)
+    assert status == 422
+    assert headers["X-Model-Version"] == wine
+    details = {(d["row"], d["column"]) for d in body["error"]["details"]}
+    assert details == {(1, "alcohol"), (2, "pH"), (3, "density")}
+    assert "3 of 4 row(s)" in body["error"]["message"]
+
+
+def test_nan_and_infinity_tokens_are_client_errors(
+    wine: str, lambda_context: FakeLambdaContext
+) -> None:
+    for token in ("NaN", "Infinity", "-Infinity"):
+        text = instances(ROW).replace('"alcohol": 9.4', f'"alcohol": {token}')
+        status, body, _ = invoke(post(text), lambda_context)
+        assert status == 422, token
+        assert body["error"]["details"][0]["column"] == "alcohol"
+
+
+def test_missing_column_is_a_422(wine: str, lambda_context: FakeLambdaContext) -> None:
+    row = {k: v for k, v in ROW.items() if k != "pH"}
+    status, body, _ = invoke(post(instances(row)), lambda_context)
+    assert status == 422
+    assert body["error"]["details"] == [
+        {"row": None, "column": "pH", "reason": "required column is missing"}
+    ]
+
+
+def test_extra_columns_are_ignored_and_listed(wine: str, lambda_context: FakeLambdaContext) -> None:
+    status, body, _ = invoke(post(instances({**ROW, "vineyard": "north"})), lambda_context)
+    assert status == 200
+    assert body["ignored_columns"] == ["vineyard"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("", "not valid JSON"),
+        ("[1, 2]", "exactly one of"),
+        ('{"instances": [], "dataframe_split": {}}', "exactly one of"),
+        ('{"instances": {}}', "list of objects"),
+        ('{"instances": [1]}', "is not an object"),
+        ('{"instances": []}', "no rows"),
+        ('{"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}', "list of 2 values"),
+        ('{"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}', "duplicate"),
+        ('{"dataframe_split": {"columns": [1], "data": [[1]]}}', "list of strings"),
+        ("[" * 100_000, "not valid JSON"),
+    ],
+)
+def test_malformed_json_shapes(
+    wine: str, lambda_context: FakeLambdaContext, body: str, fragment: str
+) -> None:
+    status, answer, _ = invoke(post(body), lambda_context)
+    assert status == 400
+    assert fragment in answer["error"]["message"]
+
+
+def test_ragged_csv_and_bad_base64_and_bad_utf8(
+    wine: str, lambda_context: FakeLambdaContext
+) -> None:
+    status, body, _ = invoke(post("a,b\n1,2,3\n", "text/csv"), lambda_context)
+    assert (status, body["error"]["type"]) == (400, "malformed_request")
+    event = post(instances(ROW))
+    event["isBase64Encoded"], event["body"] = True, "not*base64!"
+    status, body, _ = invoke(event, lambda_context)
+    assert status == 400
+    assert "base64" in body["error"]["message"]
+    status, body, _ = invoke(post(b"\xff\xfe{}", b64=True), lambda_context)
+    assert status == 400
+    assert "UTF-8" in body["error"]["message"]
+
+
+def test_row_and_byte_limits(
+    wine: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_REQUEST_ROWS", "3")
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "2000")
+    get_settings.cache_clear()
+    status, body, _ = invoke(post(instances(*[ROW] * 4)), lambda_context)
+    assert (status, body["error"]["type"]) == (413, "payload_too_large")
+    status, _, _ = invoke(post(instances(*[ROW] * 3)), lambda_context)
+    assert status == 200
+    big = instances({**ROW, "note": "x" * 3000})
+    assert invoke(post(big), lambda_context)[0] == 413
+    assert invoke(post(big, b64=True), lambda_context)[0] == 413
+
+
+def test_no_model_is_a_503(serve: ModelRegistry, lambda_context: FakeLambdaContext) -> None:
+    status, body, _ = invoke(load_event("realtime_get_health.json"), lambda_context)
+    assert (status, body["error"]["type"]) == (503, "model_unavailable")
+    assert invoke(load_event("realtime_predict_json.json"), lambda_context)[0] == 503
+
+
+def test_unknown_route_is_a_json_404(wine: str, lambda_context: FakeLambdaContext) -> None:
+    event = load_event("realtime_get_health.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
+    status, body, _ = invoke(event, lambda_context)
+    assert (status, body["error"]["type"]) == (404, "not_found")
+
+
+def test_openapi_document_lists_every_route(wine: str, lambda_context: FakeLambdaContext) -> None:
+    event = load_event("realtime_get_health.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/openapi.json"
+    status, body, _ = invoke(event, lambda_context)
+    assert status == 200
+    assert body["openapi"].startswith("3.1")
+    assert set(body["paths"]) == {"/predict", "/model", "/health", "/openapi.json"}
+
+
+def test_our_failures_are_500_without_traceback(
+    wine: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(app, "score_rows", explode)
+    status, body, _ = invoke(load_event("realtime_predict_json.json"), lambda_context)
+    assert (status, body["error"]["type"]) == (500, "internal_error")
+    assert "Traceback" not in json.dumps(body)
+    assert "secret internal detail" not in json.dumps(body)
+
+
+def test_classifier_returns_probabilities(
+    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: FakeLambdaContext
+) -> None:
+    version = churn_classifier.publish(serve)["version"]
+    serve.set_alias("wine", "production", version)
+    rows = [
+        {"tenure months": 3, "plan": "basic", "monthly fee": 20.5},
+        {"tenure months": None, "plan": None, "monthly fee": 31},
+        {"tenure months": 50, "plan": "enterprise", "monthly fee": 99},
+    ]
+    status, body, _ = invoke(post(instances(*rows)), lambda_context)
+    assert status == 200
+    assert body["predictions"][0] == "yes"
+    assert len(body["probabilities"]) == 3
+    for probabilities in body["probabilities"]:
+        assert set(probabilities) == {"no", "yes"}
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_hot_reload_after_promotion(
+    wine: str, serve: ModelRegistry, wine_boosting: Artifacts, lambda_context: FakeLambdaContext
+) -> None:
+    # Given a warm container serving the first version
+    assert (
+        invoke(load_event("realtime_get_health.json"), lambda_context)[1]["model"]["version"]
+        == wine
+    )
+    cache = app._model_cache()
+    now = [0.0]
+    cache._clock = lambda: now[0]
+    cache._next_check = 60.0
+    # When another version is promoted
+    newer = wine_boosting.publish(serve)["version"]
+    serve.set_alias("wine", "production", newer)
+    # Then the container keeps its model until the re-check interval has passed...
+    assert (
+        invoke(load_event("realtime_predict_json.json"), lambda_context)[1]["model"]["version"]
+        == wine
+    )
+    now[0] = 61.0
+    # ...and the next response names the new version
+    status, body, headers = invoke(load_event("realtime_predict_json.json"), lambda_context)
+    assert status == 200
+    assert body["model"]["version"] == newer == headers["X-Model-Version"]
+
+
+def test_logs_carry_request_id_and_version_but_no_body(
+    wine: str, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logs = io.StringIO()
+    handler = app.logger.registered_handler
+    previous = handler.setStream(logs)
+    try:
+        invoke(post(instances({**ROW, "alcohol": 7.123456789})), lambda_context)
+        invoke(post(instances({**ROW, "alcohol": "secret-text"})), lambda_context)
+    finally:
+        handler.setStream(previous)
+    text = logs.getvalue() + capsys.readouterr().out
+    assert "7.123456789" not in text
+    assert "secret-text" not in text
+    assert '"Predictions"' in text  # the metrics (EMF) went out
+    records = [json.loads(line) for line in logs.getvalue().splitlines()]
+    refused = [r for r in records if r["message"] == "request refused"]
+    assert len(refused) == 1
+    assert refused[0]["function_request_id"] == "test-request-id"
+    assert refused[0]["model_version"] == wine
+    assert refused[0]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    assert refused[0]["status"] == 422
