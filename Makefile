@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup test lint format clean
+.PHONY: help setup run test lint format bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject
 
 setup: $(STAMP)  ## Create .venv with Python 3.13 and every pinned dependency
 
+run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
+	$(PY) infra/local_stack.py
+
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest
 
@@ -28,6 +31,9 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy on the core and training
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+bench: $(STAMP)  ## Benchmarks against bare scikit-learn; tables under results/
+	$(PY) bench/realtime.py
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

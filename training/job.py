@@ -257,6 +257,10 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             f"({equivalence.reason})"
         )
 
+    # Parallel fitting helps training; parallel prediction of one row costs ~100 ms of
+    # thread start-up to whoever loads model.joblib, so the artifact predicts serially.
+    if "n_jobs" in pipeline.named_steps["model"].get_params():
+        pipeline.set_params(model__n_jobs=None)
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     best_cv = next(c for c in candidates if c["candidate"] == chosen)

@@ -236,137 +236,153 @@ class FeatureSchema:
         if missing:
             raise MissingColumnsError(missing)
         extra = [name for name in columns if name not in self.names]
-        rejected = np.zeros(n_rows, dtype=bool)
         problems: list[tuple[int, int, str]] = []  # (row, column position, reason)
         coerced: list[np.ndarray] = []
         for position, spec in enumerate(self.columns):
             raw = columns.get(spec.name)
-            cells = _as_cells(raw, n_rows)
-            if spec.kind == NUMERIC:
-                values, is_missing, bad = _coerce_numeric(cells, text)
-            else:
-                values, is_missing, bad = _coerce_categorical(cells, text)
-            if not spec.nullable:
-                reason = "missing value in a column that does not allow one"
-                bad.extend((int(row), reason) for row in np.flatnonzero(is_missing))
-            for bad_row, bad_reason in bad:
-                rejected[bad_row] = True
-                problems.append((bad_row, position, bad_reason))
+            if raw is None:
+                raw = [None] * n_rows  # an absent (nullable) column: every cell missing
+            elif len(raw) != n_rows:
+                raise ValueError(f"column {spec.name!r} has {len(raw)} cells, expected {n_rows}")
+            coerce = _COERCERS[spec.kind, text]
+            values, bad = coerce(raw, spec.nullable)
+            problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 
+        if not problems:
+            features = {
+                spec.name: values.reshape(-1, 1)
+                for spec, values in zip(self.columns, coerced, strict=True)
+            }
+            return ValidatedRows(features, np.arange(n_rows), [], extra)
+        rejected = np.zeros(n_rows, dtype=bool)
+        rejected[[row for row, _, _ in problems]] = True
         accepted = np.flatnonzero(~rejected)
-        all_accepted = len(accepted) == n_rows
-        features: Features = {
-            spec.name: (values if all_accepted else values[accepted]).reshape(-1, 1)
+        features = {
+            spec.name: values[accepted].reshape(-1, 1)
             for spec, values in zip(self.columns, coerced, strict=True)
         }
         problems.sort()
         errors = [RowError(row, self.names[pos], reason) for row, pos, reason in problems]
-        return ValidatedRows(features=features, rows=accepted, errors=errors, extra_columns=extra)
+        return ValidatedRows(features, accepted, errors, extra)
 
 
-def _as_cells(raw: Sequence[Any] | np.ndarray | None, n_rows: int) -> np.ndarray:
-    """A 1-D object array of ``n_rows`` cells, even when cells are themselves lists."""
-    cells = np.empty(n_rows, dtype=object)
-    if raw is None:
-        return cells  # an absent (nullable) column: every cell missing
-    if isinstance(raw, np.ndarray) and raw.ndim == 1:
-        if len(raw) != n_rows:
-            raise ValueError(f"column has {len(raw)} cells, expected {n_rows}")
-        cells[:] = raw
-        return cells
-    if len(raw) != n_rows:
-        raise ValueError(f"column has {len(raw)} cells, expected {n_rows}")
-    for i, value in enumerate(raw):  # element-wise: np.asarray would nest lists
-        cells[i] = value
+_NOT_NULLABLE = "missing value in a column that does not allow one"
+_NOT_FINITE = "not a finite number"
+_OUT_OF_RANGE = f"number out of range (|x| > {_FLOAT32_MAX:.4g})"
+
+Coerced = tuple[np.ndarray, list[tuple[int, str]]]
+
+
+def _kind_of(value: object) -> str:
+    return "boolean" if isinstance(value, bool) else type(value).__name__
+
+
+# JSON values: requests are small (bounded by MAX_REQUEST_ROWS), so plain Python per
+# cell beats a dozen numpy calls per column (about 2 µs instead of 30 µs per column).
+def _numeric_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
+    values: list[float] = []
+    bad: list[tuple[int, str]] = []
+    for row, value in enumerate(raw):
+        kind = type(value)
+        if value is None:
+            values.append(math.nan)
+            if not nullable:
+                bad.append((row, _NOT_NULLABLE))
+            continue
+        if kind is not float and kind is not int:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                bad.append((row, f"expected a number, got {_kind_of(value)}: {_quote(value)}"))
+                values.append(math.nan)
+                continue
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            bad.append((row, f"{_NOT_FINITE}: {_quote(value)}"))
+        elif abs(number) > _FLOAT32_MAX:
+            bad.append((row, f"{_OUT_OF_RANGE}: {value}"))
+            number = math.nan
+        values.append(number)
+    return np.array(values, dtype=np.float32), bad
+
+
+def _categorical_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
+    values: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for row, value in enumerate(raw):
+        if type(value) is str:
+            values.append(value)
+        elif value is None:
+            values.append(MISSING_CATEGORY)
+            if not nullable:
+                bad.append((row, _NOT_NULLABLE))
+        elif isinstance(value, bool | int):
+            # Booleans and integers as their text ("True", "3"), as training read them.
+            values.append(str(value))
+        else:
+            values.append(MISSING_CATEGORY)
+            bad.append((row, f"expected a string, got {_kind_of(value)}: {_quote(value)}"))
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out, bad
+
+
+# CSV text: chunks of tens of thousands of rows, so vectorised numpy with a per-cell
+# fallback only for chunks that hold an unparseable value.
+def _text_cells(raw: Sequence[Any] | np.ndarray) -> np.ndarray:
+    if isinstance(raw, np.ndarray) and raw.dtype == object:
+        return raw
+    cells = np.empty(len(raw), dtype=object)
+    cells[:] = list(raw)
     return cells
 
 
-def _missing_mask(cells: np.ndarray, text: bool) -> np.ndarray:
-    """Missing cells: JSON null, or an empty field of a CSV."""
-    is_missing = cells == None  # noqa: E711 (element-wise comparison, not identity)
-    if text:
-        is_missing |= cells == ""
-    return np.asarray(is_missing, dtype=bool)
+def _text_missing(cells: np.ndarray) -> np.ndarray:
+    return np.asarray((cells == "") | (cells == None), dtype=bool)  # noqa: E711 (element-wise)
 
 
-def _coerce_numeric(
-    cells: np.ndarray, text: bool
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-    """float32 values, the missing mask, and (row, reason) for each unusable cell."""
-    n = len(cells)
-    is_missing = _missing_mask(cells, text)
-    values = np.full(n, np.nan, dtype=np.float64)
+def _numeric_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
+    cells = _text_cells(raw)
+    is_missing = _text_missing(cells)
+    values = np.full(len(cells), np.nan, dtype=np.float64)
     present = np.flatnonzero(~is_missing)
     bad: list[tuple[int, str]] = []
-    if text:
-        try:
-            values[present] = cells[present].astype(np.float64)
-        except (ValueError, TypeError):
-            bad = _parse_numbers_one_by_one(cells, present, values)
-    else:
-        bad = _take_json_numbers(cells, present, values)
-    flagged = {row for row, _ in bad}
+    try:
+        values[present] = cells[present].astype(np.float64)
+    except (ValueError, TypeError):
+        for row in present:
+            try:
+                values[row] = float(cells[row])
+            except (ValueError, TypeError):
+                bad.append((int(row), f"not a number: {_quote(cells[row])}"))
+                values[row] = 0.0  # the row is rejected; keep the finiteness checks quiet
     with np.errstate(over="ignore", invalid="ignore"):
         as_float32 = values.astype(np.float32)
-        nonfinite = ~np.isfinite(values)
-        overflow = np.isfinite(values) & ~np.isfinite(as_float32)
-    for row in present[nonfinite[present]]:
-        if row not in flagged:
-            bad.append((int(row), f"not a finite number: {_quote(cells[row])}"))
-    for row in present[overflow[present]]:
-        bad.append((int(row), f"number out of range (|x| > {_FLOAT32_MAX:.4g}): {cells[row]}"))
-    return as_float32, is_missing, bad
+    nonfinite = np.flatnonzero(~np.isfinite(values) & ~is_missing)
+    overflow = np.flatnonzero(np.isfinite(values) & ~np.isfinite(as_float32))
+    bad.extend((int(row), f"{_NOT_FINITE}: {_quote(cells[row])}") for row in nonfinite)
+    bad.extend((int(row), f"{_OUT_OF_RANGE}: {cells[row]}") for row in overflow)
+    if not nullable:
+        bad.extend((int(row), _NOT_NULLABLE) for row in np.flatnonzero(is_missing))
+    return as_float32, bad
 
 
-def _parse_numbers_one_by_one(
-    cells: np.ndarray, present: np.ndarray, values: np.ndarray
-) -> list[tuple[int, str]]:
-    bad = []
-    for row in present:
-        try:
-            values[row] = float(cells[row])
-        except (ValueError, TypeError):
-            bad.append((int(row), f"not a number: {_quote(cells[row])}"))
-    return bad
-
-
-def _take_json_numbers(
-    cells: np.ndarray, present: np.ndarray, values: np.ndarray
-) -> list[tuple[int, str]]:
-    bad = []
-    for row in present:
-        value = cells[row]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "boolean" if isinstance(value, bool) else type(value).__name__
-            bad.append((int(row), f"expected a number, got {kind}: {_quote(value)}"))
-            continue
-        try:
-            values[row] = float(value)
-        except OverflowError:
-            values[row] = math.inf  # reported as out of range below
-    return bad
-
-
-def _coerce_categorical(
-    cells: np.ndarray, text: bool
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-    """Strings (missing as :data:`MISSING_CATEGORY`), the missing mask, and bad cells."""
-    is_missing = _missing_mask(cells, text)
-    bad: list[tuple[int, str]] = []
+def _categorical_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
+    cells = _text_cells(raw)
+    is_missing = _text_missing(cells)
     values = cells.copy()
-    if not text:
-        # JSON strings are taken as they are; booleans and integers as their text
-        # ("True", "3"), which is how training saw them in a CSV. Anything else is an error.
-        for row in np.flatnonzero(~is_missing):
-            value = cells[row]
-            if isinstance(value, str):
-                continue
-            if isinstance(value, bool | int):
-                values[row] = str(value)
-            else:
-                bad.append(
-                    (int(row), f"expected a string, got {type(value).__name__}: {_quote(value)}")
-                )
     values[is_missing] = MISSING_CATEGORY
-    return values, is_missing, bad
+    bad: list[tuple[int, str]] = []
+    if not nullable:
+        bad.extend((int(row), _NOT_NULLABLE) for row in np.flatnonzero(is_missing))
+    return values, bad
+
+
+_COERCERS = {
+    (NUMERIC, False): _numeric_from_json,
+    (CATEGORICAL, False): _categorical_from_json,
+    (NUMERIC, True): _numeric_from_text,
+    (CATEGORICAL, True): _categorical_from_text,
+}

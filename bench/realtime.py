@@ -1,0 +1,170 @@
+"""Realtime latency: warm in-handler time and cold start, beside bare scikit-learn.
+
+Run with ``make bench-realtime``. Trains the wine models with the project's own job into
+a local moto server, then measures in this process (warm) and in fresh processes (cold).
+Prints a table and writes it to results/realtime.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+BUCKET = "bench-models"
+CALLS = 2000
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Any, calls: int) -> list[float]:
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def cold_start_seconds(code: str, env: dict[str, str], runs: int = 5) -> float:
+    """Median wall time of a fresh interpreter running ``code``."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+COLD_HANDLER = """
+import json
+from realtime import app
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "bench", 1024, "cold"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+event = json.load(open("events/realtime_predict_json.json"))
+response = app.lambda_handler(event, Context())
+assert response["statusCode"] == 200, response
+"""
+
+COLD_SKLEARN = """
+import io, boto3, joblib, pandas, sklearn
+s3 = boto3.client("s3")
+pipeline = joblib.load(io.BytesIO(s3.get_object(Bucket="{bucket}", Key="{key}")["Body"].read()))
+"""
+
+
+def main() -> int:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+    os.environ["AWS_REGION"] = "us-east-1"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    os.environ.update(
+        MODEL_BUCKET=BUCKET, MODEL_NAME="wine", POWERTOOLS_METRICS_NAMESPACE="Bench",
+        POWERTOOLS_TRACE_DISABLED="true", LOG_LEVEL="WARNING",
+    )
+    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+
+    from predictor.registry import ModelRegistry
+    from predictor.schema import FeatureSchema
+    from training.job import TrainingConfig, run_training
+
+    registry = ModelRegistry(s3, BUCKET)
+    event_1 = json.loads((ROOT / "events/realtime_predict_json.json").read_text())
+    row = json.loads(event_1["body"])["instances"][0]
+    event_100 = copy.deepcopy(event_1)
+    event_100["body"] = json.dumps({"instances": [row] * 100})
+
+    from realtime import app
+    from tests.conftest import FakeLambdaContext
+
+    context = FakeLambdaContext()
+    table = []
+    for kind in ("linear", "random_forest", "hist_gradient_boosting"):
+        config = TrainingConfig(
+            data=str(ROOT / "data/winequality-red.csv"), target="quality", name="wine",
+            bucket=BUCKET, candidates=(kind,), promote="production", force=True,
+        )
+        manifest = run_training(config, s3).manifest
+        version = manifest["version"]
+        pipeline = registry.load_joblib("wine", version).predictor.pipeline  # type: ignore[attr-defined]
+        schema = FeatureSchema.from_dict(manifest["schema"])
+        import pandas as pd
+
+        frame_1 = pd.DataFrame([row], columns=list(schema.names))
+        frame_100 = pd.DataFrame([row] * 100, columns=list(schema.names))
+        app._cache = None  # a new container for each model
+        assert app.lambda_handler(event_1, context)["statusCode"] == 200
+        handler_1 = timed(lambda: app.lambda_handler(event_1, context), CALLS)
+        handler_100 = timed(lambda: app.lambda_handler(event_100, context), CALLS)
+        bare_1 = timed(lambda: pipeline.predict(frame_1), 500)
+        bare_100 = timed(lambda: pipeline.predict(frame_100), 500)
+        bare_frame_1 = timed(
+            lambda: pipeline.predict(pd.DataFrame([row], columns=list(schema.names))), 500
+        )
+        env = dict(os.environ, PYTHONPATH=f"{ROOT / 'functions'}:{ROOT}")
+        cold_handler = cold_start_seconds(COLD_HANDLER, env)
+        key = f"models/wine/{version}/model.joblib"
+        cold_sklearn = cold_start_seconds(COLD_SKLEARN.format(bucket=BUCKET, key=key), env)
+        table.append(
+            {
+                "model": kind,
+                "handler_1row_median_ms": statistics.median(handler_1),
+                "handler_1row_p99_ms": percentile(handler_1, 0.99),
+                "handler_100rows_median_ms": statistics.median(handler_100),
+                "handler_100rows_p99_ms": percentile(handler_100, 0.99),
+                "sklearn_1row_median_ms": statistics.median(bare_1),
+                "sklearn_1row_with_frame_median_ms": statistics.median(bare_frame_1),
+                "sklearn_100rows_median_ms": statistics.median(bare_100),
+                "cold_handler_s": cold_handler,
+                "cold_sklearn_s": cold_sklearn,
+                "onnx_bytes": manifest["artifacts"]["model.onnx"]["size"],
+            }
+        )
+    server.stop()
+
+    print(f"Realtime, {CALLS} calls each; cold start: median of 5 fresh processes")
+    header = (
+        f"{'model':24} {'1 row ms':>9} {'p99':>6} {'sklearn':>8} {'ratio':>6} "
+        f"{'100 rows':>9} {'p99':>6} {'sklearn':>8} {'ratio':>6} {'cold s':>7} {'sklearn s':>9} {'ratio':>6}"
+    )
+    print(header)
+    for r in table:
+        print(
+            f"{r['model']:24} {r['handler_1row_median_ms']:9.3f} {r['handler_1row_p99_ms']:6.3f} "
+            f"{r['sklearn_1row_median_ms']:8.3f} "
+            f"{r['sklearn_1row_median_ms'] / r['handler_1row_median_ms']:5.1f}x "
+            f"{r['handler_100rows_median_ms']:9.3f} {r['handler_100rows_p99_ms']:6.3f} "
+            f"{r['sklearn_100rows_median_ms']:8.3f} "
+            f"{r['sklearn_100rows_median_ms'] / r['handler_100rows_median_ms']:5.1f}x "
+            f"{r['cold_handler_s']:7.3f} {r['cold_sklearn_s']:9.3f} "
+            f"{r['cold_handler_s'] / r['cold_sklearn_s']:5.2f}x"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "realtime.json").write_text(json.dumps(table, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

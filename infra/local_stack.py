@@ -1,0 +1,218 @@
+"""The whole product on one machine: ``make run``.
+
+Starts an embedded moto server (S3) on 127.0.0.1:5000, creates the buckets, trains and
+promotes the demo model on the bundled wine data with the real training job, and serves
+the realtime API on http://127.0.0.1:3000 through the real Lambda handler, turning each
+HTTP request into an API Gateway HTTP API (payload 2.0) event. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import signal
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+MODEL_BUCKET = "serverless-predictor-models-local"
+DATA_BUCKET = "serverless-predictor-data-local"
+MODEL_NAME = "wine-quality"
+ALIAS = "production"
+DEMO_DATA = ROOT / "data" / "winequality-red.csv"
+
+
+class LocalContext:
+    """What powertools reads from a Lambda context."""
+
+    function_name = "realtime-local"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:realtime-local"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+
+def api_gateway_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) event for one HTTP request."""
+    url = urlsplit(target)
+    now = datetime.now(UTC)
+    text_types = ("application/json", "text/")
+    content_type = headers.get("content-type", "")
+    as_text = not body or content_type.startswith(text_types)
+    try:
+        encoded = body.decode("utf-8") if as_text else None
+    except UnicodeDecodeError:
+        encoded = None
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": url.path,
+        "rawQueryString": url.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "http": {
+                "method": method,
+                "path": url.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": encoded if encoded is not None else base64.b64encode(body).decode(),
+        "isBase64Encoded": encoded is None,
+    }
+
+
+def make_handler(lambda_handler: Any, max_body: int) -> type[BaseHTTPRequestHandler]:
+    """An http.server handler that forwards every request to ``lambda_handler``."""
+
+    class ApiGateway(BaseHTTPRequestHandler):
+        server_version = "serverless-predictor-local"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            if length > max_body:
+                # API Gateway refuses bodies over its own limit before Lambda sees them.
+                self._send(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                return
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            event = api_gateway_event(self.command, self.path, headers, body)
+            response = lambda_handler(event, LocalContext())
+            payload = response.get("body", "")
+            data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            self._send(response["statusCode"], response.get("headers", {}), data)
+
+        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(f"api  {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+
+    return ApiGateway
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start moto, train the demo model, serve the API until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--s3-port", type=int, default=5000)
+    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument(
+        "--candidates", default="linear,random_forest,hist_gradient_boosting",
+        help="training candidates for the demo model",
+    )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+
+    endpoint = f"http://127.0.0.1:{args.s3_port}"
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",
+        AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint,
+        MODEL_BUCKET=MODEL_BUCKET, MODEL_NAME=MODEL_NAME, MODEL_ALIAS=ALIAS,
+        ALIAS_RECHECK_SECONDS="5", POWERTOOLS_SERVICE_NAME="local",
+        POWERTOOLS_METRICS_NAMESPACE="ServerlessPredictorLocal",
+        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
+    )
+    os.environ.pop("AWS_PROFILE", None)
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.s3_port, verbose=False)
+    try:
+        moto.start()
+    except OSError as exc:
+        print(f"cannot start moto on port {args.s3_port}: {exc}", file=sys.stderr)
+        return 1
+    s3 = boto3.client("s3")
+    for bucket in (MODEL_BUCKET, DATA_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+
+    from training.job import TrainingConfig, run_training
+
+    print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
+    result = run_training(
+        TrainingConfig(
+            data=str(DEMO_DATA), target="quality", name=MODEL_NAME, bucket=MODEL_BUCKET,
+            candidates=tuple(args.candidates.split(",")), promote=ALIAS,
+        ),
+        s3,
+    )
+    print(result.summary(), flush=True)
+
+    sys.path.insert(0, str(ROOT / "functions"))
+    from predictor.settings import get_settings
+    from realtime import app
+
+    handler = make_handler(app.lambda_handler, get_settings().max_request_bytes)
+    try:
+        api = ThreadingHTTPServer(("127.0.0.1", args.api_port), handler)
+    except OSError as exc:
+        print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
+        moto.stop()
+        return 1
+    row = {"fixed acidity": 7.4, "volatile acidity": 0.7, "citric acid": 0, "residual sugar": 1.9,
+           "chlorides": 0.076, "free sulfur dioxide": 11, "total sulfur dioxide": 34,
+           "density": 0.9978, "pH": 3.51, "sulphates": 0.56, "alcohol": 9.4}
+    api_url = f"http://127.0.0.1:{args.api_port}"
+    print(
+        f"""
+Ready in {time.monotonic() - started:.1f} s.
+  S3 (moto)     {endpoint}   buckets: {MODEL_BUCKET}, {DATA_BUCKET}
+  realtime API  {api_url}     model {MODEL_NAME}@{ALIAS} = {result.manifest['version']}
+
+Try:
+  curl -s {api_url}/health
+  curl -s {api_url}/model
+  curl -s -X POST {api_url}/predict -H 'content-type: application/json' \\
+       -d '{json.dumps({"instances": [row]})}'
+  printf '{",".join(row)}\\n{",".join(str(v) for v in row.values())}\\n' | \\
+       curl -s -X POST {api_url}/predict -H 'content-type: text/csv' --data-binary @-
+
+Ctrl-C stops everything.""",
+        flush=True,
+    )
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT is ignored
+    try:
+        api.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.server_close()
+        moto.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
