@@ -8,7 +8,6 @@ Prints a table and writes it to results/realtime.json.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import statistics
@@ -79,8 +78,11 @@ def main() -> int:
     host, port = server.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
     os.environ.update(
-        MODEL_BUCKET=BUCKET, MODEL_NAME="wine", POWERTOOLS_METRICS_NAMESPACE="Bench",
-        POWERTOOLS_TRACE_DISABLED="true", LOG_LEVEL="WARNING",
+        MODEL_BUCKET=BUCKET,
+        MODEL_NAME="wine",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        POWERTOOLS_TRACE_DISABLED="true",
+        LOG_LEVEL="WARNING",
     )
     sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     s3 = boto3.client("s3")
@@ -97,14 +99,20 @@ def main() -> int:
     event_100["body"] = json.dumps({"instances": [row] * 100})
 
     from realtime import app
+
     from tests.conftest import FakeLambdaContext
 
     context = FakeLambdaContext()
     table = []
     for kind in ("linear", "random_forest", "hist_gradient_boosting"):
         config = TrainingConfig(
-            data=str(ROOT / "data/winequality-red.csv"), target="quality", name="wine",
-            bucket=BUCKET, candidates=(kind,), promote="production", force=True,
+            data=str(ROOT / "data/winequality-red.csv"),
+            target="quality",
+            name="wine",
+            bucket=BUCKET,
+            candidates=(kind,),
+            promote="production",
+            force=True,
         )
         manifest = run_training(config, s3).manifest
         version = manifest["version"]
@@ -118,10 +126,10 @@ def main() -> int:
         assert app.lambda_handler(event_1, context)["statusCode"] == 200
         handler_1 = timed(lambda: app.lambda_handler(event_1, context), CALLS)
         handler_100 = timed(lambda: app.lambda_handler(event_100, context), CALLS)
-        bare_1 = timed(lambda: pipeline.predict(frame_1), 500)
-        bare_100 = timed(lambda: pipeline.predict(frame_100), 500)
+        bare_1 = timed(lambda p=pipeline, f=frame_1: p.predict(f), 500)
+        bare_100 = timed(lambda p=pipeline, f=frame_100: p.predict(f), 500)
         bare_frame_1 = timed(
-            lambda: pipeline.predict(pd.DataFrame([row], columns=list(schema.names))), 500
+            lambda p=pipeline, c=list(schema.names): p.predict(pd.DataFrame([row], columns=c)), 500
         )
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'functions'}:{ROOT}")
         cold_handler = cold_start_seconds(COLD_HANDLER, env)
@@ -147,7 +155,8 @@ def main() -> int:
     print(f"Realtime, {CALLS} calls each; cold start: median of 5 fresh processes")
     header = (
         f"{'model':24} {'1 row ms':>9} {'p99':>6} {'sklearn':>8} {'ratio':>6} "
-        f"{'100 rows':>9} {'p99':>6} {'sklearn':>8} {'ratio':>6} {'cold s':>7} {'sklearn s':>9} {'ratio':>6}"
+        f"{'100 rows':>9} {'p99':>6} {'sklearn':>8} {'ratio':>6} "
+        f"{'cold s':>7} {'sklearn s':>9} {'ratio':>6}"
     )
     print(header)
     for r in table:

@@ -42,7 +42,9 @@ class LocalContext:
         self.aws_request_id = str(uuid.uuid4())
 
 
-def api_gateway_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+def api_gateway_event(
+    method: str, target: str, headers: dict[str, str], body: bytes
+) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event for one HTTP request."""
     url = urlsplit(target)
     now = datetime.now(UTC)
@@ -91,14 +93,20 @@ def make_handler(lambda_handler: Any, max_body: int) -> type[BaseHTTPRequestHand
             length = int(self.headers.get("content-length") or 0)
             if length > max_body:
                 # API Gateway refuses bodies over its own limit before Lambda sees them.
-                self._send(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                self._send(
+                    413,
+                    {"content-type": "application/json"},
+                    b'{"message":"Request Entity Too Large"}',
+                )
                 return
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             event = api_gateway_event(self.command, self.path, headers, body)
             response = lambda_handler(event, LocalContext())
             payload = response.get("body", "")
-            data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            data = (
+                base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+            )
             self._send(response["statusCode"], response.get("headers", {}), data)
 
         def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
@@ -112,7 +120,9 @@ def make_handler(lambda_handler: Any, max_body: int) -> type[BaseHTTPRequestHand
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
 
         def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(f"api  {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
+            sys.stderr.write(
+                f"api  {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n"
+            )
 
     return ApiGateway
 
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-port", type=int, default=5000)
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument(
-        "--candidates", default="linear,random_forest,hist_gradient_boosting",
+        "--candidates",
+        default="linear,random_forest,hist_gradient_boosting",
         help="training candidates for the demo model",
     )
     args = parser.parse_args(argv)
@@ -131,12 +142,20 @@ def main(argv: list[str] | None = None) -> int:
 
     endpoint = f"http://127.0.0.1:{args.s3_port}"
     os.environ.update(
-        AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_SESSION_TOKEN="local",
-        AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, AWS_ENDPOINT_URL=endpoint,
-        MODEL_BUCKET=MODEL_BUCKET, MODEL_NAME=MODEL_NAME, MODEL_ALIAS=ALIAS,
-        ALIAS_RECHECK_SECONDS="5", POWERTOOLS_SERVICE_NAME="local",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_SESSION_TOKEN="local",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL=endpoint,
+        MODEL_BUCKET=MODEL_BUCKET,
+        MODEL_NAME=MODEL_NAME,
+        MODEL_ALIAS=ALIAS,
+        ALIAS_RECHECK_SECONDS="5",
+        POWERTOOLS_SERVICE_NAME="local",
         POWERTOOLS_METRICS_NAMESPACE="ServerlessPredictorLocal",
-        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="true",
     )
     os.environ.pop("AWS_PROFILE", None)
 
@@ -158,16 +177,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
     result = run_training(
         TrainingConfig(
-            data=str(DEMO_DATA), target="quality", name=MODEL_NAME, bucket=MODEL_BUCKET,
-            candidates=tuple(args.candidates.split(",")), promote=ALIAS,
+            data=str(DEMO_DATA),
+            target="quality",
+            name=MODEL_NAME,
+            bucket=MODEL_BUCKET,
+            candidates=tuple(args.candidates.split(",")),
+            promote=ALIAS,
         ),
         s3,
     )
     print(result.summary(), flush=True)
 
     sys.path.insert(0, str(ROOT / "functions"))
-    from predictor.settings import get_settings
     from realtime import app
+
+    from predictor.settings import get_settings
 
     handler = make_handler(app.lambda_handler, get_settings().max_request_bytes)
     try:
@@ -176,15 +200,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
         moto.stop()
         return 1
-    row = {"fixed acidity": 7.4, "volatile acidity": 0.7, "citric acid": 0, "residual sugar": 1.9,
-           "chlorides": 0.076, "free sulfur dioxide": 11, "total sulfur dioxide": 34,
-           "density": 0.9978, "pH": 3.51, "sulphates": 0.56, "alcohol": 9.4}
+    row = {
+        "fixed acidity": 7.4,
+        "volatile acidity": 0.7,
+        "citric acid": 0,
+        "residual sugar": 1.9,
+        "chlorides": 0.076,
+        "free sulfur dioxide": 11,
+        "total sulfur dioxide": 34,
+        "density": 0.9978,
+        "pH": 3.51,
+        "sulphates": 0.56,
+        "alcohol": 9.4,
+    }
     api_url = f"http://127.0.0.1:{args.api_port}"
     print(
         f"""
 Ready in {time.monotonic() - started:.1f} s.
   S3 (moto)     {endpoint}   buckets: {MODEL_BUCKET}, {DATA_BUCKET}
-  realtime API  {api_url}     model {MODEL_NAME}@{ALIAS} = {result.manifest['version']}
+  realtime API  {api_url}     model {MODEL_NAME}@{ALIAS} = {result.manifest["version"]}
 
 Try:
   curl -s {api_url}/health
@@ -202,7 +236,9 @@ Ctrl-C stops everything.""",
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT is ignored
+    signal.signal(
+        signal.SIGINT, stop
+    )  # also when started in the background, where SIGINT is ignored
     try:
         api.serve_forever()
     except KeyboardInterrupt:

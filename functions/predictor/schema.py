@@ -284,17 +284,15 @@ def _numeric_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerc
     values: list[float] = []
     bad: list[tuple[int, str]] = []
     for row, value in enumerate(raw):
-        kind = type(value)
         if value is None:
             values.append(math.nan)
             if not nullable:
                 bad.append((row, _NOT_NULLABLE))
             continue
-        if kind is not float and kind is not int:
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                bad.append((row, f"expected a number, got {_kind_of(value)}: {_quote(value)}"))
-                values.append(math.nan)
-                continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            bad.append((row, f"expected a number, got {_kind_of(value)}: {_quote(value)}"))
+            values.append(math.nan)
+            continue
         try:
             number = float(value)
         except OverflowError:

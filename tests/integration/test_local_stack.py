@@ -38,8 +38,14 @@ def call(url: str, body: bytes | None = None, content_type: str = "") -> tuple[i
 def test_local_stack_trains_serves_and_stops() -> None:
     s3_port, api_port = free_port(), free_port()
     command = [
-        sys.executable, str(ROOT / "infra" / "local_stack.py"),
-        "--s3-port", str(s3_port), "--api-port", str(api_port), "--candidates", "linear",
+        sys.executable,
+        str(ROOT / "infra" / "local_stack.py"),
+        "--s3-port",
+        str(s3_port),
+        "--api-port",
+        str(api_port),
+        "--candidates",
+        "linear",
     ]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
