@@ -22,16 +22,14 @@ def test_every_variable_is_read() -> None:
         "ALIAS_RECHECK_SECONDS": "0.5",
         "MAX_REQUEST_ROWS": "7",
         "MAX_REQUEST_BYTES": "1024",
-        "BATCH_CHUNK_ROWS": "100",
     }
     settings = Settings.from_env(env)
     assert (settings.model_alias, settings.alias_recheck_seconds) == ("staging", 0.5)
     assert (settings.max_request_rows, settings.max_request_bytes) == (7, 1024)
-    assert settings.batch_chunk_rows == 100
 
 
 def test_all_problems_are_reported_together() -> None:
-    env = {"MAX_REQUEST_ROWS": "0", "ALIAS_RECHECK_SECONDS": "soon", "BATCH_CHUNK_ROWS": "-5"}
+    env = {"MAX_REQUEST_ROWS": "0", "ALIAS_RECHECK_SECONDS": "soon", "MAX_REQUEST_BYTES": "-5"}
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(env)
     message = str(caught.value)
@@ -40,7 +38,7 @@ def test_all_problems_are_reported_together() -> None:
         "MODEL_NAME",
         "MAX_REQUEST_ROWS",
         "ALIAS_RECHECK_SECONDS",
-        "BATCH_CHUNK_ROWS",
+        "MAX_REQUEST_BYTES",
     ):
         assert name in message
 
