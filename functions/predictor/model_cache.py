@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from predictor.registry import LoadedModel, ModelRegistry
+from predictor.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +91,11 @@ class ModelCache:
         self._failure = None
         self._next_check = self._clock() + self._recheck_seconds
         return current
+
+
+def model_cache_for(settings: Settings, s3: Any) -> ModelCache:
+    """The cache a serving function uses: its model and alias from ``settings``."""
+    registry = ModelRegistry(s3, settings.model_bucket)
+    return ModelCache(
+        registry, settings.model_name, settings.model_alias, settings.alias_recheck_seconds
+    )

@@ -43,6 +43,7 @@ class Settings:
     alias_recheck_seconds: float = 60.0
     max_request_rows: int = 10_000
     max_request_bytes: int = 6 * 1024 * 1024
+    batch_chunk_rows: int = 50_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -72,6 +73,7 @@ class Settings:
             max_request_bytes=read(
                 "MAX_REQUEST_BYTES", _positive_int, "an integer > 0", 6 * 1024 * 1024
             ),
+            batch_chunk_rows=read("BATCH_CHUNK_ROWS", _positive_int, "an integer > 0", 50_000),
         )
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))

@@ -27,8 +27,8 @@ from predictor.errors import (
     PredictorError,
     RequestError,
 )
-from predictor.model_cache import ModelCache
-from predictor.registry import LoadedModel, ModelRegistry
+from predictor.model_cache import ModelCache, model_cache_for
+from predictor.registry import LoadedModel
 from predictor.scoring import parse_request, public_manifest, score_rows
 from predictor.settings import Settings, get_settings
 from realtime.openapi import OPENAPI_DOCUMENT
@@ -57,11 +57,7 @@ def _model_cache() -> ModelCache:
     if _cache is None:
         import boto3
 
-        settings = get_settings()
-        registry = ModelRegistry(boto3.client("s3"), settings.model_bucket)
-        _cache = ModelCache(
-            registry, settings.model_name, settings.model_alias, settings.alias_recheck_seconds
-        )
+        _cache = model_cache_for(get_settings(), boto3.client("s3"))
     return _cache
 
 

@@ -18,3 +18,8 @@ from predictor.csv_dialect import sniff_delimiter
 )
 def test_sniff_delimiter(sample: str, expected: str) -> None:
     assert sniff_delimiter(sample) == expected
+
+
+def test_a_few_malformed_rows_do_not_change_the_verdict() -> None:
+    sample = '"a";"b";"c"\n1;2;3\n1;2;3;4\n1;2\n\n4;5;6\n"7\n";8;9\n'
+    assert sniff_delimiter(sample) == ";"

@@ -22,10 +22,12 @@ def test_every_variable_is_read() -> None:
         "ALIAS_RECHECK_SECONDS": "0.5",
         "MAX_REQUEST_ROWS": "7",
         "MAX_REQUEST_BYTES": "1024",
+        "BATCH_CHUNK_ROWS": "100",
     }
     settings = Settings.from_env(env)
     assert (settings.model_alias, settings.alias_recheck_seconds) == ("staging", 0.5)
     assert (settings.max_request_rows, settings.max_request_bytes) == (7, 1024)
+    assert settings.batch_chunk_rows == 100
 
 
 def test_all_problems_are_reported_together() -> None:

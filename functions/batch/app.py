@@ -1,0 +1,136 @@
+"""Batch scoring: S3 ObjectCreated under ``incoming/`` -> (SQS ->) this Lambda function.
+
+Production path: S3 notifications go to an SQS queue (with a DLQ) that feeds this
+function with ``ReportBatchItemFailures``; each SQS record is processed on its own by
+the powertools batch utility, so one failed file is retried without the others. A bare
+S3 event (what ``sam local generate-event s3 put`` produces) is accepted too.
+The work itself is :func:`predictor.batch.score_object`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from predictor.batch import InputObject, output_keys, score_object
+from predictor.model_cache import ModelCache, model_cache_for
+from predictor.registry import LoadedModel
+from predictor.settings import get_settings
+
+SERVICE = "batch"
+NAMESPACE = "ServerlessPredictor"
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+_s3: Any = None
+_cache: ModelCache | None = None
+_context: LambdaContext | None = None
+
+
+def _clients() -> tuple[Any, ModelCache]:
+    """The S3 client and model cache of this container, created on first use."""
+    global _s3, _cache
+    if _cache is None:
+        import boto3
+
+        _s3 = boto3.client("s3")
+        _cache = model_cache_for(get_settings(), _s3)
+    return _s3, _cache
+
+
+def _seconds_left() -> float:
+    return _context.get_remaining_time_in_millis() / 1000 if _context else float("inf")
+
+
+def s3_objects(notification: dict[str, Any]) -> list[InputObject]:
+    """The ``incoming/`` CSV objects an S3 notification names (keys URL-decoded).
+
+    ``s3:TestEvent`` messages, other event types and keys outside ``incoming/`` give
+    nothing: outputs are written elsewhere, so they never trigger another run.
+    """
+    if notification.get("Event") == "s3:TestEvent":
+        logger.info("ignoring s3:TestEvent")
+        return []
+    found = []
+    for record in notification.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        bucket = record["s3"]["bucket"]["name"]
+        entry = record["s3"]["object"]
+        key = unquote_plus(entry["key"])  # S3 encodes keys: "my+file%C3%A9.csv"
+        if output_keys(key) is None:
+            logger.info("ignoring %s: not a CSV under incoming/", key)
+            continue
+        found.append(InputObject(bucket, key, entry.get("eTag", ""), entry.get("versionId")))
+    return found
+
+
+@tracer.capture_method
+def score(obj: InputObject) -> dict[str, Any]:
+    """Score one object and record its metrics."""
+    s3, cache = _clients()
+    logger.append_keys(object_key=obj.key)
+
+    def load_model() -> LoadedModel:
+        model = cache.get()
+        logger.append_keys(model_version=model.version)
+        return model
+
+    report = score_object(
+        s3,
+        obj,
+        load_model,
+        chunk_rows=get_settings().batch_chunk_rows,
+        seconds_left=_seconds_left,
+    )
+    if report.get("duplicate") or report["status"] == "skipped":
+        return report
+    metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=report["rows"]["scored"])
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=report["rows"]["rejected"])
+    metrics.add_metric(
+        name="FilesFailed", unit=MetricUnit.Count, value=int(report["status"] == "failed")
+    )
+    metrics.add_metric(name="FileSeconds", unit=MetricUnit.Seconds, value=report["seconds"])
+    logger.info(
+        "scored file",
+        extra={"status": report["status"], "rows": report["rows"], "seconds": report["seconds"]},
+    )
+    return report
+
+
+def record_handler(record: SQSRecord) -> None:
+    """One SQS message: an S3 notification, possibly naming several objects."""
+    for obj in s3_objects(json.loads(record.body)):
+        score(obj)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event."""
+    global _context
+    _context = context
+    records = event.get("Records", [])
+    if records and records[0].get("eventSource") == "aws:s3":
+        reports = [score(obj) for obj in s3_objects(event)]
+        return {"reports": reports}
+    return dict(
+        process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    )

@@ -1,0 +1,419 @@
+"""Batch scoring of one CSV object: ``incoming/<rel>`` -> predictions, errors, report.
+
+Outputs (same bucket):
+
+- ``predictions/<rel>``: each good row's original text plus ``prediction`` (and one
+  ``probability_<class>`` column per class), in input order; bad rows left out.
+- ``errors/<rel>``: ``line,column,reason,row`` for each problem of each bad row
+  (written only when there is one).
+- ``reports/<rel>.json``: status, model, input ETag/version, row counts, timings.
+
+Both CSV outputs stream through S3 multipart uploads completed at the end and aborted on
+any failure, so a partial object is never visible. A lease object claimed with S3
+conditional writes makes concurrent duplicates harmless, and a finished report for the
+same ETag makes later duplicates no-ops. Files that can never be scored get a ``failed``
+report; transient problems raise :class:`RetryableError` so the message is retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from predictor.csv_stream import CsvStream, Record, csv_field, open_text, strip_line_end
+from predictor.errors import InputError, MissingColumnsError, PredictorError
+from predictor.inference import Predictions
+from predictor.registry import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+INCOMING = "incoming/"
+PREDICTIONS = "predictions/"
+ERRORS = "errors/"
+REPORTS = "reports/"
+#: Multipart part size: S3 needs at least 5 MiB for every part but the last.
+PART_SIZE = 8 * 1024 * 1024
+#: Stop starting chunks when less than this many seconds remain before the deadline.
+MIN_SECONDS_LEFT = 10.0
+
+
+class RetryableError(PredictorError):
+    """The object could not be scored now but may be later: let the queue retry it."""
+
+
+class DeadlineError(RetryableError):
+    """Too little time left before the Lambda deadline to score another chunk."""
+
+
+class InProgressError(RetryableError):
+    """Another invocation holds the lease on this object."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputObject:
+    """An object to score, as an S3 event names it."""
+
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputKeys:
+    """Where the outputs of one input object go."""
+
+    predictions: str
+    errors: str
+    report: str
+    lease: str
+
+
+def output_keys(key: str) -> OutputKeys | None:
+    """Output keys for an ``incoming/`` CSV (``.csv`` or ``.csv.gz``); None for anything else."""
+    if not key.startswith(INCOMING):
+        return None
+    relative = key[len(INCOMING) :]
+    if relative.endswith(".csv.gz"):
+        relative = relative[: -len(".gz")]
+    if not relative.endswith(".csv") or relative == ".csv":
+        return None
+    return OutputKeys(
+        predictions=PREDICTIONS + relative,
+        errors=ERRORS + relative,
+        report=f"{REPORTS}{relative}.json",
+        lease=f"{REPORTS}{relative}.lease",
+    )
+
+
+class MultipartWriter:
+    """Buffered writes to one S3 object through a multipart upload, visible on complete."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, content_type: str = "text/csv") -> None:
+        self._s3, self.bucket, self.key = s3, bucket, key
+        self._content_type = content_type
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``; uploads a part whenever PART_SIZE bytes are buffered."""
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= PART_SIZE:
+            self._upload_part()
+
+    def _upload_part(self) -> None:
+        if self._upload_id is None:
+            created = self._s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self._content_type
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        response = self._s3.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=b"".join(self._buffer),
+        )
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
+        self._buffer, self._buffered = [], 0
+
+    def complete(self) -> None:
+        """Upload what is buffered and make the object visible."""
+        self._upload_part()
+        self._s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+        self._upload_id = None
+
+    def abort(self) -> None:
+        """Discard the upload (nothing becomes visible); safe to call more than once."""
+        if self._upload_id is None:
+            return
+        upload_id, self._upload_id = self._upload_id, None
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+        except Exception:
+            # The bucket's lifecycle rule removes incomplete uploads; the original
+            # error matters more than this one.
+            logger.warning("could not abort the upload of %s", self.key, exc_info=True)
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(response["Body"].read()), response["ETag"]
+
+
+def _finished_report(s3: Any, obj: InputObject, keys: OutputKeys) -> dict[str, Any] | None:
+    found = _read_json(s3, obj.bucket, keys.report)
+    if found is None:
+        return None
+    report = found[0]
+    done = report.get("status") in ("succeeded", "failed")
+    return report if done and report.get("input", {}).get("etag") == obj.etag else None
+
+
+def _claim_lease(s3: Any, obj: InputObject, keys: OutputKeys, seconds: float) -> None:
+    """Take the lease on this input (or raise InProgressError if another run holds it)."""
+    body = json.dumps({"etag": obj.etag, "expires": time.time() + seconds}).encode()
+    try:
+        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, IfNoneMatch="*")
+        return
+    except Exception as exc:
+        if _error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+    found = _read_json(s3, obj.bucket, keys.lease)
+    if found is not None:
+        lease, lease_etag = found
+        if lease.get("etag") == obj.etag and lease.get("expires", 0) > time.time():
+            raise InProgressError(f"{obj.key} is being scored by another invocation")
+        conditions = {"IfMatch": lease_etag}
+    else:
+        conditions = {"IfNoneMatch": "*"}
+    try:  # expired, or left by an older version of the input: take it over atomically
+        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, **conditions)
+    except Exception as exc:
+        if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise InProgressError(f"{obj.key} was claimed by another invocation") from exc
+        raise
+
+
+def _release_lease(s3: Any, obj: InputObject, keys: OutputKeys) -> None:
+    """Let a retry start at once instead of waiting for our lease to expire."""
+    try:
+        body = json.dumps({"etag": obj.etag, "expires": 0}).encode()
+        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body)
+    except Exception:
+        logger.warning("could not release the lease on %s", obj.key, exc_info=True)
+
+
+def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _format_numbers(values: np.ndarray) -> list[str]:
+    """Shortest text that reads back to the same float32 (what the model computed)."""
+    return list(np.asarray(values, dtype=np.float32).astype(str))
+
+
+class _ChunkScorer:
+    """Validates, predicts and formats one chunk of records at a time."""
+
+    def __init__(self, model: LoadedModel, columns: list[str], delimiter: str) -> None:
+        self.model = model
+        self.schema = model.predictor.schema
+        self.delimiter = delimiter
+        self.width = len(columns)
+        missing = self.schema.missing_columns(columns)
+        if missing:
+            raise MissingColumnsError(missing)
+        # Only the columns the model uses are turned into arrays.
+        self.positions = {
+            name: columns.index(name) for name in self.schema.names if name in columns
+        }
+        self.read = self.scored = self.rejected = 0
+
+    def output_header(self, header_raw: str) -> str:
+        """The input header plus the prediction columns."""
+        names = ["prediction"]
+        classes = getattr(self.model.predictor, "classes", None)
+        if classes:
+            names += [f"probability_{c}" for c in classes]
+        extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
+        return f"{strip_line_end(header_raw)}{self.delimiter}{extra}\n"
+
+    def score(self, chunk: list[Record]) -> tuple[str, list[list[str]]]:
+        """Output text of the good rows, and error rows (line, column, reason, raw)."""
+        problems: list[list[str]] = []
+        good: list[Record] = []
+        for record in chunk:
+            if not record.fields:
+                problems.append([str(record.line), "", "blank line", record.raw])
+            elif len(record.fields) != self.width:
+                reason = f"expected {self.width} fields, got {len(record.fields)}"
+                problems.append([str(record.line), "", reason, strip_line_end(record.raw)])
+            else:
+                good.append(record)
+        bad_rows = {int(p[0]) for p in problems}
+        text = ""
+        if good:
+            fields = [record.fields for record in good]
+            columns = {
+                name: np.array([row[position] for row in fields], dtype=object)
+                for name, position in self.positions.items()
+            }
+            validated = self.schema.validate(columns, len(good), text=True)
+            for error in validated.errors:
+                record = good[error.row]
+                bad_rows.add(record.line)
+                problems.append(
+                    [str(record.line), error.column or "", error.reason, strip_line_end(record.raw)]
+                )
+            if validated.accepted:
+                predictions = self.model.predictor.predict(validated.features)
+                text = self._format([good[int(i)] for i in validated.rows], predictions)
+            self.scored += validated.accepted
+        self.read += len(chunk)
+        self.rejected += len(bad_rows)
+        problems.sort(key=lambda p: int(p[0]))
+        return text, problems
+
+    def _format(self, records: list[Record], predictions: Predictions) -> str:
+        d = self.delimiter
+        if predictions.probabilities is None:
+            values = _format_numbers(predictions.values)
+            appended = [d + v for v in values]
+        else:
+            labels = [csv_field(str(v), d) for v in predictions.values]
+            probabilities = np.asarray(predictions.probabilities, dtype=np.float32).astype(str)
+            appended = [
+                d + label + d + d.join(row)
+                for label, row in zip(labels, probabilities, strict=True)
+            ]
+        return "".join(
+            strip_line_end(r.raw) + extra + "\n" for r, extra in zip(records, appended, strict=True)
+        )
+
+
+def score_object(
+    s3: Any,
+    obj: InputObject,
+    load_model: Callable[[], LoadedModel],
+    *,
+    chunk_rows: int,
+    seconds_left: Callable[[], float],
+) -> dict[str, Any]:
+    """Score one ``incoming/`` object and return its report (see the module docstring).
+
+    Raises :class:`RetryableError` (or an S3 error) when the object should be tried
+    again; returns a ``failed`` report for files that can never be scored.
+    """
+    keys = output_keys(obj.key)
+    if keys is None:
+        raise ValueError(f"not an incoming CSV: {obj.key}")
+    finished = _finished_report(s3, obj, keys)
+    if finished is not None:
+        logger.info("already scored: %s (%s)", obj.key, finished["status"])
+        return {**finished, "duplicate": True}
+    _claim_lease(s3, obj, keys, seconds_left() + 60)
+    finished = _finished_report(s3, obj, keys)  # finished while we were claiming
+    if finished is not None:
+        return {**finished, "duplicate": True}
+
+    model = load_model()
+    started = time.time()
+    report: dict[str, Any] = {
+        "status": "running",
+        "model": {"name": model.name, "version": model.version},
+        "input": {
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "etag": obj.etag,
+            "version_id": obj.version_id,
+        },
+        "outputs": {"predictions": None, "errors": None},
+        "rows": {"read": 0, "scored": 0, "rejected": 0},
+        "started_at": _utc(started),
+    }
+    request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "IfMatch": obj.etag}
+    if obj.version_id:
+        request["VersionId"] = obj.version_id
+    try:
+        body = s3.get_object(**request)["Body"]
+    except Exception as exc:
+        if _error_code(exc) in ("PreconditionFailed", "NoSuchKey", "NoSuchVersion"):
+            # Overwritten or deleted since the event: the newer object has its own event.
+            logger.info("skipping %s: %s since the event", obj.key, _error_code(exc))
+            return {**report, "status": "skipped", "reason": _error_code(exc)}
+        raise
+
+    predictions = MultipartWriter(s3, obj.bucket, keys.predictions)
+    errors = MultipartWriter(s3, obj.bucket, keys.errors)
+    scorer: _ChunkScorer | None = None
+    slowest = 0.0
+    try:
+        stream = CsvStream(open_text(body, gzipped=obj.key.endswith(".gz")))
+        scorer = _ChunkScorer(model, stream.columns, stream.delimiter)
+        predictions.write(scorer.output_header(stream.header_raw).encode())
+        wrote_errors = False
+        for chunk in _chunks(stream.records(), chunk_rows):
+            if seconds_left() < max(MIN_SECONDS_LEFT, 2 * slowest):
+                raise DeadlineError(
+                    f"stopped before the deadline after {scorer.read} rows of {obj.key}"
+                )
+            began = time.monotonic()
+            text, problems = scorer.score(chunk)
+            predictions.write(text.encode())
+            if problems:
+                if not wrote_errors:
+                    errors.write(b"line,column,reason,row\n")
+                    wrote_errors = True
+                errors.write(_error_lines(problems))
+            slowest = max(slowest, time.monotonic() - began)
+        predictions.complete()
+        report["outputs"]["predictions"] = keys.predictions
+        if wrote_errors:
+            errors.complete()
+            report["outputs"]["errors"] = keys.errors
+        report["status"] = "succeeded"
+    except InputError as exc:
+        predictions.abort()
+        errors.abort()
+        report["status"] = "failed"
+        report["error"] = str(exc)
+        logger.warning("cannot score %s: %s", obj.key, exc)
+    except BaseException:
+        predictions.abort()
+        errors.abort()
+        _release_lease(s3, obj, keys)
+        raise
+    if scorer is not None:
+        report["rows"] = {"read": scorer.read, "scored": scorer.scored, "rejected": scorer.rejected}
+    finished_at = time.time()
+    report["finished_at"] = _utc(finished_at)
+    report["seconds"] = round(finished_at - started, 3)
+    s3.put_object(
+        Bucket=obj.bucket,
+        Key=keys.report,
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return report
+
+
+def _error_lines(problems: list[list[str]]) -> bytes:
+    return "".join(
+        ",".join(csv_field(field, ",") for field in problem) + "\n" for problem in problems
+    ).encode()

@@ -1,0 +1,362 @@
+"""The batch handler driven with S3/SQS events against moto and a real published model."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from batch import app
+
+from predictor import batch
+from predictor.registry import ModelRegistry
+from predictor.settings import get_settings
+from tests.conftest import MODEL_BUCKET, WINE_CSV, Artifacts, FakeLambdaContext, load_event
+
+pytestmark = pytest.mark.integration
+
+DATA_BUCKET = "serverless-predictor-data-local"
+WINE_LINES = WINE_CSV.read_text().splitlines()
+HEADER, ROWS = WINE_LINES[0], WINE_LINES[1:]
+
+
+@pytest.fixture
+def data(
+    s3: Any, registry: ModelRegistry, wine_linear: Artifacts, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A promoted wine model, the data bucket, and a fresh batch container."""
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    registry.set_alias("wine", "production", wine_linear.publish(registry)["version"])
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.setenv("MODEL_NAME", "wine")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
+    get_settings.cache_clear()
+    monkeypatch.setattr(app, "_cache", None)
+    monkeypatch.setattr(app, "_s3", None)
+    yield s3
+    get_settings.cache_clear()
+
+
+def put(s3: Any, key: str, body: bytes) -> str:
+    return str(s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["ETag"].strip('"'))
+
+
+def read(s3: Any, key: str) -> bytes | None:
+    try:
+        return bytes(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def report(s3: Any, relative: str) -> dict[str, Any]:
+    raw = read(s3, f"reports/{relative}.json")
+    assert raw is not None, f"no report for {relative}"
+    return dict(json.loads(raw))
+
+
+def sqs_event(key: str, etag: str, message_id: str = "m-1") -> dict[str, Any]:
+    """The SQS-wrapped S3 put of events/, pointed at ``key`` (URL-encoded as S3 does)."""
+    event = load_event("batch_sqs_s3_put.json")
+    notification = json.loads(event["Records"][0]["body"])
+    entry = notification["Records"][0]["s3"]["object"]
+    entry["key"], entry["eTag"] = quote_plus(key, safe="/"), etag
+    event["Records"][0]["body"] = json.dumps(notification)
+    event["Records"][0]["messageId"] = message_id
+    return event
+
+
+def run(event: dict[str, Any], remaining_ms: int = 900_000) -> dict[str, Any]:
+    return dict(app.lambda_handler(event, FakeLambdaContext(remaining_ms=remaining_ms)))
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode()), delimiter=";"))
+
+
+# ----- the events/ files --------------------------------------------------------------
+def test_sqs_event_scores_a_clean_file(data: Any) -> None:
+    etag = put(data, "incoming/wine-sample.csv", "\n".join([HEADER, *ROWS[:50]]).encode())
+    event = load_event("batch_sqs_s3_put.json")
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace(
+        "0123456789abcdef0123456789abcdef", etag
+    )
+    assert run(event) == {"batchItemFailures": []}
+    output = csv_rows(read(data, "predictions/wine-sample.csv") or b"")
+    assert output[0] == [*next(csv.reader([HEADER], delimiter=";")), "prediction"]
+    assert len(output) == 51
+    assert [row[:-1] for row in output[1:]] == [r.split(";") for r in ROWS[:50]]
+    assert all(3.0 < float(row[-1]) < 8.0 for row in output[1:])
+    assert read(data, "errors/wine-sample.csv") is None
+    done = report(data, "wine-sample.csv")
+    assert done["status"] == "succeeded"
+    assert done["rows"] == {"read": 50, "scored": 50, "rejected": 0}
+    assert done["input"]["etag"] == etag
+    assert done["model"]["name"] == "wine"
+    assert done["outputs"] == {"predictions": "predictions/wine-sample.csv", "errors": None}
+
+
+def test_bare_s3_event(data: Any) -> None:
+    etag = put(data, "incoming/wine-sample.csv", "\n".join([HEADER, *ROWS[:3]]).encode())
+    event = json.loads(
+        json.dumps(load_event("batch_s3_put.json")).replace(
+            "0123456789abcdef0123456789abcdef", etag
+        )
+    )
+    result = run(event)
+    assert [r["status"] for r in result["reports"]] == ["succeeded"]
+    assert len(csv_rows(read(data, "predictions/wine-sample.csv") or b"")) == 4
+
+
+def test_url_encoded_key_with_spaces_and_unicode(data: Any) -> None:
+    key = "incoming/cellar 2026/my wine été.csv"
+    etag = put(data, key, "\n".join([HEADER, *ROWS[:2]]).encode())
+    event = load_event("batch_sqs_s3_put_encoded_key.json")
+    event["Records"][0]["body"] = event["Records"][0]["body"].replace(
+        "0123456789abcdef0123456789abcdef", etag
+    )
+    assert run(event) == {"batchItemFailures": []}
+    assert read(data, "predictions/cellar 2026/my wine été.csv") is not None
+    assert report(data, "cellar 2026/my wine été.csv")["input"]["key"] == key
+
+
+def test_s3_test_event_is_ignored(data: Any) -> None:
+    assert run(load_event("batch_sqs_s3_test_event.json")) == {"batchItemFailures": []}
+    assert "Contents" not in data.list_objects_v2(Bucket=DATA_BUCKET)
+
+
+# ----- bad rows -------------------------------------------------------------------------
+def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
+    good = ROWS[0].split(";")
+
+    def row(**changes: str) -> str:
+        fields = list(good)
+        for index, value in changes.items():
+            fields[int(index[1:])] = value
+        return ";".join(fields)
+
+    lines = [
+        HEADER,  # line 1
+        row(),  # 2 good
+        row(c0=""),  # 3 missing value in a non-nullable column
+        row(c1="abc"),  # 4 non-numeric text
+        ";".join([*good, "7"]),  # 5 extra field
+        ";".join(good[:5]),  # 6 too few fields
+        "",  # 7 blank line
+        row(c2='"0.\n5"'),  # 8-9 quoted newline inside a number
+        row(c3="NaN"),  # 10 NaN
+        row(c4="1e309"),  # 11 beyond float range
+        row(c5="Infinity"),  # 12 infinity
+        row(c6=" 12 "),  # 13 good: spaces around a number are fine
+        row(c7='"0.9968"'),  # 14 good: quoted number
+    ]
+    etag = put(data, "incoming/bad.csv", ("\n".join(lines) + "\n").encode())
+    assert run(sqs_event("incoming/bad.csv", etag)) == {"batchItemFailures": []}
+    output = csv_rows(read(data, "predictions/bad.csv") or b"")
+    assert len(output) == 1 + 3
+    errors = list(csv.reader(io.StringIO((read(data, "errors/bad.csv") or b"").decode())))
+    assert errors[0] == ["line", "column", "reason", "row"]
+    by_line = {int(e[0]): e for e in errors[1:]}
+    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 10, 11, 12]
+    assert by_line[3][1] == "fixed acidity"
+    assert "does not allow" in by_line[3][2]
+    assert by_line[4][1:3] == ["volatile acidity", "not a number: 'abc'"]
+    assert by_line[5][2] == "expected 12 fields, got 13"
+    assert by_line[6][2] == "expected 12 fields, got 5"
+    assert by_line[7][2] == "blank line"
+    assert by_line[8][1] == "citric acid"
+    assert "\n" in by_line[8][3]  # the raw row, newline and all
+    assert by_line[10][1] == "residual sugar"
+    assert "not a finite number" in by_line[11][2]
+    assert by_line[12][1] == "free sulfur dioxide"
+    assert by_line[4][3] == lines[3]
+    done = report(data, "bad.csv")
+    assert done["rows"] == {"read": 12, "scored": 3, "rejected": 9}
+
+
+def test_comma_gzip_bom_and_crlf(data: Any) -> None:
+    text = "\r\n".join([HEADER.replace(";", ","), *[r.replace(";", ",") for r in ROWS[:20]]])
+    etag = put(data, "incoming/zipped.csv.gz", gzip.compress(b"\xef\xbb\xbf" + text.encode()))
+    assert run(sqs_event("incoming/zipped.csv.gz", etag)) == {"batchItemFailures": []}
+    output = (read(data, "predictions/zipped.csv") or b"").decode()
+    assert output.startswith('"fixed acidity","volatile acidity"')
+    assert output.splitlines()[0].endswith(',"quality",prediction')
+    assert len(output.splitlines()) == 21
+    assert report(data, "zipped.csv")["rows"]["scored"] == 20
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "empty"),
+        (HEADER.encode() + b"\n", None),
+        (b"colour;size\nred;3\n", "required column(s) missing"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not"),
+    ],
+    ids=["empty", "header-only", "wrong-columns", "not-csv"],
+)
+def test_unscorable_files_fail_once_without_retry(
+    data: Any, content: bytes, problem: str | None
+) -> None:
+    etag = put(data, "incoming/odd.csv", content)
+    assert run(sqs_event("incoming/odd.csv", etag)) == {"batchItemFailures": []}
+    done = report(data, "odd.csv")
+    if problem is None:  # a header and no rows: nothing to score, an empty result
+        assert done["status"] == "succeeded"
+        assert done["rows"] == {"read": 0, "scored": 0, "rejected": 0}
+        return
+    assert done["status"] == "failed"
+    assert problem in done["error"]
+    assert read(data, "predictions/odd.csv") is None
+
+
+def test_keys_outside_incoming_are_ignored(data: Any) -> None:
+    etag = put(data, "predictions/x.csv", b"a\n1\n")
+    assert run(sqs_event("predictions/x.csv", etag)) == {"batchItemFailures": []}
+    assert read(data, "reports/x.csv.json") is None
+
+
+# ----- duplicates, failures, deadlines -----------------------------------------------
+def test_duplicate_deliveries_score_once(data: Any) -> None:
+    etag = put(data, "incoming/dup.csv", "\n".join([HEADER, *ROWS[:30]]).encode())
+    run(sqs_event("incoming/dup.csv", etag))
+    first = report(data, "dup.csv")
+    output = read(data, "predictions/dup.csv")
+    run(sqs_event("incoming/dup.csv", etag))
+    assert report(data, "dup.csv") == first
+    assert read(data, "predictions/dup.csv") == output
+
+
+def test_concurrent_duplicates_give_one_output(data: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five invocations (as from five containers) score the same object at once."""
+    etag = put(data, "incoming/race.csv", "\n".join([HEADER, *ROWS]).encode())
+    completed: list[str] = []
+    original = batch.MultipartWriter.complete
+
+    def counting(self: batch.MultipartWriter) -> None:
+        completed.append(self.key)
+        original(self)
+
+    monkeypatch.setattr(batch.MultipartWriter, "complete", counting)
+    s3, cache = app._clients()
+    model = cache.get()
+    obj = batch.InputObject(DATA_BUCKET, "incoming/race.csv", etag)
+    outcomes: list[str] = []
+    start = threading.Barrier(5)
+
+    def invocation() -> None:
+        start.wait()
+        try:
+            result = batch.score_object(
+                s3, obj, lambda: model, chunk_rows=500, seconds_left=lambda: 900.0
+            )
+            outcomes.append("duplicate" if result.get("duplicate") else result["status"])
+        except batch.InProgressError:
+            outcomes.append("retry later")
+
+    threads = [threading.Thread(target=invocation) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert completed == ["predictions/race.csv"]
+    assert sorted(outcomes).count("succeeded") == 1
+    assert set(outcomes) <= {"succeeded", "duplicate", "retry later"}
+    # The retries SQS makes later find the finished report and do nothing.
+    assert run(sqs_event("incoming/race.csv", etag)) == {"batchItemFailures": []}
+    assert completed == ["predictions/race.csv"]
+    assert report(data, "race.csv")["rows"]["scored"] == len(ROWS)
+
+
+def test_crash_mid_file_leaves_nothing_and_a_rerun_matches_a_clean_run(
+    data: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = "\n".join([HEADER, *ROWS]).encode()
+    clean_etag = put(data, "incoming/clean.csv", body)
+    run(sqs_event("incoming/clean.csv", clean_etag))
+    etag = put(data, "incoming/crash.csv", body)
+    # Given small chunks and parts, and an S3 that fails on the third part
+    monkeypatch.setenv("BATCH_CHUNK_ROWS", "100")
+    get_settings.cache_clear()
+    part_size = batch.PART_SIZE
+    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)
+    s3, _ = app._clients()
+    calls = {"n": 0}
+    real_upload = s3.upload_part
+
+    def flaky_upload(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("connection reset by peer")
+        return real_upload(**kwargs)
+
+    monkeypatch.setattr(s3, "upload_part", flaky_upload)
+    # When the file is scored, the message fails and nothing is visible
+    # (a batch whose every message failed fails the invocation: SQS retries them all)
+    with pytest.raises(BatchProcessingError, match="connection reset"):
+        run(sqs_event("incoming/crash.csv", etag, message_id="crash"))
+    assert read(data, "predictions/crash.csv") is None
+    assert read(data, "reports/crash.csv.json") is None
+    assert data.list_multipart_uploads(Bucket=DATA_BUCKET).get("Uploads", []) == []
+    # Then the retry produces exactly the bytes of a clean run
+    monkeypatch.setattr(s3, "upload_part", real_upload)
+    monkeypatch.setattr(batch, "PART_SIZE", part_size)
+    assert run(sqs_event("incoming/crash.csv", etag)) == {"batchItemFailures": []}
+    assert read(data, "predictions/crash.csv") == read(data, "predictions/clean.csv")
+
+
+def test_partial_batch_response_names_only_the_failed_message(data: Any) -> None:
+    good = put(data, "incoming/a.csv", "\n".join([HEADER, *ROWS[:5]]).encode())
+    busy = put(data, "incoming/b.csv", "\n".join([HEADER, *ROWS[:5]]).encode())
+    # Another invocation holds b.csv
+    lease = {"etag": busy, "expires": 4102444800}
+    data.put_object(Bucket=DATA_BUCKET, Key="reports/b.csv.lease", Body=json.dumps(lease).encode())
+    event = sqs_event("incoming/a.csv", good, message_id="ok")
+    event["Records"] += sqs_event("incoming/b.csv", busy, message_id="busy")["Records"]
+    assert run(event) == {"batchItemFailures": [{"itemIdentifier": "busy"}]}
+    assert report(data, "a.csv")["status"] == "succeeded"
+
+
+def test_stops_before_the_deadline_and_is_retried(data: Any) -> None:
+    etag = put(data, "incoming/late.csv", "\n".join([HEADER, *ROWS[:10]]).encode())
+    with pytest.raises(BatchProcessingError, match="stopped before the deadline"):
+        run(sqs_event("incoming/late.csv", etag), remaining_ms=5_000)
+    assert read(data, "predictions/late.csv") is None
+    assert run(sqs_event("incoming/late.csv", etag)) == {"batchItemFailures": []}
+    assert report(data, "late.csv")["rows"]["scored"] == 10
+
+
+def test_overwritten_input_is_skipped(data: Any) -> None:
+    old = put(data, "incoming/v.csv", "\n".join([HEADER, *ROWS[:3]]).encode())
+    put(data, "incoming/v.csv", "\n".join([HEADER, *ROWS[:4]]).encode())
+    assert run(sqs_event("incoming/v.csv", old)) == {"batchItemFailures": []}
+    assert read(data, "predictions/v.csv") is None
+
+
+def test_classifier_adds_probability_columns(
+    data: Any, registry: ModelRegistry, churn_classifier: Artifacts
+) -> None:
+    registry.set_alias("wine", "production", churn_classifier.publish(registry)["version"])
+    text = 'plan,tenure months,monthly fee,note\nbasic,3,20.5,a\n,,31,"b, c"\nenterprise,50,99,d\n'
+    etag = put(data, "incoming/churn.csv", text.encode())
+    assert run(sqs_event("incoming/churn.csv", etag)) == {"batchItemFailures": []}
+    rows = list(csv.reader(io.StringIO((read(data, "predictions/churn.csv") or b"").decode())))
+    assert rows[0] == [
+        "plan",
+        "tenure months",
+        "monthly fee",
+        "note",
+        "prediction",
+        "probability_no",
+        "probability_yes",
+    ]
+    assert rows[1][4] == "yes"
+    assert rows[2][3] == "b, c"
+    for row in rows[1:]:
+        assert float(row[5]) + float(row[6]) == pytest.approx(1.0, abs=1e-5)
