@@ -5,8 +5,13 @@ SHELL := bash
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TOOLS  := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+SAM    := $(TOOLS)/bin/sam
+# sam build needs python3.13 on PATH (pyenv's shim refuses unless selected).
+PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 
-.PHONY: help setup run test lint format bench clean
+.PHONY: help setup tools run test lint format build invoke bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,23 +26,43 @@ $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject
 
 setup: $(STAMP)  ## Create .venv with Python 3.13 and every pinned dependency
 
+$(TOOLS_STAMP): requirements-tools.txt infra/find-python.sh
+	@python=$$(infra/find-python.sh) && rm -rf $(TOOLS) && "$$python" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip==26.3
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $@
+
+tools: $(TOOLS_STAMP)  ## Create .venv-tools with the SAM CLI and cfn-lint
+
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
 	$(PY) infra/local_stack.py
 
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy on the core and training
+lint: $(STAMP) $(TOOLS_STAMP)  ## ruff, mypy, sam validate --lint, cfn-lint with serverless rules
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(SAM) validate --lint
+	$(TOOLS)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
+
+build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker) and check their size
+	$(TOOLS)/bin/python infra/serving_template.py template.yaml .aws-sam/serving-template.yaml
+	rm -rf .aws-sam/build
+	PATH="$(PYTHON313_DIR):$$PATH" $(SAM) build --build-in-source -t .aws-sam/serving-template.yaml
+	$(PY) infra/function_sizes.py .aws-sam/build
+
+invoke: build  ## Invoke each built function with every file in events/, against local moto
+	$(PY) infra/invoke_built.py
 
 bench: $(STAMP)  ## Benchmarks against bare scikit-learn; tables under results/
 	$(PY) bench/realtime.py
+	$(PY) bench/batch.py
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean:  ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+clean:  ## Remove the virtualenvs, builds and caches
+	rm -rf $(VENV) $(TOOLS) .aws-sam results .pytest_cache .mypy_cache .ruff_cache

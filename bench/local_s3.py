@@ -1,0 +1,82 @@
+"""A file-backed stand-in for the few S3 calls the batch path makes (benchmarks only).
+
+moto keeps whole objects in memory, which would hide the memory of the code under
+test; this keeps objects as files under a folder, so a process's peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+class _ClientError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code}}
+
+
+class LocalDiskS3:
+    """get/put objects and multipart uploads as files under ``root/<bucket>/<key>``."""
+
+    class exceptions:  # noqa: N801 (mirrors boto3's client.exceptions)
+        class NoSuchKey(Exception):
+            pass
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._uploads: dict[str, list[Path]] = {}
+
+    def _path(self, bucket: str, key: str) -> Path:
+        return self.root / bucket / key
+
+    def etag(self, bucket: str, key: str) -> str:
+        """A stand-in ETag: size and modification time."""
+        stat = self._path(bucket, key).stat()
+        return hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode()).hexdigest()  # noqa: S324
+
+    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        path = self._path(Bucket, Key)
+        if not path.exists():
+            raise self.exceptions.NoSuchKey(Key)
+        return {"Body": path.open("rb"), "ETag": f'"{self.etag(Bucket, Key)}"'}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **options: Any) -> dict[str, Any]:  # noqa: N803
+        path = self._path(Bucket, Key)
+        if options.get("IfNoneMatch") == "*" and path.exists():
+            raise _ClientError("PreconditionFailed")
+        if "IfMatch" in options and (
+            not path.exists() or f'"{self.etag(Bucket, Key)}"' != options["IfMatch"]
+        ):
+            raise _ClientError("PreconditionFailed")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Body)
+        return {"ETag": f'"{self.etag(Bucket, Key)}"'}
+
+    def create_multipart_upload(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        upload = uuid.uuid4().hex
+        self._uploads[upload] = []
+        return {"UploadId": upload}
+
+    def upload_part(self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes) -> dict[str, Any]:  # noqa: N803, E501
+        part = self.root / ".parts" / f"{UploadId}-{PartNumber}"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(Body)
+        self._uploads[UploadId].append(part)
+        return {"ETag": f'"{PartNumber}"'}
+
+    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, **_: Any) -> None:  # noqa: N803
+        path = self._path(Bucket, Key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            for part in self._uploads.pop(UploadId):
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, out)
+                part.unlink()
+
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:  # noqa: N803
+        for part in self._uploads.pop(UploadId, []):
+            part.unlink(missing_ok=True)

@@ -1,0 +1,154 @@
+"""Invoke the functions `sam build` produced, as Lambda would, without Docker.
+
+For each built function, a clean interpreter (``python -S``: no site-packages, only the
+standard library and the build folder) imports the handler from
+``.aws-sam/build/<Function>`` and is invoked with every file in ``events/`` meant for it,
+against a local moto server holding a model trained by the project's own job. Every
+response is checked; the exit status is non-zero if any is wrong.
+
+The batch events name objects by key and ETag: the objects are uploaded first and the
+events' placeholder ETag is replaced by the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / ".aws-sam" / "build"
+EVENTS = ROOT / "events"
+MODEL_BUCKET = "serverless-predictor-models-local"
+DATA_BUCKET = "serverless-predictor-data-local"
+PLACEHOLDER_ETAG = "0123456789abcdef0123456789abcdef"
+
+# The function each event is for (by file-name prefix) and its handler module.
+FUNCTIONS = {"realtime_": ("RealtimeFunction", "realtime.app"), "batch_": ("BatchFunction", "batch.app")}
+
+CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import importlib
+handler = importlib.import_module(sys.argv[2]).lambda_handler
+assert "site-packages" not in handler.__code__.co_filename
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "built", 1024, "built-invoke"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:built"
+    def get_remaining_time_in_millis(self):
+        return 900000
+
+for line in sys.stdin:
+    name, event = json.loads(line)
+    try:
+        response = handler(event, Context())
+    except Exception as exc:
+        response = {"exception": type(exc).__name__, "message": str(exc)}
+    print("RESULT " + json.dumps([name, response]), flush=True)
+"""
+
+
+def expected_ok(name: str, response: dict[str, Any]) -> str | None:
+    """None when ``response`` is right for event ``name``, else what is wrong."""
+    if "exception" in response:
+        return f"raised {response['exception']}: {response['message']}"
+    if name.startswith("realtime_"):
+        status = 400 if "malformed" in name else 200
+        if response.get("statusCode") != status:
+            return f"status {response.get('statusCode')}, expected {status}: {response.get('body')}"
+        body = json.loads(response["body"])
+        if status == 200 and "predict" in name and len(body.get("predictions", [])) != 2:
+            return f"expected 2 predictions: {body}"
+        return None
+    if "Records" in response or "reports" in response:
+        statuses = [r["status"] for r in response["reports"]]
+        return None if statuses == ["succeeded"] else f"reports {statuses}"
+    if response != {"batchItemFailures": []}:
+        return f"partial failures: {response}"
+    return None
+
+
+def prepare(s3: Any) -> str:
+    """Model and input objects the events refer to (one content); returns its ETag."""
+    from training.job import TrainingConfig, run_training
+
+    for bucket in (MODEL_BUCKET, DATA_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    config = TrainingConfig(
+        data=str(ROOT / "data" / "winequality-red.csv"), target="quality", name="wine-quality",
+        bucket=MODEL_BUCKET, candidates=("linear",), promote="production",
+    )
+    run_training(config, s3)
+    sample = "\n".join((ROOT / "data" / "winequality-red.csv").read_text().splitlines()[:21])
+    etags = {
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=sample.encode())["ETag"].strip('"')
+        for key in ("incoming/wine-sample.csv", "incoming/cellar 2026/my wine été.csv")
+    }
+    (etag,) = etags
+    return str(etag)
+
+
+def main() -> int:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "MODEL_BUCKET": MODEL_BUCKET, "MODEL_NAME": "wine-quality",
+        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPredictor",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    s3 = boto3.client("s3")
+    etag = prepare(s3)
+    failures = 0
+    for prefix, (function, module) in FUNCTIONS.items():
+        folder = BUILD / function
+        if not folder.is_dir():
+            print(f"{function}: not built (run make build)", file=sys.stderr)
+            return 1
+        events = sorted(EVENTS.glob(f"{prefix}*.json"))
+        lines = []
+        for path in events:
+            text = path.read_text().replace(PLACEHOLDER_ETAG, etag)
+            lines.append(json.dumps([path.name, json.loads(text)]))
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", CHILD, str(folder), module],
+            input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, check=False,
+        )
+        results = [
+            json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines()
+            if line.startswith("RESULT ")
+        ]
+        if done.returncode != 0 or len(results) != len(events):
+            print(f"{function}: the built handler failed\n{done.stderr[-3000:]}", file=sys.stderr)
+            failures += 1
+            continue
+        for name, response in results:
+            problem = expected_ok(name, response)
+            failures += problem is not None
+            print(f"{function:17} {name:42} {'ok' if problem is None else 'FAIL: ' + problem}")
+    outputs = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="predictions/")["Contents"]
+    ]
+    print("outputs:", ", ".join(sorted(outputs)))
+    expected = {"predictions/wine-sample.csv", "predictions/cellar 2026/my wine été.csv"}
+    if set(outputs) != expected:
+        print(f"expected outputs {sorted(expected)}", file=sys.stderr)
+        failures += 1
+    server.stop()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
