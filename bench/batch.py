@@ -119,12 +119,13 @@ def peak_memory(store: Path, version: str, rows: int) -> dict[str, Any]:
     big = data / "big.csv"
     generate_csv(big, rows, seed=rows)
     code = MEMORY_CHILD.format(
-        functions=str(ROOT / "functions"), root=str(ROOT), store=str(store),
-        version=version, chunk=CHUNK,
+        functions=str(ROOT / "functions"),
+        root=str(ROOT),
+        store=str(store),
+        version=version,
+        chunk=CHUNK,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["file_mb"] = big.stat().st_size / 1e6
     big.unlink()
@@ -136,10 +137,15 @@ def main() -> int:
     from moto.server import ThreadedMotoServer
 
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-        MODEL_BUCKET=BUCKET_MODELS, MODEL_NAME="wine", BATCH_CHUNK_ROWS=str(CHUNK),
-        POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Bench",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        MODEL_BUCKET=BUCKET_MODELS,
+        MODEL_NAME="wine",
+        BATCH_CHUNK_ROWS=str(CHUNK),
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
         LOG_LEVEL="WARNING",
     )
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -161,8 +167,13 @@ def main() -> int:
     table = []
     for kind in models:
         config = TrainingConfig(
-            data=str(ROOT / "data/winequality-red.csv"), target="quality", name="wine",
-            bucket=BUCKET_MODELS, candidates=(kind,), promote="production", force=True,
+            data=str(ROOT / "data/winequality-red.csv"),
+            target="quality",
+            name="wine",
+            bucket=BUCKET_MODELS,
+            candidates=(kind,),
+            promote="production",
+            force=True,
         )
         version = run_training(config, s3).manifest["version"]
         pipeline = ModelRegistry(s3, BUCKET_MODELS).load_joblib("wine", version).predictor
@@ -173,11 +184,19 @@ def main() -> int:
         handler, report = through_handler(source)
         assert report["rows"]["scored"] == ROWS, report
         table.append(
-            {"model": kind, "rows": ROWS, "bare_rows_per_s": ROWS / bare,
-             "handler_rows_per_s": ROWS / handler, "ratio": bare / handler}
+            {
+                "model": kind,
+                "rows": ROWS,
+                "bare_rows_per_s": ROWS / bare,
+                "handler_rows_per_s": ROWS / handler,
+                "ratio": bare / handler,
+            }
         )
-        print(f"{kind}: handler {ROWS / handler:,.0f} rows/s, bare pandas {ROWS / bare:,.0f} "
-              f"rows/s, ratio {bare / handler:.2f}x", flush=True)
+        print(
+            f"{kind}: handler {ROWS / handler:,.0f} rows/s, bare pandas {ROWS / bare:,.0f} "
+            f"rows/s, ratio {bare / handler:.2f}x",
+            flush=True,
+        )
 
     # Memory from local disk: the registry and data live in a folder, not in moto.
     from bench.local_s3 import LocalDiskS3
@@ -189,16 +208,23 @@ def main() -> int:
     for name in ("model.onnx", "manifest.json"):
         body = s3.get_object(Bucket=BUCKET_MODELS, Key=f"models/wine/{manifest['version']}/{name}")
         local.put_object(
-            Bucket="models", Key=f"models/wine/{manifest['version']}/{name}", Body=body["Body"].read()
+            Bucket="models",
+            Key=f"models/wine/{manifest['version']}/{name}",
+            Body=body["Body"].read(),
         )
     server.stop()
     memory = [peak_memory(store, manifest["version"], rows) for rows in (1_150_000, 11_500_000)]
     for m in memory:
-        print(f"{m['file_mb']:,.0f} MB: peak RSS {m['peak_rss_mb']:.0f} MB, "
-              f"{m['rows']['scored'] / m['seconds']:,.0f} rows/s", flush=True)
+        print(
+            f"{m['file_mb']:,.0f} MB: peak RSS {m['peak_rss_mb']:.0f} MB, "
+            f"{m['rows']['scored'] / m['seconds']:,.0f} rows/s",
+            flush=True,
+        )
     growth = memory[1]["peak_rss_mb"] / memory[0]["peak_rss_mb"] - 1
-    print(f"peak RSS growth from {memory[0]['file_mb']:.0f} MB to {memory[1]['file_mb']:.0f} MB "
-          f"input: {growth:+.1%}")
+    print(
+        f"peak RSS growth from {memory[0]['file_mb']:.0f} MB to {memory[1]['file_mb']:.0f} MB "
+        f"input: {growth:+.1%}"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "batch.json").write_text(
         json.dumps({"throughput": table, "memory": memory, "rss_growth": growth}, indent=2)

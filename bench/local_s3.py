@@ -61,7 +61,9 @@ class LocalDiskS3:
         self._uploads[upload] = []
         return {"UploadId": upload}
 
-    def upload_part(self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes) -> dict[str, Any]:  # noqa: N803, E501
+    def upload_part(
+        self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes
+    ) -> dict[str, Any]:  # noqa: N803, E501
         part = self.root / ".parts" / f"{UploadId}-{PartNumber}"
         part.parent.mkdir(parents=True, exist_ok=True)
         part.write_bytes(Body)

@@ -27,7 +27,10 @@ DATA_BUCKET = "serverless-predictor-data-local"
 PLACEHOLDER_ETAG = "0123456789abcdef0123456789abcdef"
 
 # The function each event is for (by file-name prefix) and its handler module.
-FUNCTIONS = {"realtime_": ("RealtimeFunction", "realtime.app"), "batch_": ("BatchFunction", "batch.app")}
+FUNCTIONS = {
+    "realtime_": ("RealtimeFunction", "realtime.app"),
+    "batch_": ("BatchFunction", "batch.app"),
+}
 
 CHILD = """
 import json, sys
@@ -79,8 +82,12 @@ def prepare(s3: Any) -> str:
     for bucket in (MODEL_BUCKET, DATA_BUCKET):
         s3.create_bucket(Bucket=bucket)
     config = TrainingConfig(
-        data=str(ROOT / "data" / "winequality-red.csv"), target="quality", name="wine-quality",
-        bucket=MODEL_BUCKET, candidates=("linear",), promote="production",
+        data=str(ROOT / "data" / "winequality-red.csv"),
+        target="quality",
+        name="wine-quality",
+        bucket=MODEL_BUCKET,
+        candidates=("linear",),
+        promote="production",
     )
     run_training(config, s3)
     sample = "\n".join((ROOT / "data" / "winequality-red.csv").read_text().splitlines()[:21])
@@ -101,12 +108,16 @@ def main() -> int:
     host, port = server.get_host_and_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "MODEL_BUCKET": MODEL_BUCKET, "MODEL_NAME": "wine-quality",
+        "MODEL_BUCKET": MODEL_BUCKET,
+        "MODEL_NAME": "wine-quality",
         "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPredictor",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
     s3 = boto3.client("s3")
@@ -124,10 +135,15 @@ def main() -> int:
             lines.append(json.dumps([path.name, json.loads(text)]))
         done = subprocess.run(
             [sys.executable, "-S", "-c", CHILD, str(folder), module],
-            input="\n".join(lines) + "\n", capture_output=True, text=True, env=env, check=False,
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         results = [
-            json.loads(line[len("RESULT ") :]) for line in done.stdout.splitlines()
+            json.loads(line[len("RESULT ") :])
+            for line in done.stdout.splitlines()
             if line.startswith("RESULT ")
         ]
         if done.returncode != 0 or len(results) != len(events):

@@ -1,0 +1,195 @@
+"""The SAM template, expanded by samtranslator, grants what the design says and no more."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import yaml
+from samtranslator.translator.transform import transform
+
+from predictor import batch
+from predictor.registry import MODEL_PREFIX
+from tests.conftest import ROOT
+
+SERVING_FORBIDDEN = ("s3:Delete", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:*")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags turned into their long form."""
+
+
+def _tag(name: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
+
+    return construct
+
+
+for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "Join", "Select", "Split"):
+    _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def source() -> dict[str, Any]:
+    return dict(yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader))
+
+
+@pytest.fixture(scope="module")
+def expanded(source: dict[str, Any]) -> dict[str, Any]:
+    """The CloudFormation that SAM produces, as `sam package` would feed it."""
+    template = copy.deepcopy(source)
+    for name, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        if "CodeUri" in properties:
+            properties["CodeUri"] = f"s3://artifacts/{name}.zip"
+        if properties.get("PackageType") == "Image":
+            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/training:1"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # SAM fills AWS::Region from it
+        return dict(transform(template, {}, _NoManagedPolicies()))
+
+
+def role_statements(expanded: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = expanded["Resources"][f"{function}Role"]["Properties"]
+    statements = []
+    for policy in role.get("Policies", []):
+        statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement["Action"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resources(statement: dict[str, Any]) -> str:
+    return json.dumps(statement["Resource"])
+
+
+def s3_grants(expanded: dict[str, Any], function: str) -> dict[str, set[str]]:
+    """S3 action -> the resources (as JSON text) it is granted on."""
+    grants: dict[str, set[str]] = {}
+    for statement in role_statements(expanded, function):
+        assert statement["Effect"] == "Allow"
+        for action in actions(statement):
+            if action.startswith("s3:"):
+                grants.setdefault(action, set()).add(resources(statement))
+    return grants
+
+
+@pytest.mark.parametrize("function", ["RealtimeFunction", "BatchFunction"])
+def test_serving_roles_cannot_delete_or_change_acls(
+    expanded: dict[str, Any], function: str
+) -> None:
+    for statement in role_statements(expanded, function):
+        for action in actions(statement):
+            assert not action.startswith(SERVING_FORBIDDEN), (function, action)
+    managed = json.dumps(expanded["Resources"][f"{function}Role"]["Properties"])
+    assert "AmazonS3" not in managed  # no bucket-wide managed S3 policy
+
+
+def test_realtime_reads_only_models(expanded: dict[str, Any]) -> None:
+    grants = s3_grants(expanded, "RealtimeFunction")
+    assert set(grants) == {"s3:GetObject", "s3:ListBucket"}
+    (objects,) = grants["s3:GetObject"]
+    assert "ModelBucket" in objects
+    assert f"/{MODEL_PREFIX}/*" in objects
+    listing = next(
+        s for s in role_statements(expanded, "RealtimeFunction") if actions(s) == ["s3:ListBucket"]
+    )
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{MODEL_PREFIX}/*"}}
+
+
+def test_batch_reads_models_and_inputs_and_writes_only_its_prefixes(
+    expanded: dict[str, Any],
+) -> None:
+    grants = s3_grants(expanded, "BatchFunction")
+    assert set(grants) == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+    }
+    reads = " ".join(grants["s3:GetObject"])
+    assert f"/{MODEL_PREFIX}/*" in reads
+    assert f"/{batch.INCOMING}*" in reads
+    assert f"/{batch.REPORTS}*" in reads
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
+        (written,) = grants[action]
+        arns = [r["Fn::Sub"] for r in json.loads(written)]
+        targets = [arn.rsplit("/", 2)[-2] + "/" for arn in arns]
+        assert sorted(targets) == sorted([batch.PREDICTIONS, batch.ERRORS, batch.REPORTS])
+        assert "ModelBucket" not in written
+        assert batch.INCOMING not in written
+
+
+def test_only_the_training_job_writes_models(expanded: dict[str, Any]) -> None:
+    writers = []
+    for name, resource in expanded["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if "s3:PutObject" in actions(statement) and "ModelBucket" in resources(statement):
+                    writers.append(name)
+    assert writers == ["TrainingFunctionRole"]
+
+
+@pytest.mark.parametrize("bucket", ["ModelBucket", "DataBucket"])
+def test_buckets_are_private_encrypted_versioned_and_tls_only(
+    expanded: dict[str, Any], bucket: str
+) -> None:
+    resources_ = expanded["Resources"]
+    properties = resources_[bucket]["Properties"]
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    policy = resources_[f"{bucket}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = next(s for s in policy if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Action"] == "s3:*"
+
+
+def test_api_requires_iam_unless_the_demo_parameter_opens_it(
+    expanded: dict[str, Any], source: dict[str, Any]
+) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]["AuthorizationType"]
+        for r in expanded["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    assert set(routes) == {"POST /predict", "GET /model", "GET /health", "GET /openapi.json"}
+    for auth in routes.values():
+        assert auth == {"Fn::If": ["OpenApi", "NONE", "AWS_IAM"]}
+    assert source["Conditions"]["OpenApi"] == {"Fn::Equals": [{"Ref": "ApiAuth"}, "NONE"]}
+    assert source["Parameters"]["ApiAuth"]["Default"] == "IAM"
+
+
+def test_incoming_notifications_feed_the_batch_function(expanded: dict[str, Any]) -> None:
+    resources_ = expanded["Resources"]
+    queue = resources_["DataBucket"]["Properties"]["NotificationConfiguration"][
+        "QueueConfigurations"
+    ][0]
+    assert queue["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": batch.INCOMING}]
+    mapping = next(r for r in resources_.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    redrive = resources_["IncomingQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    for name in ("RealtimeFunction", "BatchFunction"):
+        assert resources_[name]["Properties"]["Runtime"] == "python3.13"
