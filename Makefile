@@ -35,7 +35,7 @@ $(TOOLS_STAMP): requirements-tools.txt infra/find-python.sh
 tools: $(TOOLS_STAMP)  ## Create .venv-tools with the SAM CLI and cfn-lint
 
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
-	$(PY) infra/local_stack.py
+	$(PY) -m infra.local_stack
 
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest
@@ -51,14 +51,14 @@ build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker) a
 	$(TOOLS)/bin/python infra/serving_template.py template.yaml .aws-sam/serving-template.yaml
 	rm -rf .aws-sam/build
 	PATH="$(PYTHON313_DIR):$$PATH" $(SAM) build --build-in-source -t .aws-sam/serving-template.yaml
-	$(PY) infra/function_sizes.py .aws-sam/build
+	$(PY) -m infra.function_sizes .aws-sam/build
 
 invoke: build  ## Invoke each built function with every file in events/, against local moto
-	$(PY) infra/invoke_built.py
+	$(PY) -m infra.invoke_built
 
 bench: $(STAMP)  ## Benchmarks against bare scikit-learn; tables under results/
-	$(PY) bench/realtime.py
-	$(PY) bench/batch.py
+	$(PY) -m bench.realtime
+	$(PY) -m bench.batch
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -64,7 +64,6 @@ def bare_pandas(path: Path, pipeline: Any, out: Path) -> float:
 def through_handler(path: Path) -> tuple[float, dict[str, Any]]:
     """Seconds for the batch handler to score ``path`` uploaded to the moto server."""
     import boto3
-
     from batch import app
 
     s3 = boto3.client("s3")
@@ -97,8 +96,7 @@ def through_handler(path: Path) -> tuple[float, dict[str, Any]]:
 
 
 MEMORY_CHILD = """
-import json, resource, sys, time
-sys.path[:0] = [{functions!r}, {root!r}]
+import json, resource, time
 from bench.local_s3 import LocalDiskS3
 from predictor.batch import InputObject, score_object
 from predictor.registry import ModelRegistry
@@ -119,13 +117,13 @@ def peak_memory(store: Path, version: str, rows: int) -> dict[str, Any]:
     big = data / "big.csv"
     generate_csv(big, rows, seed=rows)
     code = MEMORY_CHILD.format(
-        functions=str(ROOT / "functions"),
-        root=str(ROOT),
         store=str(store),
         version=version,
         chunk=CHUNK,
     )
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["file_mb"] = big.stat().st_size / 1e6
     big.unlink()
@@ -152,7 +150,6 @@ def main() -> int:
     server.start()
     host, port = server.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET_MODELS)
     s3.create_bucket(Bucket=BUCKET_DATA)

@@ -22,7 +22,7 @@ class _ClientError(Exception):
 class LocalDiskS3:
     """get/put objects and multipart uploads as files under ``root/<bucket>/<key>``."""
 
-    class exceptions:  # noqa: N801 (mirrors boto3's client.exceptions)
+    class exceptions:
         class NoSuchKey(Exception):
             pass
 
@@ -38,13 +38,13 @@ class LocalDiskS3:
         stat = self._path(bucket, key).stat()
         return hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode()).hexdigest()  # noqa: S324
 
-    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         path = self._path(Bucket, Key)
         if not path.exists():
             raise self.exceptions.NoSuchKey(Key)
         return {"Body": path.open("rb"), "ETag": f'"{self.etag(Bucket, Key)}"'}
 
-    def put_object(self, Bucket: str, Key: str, Body: bytes, **options: Any) -> dict[str, Any]:  # noqa: N803
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **options: Any) -> dict[str, Any]:
         path = self._path(Bucket, Key)
         if options.get("IfNoneMatch") == "*" and path.exists():
             raise _ClientError("PreconditionFailed")
@@ -56,21 +56,21 @@ class LocalDiskS3:
         path.write_bytes(Body)
         return {"ETag": f'"{self.etag(Bucket, Key)}"'}
 
-    def create_multipart_upload(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+    def create_multipart_upload(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         upload = uuid.uuid4().hex
         self._uploads[upload] = []
         return {"UploadId": upload}
 
     def upload_part(
         self, Bucket: str, Key: str, UploadId: str, PartNumber: int, Body: bytes
-    ) -> dict[str, Any]:  # noqa: N803, E501
+    ) -> dict[str, Any]:
         part = self.root / ".parts" / f"{UploadId}-{PartNumber}"
         part.parent.mkdir(parents=True, exist_ok=True)
         part.write_bytes(Body)
         self._uploads[UploadId].append(part)
         return {"ETag": f'"{PartNumber}"'}
 
-    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, **_: Any) -> None:  # noqa: N803
+    def complete_multipart_upload(self, Bucket: str, Key: str, UploadId: str, **_: Any) -> None:
         path = self._path(Bucket, Key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as out:
@@ -79,6 +79,6 @@ class LocalDiskS3:
                     shutil.copyfileobj(source, out)
                 part.unlink()
 
-    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:  # noqa: N803
+    def abort_multipart_upload(self, Bucket: str, Key: str, UploadId: str) -> None:
         for part in self._uploads.pop(UploadId, []):
             part.unlink(missing_ok=True)

@@ -84,7 +84,6 @@ def main() -> int:
         POWERTOOLS_TRACE_DISABLED="true",
         LOG_LEVEL="WARNING",
     )
-    sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
 
@@ -131,7 +130,7 @@ def main() -> int:
         bare_frame_1 = timed(
             lambda p=pipeline, c=list(schema.names): p.predict(pd.DataFrame([row], columns=c)), 500
         )
-        env = dict(os.environ, PYTHONPATH=f"{ROOT / 'functions'}:{ROOT}")
+        env = dict(os.environ)
         cold_handler = cold_start_seconds(COLD_HANDLER, env)
         key = f"models/wine/{version}/model.joblib"
         cold_sklearn = cold_start_seconds(COLD_SKLEARN.format(bucket=BUCKET, key=key), env)

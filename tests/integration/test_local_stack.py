@@ -11,9 +11,11 @@ import time
 import urllib.request
 from typing import Any
 
+import boto3
 import pytest
 
-from tests.conftest import ROOT, load_event
+from infra.local_stack import DATA_BUCKET
+from tests.conftest import ROOT, WINE_CSV, load_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,18 +37,20 @@ def call(url: str, body: bytes | None = None, content_type: str = "") -> tuple[i
         return error.code, json.loads(error.read())
 
 
+def wait_for(s3: Any, key: str, seconds: float = 30) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return bytes(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            time.sleep(0.2)
+    raise AssertionError(f"{key} did not appear within {seconds} s")
+
+
 def test_local_stack_trains_serves_and_stops() -> None:
     s3_port, api_port = free_port(), free_port()
-    command = [
-        sys.executable,
-        str(ROOT / "infra" / "local_stack.py"),
-        "--s3-port",
-        str(s3_port),
-        "--api-port",
-        str(api_port),
-        "--candidates",
-        "linear",
-    ]
+    command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
+    command += ["--api-port", str(api_port), "--candidates", "linear"]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -73,6 +77,22 @@ def test_local_stack_trains_serves_and_stops() -> None:
         status, answer = call(f"{api}/predict", b"alcohol\n9.5\n", "text/csv")
         assert status == 422
         assert answer["error"]["type"] == "schema_violation"
+        # A CSV dropped under incoming/ is scored through S3 -> SQS -> the batch handler
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{s3_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        rows = WINE_CSV.read_text().splitlines()[:11]
+        s3.put_object(Bucket=DATA_BUCKET, Key="incoming/dropped.csv", Body="\n".join(rows).encode())
+        scored = wait_for(s3, "predictions/dropped.csv")
+        lines = scored.decode().splitlines()
+        assert len(lines) == 11
+        assert lines[0].endswith(';"quality";prediction')
+        report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
+        assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

@@ -11,7 +11,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from predictor.registry import ModelRegistry
-from tests.conftest import MODEL_BUCKET, WINE_CSV, write_churn_csv
+from tests.conftest import MODEL_BUCKET, WINE_CSV, load_event, write_churn_csv
 from training import job
 from training.cli import main
 
@@ -171,16 +171,16 @@ def test_lambda_handler_runs_the_same_job(s3: Any, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
     handler._s3_client.cache_clear()
-    s3.put_object(Bucket=MODEL_BUCKET, Key="train/wine.csv", Body=WINE_CSV.read_bytes())
-    event = {
-        "data": f"s3://{MODEL_BUCKET}/train/wine.csv",
-        "target": "quality",
-        "name": "wine",
-        "candidates": ["linear"],
-        "promote": "production",
-    }
-    result = handler.lambda_handler(event, None)
+    event = load_event("training_job.json")  # data in the stack's data bucket
+    bucket, key = event["data"].removeprefix("s3://").split("/", 1)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=WINE_CSV.read_bytes())
+    result = handler.lambda_handler({**event, "candidates": ["linear"]}, None)
     assert result["promoted"] is True
-    assert ModelRegistry(s3, MODEL_BUCKET).resolve("wine", "production") == result["version"]
+    assert result["name"] == event["name"]
+    registry = ModelRegistry(s3, MODEL_BUCKET)
+    assert registry.resolve(event["name"], event["promote"]) == result["version"]
+    assert result["onnx"]["passed"] is True
     with pytest.raises(ValueError, match="unknown field"):
         handler.lambda_handler({**event, "colour": "red"}, None)
+    handler._s3_client.cache_clear()

@@ -7,37 +7,14 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 from samtranslator.translator.transform import transform
 
+from infra.cfn_yaml import load_template
 from predictor import batch
 from predictor.registry import MODEL_PREFIX
 from tests.conftest import ROOT
 
 SERVING_FORBIDDEN = ("s3:Delete", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:*")
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags turned into their long form."""
-
-
-def _tag(name: str) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if name == "GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
-
-    return construct
-
-
-for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "Join", "Select", "Split"):
-    _CfnLoader.add_constructor(f"!{_name}", _tag(_name))
 
 
 class _NoManagedPolicies:
@@ -47,7 +24,7 @@ class _NoManagedPolicies:
 
 @pytest.fixture(scope="module")
 def source() -> dict[str, Any]:
-    return dict(yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader))
+    return load_template(ROOT / "template.yaml")
 
 
 @pytest.fixture(scope="module")
