@@ -382,6 +382,8 @@ def score_object(
                     wrote_errors = True
                 errors.write(_error_lines(problems))
             slowest = max(slowest, time.monotonic() - began)
+        if scorer.read == 0:
+            raise InputError("the file has a header but no rows")
         predictions.complete()
         report["outputs"]["predictions"] = keys.predictions
         if wrote_errors:
