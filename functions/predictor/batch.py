@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from predictor.csv_stream import CsvStream, Record, csv_field, open_text, strip_line_end
+from predictor.csv_stream import Chunk, CsvStream, csv_field, open_text, strip_line_end
 from predictor.errors import InputError, MissingColumnsError, PredictorError
 from predictor.inference import Predictions
 from predictor.registry import LoadedModel
@@ -212,17 +212,6 @@ def _release_lease(s3: Any, obj: InputObject, keys: OutputKeys) -> None:
         logger.warning("could not release the lease on %s", obj.key, exc_info=True)
 
 
-def _chunks(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    chunk: list[Record] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _format_numbers(values: np.ndarray) -> list[str]:
     """Shortest text that reads back to the same float32 (what the model computed)."""
     return list(np.asarray(values, dtype=np.float32).astype(str))
@@ -254,57 +243,58 @@ class _ChunkScorer:
         extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
         return f"{strip_line_end(header_raw)}{self.delimiter}{extra}\n"
 
-    def score(self, chunk: list[Record]) -> tuple[str, list[list[str]]]:
+    def score(self, chunk: Chunk) -> tuple[str, list[list[str]]]:
         """Output text of the good rows, and error rows (line, column, reason, raw)."""
+        width, fields = self.width, chunk.fields
         problems: list[list[str]] = []
-        good: list[Record] = []
-        for record in chunk:
-            if not record.fields:
-                problems.append([str(record.line), "", "blank line", record.raw])
-            elif len(record.fields) != self.width:
-                reason = f"expected {self.width} fields, got {len(record.fields)}"
-                problems.append([str(record.line), "", reason, strip_line_end(record.raw)])
-            else:
-                good.append(record)
-        bad_rows = {int(p[0]) for p in problems}
+        good: Sequence[int] = range(len(fields))
+        if not all(len(row) == width for row in fields):
+            good = kept = []
+            for index, row in enumerate(fields):
+                if len(row) == width:
+                    kept.append(index)
+                    continue
+                reason = "blank line" if not row else f"expected {width} fields, got {len(row)}"
+                problems.append([str(chunk.lines[index]), "", reason, chunk.raws[index]])
+        rejected = len(problems)
         text = ""
         if good:
-            fields = [record.fields for record in good]
+            rows = fields if len(good) == len(fields) else [fields[i] for i in good]
+            transposed = list(zip(*rows, strict=True))
             columns = {
-                name: np.array([row[position] for row in fields], dtype=object)
+                name: np.array(transposed[position], dtype=object)
                 for name, position in self.positions.items()
             }
-            validated = self.schema.validate(columns, len(good), text=True)
+            validated = self.schema.validate(columns, len(rows), text=True)
+            bad_rows = set()
             for error in validated.errors:
-                record = good[error.row]
-                bad_rows.add(record.line)
-                problems.append(
-                    [str(record.line), error.column or "", error.reason, strip_line_end(record.raw)]
-                )
+                index = good[error.row]
+                bad_rows.add(index)
+                line = str(chunk.lines[index])
+                problems.append([line, error.column or "", error.reason, chunk.raws[index]])
+            rejected += len(bad_rows)
             if validated.accepted:
                 predictions = self.model.predictor.predict(validated.features)
-                text = self._format([good[int(i)] for i in validated.rows], predictions)
+                raws = chunk.raws
+                accepted = [raws[good[int(i)]] for i in validated.rows]
+                text = self._format(accepted, predictions)
             self.scored += validated.accepted
         self.read += len(chunk)
-        self.rejected += len(bad_rows)
+        self.rejected += rejected
         problems.sort(key=lambda p: int(p[0]))
         return text, problems
 
-    def _format(self, records: list[Record], predictions: Predictions) -> str:
+    def _format(self, raws: list[str], predictions: Predictions) -> str:
         d = self.delimiter
         if predictions.probabilities is None:
-            values = _format_numbers(predictions.values)
-            appended = [d + v for v in values]
+            appended = _format_numbers(predictions.values)
         else:
             labels = [csv_field(str(v), d) for v in predictions.values]
             probabilities = np.asarray(predictions.probabilities, dtype=np.float32).astype(str)
             appended = [
-                d + label + d + d.join(row)
-                for label, row in zip(labels, probabilities, strict=True)
+                label + d + d.join(row) for label, row in zip(labels, probabilities, strict=True)
             ]
-        return "".join(
-            strip_line_end(r.raw) + extra + "\n" for r, extra in zip(records, appended, strict=True)
-        )
+        return "".join(f"{raw}{d}{extra}\n" for raw, extra in zip(raws, appended, strict=True))
 
 
 def score_object(
@@ -368,7 +358,7 @@ def score_object(
         scorer = _ChunkScorer(model, stream.columns, stream.delimiter)
         predictions.write(scorer.output_header(stream.header_raw).encode())
         wrote_errors = False
-        for chunk in _chunks(stream.records(), chunk_rows):
+        for chunk in stream.chunks(chunk_rows):
             if seconds_left() < max(MIN_SECONDS_LEFT, 2 * slowest):
                 raise DeadlineError(
                     f"stopped before the deadline after {scorer.read} rows of {obj.key}"

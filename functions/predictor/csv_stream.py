@@ -3,8 +3,13 @@
 The batch path needs three things pandas' reader does not give together: the physical
 line number where each record starts, the record's raw text (to copy good rows to the
 output unchanged and bad rows to the error file), and records of the wrong width kept
-instead of dropped. The csv module parses (quoted delimiters and newlines included)
-while a tap on its line iterator collects the raw text of each record.
+instead of dropped.
+
+Records are read a chunk of lines at a time. A chunk without any quote character is
+split on the delimiter directly (most data files: one line per record, ~10x faster than
+the csv module per record); a chunk with quotes goes through the csv module, with a tap
+on its line iterator that collects each record's raw text (quoted delimiters and quoted
+newlines included, even when a record runs past the chunk's last line).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -24,12 +30,19 @@ SAMPLE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
-    """One CSV record: the line it starts on (1-based), its raw text, its fields."""
+class Chunk:
+    """Consecutive CSV records: where each starts (1-based line), its text, its fields.
 
-    line: int
-    raw: str
-    fields: list[str]
+    ``raws`` hold each record's text without its final line ending; a blank line is a
+    record with no fields.
+    """
+
+    lines: Sequence[int]
+    raws: list[str]
+    fields: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.raws)
 
 
 class _LineTap:
@@ -86,36 +99,65 @@ class CsvStream:
         if "\x00" in sample:
             raise InputError("not a CSV file: it contains NUL bytes")
         self.delimiter = sniff_delimiter(sample)
-        lines = _chain_lines(io.StringIO(sample, newline=""), text)
-        self._tap = _LineTap(lines)
-        self._reader = csv.reader(self._tap, delimiter=self.delimiter, strict=False)
-        header = self._next_record()
-        if header is None or not any(f.strip() for f in header.fields):
+        self._lines = _chain_lines(io.StringIO(sample, newline=""), text)
+        self._line = 0  # lines consumed so far
+        header = self._quoted_records([], limit=1)
+        if not header.fields or not any(f.strip() for f in header.fields[0]):
             raise InputError("the file has no header row")
-        self.header_raw = header.raw
-        self.columns = [name.strip() for name in header.fields]
+        self.header_raw = header.raws[0]
+        self.columns = [name.strip() for name in header.fields[0]]
         duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
         if duplicates:
             raise InputError("duplicate column name(s) in the header: " + ", ".join(duplicates))
 
-    def _next_record(self) -> Record | None:
-        start = self._reader.line_num + 1
-        try:
-            fields = next(self._reader)
-        except StopIteration:
-            return None
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 near line {start}: {exc.reason}") from exc
-        except csv.Error as exc:
-            raise InputError(f"unreadable CSV at line {start}: {exc}") from exc
-        raw = "".join(self._tap.taken)
-        self._tap.taken.clear()
-        return Record(start, raw, fields)
+    def chunks(self, rows: int) -> Iterator[Chunk]:
+        """The records after the header, about ``rows`` lines at a time."""
+        while True:
+            try:
+                block = list(itertools.islice(self._lines, rows))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 after line {self._line}: {exc.reason}") from exc
+            if not block:
+                return
+            if any('"' in line for line in block):
+                yield self._quoted_records(block, limit=len(block))
+                continue
+            raws = [line.rstrip("\r\n") for line in block]
+            delimiter = self.delimiter
+            fields = [raw.split(delimiter) if raw else [] for raw in raws]
+            first = self._line + 1
+            self._line += len(block)
+            yield Chunk(range(first, first + len(block)), raws, fields)
 
-    def records(self) -> Iterator[Record]:
-        """Every record after the header, blank lines included (their fields are [])."""
-        while (record := self._next_record()) is not None:
-            yield record
+    def _quoted_records(self, block: list[str], limit: int) -> Chunk:
+        """Records parsed by the csv module until ``limit`` lines are consumed.
+
+        Reads ``block`` first, then more lines from the stream if a quoted field runs on.
+        """
+        tap = _LineTap(itertools.chain(block, self._lines))
+        reader = csv.reader(tap, delimiter=self.delimiter, strict=False)
+        lines: list[int] = []
+        raws: list[str] = []
+        fields: list[list[str]] = []
+        consumed = 0
+        while consumed < limit:
+            start = self._line + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 near line {start}: {exc.reason}") from exc
+            except csv.Error as exc:
+                raise InputError(f"unreadable CSV at line {start}: {exc}") from exc
+            taken = len(tap.taken)
+            consumed += taken
+            self._line += taken
+            lines.append(start)
+            raws.append(strip_line_end("".join(tap.taken)))
+            fields.append(record)
+            tap.taken.clear()
+        return Chunk(lines, raws, fields)
 
 
 def _chain_lines(first: IO[str], rest: IO[str]) -> Iterator[str]:
