@@ -56,9 +56,10 @@ build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker) a
 invoke: build  ## Invoke each built function with every file in events/, against local moto
 	$(PY) -m infra.invoke_built
 
-bench: $(STAMP)  ## Benchmarks against bare scikit-learn; tables under results/
+bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
 	$(PY) -m bench.realtime
 	$(PY) -m bench.batch
+	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

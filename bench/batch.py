@@ -61,15 +61,15 @@ def bare_pandas(path: Path, pipeline: Any, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def through_handler(path: Path) -> tuple[float, dict[str, Any]]:
-    """Seconds for the batch handler to score ``path`` uploaded to the moto server."""
+def through_handler(path: Path, name: str) -> tuple[float, dict[str, Any]]:
+    """Seconds for the batch handler to score ``path`` uploaded as ``incoming/<name>.csv``."""
     import boto3
     from batch import app
 
     s3 = boto3.client("s3")
-    etag = s3.upload_file(str(path), BUCKET_DATA, "incoming/bench.csv") or s3.head_object(
-        Bucket=BUCKET_DATA, Key="incoming/bench.csv"
-    )["ETag"].strip('"')
+    key = f"incoming/{name}.csv"
+    s3.upload_file(str(path), BUCKET_DATA, key)
+    etag = s3.head_object(Bucket=BUCKET_DATA, Key=key)["ETag"].strip('"')
     notification = {
         "Records": [
             {
@@ -77,7 +77,7 @@ def through_handler(path: Path) -> tuple[float, dict[str, Any]]:
                 "eventName": "ObjectCreated:Put",
                 "s3": {
                     "bucket": {"name": BUCKET_DATA},
-                    "object": {"key": "incoming/bench.csv", "eTag": etag},
+                    "object": {"key": key, "eTag": etag},
                 },
             }
         ]
@@ -110,12 +110,16 @@ print(json.dumps({{"seconds": time.perf_counter() - started, "rows": report["row
 """
 
 
-def peak_memory(store: Path, version: str, rows: int) -> dict[str, Any]:
-    """Score a generated file of ``rows`` from local disk in a fresh process."""
+def peak_memory(store: Path, version: str, sample: Path, copies: int) -> dict[str, Any]:
+    """Score ``sample``'s rows repeated ``copies`` times, from local disk, in a fresh process."""
     data = store / "data" / "incoming"
     data.mkdir(parents=True, exist_ok=True)
     big = data / "big.csv"
-    generate_csv(big, rows, seed=rows)
+    header, _, body = sample.read_bytes().partition(b"\n")
+    with big.open("wb") as out:
+        out.write(header + b"\n")
+        for _ in range(copies):
+            out.write(body)
     code = MEMORY_CHILD.format(
         store=str(store),
         version=version,
@@ -157,7 +161,7 @@ def main() -> int:
     from predictor.registry import ModelRegistry
     from training.job import TrainingConfig, run_training
 
-    models = sys.argv[1:] or ["hist_gradient_boosting"]
+    models = sys.argv[1:] or ["linear", "random_forest", "hist_gradient_boosting"]
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     source = work / "input.csv"
     generate_csv(source, ROWS)
@@ -178,7 +182,7 @@ def main() -> int:
         from batch import app
 
         app._cache = None
-        handler, report = through_handler(source)
+        handler, report = through_handler(source, kind)
         assert report["rows"]["scored"] == ROWS, report
         table.append(
             {
@@ -210,7 +214,9 @@ def main() -> int:
             Body=body["Body"].read(),
         )
     server.stop()
-    memory = [peak_memory(store, manifest["version"], rows) for rows in (1_150_000, 11_500_000)]
+    sample = work / "sample.csv"
+    generate_csv(sample, 1_150_000, seed=1)  # about 100 MB
+    memory = [peak_memory(store, manifest["version"], sample, copies) for copies in (1, 10)]
     for m in memory:
         print(
             f"{m['file_mb']:,.0f} MB: peak RSS {m['peak_rss_mb']:.0f} MB, "

@@ -48,7 +48,10 @@ def _clients() -> tuple[Any, ModelCache]:
         import boto3
 
         _s3 = boto3.client("s3")
-        _cache = model_cache_for(get_settings(), _s3)
+        # Every vCPU the function has: files are scored in chunks of tens of thousands
+        # of rows, where tree ensembles gain from parallel threads (measured: +50% for
+        # a random forest on 2 cores).
+        _cache = model_cache_for(get_settings(), _s3, intra_op_threads=0)
     return _s3, _cache
 
 

@@ -33,8 +33,10 @@ class ModelCache:
         alias: str,
         recheck_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        intra_op_threads: int = 1,
     ) -> None:
         self._registry = registry
+        self._threads = intra_op_threads
         self.name = name
         self.alias = alias
         self._recheck_seconds = recheck_seconds
@@ -71,7 +73,7 @@ class ModelCache:
         try:
             version = self._registry.resolve(self.name, self.alias)
             if current is None or version != current.version:
-                loaded = self._registry.load_onnx(self.name, version)
+                loaded = self._registry.load_onnx(self.name, version, self._threads)
                 if current is not None:
                     logger.info(
                         "alias %s moved: serving %s instead of %s",
@@ -93,9 +95,13 @@ class ModelCache:
         return current
 
 
-def model_cache_for(settings: Settings, s3: Any) -> ModelCache:
+def model_cache_for(settings: Settings, s3: Any, intra_op_threads: int = 1) -> ModelCache:
     """The cache a serving function uses: its model and alias from ``settings``."""
     registry = ModelRegistry(s3, settings.model_bucket)
     return ModelCache(
-        registry, settings.model_name, settings.model_alias, settings.alias_recheck_seconds
+        registry,
+        settings.model_name,
+        settings.model_alias,
+        settings.alias_recheck_seconds,
+        intra_op_threads=intra_op_threads,
     )

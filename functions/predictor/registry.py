@@ -238,8 +238,12 @@ class ModelRegistry:
             )
         return data
 
-    def load_onnx(self, name: str, version: str) -> LoadedModel:
-        """Load the serving form of a version: the verified ONNX graph in onnxruntime."""
+    def load_onnx(self, name: str, version: str, intra_op_threads: int = 1) -> LoadedModel:
+        """Load the serving form of a version: the verified ONNX graph in onnxruntime.
+
+        ``intra_op_threads``: 1 for latency (one small request at a time), 0 for every
+        core (large batches).
+        """
         manifest = self.manifest(name, version)
         data = self.read_artifact(manifest, ONNX_ARTIFACT)
         predictor = OnnxPredictor(
@@ -247,6 +251,7 @@ class ModelRegistry:
             FeatureSchema.from_dict(manifest["schema"]),
             manifest["task"],
             manifest.get("classes"),
+            intra_op_threads=intra_op_threads,
         )
         return LoadedModel(manifest=manifest, predictor=predictor)
 

@@ -31,9 +31,9 @@ class CountingRegistry(ModelRegistry):
             raise ConnectionError("S3 unreachable")
         return super().resolve(name, alias)
 
-    def load_onnx(self, name: str, version: str) -> Any:
+    def load_onnx(self, name: str, version: str, intra_op_threads: int = 1) -> Any:
         self.loads += 1
-        return super().load_onnx(name, version)
+        return super().load_onnx(name, version, intra_op_threads)
 
 
 @pytest.fixture
