@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from predictor.csv_stream import Chunk, CsvStream, csv_field, open_text, strip_line_end
+from predictor.csv_stream import Chunk, CsvStream, csv_field, open_text
 from predictor.errors import InputError, MissingColumnsError, PredictorError
 from predictor.inference import Predictions
 from predictor.registry import LoadedModel
@@ -241,7 +241,7 @@ class _ChunkScorer:
         if classes:
             names += [f"probability_{c}" for c in classes]
         extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
-        return f"{strip_line_end(header_raw)}{self.delimiter}{extra}\n"
+        return f"{header_raw}{self.delimiter}{extra}\n"
 
     def score(self, chunk: Chunk) -> tuple[str, list[list[str]]]:
         """Output text of the good rows, and error rows (line, column, reason, raw)."""
