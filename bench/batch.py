@@ -158,25 +158,16 @@ def main() -> int:
     s3.create_bucket(Bucket=BUCKET_MODELS)
     s3.create_bucket(Bucket=BUCKET_DATA)
 
+    from bench.models import CANDIDATES, train_and_promote
     from predictor.registry import ModelRegistry
-    from training.job import TrainingConfig, run_training
 
-    models = sys.argv[1:] or ["linear", "random_forest", "hist_gradient_boosting"]
+    models = sys.argv[1:] or list(CANDIDATES)
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     source = work / "input.csv"
     generate_csv(source, ROWS)
     table = []
     for kind in models:
-        config = TrainingConfig(
-            data=str(ROOT / "data/winequality-red.csv"),
-            target="quality",
-            name="wine",
-            bucket=BUCKET_MODELS,
-            candidates=(kind,),
-            promote="production",
-            force=True,
-        )
-        version = run_training(config, s3).manifest["version"]
+        version = train_and_promote(s3, BUCKET_MODELS, kind)["version"]
         pipeline = ModelRegistry(s3, BUCKET_MODELS).load_joblib("wine", version).predictor
         bare = bare_pandas(source, pipeline.pipeline, work / "bare.csv")  # type: ignore[attr-defined]
         from batch import app

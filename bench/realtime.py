@@ -91,9 +91,9 @@ def main() -> int:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
 
+    from bench.models import CANDIDATES, train_and_promote
     from predictor.registry import ModelRegistry
     from predictor.schema import FeatureSchema
-    from training.job import TrainingConfig, run_training
 
     registry = ModelRegistry(s3, BUCKET)
     event_1 = json.loads((ROOT / "events/realtime_predict_json.json").read_text())
@@ -107,17 +107,8 @@ def main() -> int:
 
     context = FakeLambdaContext()
     table = []
-    for kind in ("linear", "random_forest", "hist_gradient_boosting"):
-        config = TrainingConfig(
-            data=str(ROOT / "data/winequality-red.csv"),
-            target="quality",
-            name="wine",
-            bucket=BUCKET,
-            candidates=(kind,),
-            promote="production",
-            force=True,
-        )
-        manifest = run_training(config, s3).manifest
+    for kind in CANDIDATES:
+        manifest = train_and_promote(s3, BUCKET, kind)
         version = manifest["version"]
         pipeline = registry.load_joblib("wine", version).predictor.pipeline  # type: ignore[attr-defined]
         schema = FeatureSchema.from_dict(manifest["schema"])

@@ -1,0 +1,27 @@
+"""The models the benchmarks compare: each candidate, trained on the wine data by the job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from training.job import TrainingConfig, run_training
+from training.pipelines import CANDIDATES
+
+WINE = Path(__file__).resolve().parent.parent / "data" / "winequality-red.csv"
+
+__all__ = ["CANDIDATES", "train_and_promote"]
+
+
+def train_and_promote(s3: Any, bucket: str, kind: str) -> dict[str, Any]:
+    """Train one candidate on the wine data, promote it to production; its manifest."""
+    config = TrainingConfig(
+        data=str(WINE),
+        target="quality",
+        name="wine",
+        bucket=bucket,
+        candidates=(kind,),
+        promote="production",
+        force=True,
+    )
+    return run_training(config, s3).manifest
