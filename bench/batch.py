@@ -64,6 +64,7 @@ def bare_pandas(path: Path, pipeline: Any, out: Path) -> float:
 def through_handler(path: Path, name: str) -> tuple[float, dict[str, Any]]:
     """Seconds for the batch handler to score ``path`` uploaded as ``incoming/<name>.csv``."""
     import boto3
+
     from batch import app
 
     s3 = boto3.client("s3")

@@ -102,7 +102,6 @@ def main() -> int:
     event_100["body"] = json.dumps({"instances": [row] * 100})
 
     from realtime import app
-
     from tests.conftest import FakeLambdaContext
 
     context = FakeLambdaContext()

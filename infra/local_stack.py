@@ -285,9 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary(), flush=True)
 
     from batch import app as batch_app
-    from realtime import app
-
     from predictor.settings import get_settings
+    from realtime import app
 
     handler = make_handler(app.lambda_handler, get_settings().max_request_bytes)
     try:

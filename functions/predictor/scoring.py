@@ -75,7 +75,7 @@ def _parse_json(text: str) -> ParsedRequest:
     if not isinstance(document, dict):
         raise MalformedRequestError(_SHAPES)
     forms = [key for key in ("instances", "dataframe_split") if key in document]
-    if len(forms) != 1:
+    if len(forms) != 1 or len(document) != 1:
         raise MalformedRequestError(_SHAPES)
     if forms[0] == "instances":
         return _from_instances(document["instances"])

@@ -13,8 +13,8 @@ from urllib.parse import quote_plus
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from batch import app
 
+from batch import app
 from predictor import batch
 from predictor.registry import ModelRegistry
 from predictor.settings import get_settings

@@ -1,0 +1,93 @@
+"""Hundreds of malformed requests: every one a 4xx with the JSON error shape, none a 5xx."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from predictor.settings import get_settings
+from tests.conftest import FakeLambdaContext
+from tests.integration.test_realtime_handler import ROW, invoke, post
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = list(ROW)
+
+
+def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, event) pairs; each kind 45 times."""
+    for i in range(45):
+        garbage = "".join(rng.choice("{}[]:,\"'abc123 \n\t\\") for _ in range(rng.randint(1, 40)))
+        yield "not json", post(garbage + "}" if garbage.startswith("{") else "x" + garbage)
+        yield "empty body", post("" if i % 2 else "   ")
+        kind = rng.choice(["text/plain", "application/xml", "multipart/form-data", "", "json"])
+        yield "wrong content type", post(json.dumps({"instances": [ROW]}), kind or None)
+        bad = post(json.dumps({"instances": [ROW]}))
+        bad["isBase64Encoded"] = True
+        bad["body"] = rng.choice(["%%%", "abc", "a=b=c=", "====", "Zm9v!"]) + "*" * i
+        yield "bad base64", bad
+        dropped = {k: v for k, v in ROW.items() if k != COLUMNS[i % len(COLUMNS)]}
+        yield "missing feature", post(json.dumps({"instances": [dropped]}))
+        shape = rng.choice(
+            [
+                {"inputs": [ROW]},
+                [ROW],
+                42,
+                "text",
+                {"instances": ROW},
+                {"instances": [[1, 2]]},
+                {"dataframe_split": {"columns": COLUMNS}},
+                {"instances": [ROW], "extra": 1},
+                {"dataframe_split": {"columns": COLUMNS, "data": [list(ROW.values())], "x": 1}},
+            ]
+        )
+        yield "unknown shape", post(json.dumps(shape))
+        wrong = rng.choice(["7.4", True, None, [7.4], {"v": 7.4}, "", "NaN"])
+        yield (
+            "wrong type or null",
+            post(json.dumps({"instances": [{**ROW, COLUMNS[i % 11]: wrong}]})),
+        )
+        token = rng.choice(["NaN", "Infinity", "-Infinity", "1e309", "-1e309", "1e39"])
+        text = json.dumps({"instances": [ROW]}).replace('"alcohol": 9.4', f'"alcohol": {token}')
+        yield "non-finite number", post(text)
+        data = [list(ROW.values()), list(ROW.values())[: rng.randint(0, 10)]]
+        yield (
+            "ragged dataframe_split",
+            post(json.dumps({"dataframe_split": {"columns": COLUMNS, "data": data}})),
+        )
+        yield "too many rows", post(json.dumps({"instances": [ROW] * rng.randint(6, 20)}))
+        big = {"instances": [{**ROW, "note": "x" * rng.randint(3000, 9000)}]}
+        yield "too many bytes", post(json.dumps(big), b64=bool(i % 2))
+        csv_body = rng.choice(["a,b\n1\n", '"unclosed\n1', "\x00,\x00\n", "alcohol\nabc\n", ""])
+        yield "bad csv", post(csv_body, "text/csv")
+
+
+@pytest.fixture
+def limits(monkeypatch: pytest.MonkeyPatch, wine: str) -> None:
+    monkeypatch.setenv("MAX_REQUEST_ROWS", "5")
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "2500")
+    get_settings.cache_clear()
+
+
+def test_every_malformed_request_is_a_json_4xx(
+    wine: str, limits: None, lambda_context: FakeLambdaContext
+) -> None:
+    kinds: Counter[str] = Counter()
+    wrong = []
+    for kind, event in cases(random.Random(7)):
+        kinds[kind] += 1
+        status, body, _ = invoke(event, lambda_context)
+        error = body.get("error", {})
+        shape_ok = set(error) == {"type", "message", "details"}
+        text = json.dumps(body)
+        if not (400 <= status < 500 and shape_ok) or "Traceback" in text:
+            wrong.append((kind, status, text[:200]))
+    assert sum(kinds.values()) >= 500
+    assert len(kinds) >= 10
+    assert min(kinds.values()) >= 40
+    assert wrong == []
