@@ -4,6 +4,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
 from predictor import inference
 from predictor.errors import IntegrityError, ModelNotFoundError, VersionMismatchError
@@ -151,3 +152,38 @@ def test_version_mismatch_can_be_overridden_loudly(
     loaded = registry.load_joblib("wine", version, allow_version_mismatch=True)
     assert loaded.version == version
     assert "0.24.2" in caplog.text
+
+
+class _Payload:
+    """Unpickling this creates a marker file: what a malicious model.joblib would do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_payload_is_never_deserialised(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts, tmp_path: Any
+) -> None:
+    import pickle
+
+    marker = tmp_path / "owned"
+    payload = pickle.dumps(_Payload(str(marker)))
+    version = wine_linear.publish(registry)["version"]
+    for artifact in (JOBLIB_ARTIFACT, ONNX_ARTIFACT):
+        s3.put_object(Bucket=MODEL_BUCKET, Key=f"models/wine/{version}/{artifact}", Body=payload)
+    with pytest.raises(IntegrityError):
+        registry.load_joblib("wine", version)
+    with pytest.raises(IntegrityError):
+        registry.load_onnx("wine", version)
+    # Even with the manifest rewritten to match it, the serving path only ever hands the
+    # bytes to onnxruntime, which parses a protobuf graph and refuses a pickle.
+    key = f"models/wine/{version}/{MANIFEST_FILE}"
+    manifest = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
+    manifest["artifacts"][ONNX_ARTIFACT] = {"sha256": sha256_hex(payload), "size": len(payload)}
+    s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=json.dumps(manifest).encode())
+    with pytest.raises(InvalidProtobuf, match="protobuf parsing failed"):
+        registry.load_onnx("wine", version)
+    assert not marker.exists()
