@@ -354,3 +354,40 @@ def test_classifier_adds_probability_columns(
     assert rows[2][3] == "b, c"
     for row in rows[1:]:
         assert float(row[5]) + float(row[6]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
+    """10,000 rows, every tenth broken in one of 8 ways: exactly the 9,000 good ones scored."""
+    good = ROWS[0].split(";")
+
+    def broken(kind: int) -> str:
+        fields = list(good)
+        if kind == 0:
+            fields[0] = ""  # missing value in a non-nullable column
+        elif kind == 1:
+            fields[1] = "abc"  # text in a numeric column
+        elif kind == 2:
+            fields.append("7")  # an extra field
+        elif kind == 3:
+            fields = fields[:4]  # too few fields
+        elif kind == 4:
+            return ""  # blank line
+        elif kind == 5:
+            fields[2] = '"0.\n5"'  # quoted newline inside a number
+        elif kind == 6:
+            fields[3] = "NaN"
+        else:
+            fields[4] = "-Infinity"
+        return ";".join(fields)
+
+    lines = [HEADER]
+    for i in range(10_000):
+        lines.append(broken((i // 10) % 8) if i % 10 == 9 else ROWS[i % len(ROWS)])
+    etag = put(data, "incoming/big.csv", ("\n".join(lines) + "\n").encode())
+    assert run(sqs_event("incoming/big.csv", etag)) == {"batchItemFailures": []}
+    done = report(data, "big.csv")
+    assert done["rows"] == {"read": 10_000, "scored": 9_000, "rejected": 1_000}
+    output = csv_rows(read(data, "predictions/big.csv") or b"")
+    assert len(output) == 1 + 9_000
+    errors = list(csv.reader(io.StringIO((read(data, "errors/big.csv") or b"").decode())))[1:]
+    assert len({e[0] for e in errors}) == 1_000
