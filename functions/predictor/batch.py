@@ -318,10 +318,25 @@ def score_object(
         logger.info("already scored: %s (%s)", obj.key, finished["status"])
         return {**finished, "duplicate": True}
     _claim_lease(s3, obj, keys, seconds_left() + 60)
-    finished = _finished_report(s3, obj, keys)  # finished while we were claiming
-    if finished is not None:
-        return {**finished, "duplicate": True}
+    try:
+        finished = _finished_report(s3, obj, keys)  # finished while we were claiming
+        if finished is not None:
+            return {**finished, "duplicate": True}
+        return _score_claimed(s3, obj, keys, load_model, chunk_rows, seconds_left)
+    except BaseException:
+        _release_lease(s3, obj, keys)
+        raise
 
+
+def _score_claimed(
+    s3: Any,
+    obj: InputObject,
+    keys: OutputKeys,
+    load_model: Callable[[], LoadedModel],
+    chunk_rows: int,
+    seconds_left: Callable[[], float],
+) -> dict[str, Any]:
+    """The scoring itself, once this invocation holds the lease."""
     model = load_model()
     started = time.time()
     report: dict[str, Any] = {
@@ -389,7 +404,6 @@ def score_object(
     except BaseException:
         predictions.abort()
         errors.abort()
-        _release_lease(s3, obj, keys)
         raise
     if scorer is not None:
         report["rows"] = {"read": scorer.read, "scored": scorer.scored, "rejected": scorer.rejected}

@@ -391,3 +391,33 @@ def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
     assert len(output) == 1 + 9_000
     errors = list(csv.reader(io.StringIO((read(data, "errors/big.csv") or b"").decode())))[1:]
     assert len({e[0] for e in errors}) == 1_000
+
+
+@pytest.mark.parametrize("failing", ["get_object", "upload_part", "complete_multipart_upload"])
+def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
+    data: Any, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """An S3 error on the first read, mid-upload or on complete: retried, never partial."""
+    body = "\n".join([HEADER, *ROWS]).encode()
+    run(sqs_event("incoming/clean.csv", put(data, "incoming/clean.csv", body)))
+    etag = put(data, f"incoming/{failing}.csv", body)
+    part_size = batch.PART_SIZE
+    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)  # several parts for this file
+    s3, _ = app._clients()
+    real = getattr(s3, failing)
+
+    def fail_on_input(**kwargs: Any) -> Any:
+        if kwargs.get("Key", "").endswith(f"{failing}.csv"):
+            raise ConnectionError(f"{failing}: connection reset by peer")
+        return real(**kwargs)
+
+    monkeypatch.setattr(s3, failing, fail_on_input)
+    with pytest.raises(BatchProcessingError):
+        run(sqs_event(f"incoming/{failing}.csv", etag))
+    assert read(data, f"predictions/{failing}.csv") is None
+    assert read(data, f"reports/{failing}.csv.json") is None
+    assert data.list_multipart_uploads(Bucket=DATA_BUCKET).get("Uploads", []) == []
+    monkeypatch.setattr(s3, failing, real)
+    monkeypatch.setattr(batch, "PART_SIZE", part_size)
+    assert run(sqs_event(f"incoming/{failing}.csv", etag)) == {"batchItemFailures": []}
+    assert read(data, f"predictions/{failing}.csv") == read(data, "predictions/clean.csv")
