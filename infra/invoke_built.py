@@ -19,11 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.local_stack import DATA_BUCKET, MODEL_BUCKET
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
 EVENTS = ROOT / "events"
-MODEL_BUCKET = "serverless-predictor-models-local"
-DATA_BUCKET = "serverless-predictor-data-local"
 PLACEHOLDER_ETAG = "0123456789abcdef0123456789abcdef"
 
 # The function each event is for (by file-name prefix) and its handler module.

@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from batch import app
+from infra.local_stack import DATA_BUCKET  # the bucket the events/ files name
 from predictor import batch
 from predictor.registry import ModelRegistry
 from predictor.settings import get_settings
@@ -22,7 +23,6 @@ from tests.conftest import MODEL_BUCKET, WINE_CSV, Artifacts, FakeLambdaContext,
 
 pytestmark = pytest.mark.integration
 
-DATA_BUCKET = "serverless-predictor-data-local"
 WINE_LINES = WINE_CSV.read_text().splitlines()
 HEADER, ROWS = WINE_LINES[0], WINE_LINES[1:]
 
