@@ -13,22 +13,20 @@ the real batch handler within seconds. Ctrl-C stops everything.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import signal
 import sys
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any
-from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from infra.api_gateway import REGION, ApiGatewayApp, LocalContext
 
 ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
 MODEL_BUCKET = "serverless-predictor-models-local"
 DATA_BUCKET = "serverless-predictor-data-local"
 MODEL_NAME = "wine-quality"
@@ -41,22 +39,6 @@ DEAD_LETTER_QUEUE = "serverless-predictor-dead-letter-local"
 #: Locally a failed message comes back after this many seconds (the template's 5,400
 #: suits a 15-minute function, not someone watching a terminal).
 LOCAL_VISIBILITY_SECONDS = 10
-
-
-class LocalContext:
-    """What powertools reads from a Lambda context."""
-
-    memory_limit_in_mb = 1024
-
-    def __init__(self, function_name: str = "realtime-local", seconds: float = 900) -> None:
-        self.function_name = function_name
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before this invocation's deadline."""
-        return int((self._deadline - time.monotonic()) * 1000)
 
 
 def template_data_path() -> tuple[str, int]:
@@ -136,89 +118,26 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
-def api_gateway_event(
-    method: str, target: str, headers: dict[str, str], body: bytes
-) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) event for one HTTP request."""
-    url = urlsplit(target)
-    now = datetime.now(UTC)
-    text_types = ("application/json", "text/")
-    content_type = headers.get("content-type", "")
-    as_text = not body or content_type.startswith(text_types)
-    try:
-        encoded = body.decode("utf-8") if as_text else None
-    except UnicodeDecodeError:
-        encoded = None
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": url.path,
-        "rawQueryString": url.query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "domainName": "127.0.0.1",
-            "http": {
-                "method": method,
-                "path": url.path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        "body": encoded if encoded is not None else base64.b64encode(body).decode(),
-        "isBase64Encoded": encoded is None,
-    }
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
 
 
-def make_handler(lambda_handler: Any, max_body: int) -> type[BaseHTTPRequestHandler]:
-    """An http.server handler that forwards every request to ``lambda_handler``."""
+class _QuietRequestHandler(WSGIRequestHandler):
+    """One line per request on stderr, like ``sam local start-api``."""
 
-    class ApiGateway(BaseHTTPRequestHandler):
-        server_version = "serverless-predictor-local"
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        sys.stderr.write(f"api  {self.command} {self.path} -> {code}\n")
 
-        def _forward(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length > max_body:
-                # API Gateway refuses bodies over its own limit before Lambda sees them.
-                self._send(
-                    413,
-                    {"content-type": "application/json"},
-                    b'{"message":"Request Entity Too Large"}',
-                )
-                return
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            event = api_gateway_event(self.command, self.path, headers, body)
-            response = lambda_handler(event, LocalContext())
-            payload = response.get("body", "")
-            data = (
-                base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-            )
-            self._send(response["statusCode"], response.get("headers", {}), data)
 
-        def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
-
-        def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(
-                f"api  {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n"
-            )
-
-    return ApiGateway
+def serve_api(lambda_handler: Any, max_body: int, port: int) -> WSGIServer:
+    """An HTTP server on 127.0.0.1:``port`` forwarding every request to ``lambda_handler``."""
+    return make_server(
+        "127.0.0.1",
+        port,
+        ApiGatewayApp(lambda_handler, max_body),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietRequestHandler,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,9 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     from predictor.settings import get_settings
     from realtime import app
 
-    handler = make_handler(app.lambda_handler, get_settings().max_request_bytes)
     try:
-        api = ThreadingHTTPServer(("127.0.0.1", args.api_port), handler)
+        api = serve_api(app.lambda_handler, get_settings().max_request_bytes, args.api_port)
     except OSError as exc:
         print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
         moto.stop()

@@ -181,8 +181,13 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                     "dataframe_split": {
                         "type": "object",
                         "required": ["columns", "data"],
+                        "additionalProperties": False,
                         "properties": {
-                            "columns": {"type": "array", "items": {"type": "string"}},
+                            "columns": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "uniqueItems": True,
+                            },
                             "data": {
                                 "type": "array",
                                 "minItems": 1,
