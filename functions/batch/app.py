@@ -10,6 +10,7 @@ The work itself is :func:`predictor.batch.score_object`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -34,11 +35,9 @@ NAMESPACE = "ServerlessPredictor"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS)
 
 _s3: Any = None
 _cache: ModelCache | None = None
-_context: LambdaContext | None = None
 
 
 def _clients() -> tuple[Any, ModelCache]:
@@ -55,8 +54,11 @@ def _clients() -> tuple[Any, ModelCache]:
     return _s3, _cache
 
 
-def _seconds_left() -> float:
-    return _context.get_remaining_time_in_millis() / 1000 if _context else float("inf")
+def _deadline(context: LambdaContext | None) -> Callable[[], float]:
+    """Seconds left before this invocation's deadline (unbounded without a context)."""
+    if context is None:
+        return lambda: float("inf")
+    return lambda: context.get_remaining_time_in_millis() / 1000
 
 
 def s3_objects(notification: dict[str, Any]) -> list[InputObject]:
@@ -83,7 +85,7 @@ def s3_objects(notification: dict[str, Any]) -> list[InputObject]:
 
 
 @tracer.capture_method
-def score(obj: InputObject) -> dict[str, Any]:
+def score(obj: InputObject, seconds_left: Callable[[], float]) -> dict[str, Any]:
     """Score one object and record its metrics."""
     s3, cache = _clients()
     logger.append_keys(object_key=obj.key)
@@ -98,7 +100,7 @@ def score(obj: InputObject) -> dict[str, Any]:
         obj,
         load_model,
         chunk_rows=get_settings().batch_chunk_rows,
-        seconds_left=_seconds_left,
+        seconds_left=seconds_left,
     )
     if report.get("duplicate") or report["status"] == "skipped":
         return report
@@ -115,10 +117,10 @@ def score(obj: InputObject) -> dict[str, Any]:
     return report
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     """One SQS message: an S3 notification, possibly naming several objects."""
     for obj in s3_objects(json.loads(record.body)):
-        score(obj)
+        score(obj, _deadline(lambda_context))
 
 
 @logger.inject_lambda_context
@@ -126,12 +128,13 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event."""
-    global _context
-    _context = context
     records = event.get("Records", [])
     if records and records[0].get("eventSource") == "aws:s3":
-        reports = [score(obj) for obj in s3_objects(event)]
+        reports = [score(obj, _deadline(context)) for obj in s3_objects(event)]
         return {"reports": reports}
+    # A processor per invocation: it holds the batch's successes and failures, and
+    # sharing one would mix two invocations' results if they ever ran in one process.
+    processor = BatchProcessor(event_type=EventType.SQS)
     return dict(
         process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

@@ -6,8 +6,9 @@ import csv
 import gzip
 import io
 import json
-import threading
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -217,54 +218,69 @@ def test_keys_outside_incoming_are_ignored(data: Any) -> None:
 
 
 # ----- duplicates, failures, deadlines -----------------------------------------------
-def test_duplicate_deliveries_score_once(data: Any) -> None:
-    etag = put(data, "incoming/dup.csv", "\n".join([HEADER, *ROWS[:30]]).encode())
-    run(sqs_event("incoming/dup.csv", etag))
-    first = report(data, "dup.csv")
-    output = read(data, "predictions/dup.csv")
-    run(sqs_event("incoming/dup.csv", etag))
-    assert report(data, "dup.csv") == first
-    assert read(data, "predictions/dup.csv") == output
+def count_output_writes(s3: Any) -> Counter[str]:
+    """Count every write of an output (predictions/errors/reports .json) by ``s3``, by key."""
+    writes: Counter[str] = Counter()
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        key = params["Key"]
+        if key.startswith(("predictions/", "errors/")) or key.endswith(".json"):
+            writes[key] += 1
+
+    for operation in ("PutObject", "CompleteMultipartUpload", "CopyObject"):
+        s3.meta.events.register(f"provide-client-params.s3.{operation}", record)
+    return writes
 
 
-def test_concurrent_duplicates_give_one_output(data: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five invocations (as from five containers) score the same object at once."""
+def stored_outputs(s3: Any) -> list[str]:
+    """Keys of the stored outputs (scored rows, refused rows, reports; not the lease)."""
+    listed = s3.list_objects_v2(Bucket=DATA_BUCKET).get("Contents", [])
+    return sorted(
+        o["Key"]
+        for o in listed
+        if o["Key"].startswith(("predictions/", "errors/")) or o["Key"].endswith(".json")
+    )
+
+
+def test_same_event_twice_in_a_row_writes_once(data: Any) -> None:
+    lines = [HEADER, *ROWS[:30], ROWS[0].replace(";", ";x;", 1)]
+    etag = put(data, "incoming/dup.csv", "\n".join(lines).encode())
+    writes = count_output_writes(app._clients()[0])
+    event = sqs_event("incoming/dup.csv", etag)
+    assert run(event) == {"batchItemFailures": []}
+    first = (report(data, "dup.csv"), read(data, "predictions/dup.csv"))
+    assert run(event) == {"batchItemFailures": []}
+    assert (report(data, "dup.csv"), read(data, "predictions/dup.csv")) == first
+    expected = ["errors/dup.csv", "predictions/dup.csv", "reports/dup.csv.json"]
+    assert stored_outputs(data) == expected
+    assert writes == dict.fromkeys(expected, 1)
+
+
+def test_same_event_five_times_across_two_threads_writes_once(data: Any) -> None:
+    """Five deliveries of one event, two at a time (as two containers would take them)."""
     etag = put(data, "incoming/race.csv", "\n".join([HEADER, *ROWS]).encode())
-    completed: list[str] = []
-    original = batch.MultipartWriter.complete
+    writes = count_output_writes(app._clients()[0])
+    event = sqs_event("incoming/race.csv", etag)
 
-    def counting(self: batch.MultipartWriter) -> None:
-        completed.append(self.key)
-        original(self)
-
-    monkeypatch.setattr(batch.MultipartWriter, "complete", counting)
-    s3, cache = app._clients()
-    model = cache.get()
-    obj = batch.InputObject(DATA_BUCKET, "incoming/race.csv", etag)
-    outcomes: list[str] = []
-    start = threading.Barrier(5)
-
-    def invocation() -> None:
-        start.wait()
+    def deliver(_: int) -> str:
         try:
-            result = batch.score_object(
-                s3, obj, lambda: model, chunk_rows=500, seconds_left=lambda: 900.0
-            )
-            outcomes.append("duplicate" if result.get("duplicate") else result["status"])
-        except batch.InProgressError:
-            outcomes.append("retry later")
+            answer = run(event)
+        except BatchProcessingError:
+            # The other thread held the lease: the invocation fails (its only message
+            # failed), so SQS delivers the message again after the visibility timeout.
+            return "redelivered"
+        assert answer == {"batchItemFailures": []}
+        return "done"
 
-    threads = [threading.Thread(target=invocation) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert completed == ["predictions/race.csv"]
-    assert sorted(outcomes).count("succeeded") == 1
-    assert set(outcomes) <= {"succeeded", "duplicate", "retry later"}
-    # The retries SQS makes later find the finished report and do nothing.
-    assert run(sqs_event("incoming/race.csv", etag)) == {"batchItemFailures": []}
-    assert completed == ["predictions/race.csv"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(deliver, range(5)))
+    retried = outcomes.count("redelivered")
+    assert outcomes.count("done") >= 1
+    # The redeliveries SQS makes find the finished report and write nothing.
+    for _ in range(retried):
+        assert run(event) == {"batchItemFailures": []}
+    assert stored_outputs(data) == ["predictions/race.csv", "reports/race.csv.json"]
+    assert writes == {"predictions/race.csv": 1, "reports/race.csv.json": 1}
     assert report(data, "race.csv")["rows"]["scored"] == len(ROWS)
 
 
