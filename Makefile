@@ -11,7 +11,17 @@ SAM    := $(TOOLS)/bin/sam
 # sam build needs python3.13 on PATH (pyenv's shim refuses unless selected).
 PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 
-.PHONY: help setup tools run test lint format build invoke bench clean
+# The lock files: requirements*.in resolved by uv into every package at an exact
+# version with its hashes, for Python 3.13 on Linux x86_64 (Lambda's python3.13 and
+# CI). Only releases uploaded before LOCK_DATE count, so re-running `make lock` gives
+# the same files until the date or an .in file changes (`make lock-check` proves it).
+LOCK_DATE := 2026-11-23T00:00:00Z
+LOCKS     := requirements requirements-train requirements-dev requirements-tools
+UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
+  --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+  --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
+
+.PHONY: help setup tools run test lint lock lock-check format build invoke bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,7 +30,7 @@ $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject
 	@python=$$(infra/find-python.sh) && echo "Using $$python" && \
 	  rm -rf $(VENV) && "$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==26.3
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
@@ -29,7 +39,7 @@ setup: $(STAMP)  ## Create .venv with Python 3.13 and every pinned dependency
 $(TOOLS_STAMP): requirements-tools.txt infra/find-python.sh
 	@python=$$(infra/find-python.sh) && rm -rf $(TOOLS) && "$$python" -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip==26.3
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements-tools.txt
 	@touch $@
 
 tools: $(TOOLS_STAMP)  ## Create .venv-tools with the SAM CLI and cfn-lint
@@ -40,12 +50,23 @@ run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-
 test: $(STAMP)  ## Run the whole test suite
 	$(PY) -m pytest
 
-lint: $(STAMP) $(TOOLS_STAMP)  ## ruff, mypy, sam validate --lint, cfn-lint with serverless rules
+lint: $(STAMP) $(TOOLS_STAMP) lock-check  ## ruff, mypy, sam validate, cfn-lint, lock files
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(SAM) validate --lint
 	$(TOOLS)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
+
+lock: $(TOOLS_STAMP)  ## Re-resolve the requirements*.in files into the hashed lock files
+	for name in $(LOCKS); do $(UV_COMPILE) $$name.in -o $$name.txt || exit 1; done
+
+lock-check: $(TOOLS_STAMP)  ## Fail unless `make lock` would write the lock files unchanged
+	@fresh=$$(mktemp -d) && trap 'rm -rf "$$fresh"' EXIT && \
+	for name in $(LOCKS); do \
+	  $(UV_COMPILE) $$name.in -o "$$fresh/$$name.txt" && \
+	  diff -u $$name.txt "$$fresh/$$name.txt" || \
+	  { echo "$$name.txt is out of date with $$name.in: run make lock"; exit 1; }; \
+	done && echo "lock files: up to date with the .in files"
 
 build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker) and check their size
 	$(TOOLS)/bin/python infra/serving_template.py template.yaml .aws-sam/serving-template.yaml
