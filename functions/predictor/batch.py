@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from predictor.csv_stream import Chunk, CsvStream, csv_field, open_text
+from predictor.csv_stream import (
+    Chunk,
+    CsvStream,
+    csv_field,
+    open_text,
+    undecodable_records,
+)
 from predictor.errors import InputError, MissingColumnsError, PredictorError
 from predictor.inference import Predictions
 from predictor.registry import LoadedModel
@@ -248,14 +254,24 @@ class _ChunkScorer:
         width, fields = self.width, chunk.fields
         problems: list[list[str]] = []
         good: Sequence[int] = range(len(fields))
-        if not all(len(row) == width for row in fields):
+        undecodable = undecodable_records(chunk.raws)
+        if undecodable or not all(len(row) == width for row in fields):
             good = kept = []
+            refused = set(undecodable)
             for index, row in enumerate(fields):
-                if len(row) == width:
+                raw = chunk.raws[index]
+                if index in refused:
+                    reason = "bytes that are not UTF-8"
+                    # In the error file as \xNN, so that it stays UTF-8.
+                    raw = raw.encode(errors="surrogateescape").decode(errors="backslashreplace")
+                elif len(row) == width:
                     kept.append(index)
                     continue
-                reason = "blank line" if not row else f"expected {width} fields, got {len(row)}"
-                problems.append([str(chunk.lines[index]), "", reason, chunk.raws[index]])
+                elif not row:
+                    reason = "blank line"
+                else:
+                    reason = f"expected {width} fields, got {len(row)}"
+                problems.append([str(chunk.lines[index]), "", reason, raw])
         rejected = len(problems)
         text = ""
         if good:

@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -81,8 +82,21 @@ def open_text(body: IO[bytes], gzipped: bool) -> IO[str]:
     binary: Any = io.BufferedReader(_RawBody(body), buffer_size=1 << 20)
     if gzipped:
         binary = gzip.GzipFile(fileobj=binary, mode="rb")
-    # newline="" keeps "\r\n" inside records, as the csv module requires.
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
+    # newline="" keeps "\r\n" inside records, as the csv module requires. A byte that is
+    # not UTF-8 becomes a lone surrogate, so the record holding it can be refused on its
+    # own (see undecodable_records) instead of failing the whole file.
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+#: What ``surrogateescape`` turns an undecodable byte into.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def undecodable_records(raws: list[str]) -> list[int]:
+    """Indexes of the records that hold bytes that were not UTF-8."""
+    if "".join(raws).isascii():  # one C-speed pass: the usual case
+        return []
+    return [index for index, raw in enumerate(raws) if _UNDECODABLE.search(raw)]
 
 
 class CsvStream:
@@ -92,8 +106,8 @@ class CsvStream:
         try:
             sample = text.read(SAMPLE_BYTES)
             sample += text.readline()  # finish the line the sample cut
-        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"not a UTF-8 CSV file: {exc}") from exc
+        except (EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"the file is truncated or corrupt: {exc}") from exc
         if not sample.strip():
             raise InputError("the file is empty")
         if "\x00" in sample:
@@ -104,6 +118,8 @@ class CsvStream:
         header = self._quoted_records([], limit=1)
         if not header.fields or not any(f.strip() for f in header.fields[0]):
             raise InputError("the file has no header row")
+        if undecodable_records(header.raws):
+            raise InputError("not a UTF-8 CSV file: the header row has bytes that are not UTF-8")
         self.header_raw = header.raws[0]
         self.columns = [name.strip() for name in header.fields[0]]
         duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
@@ -113,10 +129,7 @@ class CsvStream:
     def chunks(self, rows: int) -> Iterator[Chunk]:
         """The records after the header, about ``rows`` lines at a time."""
         while True:
-            try:
-                block = list(itertools.islice(self._lines, rows))
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 after line {self._line}: {exc.reason}") from exc
+            block = list(itertools.islice(self._lines, rows))
             if not block:
                 return
             if any('"' in line for line in block):
@@ -146,8 +159,6 @@ class CsvStream:
                 record = next(reader)
             except StopIteration:
                 break
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 near line {start}: {exc.reason}") from exc
             except csv.Error as exc:
                 raise InputError(f"unreadable CSV at line {start}: {exc}") from exc
             taken = len(tap.taken)

@@ -15,6 +15,7 @@ numpy only: pandas is imported lazily by :meth:`FeatureSchema.infer` and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -246,6 +247,8 @@ class FeatureSchema:
                 raise ValueError(f"column {spec.name!r} has {len(raw)} cells, expected {n_rows}")
             coerce = _COERCERS[spec.kind, text]
             values, bad = coerce(raw, spec.nullable)
+            if spec.kind == CATEGORICAL:
+                bad.extend(_unusable_text(values, spec.categories))
             problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 
@@ -325,6 +328,23 @@ def _categorical_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> C
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out, bad
+
+
+#: Characters no category is made of: C0 and C1 controls, DEL, and surrogates (a lone
+#: surrogate escaped in JSON, or a CSV byte that was not UTF-8). onnxruntime cannot
+#: even encode a surrogate; a control character is corrupt input, not a new category.
+_UNUSABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _unusable_text(values: np.ndarray, known: tuple[str, ...] | None) -> list[tuple[int, str]]:
+    if not _UNUSABLE.search("".join(values)):  # one pass over the column: the usual case
+        return []
+    allowed = set(known or ())
+    return [
+        (row, f"text with a control character or invalid Unicode: {_quote(value)}")
+        for row, value in enumerate(values)
+        if _UNUSABLE.search(value) and value not in allowed
+    ]
 
 
 # CSV text: chunks of tens of thousands of rows, so vectorised numpy with a per-cell

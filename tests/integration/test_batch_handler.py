@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from batch import app
 from infra.local_stack import DATA_BUCKET  # the bucket the events/ files name
@@ -156,15 +157,17 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
         row(c5="Infinity"),  # 12 infinity
         row(c6=" 12 "),  # 13 good: spaces around a number are fine
         row(c7='"0.9968"'),  # 14 good: quoted number
+        row(c8="3.5\udce9"),  # 15 a byte that is not UTF-8 (Latin-1 "é")
     ]
-    etag = put(data, "incoming/bad.csv", ("\n".join(lines) + "\n").encode())
+    body = ("\n".join(lines) + "\n").encode(errors="surrogateescape")
+    etag = put(data, "incoming/bad.csv", body)
     assert run(sqs_event("incoming/bad.csv", etag)) == {"batchItemFailures": []}
     output = csv_rows(read(data, "predictions/bad.csv") or b"")
     assert len(output) == 1 + 3
     errors = list(csv.reader(io.StringIO((read(data, "errors/bad.csv") or b"").decode())))
     assert errors[0] == ["line", "column", "reason", "row"]
     by_line = {int(e[0]): e for e in errors[1:]}
-    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 10, 11, 12]
+    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 10, 11, 12, 15]
     assert by_line[3][1] == "fixed acidity"
     assert "does not allow" in by_line[3][2]
     assert by_line[4][1:3] == ["volatile acidity", "not a number: 'abc'"]
@@ -177,8 +180,10 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
     assert "not a finite number" in by_line[11][2]
     assert by_line[12][1] == "free sulfur dioxide"
     assert by_line[4][3] == lines[3]
+    assert by_line[15][2] == "bytes that are not UTF-8"
+    assert by_line[15][3].endswith("3.5\\xe9;" + ";".join(good[9:]))
     done = report(data, "bad.csv")
-    assert done["rows"] == {"read": 12, "scored": 3, "rejected": 9}
+    assert done["rows"] == {"read": 13, "scored": 3, "rejected": 10}
 
 
 def test_comma_gzip_bom_and_crlf(data: Any) -> None:
@@ -284,43 +289,6 @@ def test_same_event_five_times_across_two_threads_writes_once(data: Any) -> None
     assert report(data, "race.csv")["rows"]["scored"] == len(ROWS)
 
 
-def test_crash_mid_file_leaves_nothing_and_a_rerun_matches_a_clean_run(
-    data: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    body = "\n".join([HEADER, *ROWS]).encode()
-    clean_etag = put(data, "incoming/clean.csv", body)
-    run(sqs_event("incoming/clean.csv", clean_etag))
-    etag = put(data, "incoming/crash.csv", body)
-    # Given small chunks and parts, and an S3 that fails on the third part
-    monkeypatch.setenv("BATCH_CHUNK_ROWS", "100")
-    get_settings.cache_clear()
-    part_size = batch.PART_SIZE
-    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)
-    s3, _ = app._clients()
-    calls = {"n": 0}
-    real_upload = s3.upload_part
-
-    def flaky_upload(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise ConnectionError("connection reset by peer")
-        return real_upload(**kwargs)
-
-    monkeypatch.setattr(s3, "upload_part", flaky_upload)
-    # When the file is scored, the message fails and nothing is visible
-    # (a batch whose every message failed fails the invocation: SQS retries them all)
-    with pytest.raises(BatchProcessingError, match="connection reset"):
-        run(sqs_event("incoming/crash.csv", etag, message_id="crash"))
-    assert read(data, "predictions/crash.csv") is None
-    assert read(data, "reports/crash.csv.json") is None
-    assert data.list_multipart_uploads(Bucket=DATA_BUCKET).get("Uploads", []) == []
-    # Then the retry produces exactly the bytes of a clean run
-    monkeypatch.setattr(s3, "upload_part", real_upload)
-    monkeypatch.setattr(batch, "PART_SIZE", part_size)
-    assert run(sqs_event("incoming/crash.csv", etag)) == {"batchItemFailures": []}
-    assert read(data, "predictions/crash.csv") == read(data, "predictions/clean.csv")
-
-
 def test_partial_batch_response_names_only_the_failed_message(data: Any) -> None:
     good = put(data, "incoming/a.csv", "\n".join([HEADER, *ROWS[:5]]).encode())
     busy = put(data, "incoming/b.csv", "\n".join([HEADER, *ROWS[:5]]).encode())
@@ -373,7 +341,7 @@ def test_classifier_adds_probability_columns(
 
 
 def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
-    """10,000 rows, every tenth broken in one of 8 ways: exactly the 9,000 good ones scored."""
+    """10,000 rows, every tenth broken in one of 9 ways: exactly the 9,000 good ones scored."""
     good = ROWS[0].split(";")
 
     def broken(kind: int) -> str:
@@ -392,14 +360,17 @@ def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
             fields[2] = '"0.\n5"'  # quoted newline inside a number
         elif kind == 6:
             fields[3] = "NaN"
-        else:
+        elif kind == 7:
             fields[4] = "-Infinity"
+        else:
+            fields[5] = "1\udcff"  # a byte that is not UTF-8
         return ";".join(fields)
 
     lines = [HEADER]
     for i in range(10_000):
-        lines.append(broken((i // 10) % 8) if i % 10 == 9 else ROWS[i % len(ROWS)])
-    etag = put(data, "incoming/big.csv", ("\n".join(lines) + "\n").encode())
+        lines.append(broken((i // 10) % 9) if i % 10 == 9 else ROWS[i % len(ROWS)])
+    body = ("\n".join(lines) + "\n").encode(errors="surrogateescape")
+    etag = put(data, "incoming/big.csv", body)
     assert run(sqs_event("incoming/big.csv", etag)) == {"batchItemFailures": []}
     done = report(data, "big.csv")
     assert done["rows"] == {"read": 10_000, "scored": 9_000, "rejected": 1_000}
@@ -407,29 +378,60 @@ def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
     assert len(output) == 1 + 9_000
     errors = list(csv.reader(io.StringIO((read(data, "errors/big.csv") or b"").decode())))[1:]
     assert len({e[0] for e in errors}) == 1_000
+    reasons = Counter(e[2].split(":")[0] for e in errors)
+    assert reasons == {
+        "missing value in a column that does not allow one": 112,
+        "not a number": 111 + 111,  # text, and the number with a quoted newline
+        "expected 12 fields, got 13": 111,
+        "expected 12 fields, got 4": 111,
+        "blank line": 111,
+        "not a finite number": 111 + 111,  # NaN and -Infinity
+        "bytes that are not UTF-8": 111,
+    }
 
 
-@pytest.mark.parametrize("failing", ["get_object", "upload_part", "complete_multipart_upload"])
+def s3_error(code: str, operation: str) -> Exception:
+    """What botocore raises once its own retries of a failing S3 call are exhausted."""
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+@pytest.mark.parametrize(
+    ("failing", "error"),
+    [
+        ("get_object", s3_error("InternalError", "GetObject")),
+        ("upload_part", s3_error("SlowDown", "UploadPart")),
+        ("complete_multipart_upload", EndpointConnectionError(endpoint_url="https://s3")),
+    ],
+)
 def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
-    data: Any, monkeypatch: pytest.MonkeyPatch, failing: str
+    data: Any, monkeypatch: pytest.MonkeyPatch, failing: str, error: Exception
 ) -> None:
     """An S3 error on the first read, mid-upload or on complete: retried, never partial."""
     body = "\n".join([HEADER, *ROWS]).encode()
     run(sqs_event("incoming/clean.csv", put(data, "incoming/clean.csv", body)))
     etag = put(data, f"incoming/{failing}.csv", body)
+    # Small chunks and parts: this 100 KB file is uploaded in several parts.
+    monkeypatch.setenv("BATCH_CHUNK_ROWS", "100")
+    get_settings.cache_clear()
     part_size = batch.PART_SIZE
-    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)  # several parts for this file
+    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)
     s3, _ = app._clients()
     real = getattr(s3, failing)
 
+    calls: list[int] = []
+    fail_on_call = 3 if failing == "upload_part" else 1  # the 3rd part: mid-upload
+
     def fail_on_input(**kwargs: Any) -> Any:
         if kwargs.get("Key", "").endswith(f"{failing}.csv"):
-            raise ConnectionError(f"{failing}: connection reset by peer")
+            calls.append(1)
+            if len(calls) == fail_on_call:
+                raise error
         return real(**kwargs)
 
     monkeypatch.setattr(s3, failing, fail_on_input)
-    with pytest.raises(BatchProcessingError):
+    with pytest.raises(BatchProcessingError):  # the invocation fails: SQS redelivers
         run(sqs_event(f"incoming/{failing}.csv", etag))
+    assert len(calls) == fail_on_call
     assert read(data, f"predictions/{failing}.csv") is None
     assert read(data, f"reports/{failing}.csv.json") is None
     assert data.list_multipart_uploads(Bucket=DATA_BUCKET).get("Uploads", []) == []

@@ -10,13 +10,16 @@ from typing import Any
 
 import pytest
 
+from predictor.registry import ModelRegistry
 from predictor.settings import get_settings
-from tests.conftest import FakeLambdaContext
+from tests.conftest import Artifacts, FakeLambdaContext
 from tests.integration.test_realtime_handler import ROW, invoke, post
 
 pytestmark = pytest.mark.integration
 
 COLUMNS = list(ROW)
+#: A valid row for the churn classifier (tests/conftest.py), beside the broken one.
+ROW_OK = {"tenure months": 10, "plan": "team", "monthly fee": 40.0}
 
 
 def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -91,3 +94,38 @@ def test_every_malformed_request_is_a_json_4xx(
     assert len(kinds) >= 10
     assert min(kinds.values()) >= 40
     assert wrong == []
+
+
+def test_control_characters_and_broken_unicode_in_categories_are_422(
+    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: FakeLambdaContext
+) -> None:
+    serve.set_alias("wine", "production", churn_classifier.publish(serve)["version"])
+    rng = random.Random(11)
+    controls = [chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]]
+    surrogates = ["\ud800", "\udfff", "\udce9", "\udbff"]
+    statuses: Counter[int] = Counter()
+    for i in range(60):
+        bad = rng.choice(controls if i % 2 else surrogates)
+        plan = rng.choice(["", "pro", "basic", "tëam"]) + bad + rng.choice(["", "x", "é"])
+        row = {"tenure months": 3, "plan": plan, "monthly fee": 20.5}
+        if i % 3 == 0 and bad in controls and bad not in '\n\r"':
+            event = post(f"tenure months,plan,monthly fee\n3,{plan},20.5\n", "text/csv")
+        else:  # JSON escapes them: "\u0000", "\ud800"
+            event = post(json.dumps({"instances": [dict(ROW_OK), row]}))
+        status, body, _ = invoke(event, lambda_context)
+        statuses[status] += 1
+        assert status == 422, (repr(plan), body)
+        detail = body["error"]["details"][-1]
+        assert (detail["column"], detail["row"]) == (
+            "plan",
+            1 if "instances" in event["body"] else 0,
+        )
+        assert "control character or invalid Unicode" in detail["reason"]
+    assert statuses == {422: 60}
+    # Text that is valid Unicode is a category like any other (unknown ones included).
+    for plan in ["été", "🍷 cellar", "日本語", "pro"]:
+        row = {"tenure months": 3, "plan": plan, "monthly fee": 20.5}
+        status, body, _ = invoke(post(json.dumps({"instances": [row]})), lambda_context)
+        assert status == 200, body
+        assert body["predictions"][0] in ("yes", "no")
+

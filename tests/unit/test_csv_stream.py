@@ -3,7 +3,7 @@ import io
 
 import pytest
 
-from predictor.csv_stream import CsvStream, open_text
+from predictor.csv_stream import CsvStream, open_text, undecodable_records
 from predictor.errors import InputError
 
 
@@ -53,11 +53,23 @@ def test_bom_gzip_and_missing_final_newline() -> None:
         (b"\n\n", "empty"),
         (b"a,a\n1,2\n", "duplicate column"),
         (b"\xff\xfe\x00a", "not"),
-        (b"a,b\n\xff\xff\n", "UTF-8"),
-        (b"a,b\n" + b"1,2\n" * 40_000 + b"\xff\xff\n", r"not UTF-8 after line \d+"),
+        (b"a,\xe9\n1,2\n", "header row has bytes that are not UTF-8"),
     ],
-    ids=["empty", "blank", "duplicates", "binary", "bad-utf8", "bad-utf8-later"],
+    ids=["empty", "blank", "duplicates", "binary", "latin-1-header"],
 )
 def test_unreadable_files(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
         records(stream(data), 10)
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_bytes_that_are_not_utf8_mark_only_their_record(quoted: bool) -> None:
+    field = b'"x,\xe9"' if quoted else b"caf\xe9"
+    data = b"a,b\n" + b"1,2\n" * 70_000 + b"3," + field + b"\n\xff\xfe,4\n5,6\n"
+    chunks = list(stream(data).chunks(50_000))
+    last = chunks[-1]
+    bad = undecodable_records(last.raws)
+    assert [last.lines[i] for i in bad] == [70_002, 70_003]
+    assert last.raws[bad[0]].encode(errors="surrogateescape") == b"3," + field
+    assert undecodable_records(chunks[0].raws) == []
+    assert sum(len(c) for c in chunks) == 70_003
