@@ -1,0 +1,101 @@
+"""What the functions log at INFO: ids, versions, counts; never bodies or feature values.
+
+One run drives both handlers with good and bad input carrying marker values, captures
+everything the powertools loggers, the standard ``logging`` loggers and stdout (EMF
+metrics) received, and looks for the markers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from batch import app as batch_app
+from infra.local_stack import DATA_BUCKET
+from realtime import app as realtime_app
+from tests.conftest import FakeLambdaContext, load_event
+from tests.integration.test_batch_handler import HEADER, ROWS, put, run, sqs_event
+from tests.integration.test_realtime_handler import ROW, instances, invoke, post
+
+pytestmark = pytest.mark.integration
+
+#: Values no log line has a reason to contain, each in some request or file below.
+MARKERS = ["7.123456789", "8.987654321", "secret-text-41", "4.55555555", "secret-text-42"]
+
+
+@pytest.fixture
+def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
+    """The powertools loggers' output; standard logging goes to caplog at INFO."""
+    caplog.set_level(logging.INFO)
+    stream = io.StringIO()
+    handlers = [realtime_app.logger.registered_handler, batch_app.logger.registered_handler]
+    previous = [handler.setStream(stream) for handler in handlers]
+    yield stream
+    for handler, old in zip(handlers, previous, strict=True):
+        handler.setStream(old)
+
+
+def test_a_run_logs_no_bodies_and_no_feature_values(
+    wine: str,
+    data: Any,
+    captured_logs: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    lambda_context: FakeLambdaContext,
+) -> None:
+    # Realtime: a scored request, a refused row, a malformed body, CSV.
+    assert invoke(post(instances({**ROW, "alcohol": 7.123456789})), lambda_context)[0] == 200
+    assert invoke(post(instances({**ROW, "pH": "secret-text-41"})), lambda_context)[0] == 422
+    assert invoke(post('{"instances": [8.987654321'), lambda_context)[0] == 400
+    csv_body = ",".join(ROW) + "\n" + ",".join(str(v) for v in ROW.values()) + ",4.55555555\n"
+    assert invoke(post(csv_body, "text/csv"), lambda_context)[0] == 400  # a field too many
+    # Batch: good rows, bad rows, and a file that cannot be scored at all.
+    fields = ROWS[0].split(";")
+    bad = ";".join([*fields[:3], "secret-text-42", *fields[4:]])
+    good = ";".join(["7.123456789", *fields[1:]])
+    body = "\n".join([HEADER, good, bad, *ROWS[:20]]).encode()
+    assert run(sqs_event("incoming/logs.csv", put(data, "incoming/logs.csv", body))) == {
+        "batchItemFailures": []
+    }
+    garbage = b"secret-text-41;8.987654321\n"
+    run(sqs_event("incoming/garbage.csv", put(data, "incoming/garbage.csv", garbage)))
+
+    text = captured_logs.getvalue() + capsys.readouterr().out + caplog.text
+    found = [marker for marker in MARKERS if marker in text]
+    assert found == [], f"logged: {found}"
+    # The logs did record the run: refusals with their status, the scored file's counts.
+    records = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    assert sorted(r["status"] for r in records if r["message"] == "request refused") == [
+        400,
+        400,
+        422,
+    ]
+    scored = [r for r in records if r["message"] == "scored file"]
+    assert [r["rows"] for r in scored if r["status"] == "succeeded"] == [
+        {"read": 22, "scored": 21, "rejected": 1}
+    ]
+    assert any(r["status"] == "failed" for r in scored)
+
+
+@pytest.fixture
+def data(wine: str, monkeypatch: pytest.MonkeyPatch, s3: Any) -> Any:
+    """The data bucket and a fresh batch container serving the same model."""
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    monkeypatch.setattr(batch_app, "_cache", None)
+    monkeypatch.setattr(batch_app, "_s3", None)
+    return s3
+
+
+def test_events_files_are_not_logged(
+    wine: str, captured_logs: io.StringIO, lambda_context: FakeLambdaContext
+) -> None:
+    event = load_event("realtime_predict_json.json")
+    invoke(event, lambda_context)
+    assert event["body"] not in captured_logs.getvalue()
+    for value in json.loads(event["body"])["instances"][0].values():
+        assert f": {value}," not in captured_logs.getvalue()
