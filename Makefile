@@ -21,7 +21,7 @@ UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run test lint lock lock-check format build invoke bench clean
+.PHONY: help setup tools run test test-slow lint lock lock-check format build invoke bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ tools: $(TOOLS_STAMP)  ## Create .venv-tools with the SAM CLI and cfn-lint
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
 	$(PY) -m infra.local_stack
 
-test: $(STAMP)  ## Run the whole test suite
+test: $(STAMP)  ## Run the whole test suite (all but the tests marked large)
 	$(PY) -m pytest
+
+test-slow: $(STAMP)  ## The tests marked large: a 2 GB CSV scored in flat memory (minutes)
+	$(PY) -m pytest -m large -s
 
 lint: $(STAMP) $(TOOLS_STAMP) lock-check  ## ruff, mypy, sam validate, cfn-lint, lock files
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""A file-backed stand-in for the few S3 calls the batch path makes (benchmarks only).
+"""A file-backed stand-in for the few S3 calls the batch path makes (benchmarks, large tests).
 
 moto keeps whole objects in memory, which would hide the memory of the code under
 test; this keeps objects as files under a folder, so a process's peak RSS is its own.
