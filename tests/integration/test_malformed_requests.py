@@ -128,4 +128,3 @@ def test_control_characters_and_broken_unicode_in_categories_are_422(
         status, body, _ = invoke(post(json.dumps({"instances": [row]})), lambda_context)
         assert status == 200, body
         assert body["predictions"][0] in ("yes", "no")
-

@@ -124,6 +124,26 @@ def test_manifest_copied_from_another_version_is_refused(
         registry.load_onnx("wine", second)
 
 
+@pytest.mark.parametrize("artifact", [JOBLIB_ARTIFACT, ONNX_ARTIFACT])
+def test_manifest_holding_another_versions_hash_is_refused(
+    registry: ModelRegistry,
+    s3: Any,
+    wine_linear: Artifacts,
+    wine_boosting: Artifacts,
+    artifact: str,
+) -> None:
+    other = wine_boosting.publish(registry)
+    version = wine_linear.publish(registry)["version"]
+    key = f"models/wine/{version}/{MANIFEST_FILE}"
+    manifest = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
+    manifest["artifacts"][artifact] = other["artifacts"][artifact]
+    s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=json.dumps(manifest).encode())
+    load = registry.load_onnx if artifact == ONNX_ARTIFACT else registry.load_joblib
+    with mock.patch("joblib.load") as joblib_load, pytest.raises(IntegrityError):
+        load("wine", version)
+    joblib_load.assert_not_called()
+
+
 def _rewrite_manifest(s3: Any, version: str, **changes: Any) -> None:
     key = f"models/wine/{version}/{MANIFEST_FILE}"
     manifest = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
