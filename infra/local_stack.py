@@ -125,6 +125,13 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 class _QuietRequestHandler(WSGIRequestHandler):
     """One line per request on stderr, like ``sam local start-api``."""
 
+    def get_environ(self) -> dict[str, Any]:
+        """The WSGI environ, without the ``text/plain`` wsgiref invents for no header."""
+        environ = dict(super().get_environ())
+        if self.headers.get("content-type") is None:
+            environ.pop("CONTENT_TYPE", None)
+        return environ
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         sys.stderr.write(f"api  {self.command} {self.path} -> {code}\n")
 
