@@ -14,7 +14,8 @@ from predictor.inference import Predictor
 from predictor.schema import NUMERIC, Features, FeatureSchema
 
 #: Opsets onnxruntime 1.16+ runs; ai.onnx.ml 3 keeps tree ensembles in float32, as
-#: scikit-learn compares tree features in float32.
+#: scikit-learn's forests compare features in float32 (boosting thresholds are adjusted
+#: to match float64 comparisons: see floor_boosting_thresholds).
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 #: Share of rows whose labels must agree for a classifier's graph to be served.
 MIN_LABEL_AGREEMENT = 0.999
@@ -43,7 +44,54 @@ def convert(pipeline: Any, schema: FeatureSchema, task: str) -> bytes:
         graph = to_onnx(
             pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
         )
+    floor_boosting_thresholds(graph, pipeline.steps[-1][1])
     return bytes(graph.SerializeToString())
+
+
+def floor_boosting_thresholds(graph: Any, estimator: Any) -> int:
+    """Make a histogram gradient boosting graph split float32 inputs as scikit-learn does.
+
+    scikit-learn compares features with float64 thresholds (``x <= t``); the ONNX tree
+    ensemble holds them as float32, rounded to the nearest. When that rounds *up*, an
+    input equal to the rounded value goes left in ONNX and right in scikit-learn (found
+    by the API-vs-pipeline property test: pH 3.105, a split at 3.105, a prediction
+    0.01 apart). For a float32 ``x``, ``x <= t`` holds exactly when ``x`` is at most the
+    largest float32 not above ``t``, so each threshold is replaced by that value.
+    Returns how many thresholds changed. Other estimators are left alone: scikit-learn's
+    forests already compare in float32.
+    """
+    if not hasattr(estimator, "_predictors"):
+        return 0
+    floors: dict[tuple[int, float], float | None] = {}
+    for iteration in estimator._predictors:
+        for predictor in iteration:
+            nodes = predictor.nodes
+            splits = (nodes["is_leaf"] == 0) & (nodes["is_categorical"] == 0)
+            for feature, threshold in zip(
+                nodes["feature_idx"][splits], nodes["num_threshold"][splits], strict=True
+            ):
+                nearest = np.float32(threshold)
+                floor = nearest if nearest <= threshold else np.nextafter(nearest, -np.inf)
+                key = (int(feature), float(nearest))
+                # Two thresholds rounding to one float32 from either side cannot be told
+                # apart in the graph: leave that value as it is (never seen in practice).
+                floors[key] = float(floor) if floors.get(key, float(floor)) == floor else None
+    changed = 0
+    for node in graph.graph.node:
+        if node.op_type not in ("TreeEnsembleRegressor", "TreeEnsembleClassifier"):
+            continue
+        attributes = {a.name: a for a in node.attribute}
+        modes = attributes["nodes_modes"].strings
+        features = attributes["nodes_featureids"].ints
+        values = attributes["nodes_values"].floats
+        for index, mode in enumerate(modes):
+            if mode != b"BRANCH_LEQ":
+                continue
+            floor = floors.get((features[index], float(values[index])))
+            if floor is not None and floor != values[index]:
+                values[index] = floor
+                changed += 1
+    return changed
 
 
 @dataclass(frozen=True, slots=True)

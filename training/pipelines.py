@@ -63,7 +63,8 @@ def build_pipeline(kind: str, schema: FeatureSchema, task: Task, seed: int = 0) 
     """An unfitted pipeline: impute (+ scale for linear models) numerics, one-hot categories.
 
     Trees get unscaled numerics: they do not need scaling, and unscaled float32 inputs
-    make the ONNX graph's tree decisions identical to scikit-learn's. Categorical
+    make the ONNX graph's tree decisions identical to scikit-learn's (for boosting, once
+    :func:`training.onnx_export.floor_boosting_thresholds` has adjusted the graph). Categorical
     columns arrive as strings with missing values already replaced by a sentinel
     category (see :mod:`predictor.schema`), which converts to ONNX where a string
     imputer would not; unknown categories are ignored.

@@ -71,3 +71,57 @@ def test_classifier_labels_disagreeing_fail_the_check() -> None:
     assert not result.passed
     assert result.label_agreement is not None
     assert result.label_agreement < 0.999
+
+
+def _numeric_split_thresholds(estimator: object) -> list[tuple[int, float]]:
+    """(transformed feature index, float64 threshold) of every numeric split."""
+    found: list[tuple[int, float]] = []
+    if hasattr(estimator, "_predictors"):
+        for iteration in estimator._predictors:
+            for predictor in iteration:
+                nodes = predictor.nodes[predictor.nodes["is_leaf"] == 0]
+                pairs = zip(nodes["feature_idx"], nodes["num_threshold"], strict=True)
+                found += [(int(f), float(t)) for f, t in pairs]
+    else:
+        for tree in estimator.estimators_:  # type: ignore[attr-defined]
+            split = tree.tree_.feature >= 0
+            pairs = zip(tree.tree_.feature[split], tree.tree_.threshold[split], strict=True)
+            found += [(int(f), float(t)) for f, t in pairs]
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["random_forest", "hist_gradient_boosting"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_inputs_equal_to_a_split_threshold_take_the_same_branch(kind: str, task: str) -> None:
+    # Every numeric feature set, in turn, to the float32 nearest each split threshold:
+    # where float32 rounds the threshold up, a naive conversion sends it the other way.
+    frame, score = mixed_frame()
+    target = np.where(score > 0.5, "yes", "no") if task == "classification" else score
+    schema = FeatureSchema.infer(frame)
+    pipeline = build_pipeline(kind, schema, task)
+    pipeline.fit(features_frame(schema, schema.from_frame(frame)), target)
+    numeric = [c.name for c in schema.columns if c.kind == "numeric"]  # first after prepare
+    probes = []
+    for feature, threshold in _numeric_split_thresholds(pipeline.steps[-1][1]):
+        if feature < len(numeric):
+            row = frame.iloc[0].copy()
+            row[numeric[feature]] = float(np.float32(threshold))
+            probes.append(row)
+    assert len(probes) > 500
+    rounded_up = sum(
+        float(np.float32(t)) > t for _, t in _numeric_split_thresholds(pipeline.steps[-1][1])
+    )
+    assert rounded_up > 0  # the probes do reach the case that went wrong
+    probe_frame = pd.DataFrame(probes).reset_index(drop=True)
+    features = schema.from_frame(probe_frame)
+    reference = JoblibPredictor(pipeline, schema, task)
+    served = OnnxPredictor(convert(pipeline, schema, task), schema, task, reference.classes)
+    expected, actual = reference.predict(features), served.predict(features)
+    if task == "classification":
+        assert expected.probabilities is not None
+        assert actual.probabilities is not None
+        assert np.abs(expected.probabilities - actual.probabilities).max() < 1e-5
+        assert (expected.values == actual.values).all()
+    else:
+        assert np.abs(expected.values - actual.values).max() < 1e-4
