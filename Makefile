@@ -29,7 +29,6 @@ help:  ## List the targets
 $(STAMP): requirements.txt requirements-train.txt requirements-dev.txt pyproject.toml infra/find-python.sh
 	@python=$$(infra/find-python.sh) && echo "Using $$python" && \
 	  rm -rf $(VENV) && "$$python" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
@@ -38,7 +37,6 @@ setup: $(STAMP)  ## Create .venv with Python 3.13 and every pinned dependency
 
 $(TOOLS_STAMP): requirements-tools.txt infra/find-python.sh
 	@python=$$(infra/find-python.sh) && rm -rf $(TOOLS) && "$$python" -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip==26.3
 	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements-tools.txt
 	@touch $@
 
