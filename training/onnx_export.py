@@ -48,7 +48,7 @@ def convert(pipeline: Any, schema: FeatureSchema, task: str) -> bytes:
     return bytes(graph.SerializeToString())
 
 
-def floor_boosting_thresholds(graph: Any, estimator: Any) -> int:
+def floor_boosting_thresholds(graph: Any, estimator: Any) -> None:
     """Make a histogram gradient boosting graph split float32 inputs as scikit-learn does.
 
     scikit-learn compares features with float64 thresholds (``x <= t``); the ONNX tree
@@ -56,12 +56,12 @@ def floor_boosting_thresholds(graph: Any, estimator: Any) -> int:
     input equal to the rounded value goes left in ONNX and right in scikit-learn (found
     by the API-vs-pipeline property test: pH 3.105, a split at 3.105, a prediction
     0.01 apart). For a float32 ``x``, ``x <= t`` holds exactly when ``x`` is at most the
-    largest float32 not above ``t``, so each threshold is replaced by that value.
-    Returns how many thresholds changed. Other estimators are left alone: scikit-learn's
-    forests already compare in float32.
+    largest float32 not above ``t``, so each threshold is replaced by that value (in
+    place). Other estimators are left alone: scikit-learn's forests already compare in
+    float32.
     """
     if not hasattr(estimator, "_predictors"):
-        return 0
+        return
     floors: dict[tuple[int, float], float | None] = {}
     for iteration in estimator._predictors:
         for predictor in iteration:
@@ -74,9 +74,9 @@ def floor_boosting_thresholds(graph: Any, estimator: Any) -> int:
                 floor = nearest if nearest <= threshold else np.nextafter(nearest, -np.inf)
                 key = (int(feature), float(nearest))
                 # Two thresholds rounding to one float32 from either side cannot be told
-                # apart in the graph: leave that value as it is (never seen in practice).
-                floors[key] = float(floor) if floors.get(key, float(floor)) == floor else None
-    changed = 0
+                # apart in the graph: that value is left as it is (None).
+                if floors.setdefault(key, float(floor)) != floor:
+                    floors[key] = None
     for node in graph.graph.node:
         if node.op_type not in ("TreeEnsembleRegressor", "TreeEnsembleClassifier"):
             continue
@@ -88,10 +88,8 @@ def floor_boosting_thresholds(graph: Any, estimator: Any) -> int:
             if mode != b"BRANCH_LEQ":
                 continue
             floor = floors.get((features[index], float(values[index])))
-            if floor is not None and floor != values[index]:
+            if floor is not None:
                 values[index] = floor
-                changed += 1
-    return changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import pytest
 from batch import app as batch_app
 from infra.local_stack import DATA_BUCKET
 from realtime import app as realtime_app
-from tests.conftest import FakeLambdaContext, load_event
+from tests.conftest import FakeLambdaContext
 from tests.integration.test_batch_handler import HEADER, ROWS, put, run, sqs_event
 from tests.integration.test_realtime_handler import ROW, instances, invoke, post
 
@@ -89,13 +89,3 @@ def data(wine: str, monkeypatch: pytest.MonkeyPatch, s3: Any) -> Any:
     monkeypatch.setattr(batch_app, "_cache", None)
     monkeypatch.setattr(batch_app, "_s3", None)
     return s3
-
-
-def test_events_files_are_not_logged(
-    wine: str, captured_logs: io.StringIO, lambda_context: FakeLambdaContext
-) -> None:
-    event = load_event("realtime_predict_json.json")
-    invoke(event, lambda_context)
-    assert event["body"] not in captured_logs.getvalue()
-    for value in json.loads(event["body"])["instances"][0].values():
-        assert f": {value}," not in captured_logs.getvalue()
