@@ -134,6 +134,7 @@ class FeatureSchema:
             raise ValueError("duplicate column names in schema")
         self.columns = tuple(columns)
         self.names = tuple(names)
+        self._name_set = frozenset(names)
         self._required = tuple(c.name for c in columns if not c.nullable)
 
     def __eq__(self, other: object) -> bool:
@@ -236,7 +237,7 @@ class FeatureSchema:
         missing = self.missing_columns(list(columns))
         if missing:
             raise MissingColumnsError(missing)
-        extra = [name for name in columns if name not in self.names]
+        extra = [name for name in columns if name not in self._name_set]
         problems: list[tuple[int, int, str]] = []  # (row, column position, reason)
         coerced: list[np.ndarray] = []
         for position, spec in enumerate(self.columns):
@@ -277,36 +278,85 @@ _OUT_OF_RANGE = f"number out of range (|x| > {_FLOAT32_MAX:.4g})"
 Coerced = tuple[np.ndarray, list[tuple[int, str]]]
 
 
+class OversizedInteger(str):
+    """A JSON integer literal too long for Python to convert (over 4,300 digits), as text.
+
+    The request parser keeps such a literal as this marker instead of failing on it, so
+    the validator can refuse it like any other out-of-range number, naming row and column.
+    """
+
+
 def _kind_of(value: object) -> str:
     return "boolean" if isinstance(value, bool) else type(value).__name__
+
+
+# One rule for numbers, in JSON and CSV alike, and the one training's CSV reader applies:
+# ASCII digits with an optional sign, decimal point and exponent, optionally padded with
+# spaces or tabs. Python's float() is looser (it takes "3_4", full-width or Arabic-Indic
+# digits and any Unicode space), so text is checked against this before float() reads it.
+_NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*", re.ASCII)
+#: Words float() reads as NaN or infinity: numbers, but never finite ones.
+_NON_FINITE_WORD = re.compile(r"[ \t]*[+-]?(?:nan|inf|infinity)[ \t]*", re.ASCII | re.IGNORECASE)
+#: Characters float() accepts that the rule above does not (one pass finds them).
+_LOOSE_NUMBER_CHARACTER = re.compile(r"[^\x20-\x7e\t]|_")
+
+
+def _finish_numeric(
+    values: np.ndarray, missing: np.ndarray, bad: list[tuple[int, str]], shown: Any, nullable: bool
+) -> Coerced:
+    """float64 ``values`` to the model's float32, refusing non-finite and out-of-range ones.
+
+    A value is in range when it stays finite as float32 (what the graph computes with),
+    so ``3.4028235e38`` is accepted from JSON and CSV alike and ``1e39`` from neither.
+    ``shown[row]`` is how an error message quotes the value of ``row``.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        as_float32 = values.astype(np.float32)
+    finite = np.isfinite(values)
+    nonfinite = np.flatnonzero(~finite & ~missing)
+    overflow = np.flatnonzero(finite & ~np.isfinite(as_float32))
+    bad.extend((int(row), f"{_NOT_FINITE}: {_quote(shown[row])}") for row in nonfinite)
+    bad.extend((int(row), f"{_OUT_OF_RANGE}: {_quote_text(shown[row])}") for row in overflow)
+    if not nullable:
+        bad.extend((int(row), _NOT_NULLABLE) for row in np.flatnonzero(missing))
+    return as_float32, bad
+
+
+def _quote_text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
 
 
 # JSON values: requests are small (bounded by MAX_REQUEST_ROWS), so plain Python per
 # cell beats a dozen numpy calls per column (about 2 µs instead of 30 µs per column).
 def _numeric_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
     values: list[float] = []
+    missing: list[bool] = []
     bad: list[tuple[int, str]] = []
     for row, value in enumerate(raw):
+        if type(value) is float:  # the usual case first
+            values.append(value)
+            missing.append(False)
+            continue
+        missing.append(value is None)
         if value is None:
             values.append(math.nan)
-            if not nullable:
-                bad.append((row, _NOT_NULLABLE))
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if type(value) is int:
+            try:
+                values.append(float(value))  # float32's range is checked with the rest
+                continue
+            except OverflowError:
+                pass  # beyond float64, so beyond float32 too
+        if type(value) is int or type(value) is OversizedInteger:
+            bad.append((row, f"{_OUT_OF_RANGE}: {_quote_text(value)}"))
+        else:
             bad.append((row, f"expected a number, got {_kind_of(value)}: {_quote(value)}"))
-            values.append(math.nan)
-            continue
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            bad.append((row, f"{_NOT_FINITE}: {_quote(value)}"))
-        elif abs(number) > _FLOAT32_MAX:
-            bad.append((row, f"{_OUT_OF_RANGE}: {value}"))
-            number = math.nan
-        values.append(number)
-    return np.array(values, dtype=np.float32), bad
+        values.append(0.0)  # the row is refused; keep the finiteness checks quiet
+    shown = raw if isinstance(raw, list) else list(raw)
+    return _finish_numeric(
+        np.array(values, dtype=np.float64), np.array(missing, dtype=bool), bad, shown, nullable
+    )
 
 
 def _categorical_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:
@@ -319,7 +369,7 @@ def _categorical_from_json(raw: Sequence[Any] | np.ndarray, nullable: bool) -> C
             values.append(MISSING_CATEGORY)
             if not nullable:
                 bad.append((row, _NOT_NULLABLE))
-        elif isinstance(value, bool | int):
+        elif isinstance(value, bool | int | OversizedInteger):
             # Booleans and integers as their text ("True", "3"), as training read them.
             values.append(str(value))
         else:
@@ -368,23 +418,21 @@ def _numeric_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerc
     present = np.flatnonzero(~is_missing)
     bad: list[tuple[int, str]] = []
     try:
-        values[present] = cells[present].astype(np.float64)
+        text = cells[present]
+        if _LOOSE_NUMBER_CHARACTER.search("".join(text)):
+            raise ValueError("a value float() reads but the number rule refuses")
+        values[present] = text.astype(np.float64)
     except (ValueError, TypeError):
         for row in present:
-            try:
-                values[row] = float(cells[row])
-            except (ValueError, TypeError):
-                bad.append((int(row), f"not a number: {_quote(cells[row])}"))
-                values[row] = 0.0  # the row is rejected; keep the finiteness checks quiet
-    with np.errstate(over="ignore", invalid="ignore"):
-        as_float32 = values.astype(np.float32)
-    nonfinite = np.flatnonzero(~np.isfinite(values) & ~is_missing)
-    overflow = np.flatnonzero(np.isfinite(values) & ~np.isfinite(as_float32))
-    bad.extend((int(row), f"{_NOT_FINITE}: {_quote(cells[row])}") for row in nonfinite)
-    bad.extend((int(row), f"{_OUT_OF_RANGE}: {cells[row]}") for row in overflow)
-    if not nullable:
-        bad.extend((int(row), _NOT_NULLABLE) for row in np.flatnonzero(is_missing))
-    return as_float32, bad
+            cell = cells[row]
+            if _NUMBER.fullmatch(cell):
+                values[row] = float(cell)
+            elif _NON_FINITE_WORD.fullmatch(cell):
+                values[row] = float(cell)  # refused as not finite below, with its text
+            else:
+                bad.append((int(row), f"not a number: {_quote(cell)}"))
+                values[row] = 0.0  # the row is refused; keep the finiteness checks quiet
+    return _finish_numeric(values, is_missing, bad, cells, nullable)
 
 
 def _categorical_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,18 +23,50 @@ from predictor.errors import (
     UnsupportedMediaTypeError,
 )
 from predictor.registry import LoadedModel
+from predictor.schema import OversizedInteger
 
 JSON_TYPES = frozenset({"application/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
 #: How many row problems one error response lists (the message gives the total).
 MAX_ERROR_DETAILS = 100
+#: How many ignored column names one response lists (``ignored_columns_count`` has all).
+MAX_IGNORED_LISTED = 100
+
+
+class LazyColumns(Mapping[str, list[Any]]):
+    """The columns of row-shaped input, each built only when asked for.
+
+    Rows may carry any keys, and building a column for every distinct key would cost
+    rows times keys: a small request of many rows, each with a key of its own, would
+    take seconds and gigabytes. The validator asks only for the schema's columns and
+    lists the other names, so the work stays proportional to the request's size plus
+    rows times the schema's columns.
+    """
+
+    def __init__(self, names: Mapping[str, Any], column: Callable[[str], list[Any]]) -> None:
+        self._names = names
+        self._column = column
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._column(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedRequest:
     """Raw input columns of a request; ``text`` tells CSV text from JSON values."""
 
-    columns: dict[str, list[Any]]
+    columns: Mapping[str, Sequence[Any]]
     n_rows: int
     text: bool
 
@@ -67,9 +99,37 @@ def parse_request(
     return parsed
 
 
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (json keeps the last silently)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise MalformedRequestError(f"JSON object has the key {twice!r} more than once")
+    return document
+
+
+def _int_or_oversized(literal: str) -> int | OversizedInteger:
+    try:
+        return int(literal)
+    except ValueError:  # over Python's 4,300-digit limit for converting text to int
+        return OversizedInteger(literal)
+
+
 def _parse_json(text: str) -> ParsedRequest:
     try:
-        document = json.loads(text)
+        try:
+            document = json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            # An integer literal too long to convert; parse again keeping such literals
+            # as text (rare, so the usual request does not pay for a parse_int hook).
+            document = json.loads(
+                text,
+                object_pairs_hook=_object_without_duplicate_keys,
+                parse_int=_int_or_oversized,
+            )
     except (json.JSONDecodeError, RecursionError) as exc:
         raise MalformedRequestError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
@@ -97,7 +157,7 @@ def _from_instances(instances: object) -> ParsedRequest:
     if len(instances) == 1:  # the common realtime case
         return ParsedRequest({k: [v] for k, v in instances[0].items()}, 1, text=False)
     names = dict.fromkeys(name for instance in instances for name in instance)
-    columns = {name: [instance.get(name) for instance in instances] for name in names}
+    columns = LazyColumns(names, lambda name: [instance.get(name) for instance in instances])
     return ParsedRequest(columns, len(instances), text=False)
 
 
@@ -119,8 +179,12 @@ def _from_split(split: object) -> ParsedRequest:
                 f'"dataframe_split.data"[{row}] must be a list of {len(names)} values '
                 f"(one per column)"
             )
-    columns = {name: [values[i] for values in data] for i, name in enumerate(names)}
-    return ParsedRequest(columns, len(data), text=False)
+    return ParsedRequest(_positional_columns(names, data), len(data), text=False)
+
+
+def _positional_columns(names: list[str], rows: list[list[Any]]) -> LazyColumns:
+    position = {name: i for i, name in enumerate(names)}
+    return LazyColumns(position, lambda name: [row[position[name]] for row in rows])
 
 
 def _parse_csv(text: str) -> ParsedRequest:
@@ -139,8 +203,7 @@ def _parse_csv(text: str) -> ParsedRequest:
             raise MalformedRequestError(
                 f"CSV row {line - 1} has {len(values)} fields; the header has {len(header)}"
             )
-    columns = {name: [values[i] for values in rows[1:]] for i, name in enumerate(header)}
-    return ParsedRequest(columns, len(rows) - 1, text=True)
+    return ParsedRequest(_positional_columns(header, rows[1:]), len(rows) - 1, text=True)
 
 
 def score_rows(model: LoadedModel, request: ParsedRequest) -> dict[str, Any]:
@@ -175,7 +238,8 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> dict[str, Any]:
             dict(zip(labels, row, strict=True)) for row in predictions.probabilities.tolist()
         ]
     if validated.extra_columns:
-        response["ignored_columns"] = validated.extra_columns
+        response["ignored_columns"] = validated.extra_columns[:MAX_IGNORED_LISTED]
+        response["ignored_columns_count"] = len(validated.extra_columns)
     return response
 
 

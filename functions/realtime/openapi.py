@@ -208,7 +208,14 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                         "type": "array",
                         "items": {"type": "object", "additionalProperties": {"type": "number"}},
                     },
-                    "ignored_columns": {"type": "array", "items": {"type": "string"}},
+                    "ignored_columns": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "maxItems": 100,
+                        "description": "columns of the request the model does not use "
+                        "(the first 100; ignored_columns_count counts them all)",
+                    },
+                    "ignored_columns_count": {"type": "integer", "minimum": 1},
                 },
             },
             "Error": _ERROR,

@@ -68,6 +68,22 @@ def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "too many bytes", post(json.dumps(big), b64=bool(i % 2))
         csv_body = rng.choice(["a,b\n1\n", '"unclosed\n1', "\x00,\x00\n", "alcohol\nabc\n", ""])
         yield "bad csv", post(csv_body, "text/csv")
+        one = json.dumps({"instances": [ROW]})
+        twice = rng.choice(
+            [
+                '{"instances": [], ' + one[1:],  # "exactly one of" bypassed by a repeat
+                one.replace('"alcohol": 9.4', '"alcohol": 9.4, "alcohol": 12.0'),
+                '{"dataframe_split": {"columns": [], "columns": '
+                + json.dumps(COLUMNS)
+                + ', "data": ['
+                + json.dumps(list(ROW.values()))
+                + "]}}",
+            ]
+        )
+        yield "duplicate keys", post(twice)
+        loose = rng.choice(["3_4", "\uff17.\uff18", "\u0663.\u0665", "\xa09.4\xa0", "9.4\u2003"])
+        header, values = ",".join(COLUMNS), ",".join(str(v) for v in ROW.values())
+        yield "loose number", post(f"{header}\n{values.replace('9.4', loose)}\n", "text/csv")
 
 
 @pytest.fixture
@@ -94,6 +110,40 @@ def test_every_malformed_request_is_a_json_4xx(
     assert len(kinds) >= 10
     assert min(kinds.values()) >= 40
     assert wrong == []
+
+
+def test_probed_numbers_and_keys(wine: str, lambda_context: FakeLambdaContext) -> None:
+    """Found by probing: huge integers, repeated keys, and one range rule for JSON and CSV."""
+    huge = json.dumps({"instances": [ROW, ROW]}).replace('"pH": 3.51', '"pH": ' + "9" * 4301, 1)
+    status, body, _ = invoke(post(huge), lambda_context)
+    assert status == 422, body
+    (detail,) = body["error"]["details"]
+    assert (detail["row"], detail["column"]) == (0, "pH")
+    assert "out of range" in detail["reason"]
+
+    status, body, _ = invoke(
+        post('{"instances": [{"x": 1}], "instances": [' + json.dumps(ROW) + "]}"), lambda_context
+    )
+    assert status == 400
+    assert body["error"]["message"] == "JSON object has the key 'instances' more than once"
+
+    # The largest float32, written as it usually is, is in range from JSON and CSV alike.
+    edge = json.dumps({"instances": [ROW]}).replace('"alcohol": 9.4', '"alcohol": 3.4028235e38')
+    assert invoke(post(edge), lambda_context)[0] == 200
+    header, values = ",".join(COLUMNS), ",".join(str(v) for v in ROW.values())
+    csv_edge = f"{header}\n{values.replace('9.4', '3.4028235e38')}\n"
+    assert invoke(post(csv_edge, "text/csv"), lambda_context)[0] == 200
+    for loose in ["3_4", "\uff17.\uff18", "\u0663.\u0665\u0661", "\xa09.4\xa0"]:
+        status, body, _ = invoke(
+            post(f"{header}\n{values.replace('9.4', loose)}\n", "text/csv"), lambda_context
+        )
+        assert status == 422, (loose, body)
+        (detail,) = body["error"]["details"]
+        assert (detail["row"], detail["column"], detail["reason"][:12]) == (
+            0,
+            "alcohol",
+            "not a number",
+        )
 
 
 def test_control_characters_and_broken_unicode_in_categories_are_422(

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from predictor.errors import MissingColumnsError
-from predictor.schema import MISSING_CATEGORY, ColumnSpec, FeatureSchema
+from predictor.schema import MISSING_CATEGORY, ColumnSpec, FeatureSchema, OversizedInteger
 
 
 @pytest.fixture
@@ -148,7 +148,8 @@ def test_absent_nullable_column_means_missing_values(frame: pd.DataFrame) -> Non
         ({"a": 1}, "expected a number, got dict"),
         (float("nan"), "not a finite number"),
         (float("inf"), "not a finite number"),
-        (10**400, "not a finite number"),
+        (10**400, "out of range"),
+        (OversizedInteger("9" * 4301), "out of range"),
         (1e39, "out of range"),
         (None, "does not allow"),
     ],
@@ -158,6 +159,63 @@ def test_json_numbers_are_checked(schema: FeatureSchema, value: object, reason: 
     result = schema.validate(columns, 1, text=False)
     assert [(e.row, e.column) for e in result.errors] == [(0, "income")]
     assert reason in result.errors[0].reason
+
+
+def one_number(schema: FeatureSchema, value: object, *, text: bool) -> list[str]:
+    """The reasons the validator gives for ``value`` as the numeric column's only cell."""
+    columns = {"age": ["1" if text else 1.0], "income": [value], "member": ["True"]}
+    return [e.reason for e in schema.validate(columns, 1, text=text).errors]
+
+
+@pytest.mark.parametrize(
+    "literal", ["3.5", " 3.5", "3.5\t", "+3", "-0.5", ".5", "5.", "1E5", "1e-3", "3.4028235e38"]
+)
+def test_numbers_follow_one_rule_in_csv_and_json(schema: FeatureSchema, literal: str) -> None:
+    assert one_number(schema, literal, text=True) == []
+    assert one_number(schema, float(literal), text=False) == []
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ["3_4", "\uff17.\uff18", "\u0663.\u0665\u0661", "\xa03.5\xa0", "3.5\u2003", "1e5_0", "0x10"],
+    ids=[
+        "underscore",
+        "full-width",
+        "arabic-indic",
+        "nbsp-padded",
+        "em-space",
+        "exp-underscore",
+        "hex",
+    ],
+)
+def test_text_python_reads_but_training_would_not_is_not_a_number(
+    schema: FeatureSchema, literal: str
+) -> None:
+    (reason,) = one_number(schema, literal, text=True)
+    assert reason.startswith("not a number")
+    # The same in a chunk of good values (the vectorised path) as alone (the per-cell path).
+    columns = {"age": ["1"] * 3, "income": ["1", literal, "2"], "member": ["True"] * 3}
+    assert [(e.row, e.reason[:12]) for e in schema.validate(columns, 3, text=True).errors] == [
+        (1, "not a number")
+    ]
+
+
+@pytest.mark.parametrize("literal", ["1e39", "-3.5e38"])
+def test_beyond_float32_is_out_of_range_in_csv_and_json(
+    schema: FeatureSchema, literal: str
+) -> None:
+    (from_text,) = one_number(schema, literal, text=True)
+    (from_json,) = one_number(schema, float(literal), text=False)
+    assert "out of range" in from_text
+    assert "out of range" in from_json
+
+
+def test_an_oversized_integer_is_a_category_like_any_integer(schema: FeatureSchema) -> None:
+    digits = "7" * 5000
+    columns = {"age": [1.0], "income": [1], "city": [OversizedInteger(digits)], "member": [True]}
+    result = schema.validate(columns, 1, text=False)
+    assert result.errors == []
+    assert result.features["city"][0, 0] == digits
 
 
 @pytest.mark.parametrize("value", [1.5, [1], {"x": 1}])
