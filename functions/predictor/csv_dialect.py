@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 #: Delimiters considered, in order of preference when two explain the sample equally well.
 DELIMITERS = (",", ";", "\t", "|")
 #: How many lines of the sample are read.
 SAMPLE_LINES = 20
+#: The longest field or record the CSV readers accept, in characters. The csv module's
+#: own default (131,072) would fail a file whose header is a few thousand columns wide.
+MAX_RECORD_CHARS = 1 << 20
+
+#: Line breaks as CSV knows them (str.splitlines would also split at form feeds, U+0085
+#: and other characters that are data inside a CSV field).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def allow_long_fields() -> None:
+    """Raise the csv module's field limit (process-wide) to :data:`MAX_RECORD_CHARS`."""
+    if csv.field_size_limit() < MAX_RECORD_CHARS:
+        csv.field_size_limit(MAX_RECORD_CHARS)
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -19,15 +33,20 @@ def sniff_delimiter(sample: str) -> str:
     header more than one field and at least half of the other records the header's
     width (a few malformed rows do not change the verdict); among those, the one that
     fits most records, then the widest, wins. A one-column file, or a sample no
-    candidate explains, gives ``","``.
+    candidate explains, gives ``","``. Line endings may be LF, CRLF or CR alone; a sample
+    the csv module cannot read with a candidate only rules that candidate out.
     """
-    lines = sample.splitlines(keepends=True)[:SAMPLE_LINES]
+    allow_long_fields()
+    lines = _LINE.findall(sample)[:SAMPLE_LINES]
     if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
         lines = lines[:-1]  # the sample may have cut the last line short
     text = "".join(lines)
     best, best_score = ",", (0.0, 1)
     for delimiter in DELIMITERS:
-        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r]
+        except csv.Error:
+            continue
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])

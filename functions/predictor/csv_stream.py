@@ -10,6 +10,13 @@ split on the delimiter directly (most data files: one line per record, ~10x fast
 the csv module per record); a chunk with quotes goes through the csv module, with a tap
 on its line iterator that collects each record's raw text (quoted delimiters and quoted
 newlines included, even when a record runs past the chunk's last line).
+
+A bad row costs only itself, wherever it is: a line longer than
+:data:`~predictor.csv_dialect.MAX_RECORD_CHARS` is cut (its start kept for the error
+file), a NUL byte or bytes that are not UTF-8 refuse their row, and a quote that is
+never closed (or that turns lines into a record of the wrong width) refuses only the
+line it opened on, whose following lines are then read again as records of their own.
+Memory stays bounded by the chunk and that limit, whatever the file holds.
 """
 
 from __future__ import annotations
@@ -19,15 +26,28 @@ import gzip
 import io
 import itertools
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
-from predictor.csv_dialect import sniff_delimiter
+from predictor.csv_dialect import MAX_RECORD_CHARS, allow_long_fields, sniff_delimiter
 from predictor.errors import InputError
 
-#: Bytes read to sniff the delimiter.
-SAMPLE_BYTES = 64 * 1024
+#: Characters read to sniff the delimiter.
+SAMPLE_CHARS = 64 * 1024
+#: How much of a cut line the error file keeps.
+CUT_KEEPS_CHARS = 1000
+#: Marks where a line longer than MAX_RECORD_CHARS was cut. A lone surrogate that UTF-8
+#: decoding never produces (``surrogateescape`` only makes U+DC80..U+DCFF), so it cannot
+#: come from the file itself.
+CUT_MARK = "\udfff"
+
+NOT_UTF8 = "bytes that are not UTF-8"
+NUL_BYTE = "a NUL byte"
+TOO_LONG = f"a line longer than {MAX_RECORD_CHARS:,} characters"
+BLANK = "blank line"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,31 +55,98 @@ class Chunk:
     """Consecutive CSV records: where each starts (1-based line), its text, its fields.
 
     ``raws`` hold each record's text without its final line ending; a blank line is a
-    record with no fields.
+    record with no fields. ``refused`` maps the index of a record the reader itself
+    refused (an unclosed quote) to the reason.
     """
 
     lines: Sequence[int]
     raws: list[str]
     fields: list[list[str]]
+    refused: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.raws)
 
 
+class _RecordTooLong(Exception):
+    """A quoted field ran on past MAX_RECORD_CHARS characters or into a cut line."""
+
+
+#: Says why a record that spans lines is not a row (None when it is one).
+RecordCheck = Callable[[list[str]], str | None]
+
+
 class _LineTap:
-    """Iterates lines for csv.reader and keeps the ones the current record used."""
+    """Iterates lines for csv.reader, keeps the ones the current record used, bounds them."""
 
     def __init__(self, lines: Iterator[str]) -> None:
         self._lines = lines
         self.taken: list[str] = []
+        self.chars = 0
+        self._after_cut = False
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
+        if self.chars > MAX_RECORD_CHARS or self._after_cut:
+            raise _RecordTooLong
         line = next(self._lines)
         self.taken.append(line)
+        self.chars += len(line)
+        self._after_cut = CUT_MARK in line  # a quote open in a cut line must not run on
         return line
+
+    def clear(self) -> None:
+        """Start the next record."""
+        self.taken.clear()
+        self.chars = 0
+        self._after_cut = False
+
+
+class _Lines:
+    """Physical lines (endings kept) of a text stream, each cut at MAX_RECORD_CHARS.
+
+    Lines handed back with :meth:`push_back` come out again first, in file order: the
+    reader re-reads the lines a runaway quote swallowed.
+    """
+
+    def __init__(self, sample: str, text: IO[str]) -> None:
+        self._sample = io.StringIO(sample, newline="")
+        self._text = text
+        self._read: Callable[[int], str] = self._read_sample
+        self._pushed: deque[str] = deque()
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._pushed:
+            return self._pushed.popleft()
+        try:
+            line = self._read(MAX_RECORD_CHARS)
+            if len(line) == MAX_RECORD_CHARS and not line.endswith(("\n", "\r")):
+                while True:  # skip the rest of the line, keep its start for the error file
+                    more = self._read(MAX_RECORD_CHARS)
+                    if not more or more.endswith(("\n", "\r")):
+                        break
+                line = line[:CUT_KEEPS_CHARS] + CUT_MARK + "\n"
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"the file is truncated or corrupt: {exc}") from exc
+        if not line:
+            raise StopIteration
+        return line
+
+    def push_back(self, lines: Sequence[str]) -> None:
+        """Lines taken earlier, to be read again before any other."""
+        self._pushed.extendleft(reversed(lines))
+
+    def _read_sample(self, limit: int) -> str:
+        line = self._sample.readline(limit)
+        if len(line) == limit or line.endswith(("\n", "\r")):
+            return line
+        self._read = self._text.readline  # the sample is used up, maybe mid-line
+        return line + self._text.readline(limit - len(line))
 
 
 class _RawBody(io.RawIOBase):
@@ -84,56 +171,97 @@ def open_text(body: IO[bytes], gzipped: bool) -> IO[str]:
         binary = gzip.GzipFile(fileobj=binary, mode="rb")
     # newline="" keeps "\r\n" inside records, as the csv module requires. A byte that is
     # not UTF-8 becomes a lone surrogate, so the record holding it can be refused on its
-    # own (see undecodable_records) instead of failing the whole file.
+    # own (see record_problems) instead of failing the whole file.
     return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
-#: What ``surrogateescape`` turns an undecodable byte into.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
+#: What makes a record unusable whatever its fields: a NUL, a byte that was not UTF-8
+#: (``surrogateescape`` made it U+DC80..U+DCFF), or the mark of a cut line.
+_UNUSABLE = re.compile("[\x00\udc80-\udcff\udfff]")
 
 
-def undecodable_records(raws: list[str]) -> list[int]:
-    """Indexes of the records that hold bytes that were not UTF-8."""
-    if "".join(raws).isascii():  # one C-speed pass: the usual case
-        return []
-    return [index for index, raw in enumerate(raws) if _UNDECODABLE.search(raw)]
+def _unusable(raw: str) -> str | None:
+    found = _UNUSABLE.search(raw)
+    if found is None:
+        return None
+    if CUT_MARK in raw:
+        return TOO_LONG
+    return NUL_BYTE if found.group() == "\x00" else NOT_UTF8
+
+
+def record_problems(chunk: Chunk, width: int) -> dict[int, str]:
+    """Why each record of ``chunk`` that cannot be a row is refused (index -> reason).
+
+    Whole-record problems only: what the reader refused, NUL bytes, bytes that are not
+    UTF-8, cut lines, blank lines and a field count other than ``width``. Values are
+    the schema's business.
+    """
+    problems = dict(chunk.refused)
+    joined = "".join(chunk.raws)
+    if not (joined.isascii() and "\x00" not in joined) and _UNUSABLE.search(joined):
+        for index, raw in enumerate(chunk.raws):
+            reason = _unusable(raw)
+            if reason is not None:
+                problems.setdefault(index, reason)
+    fields = chunk.fields
+    if len(problems) < len(fields) and not all(len(row) == width for row in fields):
+        for index, row in enumerate(fields):
+            if len(row) != width and index not in problems:
+                problems[index] = f"expected {width} fields, got {len(row)}" if row else BLANK
+    return problems
+
+
+def shown_raw(raw: str) -> str:
+    """A refused record's text as the error file shows it (UTF-8, cut lines marked)."""
+    if CUT_MARK in raw:
+        raw = raw.replace(CUT_MARK, "...")
+    # Bytes that were not UTF-8 as \xNN, so that the error file stays UTF-8.
+    return raw.encode(errors="surrogateescape").decode(errors="backslashreplace")
 
 
 class CsvStream:
     """The header and the records of a CSV text stream, read lazily."""
 
     def __init__(self, text: IO[str]) -> None:
+        allow_long_fields()
         try:
-            sample = text.read(SAMPLE_BYTES)
-            sample += text.readline()  # finish the line the sample cut
-        except (EOFError, gzip.BadGzipFile) as exc:
+            sample = text.read(SAMPLE_CHARS)
+            sample += text.readline(MAX_RECORD_CHARS)  # finish the line the sample cut
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"the file is truncated or corrupt: {exc}") from exc
         if not sample.strip():
             raise InputError("the file is empty")
-        if "\x00" in sample:
-            raise InputError("not a CSV file: it contains NUL bytes")
         self.delimiter = sniff_delimiter(sample)
-        self._lines = _chain_lines(io.StringIO(sample, newline=""), text)
+        self._lines = _Lines(sample, text)
         self._line = 0  # lines consumed so far
-        header = self._quoted_records([], limit=1)
+        header = self._quoted_records([], 1, None, None)
         if not header.fields or not any(f.strip() for f in header.fields[0]):
             raise InputError("the file has no header row")
-        if undecodable_records(header.raws):
+        problem = _unusable(header.raws[0])
+        if problem == NOT_UTF8:
             raise InputError("not a UTF-8 CSV file: the header row has bytes that are not UTF-8")
+        if problem is not None:
+            raise InputError(f"not a CSV file: the header row has {problem}")
         self.header_raw = header.raws[0]
         self.columns = [name.strip() for name in header.fields[0]]
         duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
         if duplicates:
             raise InputError("duplicate column name(s) in the header: " + ", ".join(duplicates))
 
-    def chunks(self, rows: int) -> Iterator[Chunk]:
-        """The records after the header, about ``rows`` lines at a time."""
+    def chunks(self, rows: int, check: RecordCheck | None = None) -> Iterator[Chunk]:
+        """The records after the header, about ``rows`` lines at a time.
+
+        ``check`` judges each record that spans lines (a quoted field with line breaks):
+        when it names a problem, the quote is taken as out of place (see
+        :meth:`_quoted_records`).
+        """
+        width = len(self.columns)
         while True:
             block = list(itertools.islice(self._lines, rows))
             if not block:
                 return
             if any('"' in line for line in block):
-                yield self._quoted_records(block, limit=len(block))
+                yield self._quoted_records(block, len(block), width, check)
                 continue
             raws = [line.rstrip("\r\n") for line in block]
             delimiter = self.delimiter
@@ -142,41 +270,66 @@ class CsvStream:
             self._line += len(block)
             yield Chunk(range(first, first + len(block)), raws, fields)
 
-    def _quoted_records(self, block: list[str], limit: int) -> Chunk:
+    def _quoted_records(
+        self, block: list[str], limit: int, width: int | None, check: RecordCheck | None
+    ) -> Chunk:
         """Records parsed by the csv module until ``limit`` lines are consumed.
 
         Reads ``block`` first, then more lines from the stream if a quoted field runs on.
+        A record that spans lines but is not a row (the wrong width, a problem ``check``
+        names, or a quote not closed within MAX_RECORD_CHARS) is a quote out of place:
+        only its first line is refused, and the lines after it are read again.
         """
-        tap = _LineTap(itertools.chain(block, self._lines))
+        self._lines.push_back(block)
+        tap = _LineTap(self._lines)
         reader = csv.reader(tap, delimiter=self.delimiter, strict=False)
         lines: list[int] = []
         raws: list[str] = []
         fields: list[list[str]] = []
+        refused: dict[int, str] = {}
         consumed = 0
         while consumed < limit:
             start = self._line + 1
+            reason = None
             try:
                 record = next(reader)
             except StopIteration:
                 break
-            except csv.Error as exc:
-                raise InputError(f"unreadable CSV at line {start}: {exc}") from exc
-            taken = len(tap.taken)
-            consumed += taken
-            self._line += taken
+            except _RecordTooLong:
+                record = []
+                reason = (
+                    TOO_LONG
+                    if CUT_MARK in tap.taken[0]
+                    else "a quote opened on this line is not closed"
+                )
+            except csv.Error as exc:  # what strict=False still refuses
+                record, reason = [], f"unreadable CSV: {exc}"
+            taken = tap.taken
+            if reason is None and width is not None and len(taken) > 1:
+                problem = (
+                    f"{len(record)} fields, not {width}"
+                    if len(record) != width
+                    else (check(record) if check is not None else None)
+                )
+                if problem is not None:
+                    end = start + len(taken) - 1
+                    reason = (
+                        f"a quote opened on this line makes lines {start}-{end} one record: "
+                        + problem
+                    )
+            if reason is not None:
+                if len(taken) > 1:
+                    self._lines.push_back(taken[1:])
+                    del taken[1:]
+                refused[len(raws)] = reason
+                record = []
+            consumed += len(taken)
+            self._line += len(taken)
             lines.append(start)
-            raws.append(strip_line_end("".join(tap.taken)))
+            raws.append(strip_line_end("".join(taken)))
             fields.append(record)
-            tap.taken.clear()
-        return Chunk(lines, raws, fields)
-
-
-def _chain_lines(first: IO[str], rest: IO[str]) -> Iterator[str]:
-    yield from first
-    try:
-        yield from rest
-    except (EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"the file is truncated or corrupt: {exc}") from exc
+            tap.clear()
+        return Chunk(lines, raws, fields, refused)
 
 
 def strip_line_end(raw: str) -> str:

@@ -3,7 +3,8 @@ import io
 
 import pytest
 
-from predictor.csv_stream import CsvStream, open_text, undecodable_records
+from predictor.csv_dialect import MAX_RECORD_CHARS
+from predictor.csv_stream import Chunk, CsvStream, open_text, record_problems, shown_raw
 from predictor.errors import InputError
 
 
@@ -21,14 +22,14 @@ def records(csv: CsvStream, rows: int) -> list[tuple[int, str, list[str]]]:
 
 @pytest.mark.parametrize("rows", [1, 2, 3, 100])
 def test_line_numbers_raw_text_and_fields_whatever_the_chunk_size(rows: int) -> None:
-    text = '"a";"b"\r\n1;2\r\n\r\n3;"x\r\ny";9\r\n4;5\r\n'
+    text = '"a";"b";"c"\r\n1;2;3\r\n\r\n3;"x\r\ny";9\r\n4;5;6\r\n'
     csv = stream(text)
-    assert (csv.columns, csv.delimiter, csv.header_raw) == (["a", "b"], ";", '"a";"b"')
+    assert (csv.columns, csv.delimiter, csv.header_raw) == (["a", "b", "c"], ";", '"a";"b";"c"')
     assert records(csv, rows) == [
-        (2, "1;2", ["1", "2"]),
+        (2, "1;2;3", ["1", "2", "3"]),
         (3, "", []),
         (4, '3;"x\r\ny";9', ["3", "x\r\ny", "9"]),
-        (6, "4;5", ["4", "5"]),
+        (6, "4;5;6", ["4", "5", "6"]),
     ]
 
 
@@ -68,8 +69,87 @@ def test_bytes_that_are_not_utf8_mark_only_their_record(quoted: bool) -> None:
     data = b"a,b\n" + b"1,2\n" * 70_000 + b"3," + field + b"\n\xff\xfe,4\n5,6\n"
     chunks = list(stream(data).chunks(50_000))
     last = chunks[-1]
-    bad = undecodable_records(last.raws)
-    assert [last.lines[i] for i in bad] == [70_002, 70_003]
-    assert last.raws[bad[0]].encode(errors="surrogateescape") == b"3," + field
-    assert undecodable_records(chunks[0].raws) == []
+    bad = record_problems(last, 2)
+    assert {last.lines[i]: reason for i, reason in bad.items()} == {
+        70_002: "bytes that are not UTF-8",
+        70_003: "bytes that are not UTF-8",
+    }
+    assert last.raws[min(bad)].encode(errors="surrogateescape") == b"3," + field
+    assert record_problems(chunks[0], 2) == {}
     assert sum(len(c) for c in chunks) == 70_003
+
+
+def numbers_only(fields: list[str]) -> str | None:
+    """A stand-in for the schema: every field must be a number."""
+    return next((f"not a number: {f!r}" for f in fields if not f.strip().isdigit()), None)
+
+
+def problems_by_line(data: bytes, rows: int = 50_000) -> tuple[dict[int, str], list[Chunk]]:
+    csv = stream(data)
+    chunks = list(csv.chunks(rows, numbers_only))
+    found = {}
+    for chunk in chunks:
+        for index, reason in record_problems(chunk, len(csv.columns)).items():
+            found[chunk.lines[index]] = reason
+    return found, chunks
+
+
+@pytest.mark.parametrize("where", [3, 5_000])
+def test_a_nul_byte_refuses_its_row_wherever_it_is(where: int) -> None:
+    rows = [b"1,2\n"] * 6_000
+    rows[where - 2] = b"1,\x002\n"
+    found, chunks = problems_by_line(b"a,b\n" + b"".join(rows), rows=1_000)
+    assert found == {where: "a NUL byte"}
+    assert sum(len(c) for c in chunks) == 6_000
+
+
+def test_a_nul_byte_in_the_header_is_not_a_csv() -> None:
+    with pytest.raises(InputError, match="header row has a NUL byte"):
+        stream(b"a,\x00b\n1,2\n")
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_line_over_the_limit_is_cut_and_refused_alone(quoted: bool) -> None:
+    big = b"x" * (MAX_RECORD_CHARS + 10)
+    field = b'"' + big + b'"' if quoted else big
+    data = b"a,b\n1,2\n3," + field + b"\n4,5\n"
+    found, chunks = problems_by_line(data)
+    assert found == {3: f"a line longer than {MAX_RECORD_CHARS:,} characters"}
+    raws = [raw for chunk in chunks for raw in chunk.raws]
+    assert raws[0] == "1,2"
+    assert raws[2] == "4,5"
+    assert shown_raw(raws[1]).endswith("xxx...")
+    assert len(raws[1]) < 2_000
+
+
+def test_a_quoted_field_of_200_kb_is_a_row_like_any_other() -> None:
+    found, chunks = problems_by_line(b'a,b\n1,"' + b"y" * 200_000 + b'"\n2,3\n')
+    assert found == {}
+    assert [len(f[1]) for c in chunks for f in c.fields] == [200_000, 1]
+
+
+def test_a_stray_quote_refuses_its_line_and_rereads_the_rest() -> None:
+    rows = [b"%d,%d\n" % (i, i) for i in range(40)]
+    rows[23] = b'23,"23\n'  # line 25: a stray quote...
+    rows[30] = b'30,3"0\n'  # ...closed by another at line 32: one record of the right width
+    found, chunks = problems_by_line(b"a,b\n" + b"".join(rows), rows=7)
+    assert list(found) == [25]
+    assert found[25].startswith("a quote opened on this line")
+    read = [(line, f) for c in chunks for line, f in zip(c.lines, c.fields, strict=True)]
+    assert len(read) == 40
+    assert read[24] == (26, ["24", "24"])
+    assert read[-1] == (41, ["39", "39"])
+
+
+def test_an_unclosed_quote_is_bounded_and_costs_one_line() -> None:
+    rows = [b"1,2\n"] * 30_000  # about 120 KB after the quote: far below the bound...
+    data = b"a,b\n" + b'1,"2\n' + b"".join(rows) + b"3,4\n" * 300_000  # ...then past it
+    found, chunks = problems_by_line(data)
+    assert found == {2: "a quote opened on this line is not closed"}
+    assert sum(len(c) for c in chunks) == 1 + 30_000 + 300_000
+
+
+def test_cr_only_line_endings() -> None:
+    found, chunks = problems_by_line(b"a;b\r1;2\r3;4\r")
+    assert found == {}
+    assert [(c.lines, c.fields) for c in chunks] == [(range(2, 4), [["1", "2"], ["3", "4"]])]
