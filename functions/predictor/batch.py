@@ -1,18 +1,26 @@
 """Batch scoring of one CSV object: ``incoming/<rel>`` -> predictions, errors, report.
 
-Outputs (same bucket):
+Outputs (same bucket; ``<out>`` is ``<rel>``, with ``.csv`` appended to a ``.csv.gz``
+input's name so that ``x.csv`` and ``x.csv.gz`` never share outputs):
 
-- ``predictions/<rel>``: each good row's original text plus ``prediction`` (and one
+- ``predictions/<out>``: each good row's original text plus ``prediction`` (and one
   ``probability_<class>`` column per class), in input order; bad rows left out.
-- ``errors/<rel>``: ``line,column,reason,row`` for each problem of each bad row
-  (written only when there is one).
+- ``errors/<out>``: ``line,column,reason,row`` for each problem of each bad row
+  (only when there is one).
 - ``reports/<rel>.json``: status, model, input ETag/version, row counts, timings.
+
+The outputs under a key always agree with its report: a run removes the outputs it did
+not produce (an earlier version's errors, or predictions when the new version fails).
+Only the object's current version is scored: an event for a version that has since
+been overwritten (a late or repeated delivery) is skipped, and so is a run whose object
+is overwritten while it runs (the newer version has its own event).
 
 Both CSV outputs stream through S3 multipart uploads completed at the end and aborted on
 any failure, so a partial object is never visible. A lease object claimed with S3
 conditional writes makes concurrent duplicates harmless, and a finished report for the
 same ETag makes later duplicates no-ops. Files that can never be scored get a ``failed``
 report; transient problems raise :class:`RetryableError` so the message is retried.
+The lease is released on every outcome, so the next event for the key starts at once.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from predictor.csv_stream import (
     CsvStream,
     csv_field,
     open_text,
-    undecodable_records,
+    record_problems,
+    shown_raw,
 )
 from predictor.errors import InputError, MissingColumnsError, PredictorError
 from predictor.inference import Predictions
@@ -88,12 +97,16 @@ def output_keys(key: str) -> OutputKeys | None:
         return None
     relative = key[len(INCOMING) :]
     if relative.endswith(".csv.gz"):
-        relative = relative[: -len(".gz")]
-    if not relative.endswith(".csv") or relative == ".csv":
+        output = relative + ".csv"  # the outputs are plain CSV, named after the whole input
+    elif relative.endswith(".csv"):
+        output = relative
+    else:
+        return None
+    if relative in (".csv", ".csv.gz"):
         return None
     return OutputKeys(
-        predictions=PREDICTIONS + relative,
-        errors=ERRORS + relative,
+        predictions=PREDICTIONS + output,
+        errors=ERRORS + output,
         report=f"{REPORTS}{relative}.json",
         lease=f"{REPORTS}{relative}.lease",
     )
@@ -176,46 +189,66 @@ def _read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | N
 
 
 def _finished_report(s3: Any, obj: InputObject, keys: OutputKeys) -> dict[str, Any] | None:
+    """The report of an earlier run of this very object version, if it finished."""
     found = _read_json(s3, obj.bucket, keys.report)
     if found is None:
         return None
     report = found[0]
-    done = report.get("status") in ("succeeded", "failed")
-    return report if done and report.get("input", {}).get("etag") == obj.etag else None
+    scored = report.get("input", {})
+    same = scored.get("etag") == obj.etag and (
+        not obj.version_id or not scored.get("version_id") or scored["version_id"] == obj.version_id
+    )
+    return report if same and report.get("status") in ("succeeded", "failed") else None
 
 
-def _claim_lease(s3: Any, obj: InputObject, keys: OutputKeys, seconds: float) -> None:
-    """Take the lease on this input (or raise InProgressError if another run holds it)."""
-    body = json.dumps({"etag": obj.etag, "expires": time.time() + seconds}).encode()
+def _claim_lease(s3: Any, obj: InputObject, keys: OutputKeys, seconds: float) -> str:
+    """Take the lease on this input and return its ETag (InProgressError if another holds it).
+
+    A lease for the same object version that has not expired belongs to a run still
+    going; a lease for another version, or an expired one, is taken over atomically.
+    """
+    body = json.dumps(
+        {"etag": obj.etag, "version_id": obj.version_id, "expires": time.time() + seconds}
+    ).encode()
     try:
-        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, IfNoneMatch="*")
-        return
+        return str(
+            s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, IfNoneMatch="*")["ETag"]
+        )
     except Exception as exc:
         if _error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict"):
             raise
     found = _read_json(s3, obj.bucket, keys.lease)
     if found is not None:
         lease, lease_etag = found
-        if lease.get("etag") == obj.etag and lease.get("expires", 0) > time.time():
+        same_version = lease.get("etag") == obj.etag and lease.get("version_id") == obj.version_id
+        if same_version and lease.get("expires", 0) > time.time():
             raise InProgressError(f"{obj.key} is being scored by another invocation")
         conditions = {"IfMatch": lease_etag}
     else:
         conditions = {"IfNoneMatch": "*"}
-    try:  # expired, or left by an older version of the input: take it over atomically
-        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, **conditions)
+    try:  # expired, or left by another version of the input: take it over atomically
+        return str(
+            s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body, **conditions)["ETag"]
+        )
     except Exception as exc:
         if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict"):
             raise InProgressError(f"{obj.key} was claimed by another invocation") from exc
         raise
 
 
-def _release_lease(s3: Any, obj: InputObject, keys: OutputKeys) -> None:
-    """Let a retry start at once instead of waiting for our lease to expire."""
+def _release_lease(s3: Any, obj: InputObject, keys: OutputKeys, lease_etag: str) -> None:
+    """Delete our lease (only if still ours), so the next run of this key starts at once."""
     try:
-        body = json.dumps({"etag": obj.etag, "expires": 0}).encode()
-        s3.put_object(Bucket=obj.bucket, Key=keys.lease, Body=body)
-    except Exception:
-        logger.warning("could not release the lease on %s", obj.key, exc_info=True)
+        s3.delete_object(Bucket=obj.bucket, Key=keys.lease, IfMatch=lease_etag)
+    except Exception as exc:
+        if _error_code(exc) not in ("PreconditionFailed", "NoSuchKey"):  # taken over, or gone
+            logger.warning("could not release the lease on %s", obj.key, exc_info=True)
+
+
+def _remove_outputs(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Delete outputs an earlier run left that this run did not produce."""
+    for key in keys:
+        s3.delete_object(Bucket=bucket, Key=key)
 
 
 def _format_numbers(values: np.ndarray) -> list[str]:
@@ -240,6 +273,12 @@ class _ChunkScorer:
         }
         self.read = self.scored = self.rejected = 0
 
+    def check_record(self, fields: list[str]) -> str | None:
+        """Why one record is not a row of the model's (None when it is one)."""
+        columns = {name: [fields[position]] for name, position in self.positions.items()}
+        errors = self.schema.validate(columns, 1, text=True).errors
+        return f"{errors[0].column}: {errors[0].reason}" if errors else None
+
     def output_header(self, header_raw: str) -> str:
         """The input header plus the prediction columns."""
         names = ["prediction"]
@@ -251,27 +290,15 @@ class _ChunkScorer:
 
     def score(self, chunk: Chunk) -> tuple[str, list[list[str]]]:
         """Output text of the good rows, and error rows (line, column, reason, raw)."""
-        width, fields = self.width, chunk.fields
-        problems: list[list[str]] = []
+        fields = chunk.fields
+        refused = record_problems(chunk, self.width)
+        problems = [
+            [str(chunk.lines[index]), "", reason, shown_raw(chunk.raws[index])]
+            for index, reason in refused.items()
+        ]
         good: Sequence[int] = range(len(fields))
-        undecodable = undecodable_records(chunk.raws)
-        if undecodable or not all(len(row) == width for row in fields):
-            good = kept = []
-            refused = set(undecodable)
-            for index, row in enumerate(fields):
-                raw = chunk.raws[index]
-                if index in refused:
-                    reason = "bytes that are not UTF-8"
-                    # In the error file as \xNN, so that it stays UTF-8.
-                    raw = raw.encode(errors="surrogateescape").decode(errors="backslashreplace")
-                elif len(row) == width:
-                    kept.append(index)
-                    continue
-                elif not row:
-                    reason = "blank line"
-                else:
-                    reason = f"expected {width} fields, got {len(row)}"
-                problems.append([str(chunk.lines[index]), "", reason, raw])
+        if refused:
+            good = [index for index in good if index not in refused]
         rejected = len(problems)
         text = ""
         if good:
@@ -324,7 +351,8 @@ def score_object(
     """Score one ``incoming/`` object and return its report (see the module docstring).
 
     Raises :class:`RetryableError` (or an S3 error) when the object should be tried
-    again; returns a ``failed`` report for files that can never be scored.
+    again; returns a ``failed`` report for files that can never be scored and a
+    ``skipped`` one (not stored) for events that no longer describe the object.
     """
     keys = output_keys(obj.key)
     if keys is None:
@@ -333,15 +361,72 @@ def score_object(
     if finished is not None:
         logger.info("already scored: %s (%s)", obj.key, finished["status"])
         return {**finished, "duplicate": True}
-    _claim_lease(s3, obj, keys, seconds_left() + 60)
+    lease = _claim_lease(s3, obj, keys, seconds_left() + 60)
     try:
         finished = _finished_report(s3, obj, keys)  # finished while we were claiming
         if finished is not None:
             return {**finished, "duplicate": True}
         return _score_claimed(s3, obj, keys, load_model, chunk_rows, seconds_left)
-    except BaseException:
-        _release_lease(s3, obj, keys)
+    finally:
+        _release_lease(s3, obj, keys, lease)
+
+
+def _open_current(s3: Any, obj: InputObject) -> tuple[Any, str | None]:
+    """The object's body if the event still describes its current version, else why not."""
+    try:
+        response = s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=obj.etag)
+    except Exception as exc:
+        code = _error_code(exc)
+        if code in ("NoSuchKey", "NoSuchVersion"):
+            return None, "the object was deleted since the event"
+        if code != "PreconditionFailed":
+            raise
+        return None, _why_not_current(s3, obj)
+    current = response.get("VersionId")
+    if obj.version_id and current and current != obj.version_id:
+        response["Body"].close()
+        return None, (
+            f"the event is for version {obj.version_id}, but version {current} (same content) "
+            "is the current one and has its own event"
+        )
+    return response["Body"], None
+
+
+def _why_not_current(s3: Any, obj: InputObject) -> str:
+    """Why the current object's ETag is not the event's: overwritten, or a made-up event."""
+    if obj.version_id:
+        try:
+            head = s3.head_object(Bucket=obj.bucket, Key=obj.key, VersionId=obj.version_id)
+            if head.get("ETag") == f'"{obj.etag}"' or head.get("ETag") == obj.etag:
+                return (
+                    f"version {obj.version_id} has been overwritten since the event: the "
+                    "current version has its own event"
+                )
+        except Exception as exc:
+            if _error_code(exc) not in ("NoSuchKey", "NoSuchVersion", "404", "400"):
+                raise
+        return (
+            f"no version of the object has ETag {obj.etag} and version id {obj.version_id}: "
+            "the event was not sent by S3 for this object (a hand-made or sample event?)"
+        )
+    return (
+        f"the object's ETag is no longer {obj.etag}: it changed since the event, or the event "
+        "was not sent by S3 for this object (a hand-made or sample event?)"
+    )
+
+
+def _still_current(s3: Any, obj: InputObject) -> bool:
+    """Whether the object is still the version this run scored (checked before committing)."""
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key)
+    except Exception as exc:
+        if _error_code(exc) in ("NoSuchKey", "404"):
+            return False
         raise
+    if head.get("ETag", "").strip('"') != obj.etag.strip('"'):
+        return False
+    current = head.get("VersionId")
+    return not (obj.version_id and current and current != obj.version_id)
 
 
 def _score_claimed(
@@ -368,17 +453,11 @@ def _score_claimed(
         "rows": {"read": 0, "scored": 0, "rejected": 0},
         "started_at": _utc(started),
     }
-    request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key, "IfMatch": obj.etag}
-    if obj.version_id:
-        request["VersionId"] = obj.version_id
-    try:
-        body = s3.get_object(**request)["Body"]
-    except Exception as exc:
-        if _error_code(exc) in ("PreconditionFailed", "NoSuchKey", "NoSuchVersion"):
-            # Overwritten or deleted since the event: the newer object has its own event.
-            logger.info("skipping %s: %s since the event", obj.key, _error_code(exc))
-            return {**report, "status": "skipped", "reason": _error_code(exc)}
-        raise
+    body, stale = _open_current(s3, obj)
+    if stale is not None:
+        # Nothing is written: the outputs belong to the object's current version.
+        logger.info("skipping %s: %s", obj.key, stale)
+        return {**report, "status": "skipped", "reason": stale}
 
     predictions = MultipartWriter(s3, obj.bucket, keys.predictions)
     errors = MultipartWriter(s3, obj.bucket, keys.errors)
@@ -389,7 +468,7 @@ def _score_claimed(
         scorer = _ChunkScorer(model, stream.columns, stream.delimiter)
         predictions.write(scorer.output_header(stream.header_raw).encode())
         wrote_errors = False
-        for chunk in stream.chunks(chunk_rows):
+        for chunk in stream.chunks(chunk_rows, scorer.check_record):
             if seconds_left() < max(MIN_SECONDS_LEFT, 2 * slowest):
                 raise DeadlineError(
                     f"stopped before the deadline after {scorer.read} rows of {obj.key}"
@@ -405,6 +484,12 @@ def _score_claimed(
             slowest = max(slowest, time.monotonic() - began)
         if scorer.read == 0:
             raise InputError("the file has a header but no rows")
+        if not _still_current(s3, obj):
+            predictions.abort()
+            errors.abort()
+            reason = "the object was overwritten or deleted while it was scored"
+            logger.info("skipping %s: %s", obj.key, reason)
+            return {**report, "status": "skipped", "reason": reason}
         predictions.complete()
         report["outputs"]["predictions"] = keys.predictions
         if wrote_errors:
@@ -423,6 +508,10 @@ def _score_claimed(
         raise
     if scorer is not None:
         report["rows"] = {"read": scorer.read, "scored": scorer.scored, "rejected": scorer.rejected}
+    produced = set(report["outputs"].values())
+    _remove_outputs(
+        s3, obj.bucket, [k for k in (keys.predictions, keys.errors) if k not in produced]
+    )
     finished_at = time.time()
     report["finished_at"] = _utc(finished_at)
     report["seconds"] = round(finished_at - started, 3)

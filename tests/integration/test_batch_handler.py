@@ -63,12 +63,16 @@ def report(s3: Any, relative: str) -> dict[str, Any]:
     return dict(json.loads(raw))
 
 
-def sqs_event(key: str, etag: str, message_id: str = "m-1") -> dict[str, Any]:
+def sqs_event(
+    key: str, etag: str, message_id: str = "m-1", version_id: str | None = None
+) -> dict[str, Any]:
     """The SQS-wrapped S3 put of events/, pointed at ``key`` (URL-encoded as S3 does)."""
     event = load_event("batch_sqs_s3_put.json")
     notification = json.loads(event["Records"][0]["body"])
     entry = notification["Records"][0]["s3"]["object"]
     entry["key"], entry["eTag"] = quote_plus(key, safe="/"), etag
+    if version_id is not None:
+        entry["versionId"] = version_id
     event["Records"][0]["body"] = json.dumps(notification)
     event["Records"][0]["messageId"] = message_id
     return event
@@ -151,7 +155,8 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
         ";".join([*good, "7"]),  # 5 extra field
         ";".join(good[:5]),  # 6 too few fields
         "",  # 7 blank line
-        row(c2='"0.\n5"'),  # 8-9 quoted newline inside a number
+        row(c2='"0.\n5"'),  # 8-9 a quoted line break inside a number: only line 8 is
+        # refused for the quote, and line 9 is read again as a record (of 10 fields)
         row(c3="NaN"),  # 10 NaN
         row(c4="1e309"),  # 11 beyond float range
         row(c5="Infinity"),  # 12 infinity
@@ -167,15 +172,19 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
     errors = list(csv.reader(io.StringIO((read(data, "errors/bad.csv") or b"").decode())))
     assert errors[0] == ["line", "column", "reason", "row"]
     by_line = {int(e[0]): e for e in errors[1:]}
-    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 10, 11, 12, 15]
+    assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15]
     assert by_line[3][1] == "fixed acidity"
     assert "does not allow" in by_line[3][2]
     assert by_line[4][1:3] == ["volatile acidity", "not a number: 'abc'"]
     assert by_line[5][2] == "expected 12 fields, got 13"
     assert by_line[6][2] == "expected 12 fields, got 5"
     assert by_line[7][2] == "blank line"
-    assert by_line[8][1] == "citric acid"
-    assert "\n" in by_line[8][3]  # the raw row, newline and all
+    assert by_line[8][2] == (
+        "a quote opened on this line makes lines 8-9 one record: "
+        "citric acid: not a number: '0.\\n5'"
+    )
+    assert by_line[8][3] == lines[7].split("\n")[0]
+    assert by_line[9][2:] == ["expected 12 fields, got 10", lines[7].split("\n")[1]]
     assert by_line[10][1] == "residual sugar"
     assert "not a finite number" in by_line[11][2]
     assert by_line[12][1] == "free sulfur dioxide"
@@ -183,18 +192,18 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
     assert by_line[15][2] == "bytes that are not UTF-8"
     assert by_line[15][3].endswith("3.5\\xe9;" + ";".join(good[9:]))
     done = report(data, "bad.csv")
-    assert done["rows"] == {"read": 13, "scored": 3, "rejected": 10}
+    assert done["rows"] == {"read": 14, "scored": 3, "rejected": 11}
 
 
 def test_comma_gzip_bom_and_crlf(data: Any) -> None:
     text = "\r\n".join([HEADER.replace(";", ","), *[r.replace(";", ",") for r in ROWS[:20]]])
     etag = put(data, "incoming/zipped.csv.gz", gzip.compress(b"\xef\xbb\xbf" + text.encode()))
     assert run(sqs_event("incoming/zipped.csv.gz", etag)) == {"batchItemFailures": []}
-    output = (read(data, "predictions/zipped.csv") or b"").decode()
+    output = (read(data, "predictions/zipped.csv.gz.csv") or b"").decode()
     assert output.startswith('"fixed acidity","volatile acidity"')
     assert output.splitlines()[0].endswith(',"quality",prediction')
     assert len(output.splitlines()) == 21
-    assert report(data, "zipped.csv")["rows"]["scored"] == 20
+    assert report(data, "zipped.csv.gz")["rows"]["scored"] == 20
 
 
 @pytest.mark.parametrize(
@@ -341,7 +350,11 @@ def test_classifier_adds_probability_columns(
 
 
 def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
-    """10,000 rows, every tenth broken in one of 9 ways: exactly the 9,000 good ones scored."""
+    """10,000 rows, every tenth broken in one of 9 ways: exactly the 9,000 good ones scored.
+
+    A quoted line break inside a number makes two records: the line the quote opened on
+    (refused for the quote) and the next one, read again on its own (refused for its width).
+    """
     good = ROWS[0].split(";")
 
     def broken(kind: int) -> str:
@@ -373,15 +386,19 @@ def test_ten_thousand_rows_with_ten_percent_bad(data: Any) -> None:
     etag = put(data, "incoming/big.csv", body)
     assert run(sqs_event("incoming/big.csv", etag)) == {"batchItemFailures": []}
     done = report(data, "big.csv")
-    assert done["rows"] == {"read": 10_000, "scored": 9_000, "rejected": 1_000}
+    assert done["rows"] == {"read": 10_111, "scored": 9_000, "rejected": 1_111}
     output = csv_rows(read(data, "predictions/big.csv") or b"")
     assert len(output) == 1 + 9_000
     errors = list(csv.reader(io.StringIO((read(data, "errors/big.csv") or b"").decode())))[1:]
-    assert len({e[0] for e in errors}) == 1_000
-    reasons = Counter(e[2].split(":")[0] for e in errors)
+    assert len({e[0] for e in errors}) == 1_111
+    reasons = Counter(
+        "a quote" if e[2].startswith("a quote opened") else e[2].split(":")[0] for e in errors
+    )
     assert reasons == {
         "missing value in a column that does not allow one": 112,
-        "not a number": 111 + 111,  # text, and the number with a quoted newline
+        "not a number": 111,
+        "a quote": 111,  # the line a quoted line break inside a number opened on...
+        "expected 12 fields, got 10": 111,  # ...and the line after it
         "expected 12 fields, got 13": 111,
         "expected 12 fields, got 4": 111,
         "blank line": 111,
@@ -439,3 +456,157 @@ def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
     monkeypatch.setattr(batch, "PART_SIZE", part_size)
     assert run(sqs_event(f"incoming/{failing}.csv", etag)) == {"batchItemFailures": []}
     assert read(data, f"predictions/{failing}.csv") == read(data, "predictions/clean.csv")
+
+
+# ----- defects found by probing: files the sniffer refused, stale outputs and events ------
+def leases(s3: Any) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="reports/").get("Contents", [])
+    return [o["Key"] for o in listed if o["Key"].endswith(".lease")]
+
+
+def semicolons(lines: list[str], ending: str = "\n") -> bytes:
+    return ending.join(lines).encode() + ending.encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "scored", "refused"),
+    [
+        (semicolons([HEADER, *ROWS[:5]], "\r"), 5, []),  # CR-only line endings
+        (semicolons([HEADER, ROWS[0], ROWS[1].replace(";", "\r;", 1), *ROWS[2:6]]), 5, [3, 4]),
+        (semicolons([HEADER + ";note", *(r + ";" + "x" * 200_000 for r in ROWS[:3])]), 3, []),
+        (
+            semicolons(
+                [
+                    HEADER + "".join(f";extra {i}" for i in range(9_000)),
+                    *(r + ";1" * 9_000 for r in ROWS[:3]),
+                ]
+            ),
+            3,
+            [],
+        ),
+    ],
+    ids=["cr-only", "bare-cr-in-a-field", "200kb-field", "9011-columns"],
+)
+def test_files_the_sniffer_refused_are_scored(
+    data: Any, body: bytes, scored: int, refused: list[int]
+) -> None:
+    etag = put(data, "incoming/odd.csv", body)
+    assert run(sqs_event("incoming/odd.csv", etag)) == {"batchItemFailures": []}
+    done = report(data, "odd.csv")
+    assert done["status"] == "succeeded", done
+    assert done["rows"]["scored"] == scored
+    errors = list(csv.reader(io.StringIO((read(data, "errors/odd.csv") or b"").decode())))
+    assert [int(e[0]) for e in errors[1:]] == refused
+    assert leases(data) == []
+
+
+def test_a_single_line_of_megabytes_fails_once_with_a_report(data: Any) -> None:
+    etag = put(data, "incoming/line.csv", b"a;" + b"9" * (3 << 20))
+    assert run(sqs_event("incoming/line.csv", etag)) == {"batchItemFailures": []}
+    done = report(data, "line.csv")
+    assert done["status"] == "failed"
+    assert "header row has a line longer than" in done["error"]
+    assert leases(data) == []
+
+
+def test_bad_rows_are_refused_one_at_a_time_wherever_they_are(data: Any) -> None:
+    lines = [HEADER, *(ROWS[i % len(ROWS)] for i in range(30_000))]
+    lines[3] = lines[3].replace(";", ";\x00", 1)  # a NUL in the first 64 KiB...
+    lines[20_000] = lines[20_000].replace(";", ";\x00", 1)  # ...and far after it
+    lines[100] = lines[100] + ';"' + "n" * 200_000 + '"'  # a quoted field over 128 KiB
+    lines[25] = lines[25].replace(";", ';"', 1)  # a stray quote at line 26...
+    lines[40] = lines[40].replace(";", ';x"', 1)  # ...closed by another 15 lines later
+    lines[29_000] = lines[29_000] + ";" + "w" * (2 << 20)  # a line over the limit
+    etag = put(data, "incoming/spread.csv", semicolons(lines))
+    assert run(sqs_event("incoming/spread.csv", etag), remaining_ms=900_000) == {
+        "batchItemFailures": []
+    }
+    errors = list(csv.reader(io.StringIO((read(data, "errors/spread.csv") or b"").decode())))
+    by_line = {int(e[0]): e[2] for e in errors[1:]}
+    assert sorted(by_line) == [4, 26, 41, 101, 20_001, 29_001]
+    assert by_line[4] == by_line[20_001] == "a NUL byte"
+    assert by_line[26].startswith("a quote opened on this line makes lines 26-41 one record")
+    assert by_line[101] == "expected 12 fields, got 13"  # refused for its width, not its size
+    assert by_line[29_001] == "a line longer than 1,048,576 characters"
+    done = report(data, "spread.csv")
+    assert done["status"] == "succeeded"
+    assert done["rows"] == {"read": 30_000, "scored": 29_994, "rejected": 6}
+
+
+def test_outputs_of_an_earlier_version_do_not_survive(data: Any) -> None:
+    key = "incoming/again.csv"
+    v1 = [HEADER, *ROWS[:10], ROWS[0].replace(";", ";x;", 1)]
+    run(sqs_event(key, put(data, key, semicolons(v1))))
+    assert report(data, "again.csv")["outputs"]["errors"] == "errors/again.csv"
+    run(sqs_event(key, put(data, key, semicolons([HEADER, *ROWS[:10]]))))
+    done = report(data, "again.csv")
+    assert done["outputs"] == {"predictions": "predictions/again.csv", "errors": None}
+    assert read(data, "errors/again.csv") is None
+    run(sqs_event(key, put(data, key, b"colour;size\nred;3\n")))
+    assert report(data, "again.csv")["status"] == "failed"
+    assert read(data, "predictions/again.csv") is None
+    assert read(data, "errors/again.csv") is None
+    assert leases(data) == []
+
+
+def test_a_late_event_for_an_older_version_is_skipped(data: Any) -> None:
+    data.put_bucket_versioning(Bucket=DATA_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    key = "incoming/versions.csv"
+    first = data.put_object(Bucket=DATA_BUCKET, Key=key, Body=semicolons([HEADER, *ROWS[:3]]))
+    late = sqs_event(key, first["ETag"].strip('"'), version_id=first["VersionId"])
+    assert run(late) == {"batchItemFailures": []}
+    second = data.put_object(Bucket=DATA_BUCKET, Key=key, Body=semicolons([HEADER, *ROWS[:7]]))
+    run(sqs_event(key, second["ETag"].strip('"'), version_id=second["VersionId"]))
+    scored = (report(data, "versions.csv"), read(data, "predictions/versions.csv"))
+    assert scored[0]["input"]["version_id"] == second["VersionId"]
+    # When v1's event is delivered again, v2's results stay.
+    result = app.lambda_handler(json.loads(late["Records"][0]["body"]), FakeLambdaContext())
+    (skipped,) = result["reports"]
+    assert skipped["status"] == "skipped"
+    assert "overwritten since the event" in skipped["reason"]
+    assert (report(data, "versions.csv"), read(data, "predictions/versions.csv")) == scored
+    # The same content uploaded again is a new version: its old event is stale too.
+    third = data.put_object(Bucket=DATA_BUCKET, Key=key, Body=semicolons([HEADER, *ROWS[:7]]))
+    assert third["ETag"] == second["ETag"]
+    stale = sqs_event(key, second["ETag"].strip('"'), version_id=second["VersionId"])
+    run(sqs_event(key, third["ETag"].strip('"'), version_id=third["VersionId"]))
+    assert report(data, "versions.csv")["input"]["version_id"] == third["VersionId"]
+    skipped = app.lambda_handler(json.loads(stale["Records"][0]["body"]), FakeLambdaContext())
+    assert "same content" in skipped["reports"][0]["reason"]
+    assert report(data, "versions.csv")["input"]["version_id"] == third["VersionId"]
+    assert leases(data) == []
+
+
+def test_csv_and_csv_gz_of_one_name_keep_their_own_outputs(data: Any) -> None:
+    plain = semicolons([HEADER, *ROWS[:4]])
+    zipped = gzip.compress(semicolons([HEADER, *ROWS[:9]]))
+    run(sqs_event("incoming/x.csv", put(data, "incoming/x.csv", plain)))
+    run(sqs_event("incoming/x.csv.gz", put(data, "incoming/x.csv.gz", zipped)))
+    assert len(csv_rows(read(data, "predictions/x.csv") or b"")) == 5
+    assert len(csv_rows(read(data, "predictions/x.csv.gz.csv") or b"")) == 10
+    assert report(data, "x.csv")["rows"]["scored"] == 4
+    assert report(data, "x.csv.gz")["rows"]["scored"] == 9
+    assert report(data, "x.csv.gz")["outputs"]["predictions"] == "predictions/x.csv.gz.csv"
+
+
+def test_a_skipped_run_releases_its_lease(data: Any) -> None:
+    key = "incoming/quick.csv"
+    etag = put(data, key, semicolons([HEADER, *ROWS[:3]]))
+    # A hand-made event (sam local generate-event's placeholder ETag) is skipped...
+    event = sqs_event(key, "0123456789abcdef0123456789abcdef")
+    body = json.loads(event["Records"][0]["body"])
+    (skipped,) = app.lambda_handler(body, FakeLambdaContext())["reports"]
+    assert skipped["status"] == "skipped"
+    assert "hand-made or sample event" in skipped["reason"]
+    assert leases(data) == []
+    # ...and the object's real event is scored at once, not after a visibility timeout.
+    assert run(sqs_event(key, etag)) == {"batchItemFailures": []}
+    assert report(data, "quick.csv")["status"] == "succeeded"
+    # A key deleted since its event leaves no lease behind either.
+    gone = put(data, "incoming/gone.csv", semicolons([HEADER, *ROWS[:3]]))
+    data.delete_object(Bucket=DATA_BUCKET, Key="incoming/gone.csv")
+    body = json.loads(sqs_event("incoming/gone.csv", gone)["Records"][0]["body"])
+    (skipped,) = app.lambda_handler(body, FakeLambdaContext())["reports"]
+    assert skipped["reason"] == "the object was deleted since the event"
+    assert leases(data) == []
+    assert read(data, "reports/gone.csv.json") is None

@@ -14,7 +14,14 @@ from predictor import batch
 from predictor.registry import MODEL_PREFIX
 from tests.conftest import ROOT
 
-SERVING_FORBIDDEN = ("s3:Delete", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:*")
+SERVING_FORBIDDEN = (
+    "s3:DeleteObjectVersion",
+    "s3:DeleteBucket",
+    "s3:PutObjectAcl",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutBucket",
+    "s3:*",
+)
 
 
 class _NoManagedPolicies:
@@ -71,7 +78,7 @@ def s3_grants(expanded: dict[str, Any], function: str) -> dict[str, set[str]]:
 
 
 @pytest.mark.parametrize("function", ["RealtimeFunction", "BatchFunction"])
-def test_serving_roles_cannot_delete_or_change_acls(
+def test_serving_roles_cannot_delete_versions_or_change_acls(
     expanded: dict[str, Any], function: str
 ) -> None:
     for statement in role_statements(expanded, function):
@@ -83,7 +90,7 @@ def test_serving_roles_cannot_delete_or_change_acls(
 
 def test_realtime_reads_only_models(expanded: dict[str, Any]) -> None:
     grants = s3_grants(expanded, "RealtimeFunction")
-    assert set(grants) == {"s3:GetObject", "s3:ListBucket"}
+    assert set(grants) == {"s3:GetObject", "s3:ListBucket"}  # no delete of any kind
     (objects,) = grants["s3:GetObject"]
     assert "ModelBucket" in objects
     assert f"/{MODEL_PREFIX}/*" in objects
@@ -99,10 +106,21 @@ def test_batch_reads_models_and_inputs_and_writes_only_its_prefixes(
     grants = s3_grants(expanded, "BatchFunction")
     assert set(grants) == {
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "s3:ListBucket",
         "s3:PutObject",
         "s3:AbortMultipartUpload",
+        "s3:DeleteObject",
     }
+    (versions,) = grants["s3:GetObjectVersion"]
+    assert f"/{batch.INCOMING}*" in versions
+    assert "ModelBucket" not in versions
+    (deletes,) = grants["s3:DeleteObject"]
+    assert [r["Fn::Sub"].split("}/", 1)[1] for r in json.loads(deletes)] == [
+        f"{batch.PREDICTIONS}*",
+        f"{batch.ERRORS}*",
+        f"{batch.REPORTS}*.lease",
+    ]
     reads = " ".join(grants["s3:GetObject"])
     assert f"/{MODEL_PREFIX}/*" in reads
     assert f"/{batch.INCOMING}*" in reads
@@ -126,6 +144,19 @@ def test_only_the_training_job_writes_models(expanded: dict[str, Any]) -> None:
                 if "s3:PutObject" in actions(statement) and "ModelBucket" in resources(statement):
                     writers.append(name)
     assert writers == ["TrainingFunctionRole"]
+
+
+def test_realtime_concurrency_is_reserved_unless_turned_off(source: dict[str, Any]) -> None:
+    parameter = source["Parameters"]["RealtimeReservedConcurrency"]
+    assert parameter["Default"] > 0
+    function = source["Resources"]["RealtimeFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "ReservesRealtimeConcurrency",
+            {"Ref": "RealtimeReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
 
 
 @pytest.mark.parametrize("bucket", ["ModelBucket", "DataBucket"])
