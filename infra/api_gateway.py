@@ -2,25 +2,40 @@
 
 ``make run`` serves the realtime function through it over HTTP, and the schemathesis
 tests call it in-process: both see exactly what the deployed function sees, an API
-Gateway event in and a Lambda proxy response out, with API Gateway's own refusal of
-bodies over its size limit before the function runs.
+Gateway event in and a Lambda proxy response out. Bodies over the size limit are refused
+before the function runs, as API Gateway refuses them, but with the project's documented
+error object so that clients meet one error shape.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, BinaryIO
 
 REGION = "us-east-1"
 
 #: Content types API Gateway passes to the function as text; others arrive base64.
 _TEXT_TYPES = ("application/json", "text/")
+
+#: Bytes read from the request stream at a time while draining or de-chunking a body.
+_READ_BYTES = 64 * 1024
+#: At most this many bytes past the limit are read and discarded from a refused body, so
+#: that the client, still sending, receives the 413 instead of a connection reset; a client
+#: sending more than that is answered and cut off rather than read for ever.
+MAX_DRAIN_BYTES = 64 * 1024 * 1024
+#: Longest chunk-size line (size and extensions) or trailer line of a chunked body.
+_MAX_CHUNK_LINE_BYTES = 4096
+#: Most trailer fields after the last chunk.
+_MAX_TRAILER_LINES = 64
+#: A chunk size: hexadecimal digits only (``int(_, 16)`` would also take "0x", "_", "+").
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -97,6 +112,79 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+class RefusedRequest(Exception):
+    """A request the gateway answers itself, with the project's error object."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+    def body(self) -> bytes:
+        """``{"error": {"type", "message", "details"}}``, as the function's errors are."""
+        error = {"type": self.error_type, "message": self.message, "details": []}
+        return json.dumps({"error": error}).encode()
+
+
+def _malformed(message: str) -> RefusedRequest:
+    return RefusedRequest(400, "malformed_request", message)
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    declared = str(environ.get("CONTENT_LENGTH") or "0").strip()
+    if not declared.isdigit():  # also refuses a negative length
+        raise _malformed(f"Content-Length {declared[:40]!r} is not a number of bytes")
+    return int(declared)
+
+
+def _discard(stream: BinaryIO, length: int) -> None:
+    """Read ``length`` bytes (fewer if the client stops early) and drop them."""
+    while length > 0:
+        data = stream.read(min(length, _READ_BYTES))
+        if not data:
+            return
+        length -= len(data)
+
+
+def _chunk_line(stream: BinaryIO) -> bytes:
+    """One CRLF-terminated line of chunked framing, without its CRLF."""
+    line = stream.readline(_MAX_CHUNK_LINE_BYTES + 1)
+    if len(line) > _MAX_CHUNK_LINE_BYTES:
+        raise _malformed(f"chunked body: a line longer than {_MAX_CHUNK_LINE_BYTES} bytes")
+    if not line.endswith(b"\r\n"):
+        raise _malformed("chunked body: ends before its last chunk")
+    return line[:-2]
+
+
+def _dechunk(stream: BinaryIO) -> Iterator[bytes]:
+    """The data of a ``Transfer-Encoding: chunked`` body, in pieces of at most 64 KiB.
+
+    Reads chunk-size lines (hexadecimal, optional ``;extensions``), each chunk's data and
+    its CRLF, up to the zero-size chunk, then the trailer fields up to the empty line,
+    so that nothing of the request is left unread. Bad framing raises a 400.
+    """
+    while True:
+        size_field = _chunk_line(stream).split(b";", 1)[0].strip(b" \t")
+        if not _CHUNK_SIZE.fullmatch(size_field):
+            raise _malformed(f"chunked body: chunk size {size_field[:20]!r} is not hexadecimal")
+        remaining = int(size_field, 16)
+        if remaining == 0:
+            break
+        while remaining > 0:
+            data = stream.read(min(remaining, _READ_BYTES))
+            if not data:
+                raise _malformed("chunked body: ends inside a chunk")
+            remaining -= len(data)
+            yield data
+        if stream.read(2) != b"\r\n":
+            raise _malformed("chunked body: chunk data is not followed by CRLF")
+    for _ in range(_MAX_TRAILER_LINES):
+        if not _chunk_line(stream):
+            return
+    raise _malformed(f"chunked body: more than {_MAX_TRAILER_LINES} trailer fields")
+
+
 class ApiGatewayApp:
     """A WSGI application that turns each request into an event for ``lambda_handler``."""
 
@@ -106,16 +194,15 @@ class ApiGatewayApp:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request as API Gateway and the function together would."""
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length > self.max_body_bytes:
-            # API Gateway refuses bodies over its own limit before the function runs.
+        try:
+            body = self._read_body(environ)
+        except RefusedRequest as refusal:
             return self._send(
                 start_response,
-                413,
+                refusal.status,
                 {"content-type": "application/json"},
-                json.dumps({"message": "Request Entity Too Large"}).encode(),
+                refusal.body(),
             )
-        body = environ["wsgi.input"].read(length) if length else b""
         # WSGI hands the path over as latin-1 decoded bytes; API Gateway passes UTF-8.
         path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
         event = api_gateway_event(
@@ -131,6 +218,51 @@ class ApiGatewayApp:
         return self._send(
             start_response, response["statusCode"], response.get("headers") or {}, data
         )
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        """The request body, refused (413) over ``max_body_bytes`` before the function runs."""
+        stream: BinaryIO = environ["wsgi.input"]
+        transfer_encoding = str(environ.get("HTTP_TRANSFER_ENCODING", "")).strip().lower()
+        if transfer_encoding == "chunked":
+            # wsgiref hands over the raw socket stream and does not de-chunk it.
+            return self._read_chunked(stream)
+        if transfer_encoding:
+            # A client's mistake, so a 400 rather than RFC 9112's 501: never a 5xx for these.
+            raise _malformed(f"Transfer-Encoding {transfer_encoding[:40]!r} is not supported")
+        length = _content_length(environ)
+        if length > self.max_body_bytes:
+            if length <= self.max_body_bytes + MAX_DRAIN_BYTES:
+                # Read the body first: answering and closing while the client still sends
+                # resets the connection, and the client never sees the 413.
+                _discard(stream, length)
+            raise RefusedRequest(
+                413,
+                "payload_too_large",
+                f"request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes",
+            )
+        return stream.read(length) if length else b""
+
+    def _read_chunked(self, stream: BinaryIO) -> bytes:
+        """A chunked body, de-chunked; over the limit it is drained as far as allowed."""
+        body = bytearray()
+        received = 0
+        cut_off = False
+        for data in _dechunk(stream):
+            received += len(data)
+            if received <= self.max_body_bytes:
+                body += data
+            elif received > self.max_body_bytes + MAX_DRAIN_BYTES:
+                cut_off = True  # answered without reading the rest; the connection closes
+                break
+        if received > self.max_body_bytes:
+            size = f"more than {received}" if cut_off else str(received)
+            raise RefusedRequest(
+                413,
+                "payload_too_large",
+                f"chunked request body of {size} bytes exceeds the limit of "
+                f"{self.max_body_bytes} bytes",
+            )
+        return bytes(body)
 
     @staticmethod
     def _send(

@@ -41,11 +41,48 @@ DEAD_LETTER_QUEUE = "serverless-predictor-dead-letter-local"
 LOCAL_VISIBILITY_SECONDS = 10
 
 
-def template_data_path() -> tuple[str, int]:
-    """The notification prefix and the redrive count the template defines."""
+#: The template's logical id of each bucket the local stack creates.
+TEMPLATE_BUCKETS = {"ModelBucket": MODEL_BUCKET, "DataBucket": DATA_BUCKET}
+
+
+def _template_resources() -> dict[str, Any]:
     from infra.cfn_yaml import load_template
 
-    resources = load_template(ROOT / "template.yaml")["Resources"]
+    return dict(load_template(ROOT / "template.yaml")["Resources"])
+
+
+def template_bucket_versioning() -> dict[str, str]:
+    """Each local bucket's versioning status as template.yaml sets it; unversioned: absent.
+
+    Read from the template, not repeated here, so that the two cannot drift apart.
+    """
+    resources = _template_resources()
+    statuses: dict[str, str] = {}
+    for logical_id, bucket in TEMPLATE_BUCKETS.items():
+        versioning = resources[logical_id]["Properties"].get("VersioningConfiguration")
+        if versioning is None:
+            continue
+        status = versioning.get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise ValueError(f"{logical_id}: cannot apply versioning status {status!r} locally")
+        statuses[bucket] = str(status)
+    return statuses
+
+
+def create_buckets(s3: Any) -> None:
+    """The model and data buckets, versioned as the template versions them."""
+    versioning = template_bucket_versioning()
+    for bucket in TEMPLATE_BUCKETS.values():
+        s3.create_bucket(Bucket=bucket)
+        if bucket in versioning:
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": versioning[bucket]}
+            )
+
+
+def template_data_path() -> tuple[str, int]:
+    """The notification prefix and the redrive count the template defines."""
+    resources = _template_resources()
     notification = resources["DataBucket"]["Properties"]["NotificationConfiguration"]
     rules = notification["QueueConfigurations"][0]["Filter"]["S3Key"]["Rules"]
     prefix = next(r["Value"] for r in rules if r["Name"] == "prefix")
@@ -112,18 +149,49 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
             try:
                 response = lambda_handler(event, LocalContext("batch-local"))
             except Exception as exc:  # the whole batch failed: SQS will redeliver it
-                print(f"batch  failed, will retry: {exc}".splitlines()[0], flush=True)
+                for line in _failure_lines(exc):
+                    print(f"batch  failed, will retry: {line}", flush=True)
                 continue
             if not response.get("batchItemFailures"):
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text.strip() else ""
+
+
+def _failure_lines(exc: Exception) -> list[str]:
+    """The failed invocation's message, then one line per record error (no tracebacks).
+
+    powertools' BatchProcessingError says its record errors are "logged separately below"
+    but only carries them, in ``child_exceptions``: nothing logs them unless we do.
+    """
+    # Imported here: powertools is loaded with the batch function, not before.
+    from aws_lambda_powertools.utilities.batch.exceptions import BaseBatchProcessingError
+
+    lines = [_first_line(str(exc)) or type(exc).__name__]
+    if isinstance(exc, BaseBatchProcessingError):
+        for error_type, error, _traceback in exc.child_exceptions:
+            name = (error_type or type(error)).__name__
+            message = _first_line(str(error)) if error is not None else ""
+            lines.append(f"{name}: {message}" if message else name)
+    return lines
+
+
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a burst of clients
+    # arrives faster than they are accepted; 20 concurrent clients met resets with it.
+    request_queue_size = 128
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
     """One line per request on stderr, like ``sam local start-api``."""
+
+    # http.server assumes HTTP/0.9 until the request line parses, and answers 0.9 clients
+    # with a bare body: a client whose request line is refused (garbage, a bad version)
+    # would get no status line. No client speaks 0.9 any more; answer in 1.0.
+    default_request_version = "HTTP/1.0"
 
     def get_environ(self) -> dict[str, Any]:
         """The WSGI environ, without the ``text/plain`` wsgiref invents for no header."""
@@ -133,7 +201,17 @@ class _QuietRequestHandler(WSGIRequestHandler):
         return environ
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        sys.stderr.write(f"api  {self.command} {self.path} -> {code}\n")
+        # command and path are unset when the request line could not be parsed; send_error
+        # has then logged the refusal through log_message already.
+        command = getattr(self, "command", None)
+        path = getattr(self, "path", None)
+        if command and path is not None:
+            sys.stderr.write(f"api  {command} {path} -> {code}\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """A refused request (send_error's ``code %d, message %s``), on one short line."""
+        # The message can quote a request line of 64 KiB: keep the terminal readable.
+        sys.stderr.write(f"api  refused: {(format % args)[:200]}\n")
 
 
 def serve_api(lambda_handler: Any, max_body: int, port: int) -> WSGIServer:
@@ -190,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     s3 = boto3.client("s3")
     sqs = boto3.client("sqs")
-    for bucket in (MODEL_BUCKET, DATA_BUCKET):
-        s3.create_bucket(Bucket=bucket)
+    create_buckets(s3)
     queue = create_data_path(s3, sqs)
 
     from training.job import TrainingConfig, run_training
