@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
 from training.pipelines import CANDIDATES
 
@@ -19,7 +20,7 @@ def train_and_promote(s3: Any, bucket: str, kind: str) -> dict[str, Any]:
         data=str(WINE),
         target="quality",
         name="wine",
-        bucket=bucket,
+        registry=RegistryLocation(bucket),
         candidates=(kind,),
         promote="production",
         force=True,

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infra.lambda_context import LambdaContext
+from infra.local_env import MODEL_BUCKET, LocalAws, function_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
-BUCKET = "bench-models"
 CALLS = 2000
 
 
@@ -53,12 +55,10 @@ def cold_start_seconds(code: str, env: dict[str, str], runs: int = 3) -> float:
 
 COLD_HANDLER = """
 import json
+from infra.lambda_context import LambdaContext
 from realtime import app
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "bench", 1024, "cold"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 event = json.load(open("events/realtime_predict_json.json"))
-response = app.lambda_handler(event, Context())
+response = app.lambda_handler(event, LambdaContext("cold"))
 assert response["statusCode"] == 200, response
 """
 
@@ -70,44 +70,26 @@ pipeline = joblib.load(io.BytesIO(s3.get_object(Bucket="{bucket}", Key="{key}")[
 
 
 def main() -> int:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
-    )
-    os.environ["AWS_REGION"] = "us-east-1"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-    os.environ.update(
-        MODEL_BUCKET=BUCKET,
-        MODEL_NAME="wine",
-        POWERTOOLS_METRICS_NAMESPACE="Bench",
-        POWERTOOLS_TRACE_DISABLED="true",
-        LOG_LEVEL="WARNING",
-    )
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    local = LocalAws().start()
+    os.environ.update(function_environment(local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"))
+    s3 = local.s3
 
     from bench.models import CANDIDATES, train_and_promote
-    from predictor.registry import ModelRegistry
     from predictor.schema import FeatureSchema
+    from training.registry_admin import ModelRegistry
 
-    registry = ModelRegistry(s3, BUCKET)
+    registry = ModelRegistry(s3, MODEL_BUCKET)
     event_1 = json.loads((ROOT / "events/realtime_predict_json.json").read_text())
     row = json.loads(event_1["body"])["instances"][0]
     event_100 = copy.deepcopy(event_1)
     event_100["body"] = json.dumps({"instances": [row] * 100})
 
     from realtime import app
-    from tests.conftest import FakeLambdaContext
 
-    context = FakeLambdaContext()
+    context = LambdaContext("bench")
     table = []
     for kind in CANDIDATES:
-        manifest = train_and_promote(s3, BUCKET, kind)
+        manifest = train_and_promote(s3, MODEL_BUCKET, kind)
         version = manifest["version"]
         pipeline = registry.load_joblib("wine", version).predictor.pipeline  # type: ignore[attr-defined]
         schema = FeatureSchema.from_dict(manifest["schema"])
@@ -115,7 +97,7 @@ def main() -> int:
 
         frame_1 = pd.DataFrame([row], columns=list(schema.names))
         frame_100 = pd.DataFrame([row] * 100, columns=list(schema.names))
-        app._cache = None  # a new container for each model
+        app.container.reset()  # a new container for each model
         assert app.lambda_handler(event_1, context)["statusCode"] == 200
         handler_1 = timed(lambda: app.lambda_handler(event_1, context), CALLS)
         handler_100 = timed(lambda: app.lambda_handler(event_100, context), CALLS)
@@ -129,7 +111,7 @@ def main() -> int:
         env = dict(os.environ)
         cold_handler = cold_start_seconds(COLD_HANDLER, env)
         key = f"models/wine/{version}/model.joblib"
-        cold_sklearn = cold_start_seconds(COLD_SKLEARN.format(bucket=BUCKET, key=key), env)
+        cold_sklearn = cold_start_seconds(COLD_SKLEARN.format(bucket=MODEL_BUCKET, key=key), env)
         table.append(
             {
                 "model": kind,
@@ -145,7 +127,7 @@ def main() -> int:
                 "onnx_bytes": manifest["artifacts"]["model.onnx"]["size"],
             }
         )
-    server.stop()
+    local.stop()
 
     print(f"Realtime, {CALLS} handler calls each; cold start: median of 3 fresh processes")
     header = (

@@ -12,14 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, BinaryIO
 
-REGION = "us-east-1"
+from infra.lambda_context import ACCOUNT, LambdaContext
 
 #: Content types API Gateway passes to the function as text; others arrive base64.
 _TEXT_TYPES = ("application/json", "text/")
@@ -39,22 +38,6 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
-
-class LocalContext:
-    """What powertools reads from a Lambda context."""
-
-    memory_limit_in_mb = 1024
-
-    def __init__(self, function_name: str = "realtime-local", seconds: float = 900) -> None:
-        self.function_name = function_name
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self._deadline = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before this invocation's deadline."""
-        return int((self._deadline - time.monotonic()) * 1000)
 
 
 def api_gateway_event(
@@ -79,7 +62,7 @@ def api_gateway_event(
         "rawQueryString": query,
         "headers": headers,
         "requestContext": {
-            "accountId": "000000000000",
+            "accountId": ACCOUNT,
             "apiId": "local",
             "domainName": "127.0.0.1",
             "http": {
@@ -212,7 +195,7 @@ class ApiGatewayApp:
             _request_headers(environ),
             body,
         )
-        response = self.lambda_handler(event, LocalContext())
+        response = self.lambda_handler(event, LambdaContext("realtime-local"))
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         return self._send(

@@ -16,13 +16,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from infra.local_stack import DATA_BUCKET, MODEL_BUCKET
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, LocalAws, function_environment
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / ".aws-sam" / "build"
+CONTEXT_MODULE = ROOT / "infra" / "lambda_context.py"
 EVENTS = ROOT / "events"
 PLACEHOLDER_ETAG = "0123456789abcdef0123456789abcdef"
 
@@ -33,22 +32,20 @@ FUNCTIONS = {
 }
 
 CHILD = """
-import json, sys
+import importlib, importlib.util, json, sys
 sys.path.insert(0, sys.argv[1])
-import importlib
 handler = importlib.import_module(sys.argv[2]).lambda_handler
 assert "site-packages" not in handler.__code__.co_filename
-
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "built", 1024, "built-invoke"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:built"
-    def get_remaining_time_in_millis(self):
-        return 900000
+# The one local Lambda context (standard library only), loaded from its file so that
+# nothing but the built function is on the path.
+spec = importlib.util.spec_from_file_location("lambda_context", sys.argv[3])
+lambda_context = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lambda_context)
 
 for line in sys.stdin:
     name, event = json.loads(line)
     try:
-        response = handler(event, Context())
+        response = handler(event, lambda_context.LambdaContext("built"))
     except Exception as exc:
         response = {"exception": type(exc).__name__, "message": str(exc)}
     print("RESULT " + json.dumps([name, response]), flush=True)
@@ -77,15 +74,14 @@ def expected_ok(name: str, response: dict[str, Any]) -> str | None:
 
 def prepare(s3: Any) -> str:
     """Model and input objects the events refer to (one content); returns its ETag."""
+    from predictor.settings import RegistryLocation
     from training.job import TrainingConfig, run_training
 
-    for bucket in (MODEL_BUCKET, DATA_BUCKET):
-        s3.create_bucket(Bucket=bucket)
     config = TrainingConfig(
         data=str(ROOT / "data" / "winequality-red.csv"),
         target="quality",
         name="wine-quality",
-        bucket=MODEL_BUCKET,
+        registry=RegistryLocation(MODEL_BUCKET),
         candidates=("linear",),
         promote="production",
     )
@@ -100,27 +96,12 @@ def prepare(s3: Any) -> str:
 
 
 def main() -> int:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    local = LocalAws().start()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "MODEL_BUCKET": MODEL_BUCKET,
-        "MODEL_NAME": "wine-quality",
-        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPredictor",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        **function_environment(local.endpoint, "wine-quality", POWERTOOLS_LOG_LEVEL="WARNING"),
     }
-    os.environ.update(env)
-    s3 = boto3.client("s3")
+    s3 = local.s3
     etag = prepare(s3)
     failures = 0
     for prefix, (function, module) in FUNCTIONS.items():
@@ -134,7 +115,7 @@ def main() -> int:
             text = path.read_text().replace(PLACEHOLDER_ETAG, etag)
             lines.append(json.dumps([path.name, json.loads(text)]))
         done = subprocess.run(
-            [sys.executable, "-S", "-c", CHILD, str(folder), module],
+            [sys.executable, "-S", "-c", CHILD, str(folder), module, str(CONTEXT_MODULE)],
             input="\n".join(lines) + "\n",
             capture_output=True,
             text=True,
@@ -162,7 +143,7 @@ def main() -> int:
     if set(outputs) != expected:
         print(f"expected outputs {sorted(expected)}", file=sys.stderr)
         failures += 1
-    server.stop()
+    local.stop()
     return 1 if failures else 0
 
 

@@ -19,113 +19,22 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from infra.api_gateway import REGION, ApiGatewayApp, LocalContext
+from infra.api_gateway import ApiGatewayApp
+from infra.lambda_context import ACCOUNT, REGION, LambdaContext
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET, QUEUE, ROOT, LocalAws, function_environment
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_BUCKET = "serverless-predictor-models-local"
-DATA_BUCKET = "serverless-predictor-data-local"
 MODEL_NAME = "wine-quality"
 ALIAS = "production"
 DEMO_DATA = ROOT / "data" / "winequality-red.csv"
 
 
-QUEUE = "serverless-predictor-incoming-local"
-DEAD_LETTER_QUEUE = "serverless-predictor-dead-letter-local"
-#: Locally a failed message comes back after this many seconds (the template's 5,400
-#: suits a 15-minute function, not someone watching a terminal).
-LOCAL_VISIBILITY_SECONDS = 10
-
-
-#: The template's logical id of each bucket the local stack creates.
-TEMPLATE_BUCKETS = {"ModelBucket": MODEL_BUCKET, "DataBucket": DATA_BUCKET}
-
-
-def _template_resources() -> dict[str, Any]:
-    from infra.cfn_yaml import load_template
-
-    return dict(load_template(ROOT / "template.yaml")["Resources"])
-
-
-def template_bucket_versioning() -> dict[str, str]:
-    """Each local bucket's versioning status as template.yaml sets it; unversioned: absent.
-
-    Read from the template, not repeated here, so that the two cannot drift apart.
-    """
-    resources = _template_resources()
-    statuses: dict[str, str] = {}
-    for logical_id, bucket in TEMPLATE_BUCKETS.items():
-        versioning = resources[logical_id]["Properties"].get("VersioningConfiguration")
-        if versioning is None:
-            continue
-        status = versioning.get("Status")
-        if status not in ("Enabled", "Suspended"):
-            raise ValueError(f"{logical_id}: cannot apply versioning status {status!r} locally")
-        statuses[bucket] = str(status)
-    return statuses
-
-
-def create_buckets(s3: Any) -> None:
-    """The model and data buckets, versioned as the template versions them."""
-    versioning = template_bucket_versioning()
-    for bucket in TEMPLATE_BUCKETS.values():
-        s3.create_bucket(Bucket=bucket)
-        if bucket in versioning:
-            s3.put_bucket_versioning(
-                Bucket=bucket, VersioningConfiguration={"Status": versioning[bucket]}
-            )
-
-
-def template_data_path() -> tuple[str, int]:
-    """The notification prefix and the redrive count the template defines."""
-    resources = _template_resources()
-    notification = resources["DataBucket"]["Properties"]["NotificationConfiguration"]
-    rules = notification["QueueConfigurations"][0]["Filter"]["S3Key"]["Rules"]
-    prefix = next(r["Value"] for r in rules if r["Name"] == "prefix")
-    redrive = resources["IncomingQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
-    return str(prefix), int(redrive)
-
-
-def create_data_path(s3: Any, sqs: Any) -> str:
-    """Queue, dead-letter queue and the data bucket's notification; returns the queue URL."""
-    prefix, max_receive = template_data_path()
-    dead = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
-    queue = sqs.create_queue(
-        QueueName=QUEUE,
-        Attributes={
-            "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
-            "RedrivePolicy": json.dumps(
-                {
-                    "deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"],
-                    "maxReceiveCount": max_receive,
-                }
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-    s3.put_bucket_notification_configuration(
-        Bucket=DATA_BUCKET,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn["Attributes"]["QueueArn"],
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
-                }
-            ]
-        },
-    )
-    return str(queue)
-
-
 def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event) -> None:
     """Deliver queue messages to the batch handler, one per invocation, as Lambda does."""
-    queue_arn = f"arn:aws:sqs:{REGION}:000000000000:{QUEUE}"
+    queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"
     while not stop.is_set():
         received = sqs.receive_message(
             QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
@@ -147,7 +56,7 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                 ]
             }
             try:
-                response = lambda_handler(event, LocalContext("batch-local"))
+                response = lambda_handler(event, LambdaContext("batch-local"))
             except Exception as exc:  # the whole batch failed: SQS will redeliver it
                 for line in _failure_lines(exc):
                     print(f"batch  failed, will retry: {line}", flush=True)
@@ -238,39 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
 
-    endpoint = f"http://127.0.0.1:{args.s3_port}"
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
-        AWS_SESSION_TOKEN="local",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        AWS_ENDPOINT_URL=endpoint,
-        MODEL_BUCKET=MODEL_BUCKET,
-        MODEL_NAME=MODEL_NAME,
-        MODEL_ALIAS=ALIAS,
-        ALIAS_RECHECK_SECONDS="5",
-        POWERTOOLS_SERVICE_NAME="local",
-        POWERTOOLS_METRICS_NAMESPACE="ServerlessPredictorLocal",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_METRICS_DISABLED="true",
-    )
-    os.environ.pop("AWS_PROFILE", None)
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=args.s3_port, verbose=False)
+    local = LocalAws(args.s3_port, queue=True)
     try:
-        moto.start()
+        local.start()
     except OSError as exc:
         print(f"cannot start moto on port {args.s3_port}: {exc}", file=sys.stderr)
         return 1
-    s3 = boto3.client("s3")
-    sqs = boto3.client("sqs")
-    create_buckets(s3)
-    queue = create_data_path(s3, sqs)
+    endpoint, s3, sqs, queue = local.endpoint, local.s3, local.sqs, local.queue_url
+    assert queue is not None
+    os.environ.update(
+        function_environment(
+            endpoint,
+            MODEL_NAME,
+            MODEL_ALIAS=ALIAS,
+            ALIAS_RECHECK_SECONDS="5",
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
+    )
 
+    from predictor.settings import RegistryLocation, Settings
     from training.job import TrainingConfig, run_training
 
     print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
@@ -279,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             data=str(DEMO_DATA),
             target="quality",
             name=MODEL_NAME,
-            bucket=MODEL_BUCKET,
+            registry=RegistryLocation(MODEL_BUCKET),
             candidates=tuple(args.candidates.split(",")),
             promote=ALIAS,
         ),
@@ -288,14 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary(), flush=True)
 
     from batch import app as batch_app
-    from predictor.settings import get_settings
     from realtime import app
 
+    max_body = Settings.from_env(os.environ).max_request_bytes
     try:
-        api = serve_api(app.lambda_handler, get_settings().max_request_bytes, args.api_port)
+        api = serve_api(app.lambda_handler, max_body, args.api_port)
     except OSError as exc:
         print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
-        moto.stop()
+        local.stop()
         return 1
     row = {
         "fixed acidity": 7.4,
@@ -356,7 +251,7 @@ Ctrl-C stops everything.""",
         stopping.set()
         poller.join(timeout=5)
         api.server_close()
-        moto.stop()
+        local.stop()
         print("stopped", flush=True)
     return 0
 

@@ -8,8 +8,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from urllib.parse import urlparse
 
+from predictor.errors import ConfigError
+from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, TrainingError, run_training
 from training.pipelines import CANDIDATES
 
@@ -50,11 +51,11 @@ def _candidates(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def _registry(text: str) -> tuple[str, str]:
-    parsed = urlparse(text if "://" in text else f"s3://{text}")
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise argparse.ArgumentTypeError(f"expected s3://bucket[/prefix], got {text!r}")
-    return parsed.netloc, parsed.path.strip("/") or "models"
+def _registry(text: str) -> RegistryLocation:
+    try:
+        return RegistryLocation.from_uri(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,18 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     registry = args.registry
     if registry is None:
-        bucket = os.environ.get("MODEL_BUCKET", "").strip()
-        if not bucket:
+        try:
+            registry = RegistryLocation.from_env(os.environ)
+        except ConfigError:
             parser.error("no registry: pass --registry s3://BUCKET or set MODEL_BUCKET")
-        registry = (bucket, "models")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = TrainingConfig(
             data=args.data,
             target=args.target,
             name=args.name,
-            bucket=registry[0],
-            prefix=registry[1],
+            registry=registry,
             task=args.task,
             candidates=args.candidates,
             cv_folds=args.cv_folds,

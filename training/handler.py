@@ -13,13 +13,14 @@ import functools
 import os
 from typing import Any
 
+from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
 
-_EVENT_FIELDS = {f.name for f in dataclasses.fields(TrainingConfig)} - {"bucket", "prefix"}
+_EVENT_FIELDS = {f.name for f in dataclasses.fields(TrainingConfig)} - {"registry"}
 
 
 @functools.cache
-def _s3_client() -> Any:
+def s3_client() -> Any:
     import boto3
 
     return boto3.client("s3")
@@ -33,10 +34,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     options = dict(event)
     if "candidates" in options:
         options["candidates"] = tuple(options["candidates"])
-    bucket = os.environ.get("MODEL_BUCKET", "").strip()
-    if not bucket:
-        raise ValueError("MODEL_BUCKET is not set")
-    result = run_training(TrainingConfig(bucket=bucket, **options), _s3_client())
+    registry = RegistryLocation.from_env(os.environ)  # the same settings type as the CLI's
+    result = run_training(TrainingConfig(registry=registry, **options), s3_client())
     manifest = result.manifest
     return {
         "name": manifest["name"],

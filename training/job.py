@@ -17,11 +17,13 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
 
-from predictor.inference import JoblibPredictor, OnnxPredictor, Task, features_frame
-from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, ModelRegistry
+from predictor.inference import OnnxPredictor, Task
+from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
 from predictor.schema import Features, FeatureSchema
+from predictor.settings import RegistryLocation
 from training import onnx_export
 from training.data import read_table
+from training.joblib_predictor import JoblibPredictor, features_frame
 from training.pipelines import (
     CANDIDATES,
     CV_SCORING,
@@ -31,6 +33,8 @@ from training.pipelines import (
     is_not_worse,
     score,
 )
+from training.registry_admin import ModelRegistry
+from training.schema_inference import features_from_frame, infer_schema
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +62,7 @@ class TrainingConfig:
     data: str
     target: str
     name: str
-    bucket: str
-    prefix: str = "models"
+    registry: RegistryLocation
     task: Task | None = None
     candidates: tuple[str, ...] = CANDIDATES
     cv_folds: int = 5
@@ -217,10 +220,10 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     if inputs.shape[1] == 0:
         raise TrainingError("the table has no feature columns besides the target")
     try:
-        schema = FeatureSchema.infer(inputs)
+        schema = infer_schema(inputs)
     except ValueError as exc:
         raise TrainingError(str(exc)) from exc
-    features = schema.from_frame(inputs)
+    features = features_from_frame(schema, inputs)
     # Fit on exactly what serving will feed: the schema's coerced (float32) values.
     model_frame = features_frame(schema, features)
     rows = np.arange(len(frame))
@@ -296,7 +299,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         "versions": _library_versions(),
         "onnx": {**equivalence.to_dict(), "opset": onnx_export.TARGET_OPSET},
     }
-    registry = ModelRegistry(s3, config.bucket, config.prefix)
+    registry = ModelRegistry(s3, config.registry)
     stored = registry.publish(
         config.name, manifest, {JOBLIB_ARTIFACT: buffer.getvalue(), ONNX_ARTIFACT: onnx_bytes}
     )

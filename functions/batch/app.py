@@ -4,7 +4,8 @@ Production path: S3 notifications go to an SQS queue (with a DLQ) that feeds thi
 function with ``ReportBatchItemFailures``; each SQS record is processed on its own by
 the powertools batch utility, so one failed file is retried without the others. A bare
 S3 event (what ``sam local generate-event s3 put`` produces) is accepted too.
-The work itself is :func:`predictor.batch.score_object`.
+The work itself is :func:`predictor.batch.score_object`; settings, client and model come
+from this function's :class:`~predictor.runtime.Container`.
 """
 
 from __future__ import annotations
@@ -24,34 +25,17 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor.batch import InputObject, output_keys, score_object
-from predictor.model_cache import ModelCache, model_cache_for
+from predictor.batch import score_object
+from predictor.batch_layout import output_keys
+from predictor.batch_report import BatchReport
 from predictor.registry import LoadedModel
-from predictor.settings import get_settings
+from predictor.runtime import Container
+from predictor.s3_store import ObjectRef
 
-SERVICE = "batch"
-NAMESPACE = "ServerlessPredictor"
-
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-
-_s3: Any = None
-_cache: ModelCache | None = None
-
-
-def _clients() -> tuple[Any, ModelCache]:
-    """The S3 client and model cache of this container, created on first use."""
-    global _s3, _cache
-    if _cache is None:
-        import boto3
-
-        _s3 = boto3.client("s3")
-        # Every vCPU the function has: files are scored in chunks of tens of thousands
-        # of rows, where tree ensembles gain from parallel threads (measured: +50% for
-        # a random forest on 2 cores).
-        _cache = model_cache_for(get_settings(), _s3, intra_op_threads=0)
-    return _s3, _cache
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+container = Container()
 
 
 def _deadline(context: LambdaContext | None) -> Callable[[], float]:
@@ -61,7 +45,7 @@ def _deadline(context: LambdaContext | None) -> Callable[[], float]:
     return lambda: context.get_remaining_time_in_millis() / 1000
 
 
-def s3_objects(notification: dict[str, Any]) -> list[InputObject]:
+def s3_objects(notification: dict[str, Any]) -> list[ObjectRef]:
     """The ``incoming/`` CSV objects an S3 notification names (keys URL-decoded).
 
     ``s3:TestEvent`` messages, other event types and keys outside ``incoming/`` give
@@ -80,39 +64,39 @@ def s3_objects(notification: dict[str, Any]) -> list[InputObject]:
         if output_keys(key) is None:
             logger.info("ignoring %s: not a CSV under incoming/", key)
             continue
-        found.append(InputObject(bucket, key, entry.get("eTag", ""), entry.get("versionId")))
+        found.append(ObjectRef(bucket, key, entry.get("eTag", ""), entry.get("versionId")))
     return found
 
 
 @tracer.capture_method
-def score(obj: InputObject, seconds_left: Callable[[], float]) -> dict[str, Any]:
+def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
     """Score one object and record its metrics."""
-    s3, cache = _clients()
+    runtime = container.get()
     logger.append_keys(object_key=obj.key)
 
     def load_model() -> LoadedModel:
-        model = cache.get()
+        model = runtime.models.get()
         logger.append_keys(model_version=model.version)
         return model
 
     report = score_object(
-        s3,
+        runtime.s3,
         obj,
         load_model,
-        chunk_rows=get_settings().batch_chunk_rows,
+        chunk_rows=runtime.settings.batch_chunk_rows,
         seconds_left=seconds_left,
     )
-    if report.get("duplicate") or report["status"] == "skipped":
+    if report.duplicate or report.status == "skipped":
         return report
-    metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=report["rows"]["scored"])
-    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=report["rows"]["rejected"])
+    metrics.add_metric(name="RowsScored", unit=MetricUnit.Count, value=report.rows.scored)
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=report.rows.rejected)
     metrics.add_metric(
-        name="FilesFailed", unit=MetricUnit.Count, value=int(report["status"] == "failed")
+        name="FilesFailed", unit=MetricUnit.Count, value=int(report.status == "failed")
     )
-    metrics.add_metric(name="FileSeconds", unit=MetricUnit.Seconds, value=report["seconds"])
+    metrics.add_metric(name="FileSeconds", unit=MetricUnit.Seconds, value=report.seconds)
     logger.info(
         "scored file",
-        extra={"status": report["status"], "rows": report["rows"], "seconds": report["seconds"]},
+        extra={"status": report.status, "rows": report.rows.to_dict(), "seconds": report.seconds},
     )
     return report
 
@@ -127,10 +111,15 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event."""
+    """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event.
+
+    A misconfigured function fails the invocation (the message is retried, then lands in
+    the dead-letter queue) after one clear log line.
+    """
+    container.get()
     records = event.get("Records", [])
     if records and records[0].get("eventSource") == "aws:s3":
-        reports = [score(obj, _deadline(context)) for obj in s3_objects(event)]
+        reports = [score(obj, _deadline(context)).to_dict() for obj in s3_objects(event)]
         return {"reports": reports}
     # A processor per invocation: it holds the batch's successes and failures, and
     # sharing one would mix two invocations' results if they ever ran in one process.

@@ -23,26 +23,19 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import itertools
 import re
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from predictor.csv_dialect import MAX_RECORD_CHARS, allow_long_fields, sniff_delimiter
+from predictor.csv_lines import CUT_MARK, Lines, strip_line_end
 from predictor.errors import InputError
 
 #: Characters read to sniff the delimiter.
 SAMPLE_CHARS = 64 * 1024
-#: How much of a cut line the error file keeps.
-CUT_KEEPS_CHARS = 1000
-#: Marks where a line longer than MAX_RECORD_CHARS was cut. A lone surrogate that UTF-8
-#: decoding never produces (``surrogateescape`` only makes U+DC80..U+DCFF), so it cannot
-#: come from the file itself.
-CUT_MARK = "\udfff"
 
 NOT_UTF8 = "bytes that are not UTF-8"
 NUL_BYTE = "a NUL byte"
@@ -104,77 +97,6 @@ class _LineTap:
         self._after_cut = False
 
 
-class _Lines:
-    """Physical lines (endings kept) of a text stream, each cut at MAX_RECORD_CHARS.
-
-    Lines handed back with :meth:`push_back` come out again first, in file order: the
-    reader re-reads the lines a runaway quote swallowed.
-    """
-
-    def __init__(self, sample: str, text: IO[str]) -> None:
-        self._sample = io.StringIO(sample, newline="")
-        self._text = text
-        self._read: Callable[[int], str] = self._read_sample
-        self._pushed: deque[str] = deque()
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self._pushed:
-            return self._pushed.popleft()
-        try:
-            line = self._read(MAX_RECORD_CHARS)
-            if len(line) == MAX_RECORD_CHARS and not line.endswith(("\n", "\r")):
-                while True:  # skip the rest of the line, keep its start for the error file
-                    more = self._read(MAX_RECORD_CHARS)
-                    if not more or more.endswith(("\n", "\r")):
-                        break
-                line = line[:CUT_KEEPS_CHARS] + CUT_MARK + "\n"
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            raise InputError(f"the file is truncated or corrupt: {exc}") from exc
-        if not line:
-            raise StopIteration
-        return line
-
-    def push_back(self, lines: Sequence[str]) -> None:
-        """Lines taken earlier, to be read again before any other."""
-        self._pushed.extendleft(reversed(lines))
-
-    def _read_sample(self, limit: int) -> str:
-        line = self._sample.readline(limit)
-        if len(line) == limit or line.endswith(("\n", "\r")):
-            return line
-        self._read = self._text.readline  # the sample is used up, maybe mid-line
-        return line + self._text.readline(limit - len(line))
-
-
-class _RawBody(io.RawIOBase):
-    """A raw stream over anything with ``read(n)`` (botocore's StreamingBody included)."""
-
-    def __init__(self, body: IO[bytes]) -> None:
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._body.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def open_text(body: IO[bytes], gzipped: bool) -> IO[str]:
-    """A UTF-8 text stream (BOM dropped, line endings kept) over a binary body."""
-    binary: Any = io.BufferedReader(_RawBody(body), buffer_size=1 << 20)
-    if gzipped:
-        binary = gzip.GzipFile(fileobj=binary, mode="rb")
-    # newline="" keeps "\r\n" inside records, as the csv module requires. A byte that is
-    # not UTF-8 becomes a lone surrogate, so the record holding it can be refused on its
-    # own (see record_problems) instead of failing the whole file.
-    return io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
-
-
 #: What makes a record unusable whatever its fields: a NUL, a byte that was not UTF-8
 #: (``surrogateescape`` made it U+DC80..U+DCFF), or the mark of a cut line.
 _UNUSABLE = re.compile("[\x00\udc80-\udcff\udfff]")
@@ -232,7 +154,7 @@ class CsvStream:
         if not sample.strip():
             raise InputError("the file is empty")
         self.delimiter = sniff_delimiter(sample)
-        self._lines = _Lines(sample, text)
+        self._lines = Lines(sample, text)
         self._line = 0  # lines consumed so far
         header = self._quoted_records([], 1, None, None)
         if not header.fields or not any(f.strip() for f in header.fields[0]):
@@ -330,19 +252,3 @@ class CsvStream:
             fields.append(record)
             tap.clear()
         return Chunk(lines, raws, fields, refused)
-
-
-def strip_line_end(raw: str) -> str:
-    """The record text without its final line ending."""
-    if raw.endswith("\r\n"):
-        return raw[:-2]
-    if raw.endswith(("\n", "\r")):
-        return raw[:-1]
-    return raw
-
-
-def csv_field(value: str, delimiter: str) -> str:
-    """One field, quoted only when it has to be."""
-    if any(c in value for c in (delimiter, '"', "\n", "\r")):
-        return '"' + value.replace('"', '""') + '"'
-    return value

@@ -1,8 +1,13 @@
-"""Typed errors of the core. Handlers map each type to one response; nothing parses messages."""
+"""Every error the core raises on purpose. Handlers map each type to one response.
+
+Nothing parses messages: a handler decides by type alone (a client mistake is a
+:class:`RequestError` with its HTTP status; a batch file that can never be scored is an
+:class:`InputError`; a :class:`RetryableError` sends the message back to the queue).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class PredictorError(Exception):
@@ -25,6 +30,11 @@ class VersionMismatchError(PredictorError):
     """The installed library versions differ from those the model was trained with."""
 
 
+class ModelUnavailableError(PredictorError):
+    """No model can be served (none published, alias unset, or the registry unreachable)."""
+
+
+# ----- batch files ---------------------------------------------------------------------
 class InputError(PredictorError):
     """Input that cannot be read as a table at all (not CSV/JSON, no rows, no header)."""
 
@@ -37,11 +47,32 @@ class MissingColumnsError(InputError):
         super().__init__("required column(s) missing: " + ", ".join(columns))
 
 
-class RequestError(PredictorError):
-    """A client's request that cannot be served; ``status`` is its HTTP status code."""
+class RetryableError(PredictorError):
+    """The object could not be scored now but may be later: let the queue retry it."""
 
-    status = 400
-    type = "bad_request"
+
+class DeadlineError(RetryableError):
+    """Too little time left before the Lambda deadline to score another chunk."""
+
+
+class InProgressError(RetryableError):
+    """Another invocation holds the lease on this object."""
+
+
+# ----- realtime requests ---------------------------------------------------------------
+class RequestError(PredictorError):
+    """A client's request that cannot be served; ``status`` is its HTTP status code.
+
+    Each kind declares its status and type where it is defined:
+    ``class Gone(RequestError, status=410, type="gone")``.
+    """
+
+    status: ClassVar[int] = 400
+    type: ClassVar[str] = "bad_request"
+
+    def __init_subclass__(cls, *, status: int, type: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.type = status, type
 
     def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -49,29 +80,17 @@ class RequestError(PredictorError):
         self.details = details or []
 
 
-class MalformedRequestError(RequestError):
+class MalformedRequestError(RequestError, status=400, type="malformed_request"):
     """The body is not valid JSON/CSV of an accepted shape."""
 
-    status = 400
-    type = "malformed_request"
 
-
-class PayloadTooLargeError(RequestError):
+class PayloadTooLargeError(RequestError, status=413, type="payload_too_large"):
     """More rows or bytes than the configured limits."""
 
-    status = 413
-    type = "payload_too_large"
 
-
-class UnsupportedMediaTypeError(RequestError):
+class UnsupportedMediaTypeError(RequestError, status=415, type="unsupported_media_type"):
     """A content type other than JSON or CSV."""
 
-    status = 415
-    type = "unsupported_media_type"
 
-
-class SchemaViolationError(RequestError):
+class SchemaViolationError(RequestError, status=422, type="schema_violation"):
     """Rows or columns that do not fit the model's schema; details name row and column."""
-
-    status = 422
-    type = "schema_violation"

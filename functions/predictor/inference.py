@@ -1,9 +1,8 @@
 """Inference: validated model input in, predictions (and class probabilities) out.
 
-:class:`OnnxPredictor` runs the ONNX graph with onnxruntime and is what the serving
-functions use. :class:`JoblibPredictor` has the same interface over the scikit-learn
-pipeline, for the training job's equivalence check; it imports pandas on first use so
-the serving path never does.
+:class:`OnnxPredictor` runs the ONNX graph with onnxruntime: what the serving functions
+use. The training job puts the scikit-learn pipeline behind the same
+:class:`Predictor` interface (:mod:`training.joblib_predictor`) for its checks.
 """
 
 from __future__ import annotations
@@ -93,33 +92,3 @@ class OnnxPredictor:
         probabilities = np.asarray(outputs[1], dtype=np.float64)
         labels = self._class_array[np.argmax(probabilities, axis=1)]
         return Predictions(values=labels, probabilities=probabilities, classes=self.classes)
-
-
-def features_frame(schema: FeatureSchema, features: Features) -> Any:
-    """The pandas DataFrame a scikit-learn pipeline takes, built from model input."""
-    import pandas as pd
-
-    data = {}
-    for spec in schema.columns:
-        column = features[spec.name].reshape(-1)
-        data[spec.name] = column.astype(np.float64) if spec.kind == "numeric" else column
-    return pd.DataFrame(data, columns=list(schema.names))
-
-
-class JoblibPredictor:
-    """The scikit-learn pipeline behind the same interface as :class:`OnnxPredictor`."""
-
-    def __init__(self, pipeline: Any, schema: FeatureSchema, task: Task) -> None:
-        self.pipeline = pipeline
-        self.schema = schema
-        self.task = task
-        self.classes = tuple(pipeline.classes_.tolist()) if task == "classification" else None
-
-    def predict(self, features: Features) -> Predictions:
-        """Predict with the pipeline itself (``predict`` and ``predict_proba``)."""
-        frame = features_frame(self.schema, features)
-        values = np.asarray(self.pipeline.predict(frame))
-        if self.task == "regression":
-            return Predictions(values=values.astype(np.float64).reshape(-1))
-        probabilities = np.asarray(self.pipeline.predict_proba(frame), dtype=np.float64)
-        return Predictions(values=values, probabilities=probabilities, classes=self.classes)

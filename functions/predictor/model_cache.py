@@ -12,10 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
-from predictor.registry import LoadedModel, ModelRegistry
-from predictor.settings import Settings
+from predictor.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -24,23 +22,22 @@ FAILURE_RETRY_SECONDS = 5.0
 
 
 class ModelCache:
-    """Serve ``name``@``alias`` from ``registry``, reloading when the alias moves."""
+    """Serve the version ``resolve()`` names, loaded by ``load(version)``; reload on a move.
+
+    ``clock`` is the seam tests (and a restored snapshot) use to move time.
+    """
 
     def __init__(
         self,
-        registry: ModelRegistry,
-        name: str,
-        alias: str,
+        resolve: Callable[[], str],
+        load: Callable[[str], LoadedModel],
         recheck_seconds: float,
         clock: Callable[[], float] = time.monotonic,
-        intra_op_threads: int = 1,
     ) -> None:
-        self._registry = registry
-        self._threads = intra_op_threads
-        self.name = name
-        self.alias = alias
+        self._resolve = resolve
+        self._load = load
         self._recheck_seconds = recheck_seconds
-        self._clock = clock
+        self.clock = clock
         self._current: LoadedModel | None = None
         self._next_check = float("-inf")
         self._failure: Exception | None = None
@@ -51,6 +48,10 @@ class ModelCache:
         """The model loaded now, without checking the alias (None before the first load)."""
         return self._current
 
+    def recheck_now(self) -> None:
+        """Make the next :meth:`get` look at the alias again, whatever the interval."""
+        self._next_check = float("-inf")
+
     def get(self) -> LoadedModel:
         """The model to serve now; loads or swaps it when the re-check interval has passed.
 
@@ -59,49 +60,34 @@ class ModelCache:
         function without a model does not become a stream of S3 calls.
         """
         current = self._current
-        if self._clock() < self._next_check:
+        if self.clock() < self._next_check:
             if current is not None:
                 return current
             if self._failure is not None:
                 raise self._failure
         with self._lock:
-            if self._clock() < self._next_check and self._current is not None:
+            if self.clock() < self._next_check and self._current is not None:
                 return self._current  # another thread re-checked while we waited
             return self._refresh(self._current)
 
     def _refresh(self, current: LoadedModel | None) -> LoadedModel:
         try:
-            version = self._registry.resolve(self.name, self.alias)
+            version = self._resolve()
             if current is None or version != current.version:
-                loaded = self._registry.load_onnx(self.name, version, self._threads)
+                loaded = self._load(version)
                 if current is not None:
                     logger.info(
-                        "alias %s moved: serving %s instead of %s",
-                        self.alias,
-                        loaded.version,
-                        current.version,
+                        "alias moved: serving %s instead of %s", loaded.version, current.version
                     )
                 current = self._current = loaded
         except Exception as exc:
             if current is None:
                 self._failure = exc
-                self._next_check = self._clock() + min(self._recheck_seconds, FAILURE_RETRY_SECONDS)
+                self._next_check = self.clock() + min(self._recheck_seconds, FAILURE_RETRY_SECONDS)
                 raise
             # Keep serving what we have: a bad new version or a blip of S3 must not take
             # a working function down. Try again after the next interval.
             logger.warning("alias re-check failed, still serving %s: %s", current.version, exc)
         self._failure = None
-        self._next_check = self._clock() + self._recheck_seconds
+        self._next_check = self.clock() + self._recheck_seconds
         return current
-
-
-def model_cache_for(settings: Settings, s3: Any, intra_op_threads: int = 1) -> ModelCache:
-    """The cache a serving function uses: its model and alias from ``settings``."""
-    registry = ModelRegistry(s3, settings.model_bucket)
-    return ModelCache(
-        registry,
-        settings.model_name,
-        settings.model_alias,
-        settings.alias_recheck_seconds,
-        intra_op_threads=intra_op_threads,
-    )

@@ -1,18 +1,51 @@
 """Typed settings of the serving functions, read from environment variables in one place.
 
-The template wires each variable with ``!Ref``; nothing here has a hidden default that
-depends on the account or region (boto3 takes the region from ``AWS_REGION``).
+The template wires each variable; each default is written once, as the dataclass field's
+default. Handlers read the settings once, at the start of their first invocation, and a
+misconfiguration is reported there, the same way on every route (see
+:mod:`predictor.runtime`). Nothing here depends on the account or region (boto3 takes
+the region from ``AWS_REGION``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+from urllib.parse import urlparse
 
 from predictor.errors import ConfigError
+
+#: The registry's key prefix in its bucket (the serving roles may read only under it).
+MODEL_PREFIX = "models"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryLocation:
+    """Where a model registry lives: a bucket and a key prefix (``s3://bucket/prefix``)."""
+
+    bucket: str
+    prefix: str = MODEL_PREFIX
+
+    @classmethod
+    def from_uri(cls, text: str) -> RegistryLocation:
+        """``s3://bucket[/prefix]`` (or a bare bucket name); ValueError otherwise."""
+        parsed = urlparse(text if "://" in text else f"s3://{text}")
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"expected s3://bucket[/prefix], got {text!r}")
+        return cls(parsed.netloc, parsed.path.strip("/") or MODEL_PREFIX)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> RegistryLocation:
+        """The registry named by ``MODEL_BUCKET`` (ConfigError when it is unset)."""
+        bucket = environ.get("MODEL_BUCKET", "").strip()
+        if not bucket:
+            raise ConfigError("MODEL_BUCKET is required (the model registry's bucket)")
+        return cls(bucket)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
 
 
 def _text(raw: str) -> str:
@@ -22,6 +55,13 @@ def _text(raw: str) -> str:
 def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
         raise ValueError(raw)
     return value
 
@@ -44,43 +84,44 @@ class Settings:
     max_request_rows: int = 10_000
     max_request_bytes: int = 6 * 1024 * 1024
     batch_chunk_rows: int = 50_000
+    #: onnxruntime's threads per model: 1 for one small request at a time (latency),
+    #: 0 for every core (batch chunks of tens of thousands of rows).
+    inference_threads: int = 1
+
+    @property
+    def registry(self) -> RegistryLocation:
+        """The registry the served model comes from."""
+        return RegistryLocation(self.model_bucket)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from ``environ``; report every missing or invalid variable at once."""
+        defaults = {f.name: f.default for f in fields(cls)}
+        values: dict[str, Any] = {}
         problems: list[str] = []
-
-        def read[T](name: str, parse: Callable[[str], T], what: str, default: T | None) -> T:
-            raw = environ.get(name, "").strip()
+        for name, variable, parse, what in _VARIABLES:
+            raw = environ.get(variable, "").strip()
             if not raw:
-                if default is None:
-                    problems.append(f"{name} is required ({what})")
-                return default  # type: ignore[return-value]
+                if defaults[name] is MISSING:
+                    problems.append(f"{variable} is required ({what})")
+                continue
             try:
-                return parse(raw)
+                values[name] = parse(raw)
             except ValueError:
-                problems.append(f"{name}={raw!r} is not {what}")
-                return default  # type: ignore[return-value]
-
-        settings = cls(
-            model_bucket=read("MODEL_BUCKET", _text, "a bucket name", None),
-            model_name=read("MODEL_NAME", _text, "a model name", None),
-            model_alias=read("MODEL_ALIAS", _text, "an alias", "production"),
-            alias_recheck_seconds=read(
-                "ALIAS_RECHECK_SECONDS", _non_negative_float, "a number >= 0", 60.0
-            ),
-            max_request_rows=read("MAX_REQUEST_ROWS", _positive_int, "an integer > 0", 10_000),
-            max_request_bytes=read(
-                "MAX_REQUEST_BYTES", _positive_int, "an integer > 0", 6 * 1024 * 1024
-            ),
-            batch_chunk_rows=read("BATCH_CHUNK_ROWS", _positive_int, "an integer > 0", 50_000),
-        )
+                problems.append(f"{variable}={raw!r} is not {what}")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
-        return settings
+        return cls(**values)
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """The process-wide settings, read from ``os.environ`` on first use and cached."""
-    return Settings.from_env(os.environ)
+#: (field, environment variable, parser, what a valid value is) for each setting.
+_VARIABLES: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("model_bucket", "MODEL_BUCKET", _text, "a bucket name"),
+    ("model_name", "MODEL_NAME", _text, "a model name"),
+    ("model_alias", "MODEL_ALIAS", _text, "an alias"),
+    ("alias_recheck_seconds", "ALIAS_RECHECK_SECONDS", _non_negative_float, "a number >= 0"),
+    ("max_request_rows", "MAX_REQUEST_ROWS", _positive_int, "an integer > 0"),
+    ("max_request_bytes", "MAX_REQUEST_BYTES", _positive_int, "an integer > 0"),
+    ("batch_chunk_rows", "BATCH_CHUNK_ROWS", _positive_int, "an integer > 0"),
+    ("inference_threads", "INFERENCE_THREADS", _non_negative_int, "an integer >= 0"),
+)

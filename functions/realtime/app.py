@@ -1,8 +1,11 @@
 """Realtime predictions: API Gateway HTTP API (payload 2.0) -> this Lambda function.
 
-A thin powertools event handler over :mod:`predictor.scoring`. The model, the S3 client
-and the settings are created on first use and kept for the life of the container; the
-alias is re-checked at most every ``ALIAS_RECHECK_SECONDS``.
+A thin powertools event handler over :mod:`predictor.request_parsing` and
+:mod:`predictor.scoring`. The settings, the S3 client and the model are created on the
+first invocation and kept for the life of the container (:mod:`predictor.runtime`); the
+alias is re-checked at most every ``ALIAS_RECHECK_SECONDS``. The service name and the
+metrics namespace come from the template (``POWERTOOLS_SERVICE_NAME``,
+``POWERTOOLS_METRICS_NAMESPACE``).
 
 Routes: ``POST /predict``, ``GET /model``, ``GET /health``, ``GET /openapi.json``.
 """
@@ -21,65 +24,43 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor.errors import (
-    MalformedRequestError,
-    PayloadTooLargeError,
-    PredictorError,
-    RequestError,
-)
-from predictor.model_cache import ModelCache, model_cache_for
+from predictor import errors
 from predictor.registry import LoadedModel
-from predictor.scoring import parse_request, public_manifest, score_rows
-from predictor.settings import Settings, get_settings
+from predictor.request_parsing import parse_request
+from predictor.runtime import Container
+from predictor.scoring import public_manifest, score_rows
 from realtime.openapi import OPENAPI_DOCUMENT
 
-SERVICE = "realtime"
-NAMESPACE = "ServerlessPredictor"
-
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
 app = APIGatewayHttpResolver()
+container = Container()
 
 JSON = "application/json"
-
-
-class ModelUnavailableError(PredictorError):
-    """No model can be served (none published, alias unset, or the registry unreachable)."""
-
-
-_cache: ModelCache | None = None
-
-
-def _model_cache() -> ModelCache:
-    """The container's model cache, created (with its S3 client) on first use."""
-    global _cache
-    if _cache is None:
-        import boto3
-
-        _cache = model_cache_for(get_settings(), boto3.client("s3"))
-    return _cache
-
-
-def _loaded_model_headers() -> dict[str, str]:
-    """Name and version headers when a model is loaded, without trying to load one."""
-    model = _cache.current if _cache is not None else None
-    return _model_headers(model) if model is not None else {}
 
 
 def current_model() -> LoadedModel:
     """The model this container serves now (loaded or swapped as the cache decides)."""
     try:
-        model = _model_cache().get()
+        model = container.get().models.get()
     except Exception as exc:
         logger.exception("no model can be served")
-        raise ModelUnavailableError("no model is available to serve") from exc
+        raise errors.ModelUnavailableError("no model is available to serve") from exc
     logger.append_keys(model_version=model.version)
     return model
 
 
-def _model_headers(model: LoadedModel) -> dict[str, str]:
+def _model_headers(model: LoadedModel | None) -> dict[str, str]:
+    if model is None:
+        return {}
     return {"X-Model-Name": model.name, "X-Model-Version": model.version}
+
+
+def _loaded_model() -> LoadedModel | None:
+    """The model loaded now, without trying to load one."""
+    runtime = container.loaded
+    return runtime.models.current if runtime is not None else None
 
 
 def _json(
@@ -88,39 +69,43 @@ def _json(
     return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=headers)
 
 
-def _error(status: int, kind: str, message: str, details: list[Any] | None = None) -> Response[str]:
+def _count_error(kind: str) -> None:
     with single_metric(
-        name="Errors", unit=MetricUnit.Count, value=1, namespace=NAMESPACE
+        name="Errors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
     ) as metric:
-        metric.add_dimension(name="service", value=SERVICE)
+        metric.add_dimension(name="service", value=str(metrics.service))
         metric.add_dimension(name="ErrorType", value=kind)
-    body = {"error": {"type": kind, "message": message, "details": details or []}}
-    return _json(status, body, _loaded_model_headers())
 
 
-def _request_body(settings: Settings) -> bytes:
+def _error_body(kind: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message, "details": details or []}}
+
+
+def _error(status: int, kind: str, message: str, details: list[Any] | None = None) -> Response[str]:
+    _count_error(kind)
+    return _json(status, _error_body(kind, message, details), _model_headers(_loaded_model()))
+
+
+def _request_body(max_bytes: int) -> bytes:
     event = app.current_event
     raw = event.body or ""
     if not event.is_base64_encoded:
         return raw.encode("utf-8")
     # Base64 inflates by 4/3: refuse what could not fit before decoding it.
-    if len(raw) > settings.max_request_bytes * 4 // 3 + 4:
-        raise PayloadTooLargeError(
-            f"request body exceeds the limit of {settings.max_request_bytes} bytes"
-        )
+    if len(raw) > max_bytes * 4 // 3 + 4:
+        raise errors.PayloadTooLargeError(f"request body exceeds the limit of {max_bytes} bytes")
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
+        raise errors.MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
 
 
 @app.post("/predict")
 def predict() -> Response[str]:
     """Score the rows of a JSON (instances / dataframe_split) or CSV body."""
-    settings = get_settings()
-    body = _request_body(settings)
+    settings = container.get().settings
     request = parse_request(
-        body,
+        _request_body(settings.max_request_bytes),
         app.current_event.headers.get("content-type"),
         settings.max_request_rows,
         settings.max_request_bytes,
@@ -136,7 +121,7 @@ def predict() -> Response[str]:
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=request.n_rows)
     metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    return _json(200, result, _model_headers(model))
+    return _json(200, result.to_dict(), _model_headers(model))
 
 
 @app.get("/model")
@@ -160,15 +145,15 @@ def openapi() -> Response[str]:
     return _json(200, OPENAPI_DOCUMENT)
 
 
-@app.exception_handler(RequestError)
-def client_error(exc: RequestError) -> Response[str]:
+@app.exception_handler(errors.RequestError)
+def client_error(exc: errors.RequestError) -> Response[str]:
     """Client mistakes: 400/413/415/422 with the offending field and row."""
     logger.info("request refused", extra={"error_type": exc.type, "status": exc.status})
     return _error(exc.status, exc.type, exc.message, exc.details)
 
 
-@app.exception_handler(ModelUnavailableError)
-def model_unavailable(exc: ModelUnavailableError) -> Response[str]:
+@app.exception_handler(errors.ModelUnavailableError)
+def model_unavailable(exc: errors.ModelUnavailableError) -> Response[str]:
     """503 while no model can be served."""
     return _error(503, "model_unavailable", str(exc))
 
@@ -186,9 +171,25 @@ def server_error(exc: Exception) -> Response[str]:
     return _error(500, "internal_error", "internal error; the request id is in the logs")
 
 
+def _misconfigured() -> dict[str, Any]:
+    """Every route's answer while the settings are invalid (the log line says which)."""
+    _count_error("configuration_error")
+    body = _error_body("configuration_error", "the function is misconfigured; see its log")
+    return {
+        "statusCode": 503,
+        "headers": {"Content-Type": JSON},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point: route the API Gateway event."""
+    """Lambda entry point: check the configuration once, then route the API Gateway event."""
+    try:
+        container.get()
+    except errors.ConfigError:
+        return _misconfigured()
     return app.resolve(event, context)

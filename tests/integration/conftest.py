@@ -1,28 +1,30 @@
-"""Fixtures of the realtime handler tests: the function's environment and a served model."""
+"""Fixtures of the handler tests: each function's environment, a fresh container, a model."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from predictor.registry import ModelRegistry
-from predictor.settings import get_settings
-from realtime import app
-from tests.conftest import MODEL_BUCKET, Artifacts
+from batch import app as batch_app
+from infra.local_env import MODEL_BUCKET
+from realtime import app as realtime_app
+from tests.helpers import Artifacts
+from training.registry_admin import ModelRegistry
 
 
 @pytest.fixture
 def serve(monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry) -> Iterator[ModelRegistry]:
-    """Environment of the function, and a fresh container (no cached model or settings)."""
+    """The functions' environment, and fresh containers (no settings, client or model yet)."""
     monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
     monkeypatch.setenv("MODEL_NAME", "wine")
     monkeypatch.setenv("ALIAS_RECHECK_SECONDS", "60")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
-    get_settings.cache_clear()
-    monkeypatch.setattr(app, "_cache", None)
+    realtime_app.container.reset()
+    batch_app.container.reset()
     yield registry
-    get_settings.cache_clear()
+    realtime_app.container.reset()
+    batch_app.container.reset()
 
 
 @pytest.fixture
@@ -31,3 +33,9 @@ def wine(serve: ModelRegistry, wine_linear: Artifacts) -> str:
     version = wine_linear.publish(serve)["version"]
     serve.set_alias("wine", "production", version)
     return str(version)
+
+
+@pytest.fixture
+def data(s3: Any, wine: str) -> Any:
+    """A promoted wine model and the data bucket, for the batch function; the S3 client."""
+    return s3

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from predictor.registry import ModelRegistry
+from infra.lambda_context import LambdaContext
 from predictor.schema import FeatureSchema
-from tests.conftest import Artifacts, FakeLambdaContext
-from tests.integration.test_realtime_handler import invoke, post
+from tests.helpers import Artifacts, invoke, post
+from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ def rows_within(schema: FeatureSchema) -> st.SearchStrategy[list[dict[str, Any]]
 
 @pytest.mark.slow
 def test_api_predictions_equal_the_pipeline(
-    wine: str, serve: ModelRegistry, lambda_context: FakeLambdaContext, wine_boosting: Artifacts
+    wine: str, serve: ModelRegistry, lambda_context: LambdaContext, wine_boosting: Artifacts
 ) -> None:
     version = wine_boosting.publish(serve)["version"]
     serve.set_alias("wine", "production", version)

@@ -7,83 +7,35 @@ import gzip
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from batch import app
-from infra.local_stack import DATA_BUCKET  # the bucket the events/ files name
-from predictor import batch
-from predictor.registry import ModelRegistry
-from predictor.settings import get_settings
-from tests.conftest import MODEL_BUCKET, WINE_CSV, Artifacts, FakeLambdaContext, load_event
+from infra.lambda_context import LambdaContext
+from infra.local_env import DATA_BUCKET  # the bucket the events/ files name
+from predictor.batch import score_object
+from predictor.s3_store import ObjectRef
+from tests.helpers import (
+    HEADER,
+    ROWS,
+    Artifacts,
+    csv_rows,
+    leases,
+    load_event,
+    put,
+    read,
+    report,
+    run,
+    semicolons,
+    sqs_event,
+)
+from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
-
-WINE_LINES = WINE_CSV.read_text().splitlines()
-HEADER, ROWS = WINE_LINES[0], WINE_LINES[1:]
-
-
-@pytest.fixture
-def data(
-    s3: Any, registry: ModelRegistry, wine_linear: Artifacts, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Any]:
-    """A promoted wine model, the data bucket, and a fresh batch container."""
-    s3.create_bucket(Bucket=DATA_BUCKET)
-    registry.set_alias("wine", "production", wine_linear.publish(registry)["version"])
-    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
-    monkeypatch.setenv("MODEL_NAME", "wine")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
-    get_settings.cache_clear()
-    monkeypatch.setattr(app, "_cache", None)
-    monkeypatch.setattr(app, "_s3", None)
-    yield s3
-    get_settings.cache_clear()
-
-
-def put(s3: Any, key: str, body: bytes) -> str:
-    return str(s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["ETag"].strip('"'))
-
-
-def read(s3: Any, key: str) -> bytes | None:
-    try:
-        return bytes(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
-
-
-def report(s3: Any, relative: str) -> dict[str, Any]:
-    raw = read(s3, f"reports/{relative}.json")
-    assert raw is not None, f"no report for {relative}"
-    return dict(json.loads(raw))
-
-
-def sqs_event(
-    key: str, etag: str, message_id: str = "m-1", version_id: str | None = None
-) -> dict[str, Any]:
-    """The SQS-wrapped S3 put of events/, pointed at ``key`` (URL-encoded as S3 does)."""
-    event = load_event("batch_sqs_s3_put.json")
-    notification = json.loads(event["Records"][0]["body"])
-    entry = notification["Records"][0]["s3"]["object"]
-    entry["key"], entry["eTag"] = quote_plus(key, safe="/"), etag
-    if version_id is not None:
-        entry["versionId"] = version_id
-    event["Records"][0]["body"] = json.dumps(notification)
-    event["Records"][0]["messageId"] = message_id
-    return event
-
-
-def run(event: dict[str, Any], remaining_ms: int = 900_000) -> dict[str, Any]:
-    return dict(app.lambda_handler(event, FakeLambdaContext(remaining_ms=remaining_ms)))
-
-
-def csv_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode()), delimiter=";"))
 
 
 # ----- the events/ files --------------------------------------------------------------
@@ -259,7 +211,7 @@ def stored_outputs(s3: Any) -> list[str]:
 def test_same_event_twice_in_a_row_writes_once(data: Any) -> None:
     lines = [HEADER, *ROWS[:30], ROWS[0].replace(";", ";x;", 1)]
     etag = put(data, "incoming/dup.csv", "\n".join(lines).encode())
-    writes = count_output_writes(app._clients()[0])
+    writes = count_output_writes(app.container.get().s3)
     event = sqs_event("incoming/dup.csv", etag)
     assert run(event) == {"batchItemFailures": []}
     first = (report(data, "dup.csv"), read(data, "predictions/dup.csv"))
@@ -273,7 +225,7 @@ def test_same_event_twice_in_a_row_writes_once(data: Any) -> None:
 def test_same_event_five_times_across_two_threads_writes_once(data: Any) -> None:
     """Five deliveries of one event, two at a time (as two containers would take them)."""
     etag = put(data, "incoming/race.csv", "\n".join([HEADER, *ROWS]).encode())
-    writes = count_output_writes(app._clients()[0])
+    writes = count_output_writes(app.container.get().s3)
     event = sqs_event("incoming/race.csv", etag)
 
     def deliver(_: int) -> str:
@@ -426,13 +378,10 @@ def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
     """An S3 error on the first read, mid-upload or on complete: retried, never partial."""
     body = "\n".join([HEADER, *ROWS]).encode()
     run(sqs_event("incoming/clean.csv", put(data, "incoming/clean.csv", body)))
-    etag = put(data, f"incoming/{failing}.csv", body)
-    # Small chunks and parts: this 100 KB file is uploaded in several parts.
-    monkeypatch.setenv("BATCH_CHUNK_ROWS", "100")
-    get_settings.cache_clear()
-    part_size = batch.PART_SIZE
-    monkeypatch.setattr(batch, "PART_SIZE", 16 * 1024)
-    s3, _ = app._clients()
+    key = f"incoming/{failing}.csv"
+    obj = ObjectRef(DATA_BUCKET, key, put(data, key, body))
+    runtime = app.container.get()
+    s3, model = runtime.s3, runtime.models.get()
     real = getattr(s3, failing)
 
     calls: list[int] = []
@@ -446,28 +395,22 @@ def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
         return real(**kwargs)
 
     monkeypatch.setattr(s3, failing, fail_on_input)
-    with pytest.raises(BatchProcessingError):  # the invocation fails: SQS redelivers
-        run(sqs_event(f"incoming/{failing}.csv", etag))
+    with pytest.raises(type(error)):  # raised to the handler: the message is retried
+        # Small chunks and parts: this 100 KB file is uploaded in several parts.
+        score_object(
+            s3, obj, lambda: model, chunk_rows=100, seconds_left=lambda: 900.0, part_size=16 * 1024
+        )
     assert len(calls) == fail_on_call
     assert read(data, f"predictions/{failing}.csv") is None
     assert read(data, f"reports/{failing}.csv.json") is None
     assert data.list_multipart_uploads(Bucket=DATA_BUCKET).get("Uploads", []) == []
+    assert leases(data) == []
     monkeypatch.setattr(s3, failing, real)
-    monkeypatch.setattr(batch, "PART_SIZE", part_size)
-    assert run(sqs_event(f"incoming/{failing}.csv", etag)) == {"batchItemFailures": []}
+    assert run(sqs_event(key, obj.etag)) == {"batchItemFailures": []}
     assert read(data, f"predictions/{failing}.csv") == read(data, "predictions/clean.csv")
 
 
 # ----- defects found by probing: files the sniffer refused, stale outputs and events ------
-def leases(s3: Any) -> list[str]:
-    listed = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="reports/").get("Contents", [])
-    return [o["Key"] for o in listed if o["Key"].endswith(".lease")]
-
-
-def semicolons(lines: list[str], ending: str = "\n") -> bytes:
-    return ending.join(lines).encode() + ending.encode()
-
-
 @pytest.mark.parametrize(
     ("body", "scored", "refused"),
     [
@@ -560,7 +503,7 @@ def test_a_late_event_for_an_older_version_is_skipped(data: Any) -> None:
     scored = (report(data, "versions.csv"), read(data, "predictions/versions.csv"))
     assert scored[0]["input"]["version_id"] == second["VersionId"]
     # When v1's event is delivered again, v2's results stay.
-    result = app.lambda_handler(json.loads(late["Records"][0]["body"]), FakeLambdaContext())
+    result = app.lambda_handler(json.loads(late["Records"][0]["body"]), LambdaContext("test"))
     (skipped,) = result["reports"]
     assert skipped["status"] == "skipped"
     assert "overwritten since the event" in skipped["reason"]
@@ -571,7 +514,7 @@ def test_a_late_event_for_an_older_version_is_skipped(data: Any) -> None:
     stale = sqs_event(key, second["ETag"].strip('"'), version_id=second["VersionId"])
     run(sqs_event(key, third["ETag"].strip('"'), version_id=third["VersionId"]))
     assert report(data, "versions.csv")["input"]["version_id"] == third["VersionId"]
-    skipped = app.lambda_handler(json.loads(stale["Records"][0]["body"]), FakeLambdaContext())
+    skipped = app.lambda_handler(json.loads(stale["Records"][0]["body"]), LambdaContext("test"))
     assert "same content" in skipped["reports"][0]["reason"]
     assert report(data, "versions.csv")["input"]["version_id"] == third["VersionId"]
     assert leases(data) == []
@@ -595,7 +538,7 @@ def test_a_skipped_run_releases_its_lease(data: Any) -> None:
     # A hand-made event (sam local generate-event's placeholder ETag) is skipped...
     event = sqs_event(key, "0123456789abcdef0123456789abcdef")
     body = json.loads(event["Records"][0]["body"])
-    (skipped,) = app.lambda_handler(body, FakeLambdaContext())["reports"]
+    (skipped,) = app.lambda_handler(body, LambdaContext("test"))["reports"]
     assert skipped["status"] == "skipped"
     assert "hand-made or sample event" in skipped["reason"]
     assert leases(data) == []
@@ -606,7 +549,7 @@ def test_a_skipped_run_releases_its_lease(data: Any) -> None:
     gone = put(data, "incoming/gone.csv", semicolons([HEADER, *ROWS[:3]]))
     data.delete_object(Bucket=DATA_BUCKET, Key="incoming/gone.csv")
     body = json.loads(sqs_event("incoming/gone.csv", gone)["Records"][0]["body"])
-    (skipped,) = app.lambda_handler(body, FakeLambdaContext())["reports"]
+    (skipped,) = app.lambda_handler(body, LambdaContext("test"))["reports"]
     assert skipped["reason"] == "the object was deleted since the event"
     assert leases(data) == []
     assert read(data, "reports/gone.csv.json") is None

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import EVENTS, ROOT
+from tests.helpers import EVENTS, ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.local_stack import DATA_BUCKET
-from tests.conftest import ROOT, WINE_CSV, load_event
+from infra.local_env import DATA_BUCKET
+from tests.helpers import ROOT, WINE_CSV, load_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from infra import local_stack
-from infra.local_stack import DATA_BUCKET, MODEL_BUCKET, poll_queue, serve_api
+from infra import local_env
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET
+from infra.local_stack import poll_queue, serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -394,13 +395,13 @@ def test_failed_batch_prints_each_record_error() -> None:
 
 
 def test_template_enables_versioning_on_both_buckets() -> None:
-    assert local_stack.template_bucket_versioning() == {
+    assert local_env.template_bucket_versioning() == {
         MODEL_BUCKET: "Enabled",
         DATA_BUCKET: "Enabled",
     }
 
 
 def test_local_buckets_are_versioned(s3: Any) -> None:
-    local_stack.create_buckets(s3)
+    local_env.create_buckets(s3)
     for bucket in (MODEL_BUCKET, DATA_BUCKET):
         assert s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"

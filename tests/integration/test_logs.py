@@ -16,11 +16,9 @@ from typing import Any
 import pytest
 
 from batch import app as batch_app
-from infra.local_stack import DATA_BUCKET
+from infra.lambda_context import LambdaContext
 from realtime import app as realtime_app
-from tests.conftest import FakeLambdaContext
-from tests.integration.test_batch_handler import HEADER, ROWS, put, run, sqs_event
-from tests.integration.test_realtime_handler import ROW, instances, invoke, post
+from tests.helpers import HEADER, ROW, ROWS, instances, invoke, post, put, run, sqs_event
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +44,7 @@ def test_a_run_logs_no_bodies_and_no_feature_values(
     captured_logs: io.StringIO,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     # Realtime: a scored request, a refused row, a malformed body, CSV.
     assert invoke(post(instances({**ROW, "alcohol": 7.123456789})), lambda_context)[0] == 200
@@ -80,12 +78,3 @@ def test_a_run_logs_no_bodies_and_no_feature_values(
         {"read": 22, "scored": 21, "rejected": 1}
     ]
     assert any(r["status"] == "failed" for r in scored)
-
-
-@pytest.fixture
-def data(wine: str, monkeypatch: pytest.MonkeyPatch, s3: Any) -> Any:
-    """The data bucket and a fresh batch container serving the same model."""
-    s3.create_bucket(Bucket=DATA_BUCKET)
-    monkeypatch.setattr(batch_app, "_cache", None)
-    monkeypatch.setattr(batch_app, "_s3", None)
-    return s3

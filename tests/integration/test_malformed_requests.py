@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from predictor.registry import ModelRegistry
-from predictor.settings import get_settings
-from tests.conftest import Artifacts, FakeLambdaContext
-from tests.integration.test_realtime_handler import ROW, invoke, post
+from infra.lambda_context import LambdaContext
+from realtime import app
+from tests.helpers import ROW, Artifacts, invoke, post
+from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -90,11 +90,11 @@ def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
 def limits(monkeypatch: pytest.MonkeyPatch, wine: str) -> None:
     monkeypatch.setenv("MAX_REQUEST_ROWS", "5")
     monkeypatch.setenv("MAX_REQUEST_BYTES", "2500")
-    get_settings.cache_clear()
+    app.container.reset()
 
 
 def test_every_malformed_request_is_a_json_4xx(
-    wine: str, limits: None, lambda_context: FakeLambdaContext
+    wine: str, limits: None, lambda_context: LambdaContext
 ) -> None:
     kinds: Counter[str] = Counter()
     wrong = []
@@ -112,7 +112,7 @@ def test_every_malformed_request_is_a_json_4xx(
     assert wrong == []
 
 
-def test_probed_numbers_and_keys(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_probed_numbers_and_keys(wine: str, lambda_context: LambdaContext) -> None:
     """Found by probing: huge integers, repeated keys, and one range rule for JSON and CSV."""
     huge = json.dumps({"instances": [ROW, ROW]}).replace('"pH": 3.51', '"pH": ' + "9" * 4301, 1)
     status, body, _ = invoke(post(huge), lambda_context)
@@ -147,7 +147,7 @@ def test_probed_numbers_and_keys(wine: str, lambda_context: FakeLambdaContext) -
 
 
 def test_control_characters_and_broken_unicode_in_categories_are_422(
-    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: FakeLambdaContext
+    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: LambdaContext
 ) -> None:
     serve.set_alias("wine", "production", churn_classifier.publish(serve)["version"])
     rng = random.Random(11)

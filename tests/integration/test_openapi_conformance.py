@@ -25,9 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.api_gateway import ApiGatewayApp
-from predictor.settings import get_settings
 from realtime import app
-from tests.integration.test_realtime_handler import ROW
+from tests.helpers import ROW
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +42,7 @@ CASES_PER_OPERATION = 120
 @pytest.fixture
 def api_schema(wine: str) -> Any:
     """The OpenAPI document as the served API returns it, bound to the handler."""
-    gateway = ApiGatewayApp(app.lambda_handler, get_settings().max_request_bytes)
+    gateway = ApiGatewayApp(app.lambda_handler, app.container.get().settings.max_request_bytes)
     return schemathesis.openapi.from_wsgi("/openapi.json", gateway)
 
 

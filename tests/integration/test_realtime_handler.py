@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import copy
 import io
 import json
 from typing import Any
 
 import pytest
 
-from predictor.registry import ModelRegistry
-from predictor.settings import get_settings
+from infra.lambda_context import LambdaContext
 from realtime import app
-from tests.conftest import Artifacts, FakeLambdaContext, load_event
+from tests.helpers import ROW, Artifacts, instances, invoke, load_event, post
+from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
 
-WINE_ROW = load_event("realtime_predict_json.json")
-ROW = json.loads(WINE_ROW["body"])["instances"][0]
-
-
-def invoke(
-    event: dict[str, Any], context: FakeLambdaContext
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    response = app.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"]), response["headers"]
-
-
-def post(
-    body: str | bytes, content_type: str | None = "application/json", *, b64: bool = False
-) -> dict[str, Any]:
-    event = copy.deepcopy(WINE_ROW)
-    raw = body.encode() if isinstance(body, str) else body
-    event["body"] = base64.b64encode(raw).decode() if b64 else raw.decode("utf-8", "replace")
-    event["isBase64Encoded"] = b64
-    event["headers"].pop("content-type", None)
-    if content_type is not None:
-        event["headers"]["content-type"] = content_type
-    return event
-
-
-def instances(*rows: dict[str, Any]) -> str:
-    return json.dumps({"instances": list(rows)})
-
 
 # ----- the events/ files --------------------------------------------------------------
-def test_json_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_json_event(wine: str, lambda_context: LambdaContext) -> None:
     status, body, headers = invoke(load_event("realtime_predict_json.json"), lambda_context)
     assert status == 200
     assert body["model"] == {"name": "wine", "version": wine}
@@ -58,7 +29,7 @@ def test_json_event(wine: str, lambda_context: FakeLambdaContext) -> None:
 
 
 def test_csv_and_dataframe_split_events_agree_with_json(
-    wine: str, lambda_context: FakeLambdaContext
+    wine: str, lambda_context: LambdaContext
 ) -> None:
     _, from_json, _ = invoke(load_event("realtime_predict_json.json"), lambda_context)
     csv_status, from_csv, _ = invoke(load_event("realtime_predict_csv.json"), lambda_context)
@@ -70,14 +41,14 @@ def test_csv_and_dataframe_split_events_agree_with_json(
     assert from_split["predictions"] == from_json["predictions"]
 
 
-def test_malformed_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_malformed_event(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(load_event("realtime_predict_malformed.json"), lambda_context)
     assert status == 400
     assert body["error"]["type"] == "malformed_request"
     assert "not valid JSON" in body["error"]["message"]
 
 
-def test_model_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_model_event(wine: str, lambda_context: LambdaContext) -> None:
     status, body, headers = invoke(load_event("realtime_get_model.json"), lambda_context)
     assert status == 200
     assert body["version"] == wine == headers["X-Model-Version"]
@@ -87,13 +58,13 @@ def test_model_event(wine: str, lambda_context: FakeLambdaContext) -> None:
     assert "training" not in body  # where the data came from stays private
 
 
-def test_health_event(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_health_event(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(load_event("realtime_get_health.json"), lambda_context)
     assert (status, body) == (200, {"status": "ok", "model": {"name": "wine", "version": wine}})
 
 
 # ----- generated requests --------------------------------------------------------------
-def test_unsupported_content_type(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_unsupported_content_type(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(
         post("fixed acidity=7", "application/x-www-form-urlencoded"), lambda_context
     )
@@ -103,14 +74,12 @@ def test_unsupported_content_type(wine: str, lambda_context: FakeLambdaContext) 
     assert status == 415
 
 
-def test_content_type_parameters_are_accepted(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_content_type_parameters_are_accepted(wine: str, lambda_context: LambdaContext) -> None:
     status, _, _ = invoke(post(instances(ROW), "application/json; charset=utf-8"), lambda_context)
     assert status == 200
 
 
-def test_row_problems_name_row_column_and_reason(
-    wine: str, lambda_context: FakeLambdaContext
-) -> None:
+def test_row_problems_name_row_column_and_reason(wine: str, lambda_context: LambdaContext) -> None:
     bad = [dict(ROW), {**ROW, "alcohol": "strong"}, {**ROW, "pH": None}, {**ROW, "density": 1e309}]
     status, body, headers = invoke(post(instances(*bad)), lambda_context)
     assert status == 422
@@ -121,7 +90,7 @@ def test_row_problems_name_row_column_and_reason(
 
 
 def test_nan_and_infinity_tokens_are_client_errors(
-    wine: str, lambda_context: FakeLambdaContext
+    wine: str, lambda_context: LambdaContext
 ) -> None:
     for token in ("NaN", "Infinity", "-Infinity"):
         text = instances(ROW).replace('"alcohol": 9.4', f'"alcohol": {token}')
@@ -130,7 +99,7 @@ def test_nan_and_infinity_tokens_are_client_errors(
         assert body["error"]["details"][0]["column"] == "alcohol"
 
 
-def test_missing_column_is_a_422(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_missing_column_is_a_422(wine: str, lambda_context: LambdaContext) -> None:
     row = {k: v for k, v in ROW.items() if k != "pH"}
     status, body, _ = invoke(post(instances(row)), lambda_context)
     assert status == 422
@@ -139,7 +108,7 @@ def test_missing_column_is_a_422(wine: str, lambda_context: FakeLambdaContext) -
     ]
 
 
-def test_extra_columns_are_ignored_and_listed(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_extra_columns_are_ignored_and_listed(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(post(instances({**ROW, "vineyard": "north"})), lambda_context)
     assert status == 200
     assert body["ignored_columns"] == ["vineyard"]
@@ -161,16 +130,14 @@ def test_extra_columns_are_ignored_and_listed(wine: str, lambda_context: FakeLam
     ],
 )
 def test_malformed_json_shapes(
-    wine: str, lambda_context: FakeLambdaContext, body: str, fragment: str
+    wine: str, lambda_context: LambdaContext, body: str, fragment: str
 ) -> None:
     status, answer, _ = invoke(post(body), lambda_context)
     assert status == 400
     assert fragment in answer["error"]["message"]
 
 
-def test_ragged_csv_and_bad_base64_and_bad_utf8(
-    wine: str, lambda_context: FakeLambdaContext
-) -> None:
+def test_ragged_csv_and_bad_base64_and_bad_utf8(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(post("a,b\n1,2,3\n", "text/csv"), lambda_context)
     assert (status, body["error"]["type"]) == (400, "malformed_request")
     event = post(instances(ROW))
@@ -184,11 +151,11 @@ def test_ragged_csv_and_bad_base64_and_bad_utf8(
 
 
 def test_row_and_byte_limits(
-    wine: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    wine: str, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_REQUEST_ROWS", "3")
     monkeypatch.setenv("MAX_REQUEST_BYTES", "2000")
-    get_settings.cache_clear()
+    app.container.reset()
     status, body, _ = invoke(post(instances(*[ROW] * 4)), lambda_context)
     assert (status, body["error"]["type"]) == (413, "payload_too_large")
     status, _, _ = invoke(post(instances(*[ROW] * 3)), lambda_context)
@@ -198,20 +165,20 @@ def test_row_and_byte_limits(
     assert invoke(post(big, b64=True), lambda_context)[0] == 413
 
 
-def test_no_model_is_a_503(serve: ModelRegistry, lambda_context: FakeLambdaContext) -> None:
+def test_no_model_is_a_503(serve: ModelRegistry, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(load_event("realtime_get_health.json"), lambda_context)
     assert (status, body["error"]["type"]) == (503, "model_unavailable")
     assert invoke(load_event("realtime_predict_json.json"), lambda_context)[0] == 503
 
 
-def test_unknown_route_is_a_json_404(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_unknown_route_is_a_json_404(wine: str, lambda_context: LambdaContext) -> None:
     event = load_event("realtime_get_health.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
     status, body, _ = invoke(event, lambda_context)
     assert (status, body["error"]["type"]) == (404, "not_found")
 
 
-def test_openapi_document_lists_every_route(wine: str, lambda_context: FakeLambdaContext) -> None:
+def test_openapi_document_lists_every_route(wine: str, lambda_context: LambdaContext) -> None:
     event = load_event("realtime_get_health.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/openapi.json"
     status, body, _ = invoke(event, lambda_context)
@@ -221,7 +188,7 @@ def test_openapi_document_lists_every_route(wine: str, lambda_context: FakeLambd
 
 
 def test_our_failures_are_500_without_traceback(
-    wine: str, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+    wine: str, lambda_context: LambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def explode(*_: Any) -> None:
         raise RuntimeError("secret internal detail")
@@ -234,7 +201,7 @@ def test_our_failures_are_500_without_traceback(
 
 
 def test_classifier_returns_probabilities(
-    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: FakeLambdaContext
+    serve: ModelRegistry, churn_classifier: Artifacts, lambda_context: LambdaContext
 ) -> None:
     version = churn_classifier.publish(serve)["version"]
     serve.set_alias("wine", "production", version)
@@ -253,17 +220,18 @@ def test_classifier_returns_probabilities(
 
 
 def test_hot_reload_after_promotion(
-    wine: str, serve: ModelRegistry, wine_boosting: Artifacts, lambda_context: FakeLambdaContext
+    wine: str, serve: ModelRegistry, wine_boosting: Artifacts, lambda_context: LambdaContext
 ) -> None:
     # Given a warm container serving the first version
     assert (
         invoke(load_event("realtime_get_health.json"), lambda_context)[1]["model"]["version"]
         == wine
     )
-    cache = app._model_cache()
+    cache = app.container.get().models
     now = [0.0]
-    cache._clock = lambda: now[0]
-    cache._next_check = 60.0
+    cache.clock = lambda: now[0]
+    cache.recheck_now()
+    invoke(load_event("realtime_get_health.json"), lambda_context)  # next check at 60
     # When another version is promoted
     newer = wine_boosting.publish(serve)["version"]
     serve.set_alias("wine", "production", newer)
@@ -280,7 +248,7 @@ def test_hot_reload_after_promotion(
 
 
 def test_logs_carry_request_id_and_version_but_no_body(
-    wine: str, lambda_context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+    wine: str, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logs = io.StringIO()
     handler = app.logger.registered_handler
@@ -297,7 +265,38 @@ def test_logs_carry_request_id_and_version_but_no_body(
     records = [json.loads(line) for line in logs.getvalue().splitlines()]
     refused = [r for r in records if r["message"] == "request refused"]
     assert len(refused) == 1
-    assert refused[0]["function_request_id"] == "test-request-id"
+    assert refused[0]["function_request_id"] == lambda_context.aws_request_id
     assert refused[0]["model_version"] == wine
     assert refused[0]["correlation_id"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
     assert refused[0]["status"] == 422
+
+
+def test_a_misconfiguration_is_found_once_and_answered_alike_on_every_route(
+    serve: ModelRegistry,
+    lambda_context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.delenv("MODEL_NAME")
+    monkeypatch.setenv("MAX_REQUEST_ROWS", "many")
+    events = [
+        load_event("realtime_predict_json.json"),
+        load_event("realtime_get_model.json"),
+        load_event("realtime_get_health.json"),
+        {**load_event("realtime_get_health.json"), "rawPath": "/openapi.json"},
+        {**load_event("realtime_get_health.json"), "rawPath": "/nowhere"},
+    ]
+    events[3]["requestContext"] = {
+        **events[3]["requestContext"],
+        "http": {**events[3]["requestContext"]["http"], "path": "/openapi.json"},
+    }
+    with caplog.at_level("ERROR"):
+        answers = [invoke(event, lambda_context)[:2] for event in events]
+    for status, body in answers:
+        assert status == 503
+        assert body["error"]["type"] == "configuration_error"
+    cannot_start = [r.getMessage() for r in caplog.records if "cannot start" in r.getMessage()]
+    assert cannot_start == [
+        "the function cannot start: invalid configuration: MODEL_NAME is required "
+        "(a model name); MAX_REQUEST_ROWS='many' is not an integer > 0"
+    ]

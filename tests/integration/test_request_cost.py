@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from predictor.settings import get_settings
-from tests.conftest import FakeLambdaContext
-from tests.integration.test_realtime_handler import ROW, invoke, post
+from infra.lambda_context import LambdaContext
+from realtime import app
+from tests.helpers import ROW, invoke, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -108,7 +108,7 @@ SHAPES: dict[str, Callable[[], tuple[str, str]]] = {
 }
 
 
-def _measure(event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, float, float]:
+def _measure(event: dict[str, Any], context: LambdaContext) -> tuple[int, float, float]:
     """Status, seconds (untraced) and peak traced MB of one handler call."""
     gc.collect()
     started = time.perf_counter()
@@ -126,9 +126,9 @@ def _measure(event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, fl
 
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_request_cost_is_bounded_by_size(
-    wine: str, lambda_context: FakeLambdaContext, shape: str
+    wine: str, lambda_context: LambdaContext, shape: str
 ) -> None:
-    assert get_settings().max_request_bytes == LIMIT
+    assert app.container.get().settings.max_request_bytes == LIMIT
     body, content_type = SHAPES[shape]()
     assert LIMIT * 0.9 < len(body.encode()) <= LIMIT, len(body)
     status, seconds, peak_mb = _measure(post(body, content_type), lambda_context)

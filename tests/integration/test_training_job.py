@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
 
-from predictor.registry import ModelRegistry
-from tests.conftest import MODEL_BUCKET, WINE_CSV, load_event, write_churn_csv
+from tests.helpers import MODEL_BUCKET, WINE_CSV, load_event, write_churn_csv
 from training import job
 from training.cli import main
+from training.registry_admin import ModelRegistry
+from training.schema_inference import features_from_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -47,7 +48,7 @@ def test_wine_quality_meets_the_tutorial_bar(s3: Any, tmp_path: Path) -> None:
     registry = ModelRegistry(s3, MODEL_BUCKET)
     version = registry.resolve("wine", "production")
     served = registry.load_onnx("wine", version)
-    features = served.predictor.schema.from_frame(test_part.drop(columns=["quality"]))
+    features = features_from_frame(served.predictor.schema, test_part.drop(columns=["quality"]))
     truth = test_part["quality"].to_numpy()
     onnx_mse = float(np.mean((served.predictor.predict(features).values - truth) ** 2))
     canonical = registry.load_joblib("wine", version).predictor.predict(features).values
@@ -170,7 +171,7 @@ def test_lambda_handler_runs_the_same_job(s3: Any, monkeypatch: pytest.MonkeyPat
     from training import handler
 
     monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
-    handler._s3_client.cache_clear()
+    handler.s3_client.cache_clear()
     event = load_event("training_job.json")  # data in the stack's data bucket
     bucket, key = event["data"].removeprefix("s3://").split("/", 1)
     s3.create_bucket(Bucket=bucket)
@@ -183,4 +184,4 @@ def test_lambda_handler_runs_the_same_job(s3: Any, monkeypatch: pytest.MonkeyPat
     assert result["onnx"]["passed"] is True
     with pytest.raises(ValueError, match="unknown field"):
         handler.lambda_handler({**event, "colour": "red"}, None)
-    handler._s3_client.cache_clear()
+    handler.s3_client.cache_clear()

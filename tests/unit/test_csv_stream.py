@@ -4,7 +4,8 @@ import io
 import pytest
 
 from predictor.csv_dialect import MAX_RECORD_CHARS
-from predictor.csv_stream import Chunk, CsvStream, open_text, record_problems, shown_raw
+from predictor.csv_lines import open_text
+from predictor.csv_stream import Chunk, CsvStream, record_problems, shown_raw
 from predictor.errors import InputError
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MODEL_BUCKET
+from tests.helpers import MODEL_BUCKET
 from training.data import read_table
 
 

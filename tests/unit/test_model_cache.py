@@ -2,10 +2,11 @@ from typing import Any
 
 import pytest
 
+from infra.local_env import MODEL_BUCKET
 from predictor.errors import ModelNotFoundError
 from predictor.model_cache import FAILURE_RETRY_SECONDS, ModelCache
-from predictor.registry import ModelRegistry
-from tests.conftest import Artifacts
+from tests.helpers import Artifacts
+from training.registry_admin import ModelRegistry
 
 
 class Clock:
@@ -19,8 +20,8 @@ class Clock:
 class CountingRegistry(ModelRegistry):
     """The real registry, counting alias look-ups and loads."""
 
-    def __init__(self, inner: ModelRegistry) -> None:
-        super().__init__(inner._s3, inner.bucket, inner.prefix)
+    def __init__(self, s3: Any) -> None:
+        super().__init__(s3, MODEL_BUCKET)
         self.resolves = 0
         self.loads = 0
         self.fail_resolve = False
@@ -31,14 +32,24 @@ class CountingRegistry(ModelRegistry):
             raise ConnectionError("S3 unreachable")
         return super().resolve(name, alias)
 
-    def load_onnx(self, name: str, version: str, intra_op_threads: int = 1) -> Any:
+    def load_onnx(self, name: str, version: str, inference_threads: int = 1) -> Any:
         self.loads += 1
-        return super().load_onnx(name, version, intra_op_threads)
+        return super().load_onnx(name, version, inference_threads)
+
+
+def cache_of(registry: ModelRegistry, recheck_seconds: float, clock: Clock) -> ModelCache:
+    """The cache a serving function builds: wine@production from ``registry``."""
+    return ModelCache(
+        resolve=lambda: registry.resolve("wine", "production"),
+        load=lambda version: registry.load_onnx("wine", version),
+        recheck_seconds=recheck_seconds,
+        clock=clock,
+    )
 
 
 @pytest.fixture
-def counting(registry: ModelRegistry) -> CountingRegistry:
-    return CountingRegistry(registry)
+def counting(s3: Any) -> CountingRegistry:
+    return CountingRegistry(s3)
 
 
 def test_loads_once_and_rechecks_only_after_the_interval(
@@ -47,7 +58,7 @@ def test_loads_once_and_rechecks_only_after_the_interval(
     first = wine_linear.publish(counting)["version"]
     counting.set_alias("wine", "production", first)
     clock = Clock()
-    cache = ModelCache(counting, "wine", "production", recheck_seconds=30, clock=clock)
+    cache = cache_of(counting, 30, clock)
     model = cache.get()
     for _ in range(100):
         assert cache.get() is model
@@ -68,7 +79,7 @@ def test_unchanged_alias_does_not_reload(
     version = wine_linear.publish(counting)["version"]
     counting.set_alias("wine", "production", version)
     clock = Clock()
-    cache = ModelCache(counting, "wine", "production", recheck_seconds=1, clock=clock)
+    cache = cache_of(counting, 1, clock)
     model = cache.get()
     clock.now += 5
     assert cache.get() is model
@@ -81,7 +92,7 @@ def test_failed_recheck_keeps_serving_the_loaded_model(
     version = wine_linear.publish(counting)["version"]
     counting.set_alias("wine", "production", version)
     clock = Clock()
-    cache = ModelCache(counting, "wine", "production", recheck_seconds=1, clock=clock)
+    cache = cache_of(counting, 1, clock)
     model = cache.get()
     counting.fail_resolve = True
     clock.now += 5
@@ -90,7 +101,7 @@ def test_failed_recheck_keeps_serving_the_loaded_model(
 
 def test_no_model_raises_and_the_failure_is_remembered(counting: CountingRegistry) -> None:
     clock = Clock()
-    cache = ModelCache(counting, "wine", "production", recheck_seconds=60, clock=clock)
+    cache = cache_of(counting, 60, clock)
     with pytest.raises(ModelNotFoundError):
         cache.get()
     with pytest.raises(ModelNotFoundError):

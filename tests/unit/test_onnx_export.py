@@ -2,10 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from predictor.inference import JoblibPredictor, OnnxPredictor, features_frame
-from predictor.schema import FeatureSchema
+from predictor.inference import OnnxPredictor
+from training.joblib_predictor import JoblibPredictor, features_frame
 from training.onnx_export import check_equivalence, convert
 from training.pipelines import CANDIDATES, build_pipeline
+from training.schema_inference import features_from_frame, infer_schema
 
 
 def mixed_frame(n: int = 600) -> tuple[pd.DataFrame, np.ndarray]:
@@ -28,8 +29,8 @@ def mixed_frame(n: int = 600) -> tuple[pd.DataFrame, np.ndarray]:
 def test_every_candidate_converts_and_agrees(kind: str, task: str) -> None:
     frame, score = mixed_frame()
     target = np.where(score > 0.5, "yes", "no") if task == "classification" else score
-    schema = FeatureSchema.infer(frame)
-    features = schema.from_frame(frame)
+    schema = infer_schema(frame)
+    features = features_from_frame(schema, frame)
     pipeline = build_pipeline(kind, schema, task).fit(features_frame(schema, features), target)
     reference = JoblibPredictor(pipeline, schema, task)
     served = OnnxPredictor(convert(pipeline, schema, task), schema, task, reference.classes)
@@ -45,8 +46,8 @@ def test_every_candidate_converts_and_agrees(kind: str, task: str) -> None:
 
 def test_a_graph_of_another_model_fails_the_check() -> None:
     frame, score = mixed_frame()
-    schema = FeatureSchema.infer(frame)
-    features = schema.from_frame(frame)
+    schema = infer_schema(frame)
+    features = features_from_frame(schema, frame)
     x = features_frame(schema, features)
     fitted = build_pipeline("linear", schema, "regression").fit(x, score)
     other = build_pipeline("linear", schema, "regression").fit(x, score * 3 + 1)
@@ -58,8 +59,8 @@ def test_a_graph_of_another_model_fails_the_check() -> None:
 
 def test_classifier_labels_disagreeing_fail_the_check() -> None:
     frame, score = mixed_frame()
-    schema = FeatureSchema.infer(frame)
-    features = schema.from_frame(frame)
+    schema = infer_schema(frame)
+    features = features_from_frame(schema, frame)
     x = features_frame(schema, features)
     labels = np.where(score > 0.5, "yes", "no")
     fitted = build_pipeline("linear", schema, "classification").fit(x, labels)
@@ -98,9 +99,9 @@ def test_inputs_equal_to_a_split_threshold_take_the_same_branch(kind: str, task:
     # where float32 rounds the threshold up, a naive conversion sends it the other way.
     frame, score = mixed_frame()
     target = np.where(score > 0.5, "yes", "no") if task == "classification" else score
-    schema = FeatureSchema.infer(frame)
+    schema = infer_schema(frame)
     pipeline = build_pipeline(kind, schema, task)
-    pipeline.fit(features_frame(schema, schema.from_frame(frame)), target)
+    pipeline.fit(features_frame(schema, features_from_frame(schema, frame)), target)
     numeric = [c.name for c in schema.columns if c.kind == "numeric"]  # first after prepare
     probes = []
     for feature, threshold in _numeric_split_thresholds(pipeline.steps[-1][1]):
@@ -114,7 +115,7 @@ def test_inputs_equal_to_a_split_threshold_take_the_same_branch(kind: str, task:
     )
     assert rounded_up > 0  # the probes do reach the case that went wrong
     probe_frame = pd.DataFrame(probes).reset_index(drop=True)
-    features = schema.from_frame(probe_frame)
+    features = features_from_frame(schema, probe_frame)
     reference = JoblibPredictor(pipeline, schema, task)
     served = OnnxPredictor(convert(pipeline, schema, task), schema, task, reference.classes)
     expected, actual = reference.predict(features), served.predict(features)

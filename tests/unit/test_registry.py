@@ -12,11 +12,11 @@ from predictor.registry import (
     JOBLIB_ARTIFACT,
     MANIFEST_FILE,
     ONNX_ARTIFACT,
-    ModelRegistry,
     check_name,
     sha256_hex,
 )
-from tests.conftest import MODEL_BUCKET, Artifacts
+from tests.helpers import MODEL_BUCKET, Artifacts
+from training.registry_admin import ModelRegistry
 
 
 def test_publish_stores_artifacts_then_manifest_with_hashes(

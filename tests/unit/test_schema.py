@@ -6,6 +6,7 @@ import pytest
 
 from predictor.errors import MissingColumnsError
 from predictor.schema import MISSING_CATEGORY, ColumnSpec, FeatureSchema, OversizedInteger
+from training.schema_inference import features_from_frame, infer_schema
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture
 def schema(frame: pd.DataFrame) -> FeatureSchema:
-    return FeatureSchema.infer(frame)
+    return infer_schema(frame)
 
 
 def spec(schema: FeatureSchema, name: str) -> ColumnSpec:
@@ -47,13 +48,13 @@ def test_schema_round_trips_through_its_json_form(schema: FeatureSchema) -> None
 def test_too_many_categories_is_refused() -> None:
     frame = pd.DataFrame({"id": [f"user-{i}" for i in range(50)]})
     with pytest.raises(ValueError, match="50 distinct values"):
-        FeatureSchema.infer(frame, max_categories=10)
+        infer_schema(frame, max_categories=10)
 
 
 def test_from_frame_gives_float32_and_sentinel_strings(
     schema: FeatureSchema, frame: pd.DataFrame
 ) -> None:
-    features = schema.from_frame(frame)
+    features = features_from_frame(schema, frame)
     assert features["age"].dtype == np.float32
     assert features["age"].shape == (3, 1)
     assert math.isnan(features["age"][1, 0])
@@ -132,7 +133,7 @@ def test_missing_required_column_is_refused_before_rows(schema: FeatureSchema) -
 
 
 def test_absent_nullable_column_means_missing_values(frame: pd.DataFrame) -> None:
-    schema = FeatureSchema.infer(frame.drop(columns=["member"]))
+    schema = infer_schema(frame.drop(columns=["member"]))
     result = schema.validate({"income": [5]}, 1, text=False)
     assert result.errors == []
     assert math.isnan(result.features["age"][0, 0])

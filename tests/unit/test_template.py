@@ -10,9 +10,9 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from infra.cfn_yaml import load_template
-from predictor import batch
+from predictor import batch_layout
 from predictor.registry import MODEL_PREFIX
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SERVING_FORBIDDEN = (
     "s3:DeleteObjectVersion",
@@ -113,25 +113,27 @@ def test_batch_reads_models_and_inputs_and_writes_only_its_prefixes(
         "s3:DeleteObject",
     }
     (versions,) = grants["s3:GetObjectVersion"]
-    assert f"/{batch.INCOMING}*" in versions
+    assert f"/{batch_layout.INCOMING}*" in versions
     assert "ModelBucket" not in versions
     (deletes,) = grants["s3:DeleteObject"]
     assert [r["Fn::Sub"].split("}/", 1)[1] for r in json.loads(deletes)] == [
-        f"{batch.PREDICTIONS}*",
-        f"{batch.ERRORS}*",
-        f"{batch.REPORTS}*.lease",
+        f"{batch_layout.PREDICTIONS}*",
+        f"{batch_layout.ERRORS}*",
+        f"{batch_layout.REPORTS}*.lease",
     ]
     reads = " ".join(grants["s3:GetObject"])
     assert f"/{MODEL_PREFIX}/*" in reads
-    assert f"/{batch.INCOMING}*" in reads
-    assert f"/{batch.REPORTS}*" in reads
+    assert f"/{batch_layout.INCOMING}*" in reads
+    assert f"/{batch_layout.REPORTS}*" in reads
     for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
         (written,) = grants[action]
         arns = [r["Fn::Sub"] for r in json.loads(written)]
         targets = [arn.rsplit("/", 2)[-2] + "/" for arn in arns]
-        assert sorted(targets) == sorted([batch.PREDICTIONS, batch.ERRORS, batch.REPORTS])
+        assert sorted(targets) == sorted(
+            [batch_layout.PREDICTIONS, batch_layout.ERRORS, batch_layout.REPORTS]
+        )
         assert "ModelBucket" not in written
-        assert batch.INCOMING not in written
+        assert batch_layout.INCOMING not in written
 
 
 def test_only_the_training_job_writes_models(expanded: dict[str, Any]) -> None:
@@ -194,10 +196,28 @@ def test_incoming_notifications_feed_the_batch_function(expanded: dict[str, Any]
     queue = resources_["DataBucket"]["Properties"]["NotificationConfiguration"][
         "QueueConfigurations"
     ][0]
-    assert queue["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": batch.INCOMING}]
+    assert queue["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": batch_layout.INCOMING}]
     mapping = next(r for r in resources_.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     redrive = resources_["IncomingQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     for name in ("RealtimeFunction", "BatchFunction"):
         assert resources_[name]["Properties"]["Runtime"] == "python3.13"
+
+
+def test_every_setting_the_functions_read_is_wired_by_the_template(source: dict[str, Any]) -> None:
+    """Each variable Settings reads is set by the template (globally or per function)."""
+    from predictor.settings import _VARIABLES
+
+    resources = source["Resources"]
+    global_variables = set(source["Globals"]["Function"]["Environment"]["Variables"])
+    for function, expected_threads in (("RealtimeFunction", "1"), ("BatchFunction", "0")):
+        own = resources[function]["Properties"]["Environment"]["Variables"]
+        wired = global_variables | set(own)
+        needed = {"MODEL_BUCKET", "MODEL_NAME", "MODEL_ALIAS", "ALIAS_RECHECK_SECONDS"}
+        needed |= {"INFERENCE_THREADS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+        assert needed <= wired, (function, needed - wired)
+        assert own["INFERENCE_THREADS"] == expected_threads
+        assert own["POWERTOOLS_SERVICE_NAME"] == function.removesuffix("Function").lower()
+    known = {variable for _, variable, _, _ in _VARIABLES}
+    assert {"MODEL_BUCKET", "MODEL_NAME", "INFERENCE_THREADS", "BATCH_CHUNK_ROWS"} <= known

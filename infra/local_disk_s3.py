@@ -1,7 +1,8 @@
-"""A file-backed stand-in for the few S3 calls the batch path makes (benchmarks, large tests).
+"""A file-backed stand-in for the S3 calls the batch path makes (benchmarks, large tests).
 
 moto keeps whole objects in memory, which would hide the memory of the code under
 test; this keeps objects as files under a folder, so a process's peak RSS is its own.
+Errors carry S3's codes, as botocore's ClientError does.
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
-class _ClientError(Exception):
+class ClientError(Exception):
+    """An S3 error with its code, shaped like botocore's."""
+
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.response = {"Error": {"Code": code}}
 
 
 class LocalDiskS3:
-    """get/put objects and multipart uploads as files under ``root/<bucket>/<key>``."""
-
-    class exceptions:
-        class NoSuchKey(Exception):
-            pass
+    """Objects and multipart uploads as files under ``root/<bucket>/<key>``."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -38,23 +37,36 @@ class LocalDiskS3:
         stat = self._path(bucket, key).stat()
         return hashlib.md5(f"{stat.st_size}-{stat.st_mtime_ns}".encode()).hexdigest()  # noqa: S324
 
-    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        path = self._path(Bucket, Key)
+    def _existing(self, bucket: str, key: str, options: dict[str, Any]) -> Path:
+        path = self._path(bucket, key)
         if not path.exists():
-            raise self.exceptions.NoSuchKey(Key)
+            raise ClientError("NoSuchKey")
+        if "IfMatch" in options and options["IfMatch"].strip('"') != self.etag(bucket, key):
+            raise ClientError("PreconditionFailed")
+        return path
+
+    def get_object(self, Bucket: str, Key: str, **options: Any) -> dict[str, Any]:
+        path = self._existing(Bucket, Key, options)
         return {"Body": path.open("rb"), "ETag": f'"{self.etag(Bucket, Key)}"'}
+
+    def head_object(self, Bucket: str, Key: str, **options: Any) -> dict[str, Any]:
+        self._existing(Bucket, Key, options)
+        return {"ETag": f'"{self.etag(Bucket, Key)}"'}
 
     def put_object(self, Bucket: str, Key: str, Body: bytes, **options: Any) -> dict[str, Any]:
         path = self._path(Bucket, Key)
         if options.get("IfNoneMatch") == "*" and path.exists():
-            raise _ClientError("PreconditionFailed")
-        if "IfMatch" in options and (
-            not path.exists() or f'"{self.etag(Bucket, Key)}"' != options["IfMatch"]
-        ):
-            raise _ClientError("PreconditionFailed")
+            raise ClientError("PreconditionFailed")
+        if "IfMatch" in options:
+            self._existing(Bucket, Key, options)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(Body)
         return {"ETag": f'"{self.etag(Bucket, Key)}"'}
+
+    def delete_object(self, Bucket: str, Key: str, **options: Any) -> None:
+        if "IfMatch" in options:
+            self._existing(Bucket, Key, options)
+        self._path(Bucket, Key).unlink(missing_ok=True)
 
     def create_multipart_upload(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
         upload = uuid.uuid4().hex

@@ -1,0 +1,133 @@
+"""Scoring one chunk of CSV records: pure (records in, text out), no S3.
+
+Each record the reader could not make a row of, or the schema refuses, becomes an error
+row ``line,column,reason,row``; the others are predicted together and written back as
+their original text with the prediction (and class probabilities) appended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from predictor.csv_stream import Chunk, record_problems, shown_raw
+from predictor.errors import MissingColumnsError
+from predictor.inference import Predictions
+from predictor.registry import LoadedModel
+
+
+@dataclass(slots=True)
+class RowCounts:
+    """Records read, rows scored and records refused so far (read = scored + rejected)."""
+
+    read: int = 0
+    scored: int = 0
+    rejected: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """The JSON form in reports and logs."""
+        return {"read": self.read, "scored": self.scored, "rejected": self.rejected}
+
+
+def csv_field(value: str, delimiter: str) -> str:
+    """One field, quoted only when it has to be."""
+    if any(c in value for c in (delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def format_numbers(values: np.ndarray) -> list[str]:
+    """Shortest text that reads back to the same float32 (what the model computed)."""
+    return list(np.asarray(values, dtype=np.float32).astype(str))
+
+
+class ChunkScorer:
+    """Validates, predicts and formats one chunk of records at a time; counts the rows."""
+
+    def __init__(self, model: LoadedModel, columns: list[str], delimiter: str) -> None:
+        self.model = model
+        self.schema = model.predictor.schema
+        self.delimiter = delimiter
+        self.width = len(columns)
+        missing = self.schema.missing_columns(columns)
+        if missing:
+            raise MissingColumnsError(missing)
+        # Only the columns the model uses are turned into arrays.
+        self.positions = {
+            name: columns.index(name) for name in self.schema.names if name in columns
+        }
+        self.rows = RowCounts()
+
+    def check_record(self, fields: list[str]) -> str | None:
+        """Why one record is not a row of the model's (None when it is one)."""
+        columns = {name: [fields[position]] for name, position in self.positions.items()}
+        errors = self.schema.validate(columns, 1, text=True).errors
+        return f"{errors[0].column}: {errors[0].reason}" if errors else None
+
+    def output_header(self, header_raw: str) -> str:
+        """The input header plus the prediction columns."""
+        names = ["prediction"]
+        classes = getattr(self.model.predictor, "classes", None)
+        if classes:
+            names += [f"probability_{c}" for c in classes]
+        extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
+        return f"{header_raw}{self.delimiter}{extra}\n"
+
+    def score(self, chunk: Chunk) -> tuple[str, list[list[str]]]:
+        """Output text of the good rows, and error rows (line, column, reason, raw)."""
+        fields = chunk.fields
+        refused = record_problems(chunk, self.width)
+        problems = [
+            [str(chunk.lines[index]), "", reason, shown_raw(chunk.raws[index])]
+            for index, reason in refused.items()
+        ]
+        good: Sequence[int] = range(len(fields))
+        if refused:
+            good = [index for index in good if index not in refused]
+        rejected = len(problems)
+        text = ""
+        if good:
+            rows = fields if len(good) == len(fields) else [fields[i] for i in good]
+            transposed = list(zip(*rows, strict=True))
+            columns = {
+                name: np.array(transposed[position], dtype=object)
+                for name, position in self.positions.items()
+            }
+            validated = self.schema.validate(columns, len(rows), text=True)
+            bad_rows = set()
+            for error in validated.errors:
+                index = good[error.row]
+                bad_rows.add(index)
+                line = str(chunk.lines[index])
+                problems.append([line, error.column or "", error.reason, chunk.raws[index]])
+            rejected += len(bad_rows)
+            if validated.accepted:
+                predictions = self.model.predictor.predict(validated.features)
+                raws = chunk.raws
+                accepted = [raws[good[int(i)]] for i in validated.rows]
+                text = self._format(accepted, predictions)
+            self.rows.scored += validated.accepted
+        self.rows.read += len(chunk)
+        self.rows.rejected += rejected
+        problems.sort(key=lambda p: int(p[0]))
+        return text, problems
+
+    def _format(self, raws: list[str], predictions: Predictions) -> str:
+        d = self.delimiter
+        if predictions.probabilities is None:
+            appended = format_numbers(predictions.values)
+        else:
+            labels = [csv_field(str(v), d) for v in predictions.values]
+            probabilities = np.asarray(predictions.probabilities, dtype=np.float32).astype(str)
+            appended = [
+                label + d + d.join(row) for label, row in zip(labels, probabilities, strict=True)
+            ]
+        return "".join(f"{raw}{d}{extra}\n" for raw, extra in zip(raws, appended, strict=True))
+
+
+def error_lines(problems: list[list[str]]) -> bytes:
+    return "".join(
+        ",".join(csv_field(field, ",") for field in problem) + "\n" for problem in problems
+    ).encode()

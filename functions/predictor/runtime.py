@@ -1,0 +1,89 @@
+"""What a serving function creates once per container: settings, the S3 client, the model.
+
+Each handler module owns one :class:`Container`. It is built on the first invocation,
+not at import (so nothing reaches the environment or the network while the handler
+module loads), and kept for the container's life. A misconfiguration is found there,
+once, logged in one clear line, and raised as the same :class:`ConfigError` on every
+later call, so every route and every message meets the same answer.
+:meth:`Container.reset` drops it all: a fresh container (tests, a restored snapshot).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from predictor.errors import ConfigError
+from predictor.model_cache import ModelCache
+from predictor.registry import RegistryReader
+from predictor.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """One container's settings, S3 client and model cache."""
+
+    settings: Settings
+    s3: Any
+    models: ModelCache
+
+
+def build_runtime(settings: Settings, s3: Any) -> Runtime:
+    """The runtime of ``settings``: the served model, loaded lazily through ``s3``."""
+    reader = RegistryReader(s3, settings.registry)
+    models = ModelCache(
+        resolve=functools.partial(reader.resolve, settings.model_name, settings.model_alias),
+        load=functools.partial(
+            reader.load_onnx, settings.model_name, inference_threads=settings.inference_threads
+        ),
+        recheck_seconds=settings.alias_recheck_seconds,
+    )
+    return Runtime(settings, s3, models)
+
+
+def _s3_client() -> Any:
+    import boto3  # here, not at import: only the first invocation pays for it
+
+    return boto3.client("s3")
+
+
+class Container:
+    """Creates this function's :class:`Runtime` on first use and keeps it."""
+
+    def __init__(self, s3_client: Callable[[], Any] = _s3_client) -> None:
+        self._s3_client = s3_client
+        self._runtime: Runtime | None = None
+        self._config_error: ConfigError | None = None
+
+    def get(self) -> Runtime:
+        """The runtime, created on first use (ConfigError, every time, if misconfigured)."""
+        if self._runtime is not None:
+            return self._runtime
+        if self._config_error is not None:
+            raise self._config_error
+        try:
+            settings = Settings.from_env(os.environ)
+        except ConfigError as exc:
+            logger.error("the function cannot start: %s", exc)
+            self._config_error = exc
+            raise
+        self._runtime = build_runtime(settings, self._s3_client())
+        logger.info(
+            "serving %s@%s from %s", settings.model_name, settings.model_alias, settings.registry
+        )
+        return self._runtime
+
+    @property
+    def loaded(self) -> Runtime | None:
+        """The runtime if it exists already (never creates one)."""
+        return self._runtime
+
+    def reset(self) -> None:
+        """Forget the runtime: the next :meth:`get` builds a new one."""
+        self._runtime, self._config_error = None, None

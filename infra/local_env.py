@@ -1,0 +1,185 @@
+"""One local AWS for ``make run``, ``make invoke``, ``make bench`` and the tests.
+
+Fake credentials and a fixed region (nothing local can reach real AWS), moto's threaded
+server on 127.0.0.1 (or moto in-process, for the tests), and what template.yaml defines
+for the data path, read from the template itself so the two cannot drift apart: both
+buckets (versioned as the template versions them), the incoming queue with its
+dead-letter queue, and the data bucket's notification of ``incoming/`` objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from infra.lambda_context import REGION
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+MODEL_BUCKET = "serverless-predictor-models-local"
+DATA_BUCKET = "serverless-predictor-data-local"
+QUEUE = "serverless-predictor-incoming-local"
+DEAD_LETTER_QUEUE = "serverless-predictor-dead-letter-local"
+#: The template's logical id of each bucket created locally.
+TEMPLATE_BUCKETS = {"ModelBucket": MODEL_BUCKET, "DataBucket": DATA_BUCKET}
+#: Locally a failed message comes back after this many seconds (the template's 5,400
+#: suits a 15-minute function, not someone watching a terminal).
+LOCAL_VISIBILITY_SECONDS = 10
+
+#: Fake credentials and the fixed region.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def function_environment(endpoint: str | None, model_name: str, **extra: str) -> dict[str, str]:
+    """What a serving function's environment holds locally (the template's variables)."""
+    environment = {
+        **CREDENTIALS,
+        "MODEL_BUCKET": MODEL_BUCKET,
+        "MODEL_NAME": model_name,
+        "POWERTOOLS_SERVICE_NAME": "local",
+        "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPredictorLocal",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **extra,
+    }
+    if endpoint is not None:
+        environment["AWS_ENDPOINT_URL"] = endpoint
+    return environment
+
+
+def use_fake_credentials() -> None:
+    """Point this process's AWS clients at nothing real: fake keys, no profile."""
+    os.environ.update(CREDENTIALS)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+def _template_resources() -> dict[str, Any]:
+    from infra.cfn_yaml import load_template
+
+    return dict(load_template(TEMPLATE)["Resources"])
+
+
+def template_bucket_versioning() -> dict[str, str]:
+    """Each local bucket's versioning status as template.yaml sets it; unversioned: absent."""
+    resources = _template_resources()
+    statuses: dict[str, str] = {}
+    for logical_id, bucket in TEMPLATE_BUCKETS.items():
+        versioning = resources[logical_id]["Properties"].get("VersioningConfiguration")
+        if versioning is None:
+            continue
+        status = versioning.get("Status")
+        if status not in ("Enabled", "Suspended"):
+            raise ValueError(f"{logical_id}: cannot apply versioning status {status!r} locally")
+        statuses[bucket] = str(status)
+    return statuses
+
+
+def template_data_path() -> tuple[str, int]:
+    """The notification prefix and the redrive count the template defines."""
+    resources = _template_resources()
+    notification = resources["DataBucket"]["Properties"]["NotificationConfiguration"]
+    rules = notification["QueueConfigurations"][0]["Filter"]["S3Key"]["Rules"]
+    prefix = next(r["Value"] for r in rules if r["Name"] == "prefix")
+    redrive = resources["IncomingQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    return str(prefix), int(redrive)
+
+
+def create_buckets(s3: Any) -> None:
+    """The model and data buckets, versioned as the template versions them."""
+    versioning = template_bucket_versioning()
+    for bucket in TEMPLATE_BUCKETS.values():
+        s3.create_bucket(Bucket=bucket)
+        if bucket in versioning:
+            s3.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": versioning[bucket]}
+            )
+
+
+def create_data_path(s3: Any, sqs: Any) -> str:
+    """Queue, dead-letter queue and the data bucket's notification; returns the queue URL."""
+    prefix, max_receive = template_data_path()
+    dead = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])
+    redrive = {
+        "deadLetterTargetArn": dead_arn["Attributes"]["QueueArn"],
+        "maxReceiveCount": max_receive,
+    }
+    queue = sqs.create_queue(
+        QueueName=QUEUE,
+        Attributes={
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    s3.put_bucket_notification_configuration(
+        Bucket=DATA_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn["Attributes"]["QueueArn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}},
+                }
+            ]
+        },
+    )
+    return str(queue)
+
+
+class LocalAws:
+    """moto's threaded server on 127.0.0.1 holding the template's buckets (and queue).
+
+    ``start()`` also points this process's AWS clients at it (fake credentials and
+    ``AWS_ENDPOINT_URL``), so handlers imported afterwards use it.
+    """
+
+    def __init__(self, port: int = 0, *, queue: bool = False) -> None:
+        self._port = port
+        self._with_queue = queue
+        self._server: Any = None
+        self.endpoint = ""
+        self.s3: Any = None
+        self.sqs: Any = None
+        self.queue_url: str | None = None
+
+    def start(self) -> LocalAws:
+        """Start the server (OSError if the port is taken) and create the resources."""
+        from moto.server import ThreadedMotoServer
+
+        # The server's request log would bury the output of whoever started it.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        use_fake_credentials()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        import boto3
+
+        self.s3 = boto3.client("s3")
+        create_buckets(self.s3)
+        if self._with_queue:
+            self.sqs = boto3.client("sqs")
+            self.queue_url = create_data_path(self.s3, self.sqs)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> LocalAws:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

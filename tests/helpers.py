@@ -1,0 +1,192 @@
+"""Helpers shared by the tests: data, a model trained once, and events for both handlers.
+
+The one place test modules share code: no test module imports another. Fixtures live in
+the conftest files; the local AWS (credentials, buckets as the template defines them)
+comes from :mod:`infra.local_env`, as for ``make run`` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import numpy as np
+import pandas as pd
+from moto import mock_aws
+
+from infra.lambda_context import REGION, LambdaContext
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets
+from predictor.registry import JOBLIB_ARTIFACT, MANIFEST_FILE, ONNX_ARTIFACT
+from predictor.settings import RegistryLocation
+from training.job import TrainingConfig, run_training
+from training.registry_admin import ModelRegistry
+
+__all__ = ["DATA_BUCKET", "MODEL_BUCKET", "REGION", "ROOT"]
+
+WINE_CSV = ROOT / "data" / "winequality-red.csv"
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """One of the sample events under events/."""
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+# ----- models ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Artifacts:
+    """A model trained once per session, to publish into each test's fresh moto."""
+
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    def publish(self, registry: ModelRegistry, name: str = "wine") -> dict[str, Any]:
+        """Store these artifacts as a new version of ``name``."""
+        keep = {k: v for k, v in self.manifest.items() if k not in ("name", "version", "artifacts")}
+        return registry.publish(name, keep, self.files)
+
+
+def write_churn_csv(path: Path, n: int = 800) -> None:
+    """A synthetic classification table: text classes, categories, missing values, BOM."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "tenure months": rng.integers(0, 60, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "team"], n),
+            "monthly fee": rng.normal(30, 10, n).round(2),
+        }
+    )
+    frame.loc[rng.random(n) < 0.05, "tenure months"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "plan"] = None
+    churn = (frame["plan"] == "basic") & (frame["tenure months"].fillna(0) < 20)
+    frame["churned"] = np.where(churn ^ (rng.random(n) < 0.05), "yes", "no")
+    path.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+
+
+def train_once(
+    candidates: tuple[str, ...], data: Path = WINE_CSV, target: str = "quality"
+) -> Artifacts:
+    """Train with the project's own job in a throw-away moto; keep the artifacts."""
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        create_buckets(client)
+        config = TrainingConfig(
+            data=str(data),
+            target=target,
+            name="wine",
+            registry=RegistryLocation(MODEL_BUCKET),
+            candidates=candidates,
+            cv_folds=3,
+        )
+        manifest = run_training(config, client).manifest
+        store = ModelRegistry(client, MODEL_BUCKET)
+        files = {
+            name: store.read_artifact(manifest, name) for name in (JOBLIB_ARTIFACT, ONNX_ARTIFACT)
+        }
+        assert MANIFEST_FILE not in files
+        return Artifacts(manifest=manifest, files=files)
+
+
+# ----- realtime events -------------------------------------------------------------------
+WINE_ROW = load_event("realtime_predict_json.json")
+ROW = json.loads(WINE_ROW["body"])["instances"][0]
+
+
+def invoke(
+    event: dict[str, Any], context: LambdaContext | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The realtime handler's status, JSON body and headers for ``event``."""
+    from realtime import app
+
+    response = app.lambda_handler(event, context or LambdaContext("test-function"))
+    return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def post(
+    body: str | bytes, content_type: str | None = "application/json", *, b64: bool = False
+) -> dict[str, Any]:
+    """An API Gateway event of ``POST /predict`` with ``body``."""
+    event = copy.deepcopy(WINE_ROW)
+    raw = body.encode() if isinstance(body, str) else body
+    event["body"] = base64.b64encode(raw).decode() if b64 else raw.decode("utf-8", "replace")
+    event["isBase64Encoded"] = b64
+    event["headers"].pop("content-type", None)
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    return event
+
+
+def instances(*rows: dict[str, Any]) -> str:
+    """A JSON body of ``rows`` as instances."""
+    return json.dumps({"instances": list(rows)})
+
+
+# ----- batch events and outputs ----------------------------------------------------------
+WINE_LINES = WINE_CSV.read_text().splitlines()
+HEADER, ROWS = WINE_LINES[0], WINE_LINES[1:]
+
+
+def put(s3: Any, key: str, body: bytes) -> str:
+    """Upload ``body`` to the data bucket; its ETag."""
+    return str(s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)["ETag"].strip('"'))
+
+
+def read(s3: Any, key: str) -> bytes | None:
+    """An object of the data bucket, or None."""
+    try:
+        return bytes(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def report(s3: Any, relative: str) -> dict[str, Any]:
+    """The stored report of ``incoming/<relative>``."""
+    raw = read(s3, f"reports/{relative}.json")
+    assert raw is not None, f"no report for {relative}"
+    return dict(json.loads(raw))
+
+
+def sqs_event(
+    key: str, etag: str, message_id: str = "m-1", version_id: str | None = None
+) -> dict[str, Any]:
+    """The SQS-wrapped S3 put of events/, pointed at ``key`` (URL-encoded as S3 does)."""
+    event = load_event("batch_sqs_s3_put.json")
+    notification = json.loads(event["Records"][0]["body"])
+    entry = notification["Records"][0]["s3"]["object"]
+    entry["key"], entry["eTag"] = quote_plus(key, safe="/"), etag
+    if version_id is not None:
+        entry["versionId"] = version_id
+    event["Records"][0]["body"] = json.dumps(notification)
+    event["Records"][0]["messageId"] = message_id
+    return event
+
+
+def run(event: dict[str, Any], remaining_ms: int = 900_000) -> dict[str, Any]:
+    """The batch handler's answer to ``event``, with ``remaining_ms`` before the deadline."""
+    from batch import app
+
+    return dict(app.lambda_handler(event, LambdaContext("test", seconds=remaining_ms / 1000)))
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    """Semicolon-separated output rows."""
+    return list(csv.reader(io.StringIO(data.decode()), delimiter=";"))
+
+
+def semicolons(lines: list[str], ending: str = "\n") -> bytes:
+    """``lines`` as a file, each ended by ``ending``."""
+    return ending.join(lines).encode() + ending.encode()
+
+
+def leases(s3: Any) -> list[str]:
+    """Lease objects left in the data bucket."""
+    listed = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="reports/").get("Contents", [])
+    return [o["Key"] for o in listed if o["Key"].endswith(".lease")]

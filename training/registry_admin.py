@@ -1,0 +1,157 @@
+"""The registry's write side: publish versions, move and roll back aliases, list, load joblib.
+
+Only the training job and operators use it; the serving functions read through
+:class:`predictor.registry.RegistryReader` and never write.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+from predictor.errors import ModelNotFoundError, VersionMismatchError
+from predictor.registry import (
+    JOBLIB_ARTIFACT,
+    MANIFEST_FILE,
+    LoadedModel,
+    RegistryReader,
+    sha256_hex,
+)
+from predictor.schema import FeatureSchema
+from training.joblib_predictor import JoblibPredictor
+
+logger = logging.getLogger(__name__)
+
+#: How many earlier versions an alias remembers for rollback.
+ALIAS_HISTORY = 20
+
+
+def new_version_id(now: datetime | None = None) -> str:
+    """A sortable, unique version id: UTC timestamp plus random suffix."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z-" + secrets.token_hex(3)
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ModelRegistry(RegistryReader):
+    """The registry with write access: everything the reader does, plus publishing."""
+
+    def _put(self, key: str, body: bytes, content_type: str, **extra: Any) -> None:
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra
+        )
+
+    # ----- publishing --------------------------------------------------------------
+    def publish(
+        self, name: str, manifest: Mapping[str, Any], artifacts: Mapping[str, bytes]
+    ) -> dict[str, Any]:
+        """Upload ``artifacts`` and then the manifest (with their SHA-256 and sizes).
+
+        Returns the manifest as stored, with ``name``, ``version`` and ``artifacts`` set.
+        The manifest is written with ``If-None-Match: *``, so two publishers can never
+        overwrite each other's version.
+        """
+        version = new_version_id()
+        recorded = {}
+        for filename, data in artifacts.items():
+            self._put(self.artifact_key(name, version, filename), data, "application/octet-stream")
+            recorded[filename] = {"sha256": sha256_hex(data), "size": len(data)}
+        stored = {**manifest, "name": name, "version": version, "artifacts": recorded}
+        self._put(
+            self.artifact_key(name, version, MANIFEST_FILE),
+            json.dumps(stored, indent=2, sort_keys=True).encode(),
+            "application/json",
+            IfNoneMatch="*",
+        )
+        logger.info("published model %s version %s", name, version)
+        return stored
+
+    # ----- listing -----------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """Names of every model in the registry."""
+        found = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/", Delimiter="/")
+        for page in pages:
+            for entry in page.get("CommonPrefixes", []):
+                found.append(entry["Prefix"][len(self.prefix) + 1 : -1])
+        return sorted(found)
+
+    def list_versions(self, name: str) -> list[str]:
+        """Complete versions (those with a manifest) of model ``name``, oldest first."""
+        prefix = self.model_prefix(name)
+        versions = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                rest = entry["Key"][len(prefix) :]
+                version, _, filename = rest.partition("/")
+                if filename == MANIFEST_FILE and version != "aliases":
+                    versions.append(version)
+        return sorted(versions)
+
+    # ----- aliases -----------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: str) -> dict[str, Any]:
+        """Point ``alias`` at ``version`` (which must exist), remembering the previous one."""
+        self.manifest(name, version)  # refuses unknown or inconsistent versions
+        current = self.alias(name, alias)
+        earlier = [] if current is None else [current["version"], *current.get("history", [])]
+        history = [v for v in earlier if v != version][:ALIAS_HISTORY]
+        return self._write_alias(name, alias, version, history)
+
+    def rollback(self, name: str, alias: str) -> str:
+        """Point ``alias`` back at the version it held before; return that version."""
+        current = self.alias(name, alias)
+        if current is None or not current.get("history"):
+            raise ModelNotFoundError(f"alias {name}/{alias} has no earlier version to roll back to")
+        previous, *older = current["history"]
+        self.manifest(name, previous)
+        self._write_alias(name, alias, previous, older)
+        return str(previous)
+
+    def _write_alias(
+        self, name: str, alias: str, version: str, history: list[str]
+    ) -> dict[str, Any]:
+        document = {"version": version, "updated_at": _utc_now(), "history": history}
+        self._put(self.alias_key(name, alias), json.dumps(document).encode(), "application/json")
+        logger.info("alias %s/%s -> %s", name, alias, version)
+        return document
+
+    # ----- the scikit-learn pipeline -------------------------------------------------
+    def load_joblib(
+        self, name: str, version: str, *, allow_version_mismatch: bool = False
+    ) -> LoadedModel:
+        """Load the scikit-learn pipeline of a version, verified before unpickling.
+
+        Refuses (:class:`VersionMismatchError`) when the installed scikit-learn is not
+        the one recorded in the manifest, unless ``allow_version_mismatch`` is set, in
+        which case it logs a warning.
+        """
+        manifest = self.manifest(name, version)
+        trained_with = manifest.get("versions", {}).get("scikit-learn")
+        installed = metadata.version("scikit-learn")
+        if trained_with != installed:
+            message = (
+                f"{name} {version} was trained with scikit-learn {trained_with}, "
+                f"but {installed} is installed"
+            )
+            if not allow_version_mismatch:
+                raise VersionMismatchError(message + "; refusing to unpickle it")
+            logger.warning("%s; loading anyway as asked", message)
+        data = self.read_artifact(manifest, JOBLIB_ARTIFACT)
+        import joblib
+
+        pipeline = joblib.load(io.BytesIO(data))
+        predictor = JoblibPredictor(
+            pipeline, FeatureSchema.from_dict(manifest["schema"]), manifest["task"]
+        )
+        return LoadedModel(manifest=manifest, predictor=predictor)
