@@ -1,11 +1,11 @@
 """Batch scoring of one CSV object: ``incoming/<rel>`` -> predictions, errors, report.
 
-Outputs (same bucket; ``<out>`` is ``<rel>``, with ``.csv`` appended to a ``.csv.gz``
-input's name so that ``x.csv`` and ``x.csv.gz`` never share outputs):
+Outputs (same bucket, same relative path; gzipped when the input is, see
+:mod:`predictor.batch_layout`):
 
-- ``predictions/<out>``: each good row's original text plus ``prediction`` (and one
+- ``predictions/<rel>``: each good row's original text plus ``prediction`` (and one
   ``probability_<class>`` column per class), in input order; bad rows left out.
-- ``errors/<out>``: ``line,column,reason,row`` for each problem of each bad row
+- ``errors/<rel>``: ``line,column,reason,row`` for each problem of each bad row
   (only when there is one).
 - ``reports/<rel>.json``: status, model, input ETag/version, row counts, timings.
 
@@ -70,10 +70,11 @@ def score_object(
         if finished is not None:
             return finished
         report = BatchReport("running", obj)
-        writers = (
-            MultipartWriter(s3, obj.bucket, keys.predictions, part_size=part_size),
-            MultipartWriter(s3, obj.bucket, keys.errors, part_size=part_size),
+        predictions, errors = (
+            MultipartWriter(s3, obj.bucket, k, part_size=part_size, gzip=keys.gzipped)
+            for k in (keys.predictions, keys.errors)
         )
+        writers = (predictions, errors)
         return _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left)
     finally:
         lease.release()
@@ -114,7 +115,7 @@ def _score(
     assert body is not None
     predictions, errors = writers
     try:
-        stream = CsvStream(open_text(body, gzipped=obj.key.endswith(".gz")))
+        stream = CsvStream(open_text(body, gzipped=keys.gzipped))
         scorer = ChunkScorer(model, stream.columns, stream.delimiter)
         report.rows = scorer.rows
         predictions.write(scorer.output_header(stream.header_raw).encode())

@@ -1,9 +1,9 @@
 """Where a batch run reads and writes: the data bucket's key layout.
 
-``incoming/<rel>`` is scored into ``predictions/<out>``, ``errors/<out>`` and
-``reports/<rel>.json``, where ``<out>`` is ``<rel>`` with ``.csv`` appended to a
-``.csv.gz`` input's name (outputs are plain CSV, and ``x.csv`` and ``x.csv.gz`` keep
-their own). ``reports/<rel>.lease`` is the lease of a run in progress. Nothing is ever
+``incoming/<rel>`` (``.csv`` or ``.csv.gz``, in any case) is scored into
+``predictions/<rel>``, ``errors/<rel>`` and ``reports/<rel>.json``: the same relative
+path for every output, so no two inputs can share one. A gzipped input gets gzipped
+outputs. ``reports/<rel>.lease`` is the lease of a run in progress. Nothing is ever
 written under ``incoming/``, so outputs never trigger another run.
 """
 
@@ -19,12 +19,13 @@ REPORTS = "reports/"
 
 @dataclass(frozen=True, slots=True)
 class OutputKeys:
-    """Where the outputs of one input object go."""
+    """Where the outputs of one input object go, and whether they are gzipped like it."""
 
     predictions: str
     errors: str
     report: str
     lease: str
+    gzipped: bool
 
 
 def output_keys(key: str) -> OutputKeys | None:
@@ -32,12 +33,13 @@ def output_keys(key: str) -> OutputKeys | None:
     if not key.startswith(INCOMING):
         return None
     relative = key[len(INCOMING) :]
-    if relative in (".csv", ".csv.gz") or not relative.endswith((".csv", ".csv.gz")):
+    suffix = relative.lower()
+    if suffix in (".csv", ".csv.gz") or not suffix.endswith((".csv", ".csv.gz")):
         return None
-    output = relative + ".csv" if relative.endswith(".gz") else relative  # outputs: plain CSV
     return OutputKeys(
-        predictions=PREDICTIONS + output,
-        errors=ERRORS + output,
+        predictions=PREDICTIONS + relative,
+        errors=ERRORS + relative,
         report=f"{REPORTS}{relative}.json",
         lease=f"{REPORTS}{relative}.lease",
+        gzipped=suffix.endswith(".gz"),
     )

@@ -14,7 +14,7 @@ import numpy as np
 
 from predictor.csv_stream import Chunk, record_problems, shown_raw
 from predictor.errors import MissingColumnsError
-from predictor.inference import Predictions
+from predictor.inference import NOT_FINITE_PREDICTION, Predictions
 from predictor.registry import LoadedModel
 
 
@@ -103,12 +103,22 @@ class ChunkScorer:
                 line = str(chunk.lines[index])
                 problems.append([line, error.column or "", error.reason, chunk.raws[index]])
             rejected += len(bad_rows)
+            scored = validated.rows
             if validated.accepted:
                 predictions = self.model.predictor.predict(validated.features)
+                overflowed = predictions.non_finite_rows()
+                if len(overflowed):
+                    for row in overflowed:
+                        index = good[int(scored[row])]
+                        line, raw = str(chunk.lines[index]), chunk.raws[index]
+                        problems.append([line, "", NOT_FINITE_PREDICTION, raw])
+                    keep = np.setdiff1d(np.arange(len(scored)), overflowed)
+                    scored, predictions = scored[keep], predictions.take(keep)
+                    rejected += len(overflowed)
                 raws = chunk.raws
-                accepted = [raws[good[int(i)]] for i in validated.rows]
+                accepted = [raws[good[int(i)]] for i in scored]
                 text = self._format(accepted, predictions)
-            self.rows.scored += validated.accepted
+            self.rows.scored += len(scored)
         self.rows.read += len(chunk)
         self.rows.rejected += rejected
         problems.sort(key=lambda p: int(p[0]))

@@ -32,8 +32,10 @@ def sniff_delimiter(sample: str) -> str:
     delimiters or newlines inside them do not mislead it). A candidate must give the
     header more than one field and at least half of the other records the header's
     width (a few malformed rows do not change the verdict); among those, the one that
-    fits most records, then the widest, wins. A one-column file, or a sample no
-    candidate explains, gives ``","``. Line endings may be LF, CRLF or CR alone; a sample
+    fits most records, then the widest, wins. When no candidate fits half the records
+    (the first lines of the file are mostly broken rows), the one that splits the header
+    widest wins: the bad rows are then refused one by one instead of the whole file. A
+    one-column file gives ``","``. Line endings may be LF, CRLF or CR alone; a sample
     the csv module cannot read with a candidate only rules that candidate out.
     """
     allow_long_fields()
@@ -42,6 +44,7 @@ def sniff_delimiter(sample: str) -> str:
         lines = lines[:-1]  # the sample may have cut the last line short
     text = "".join(lines)
     best, best_score = ",", (0.0, 1)
+    widest, widest_score = ",", (1, 0.0)  # when most sampled rows are broken
     for delimiter in DELIMITERS:
         try:
             rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter) if r]
@@ -54,4 +57,6 @@ def sniff_delimiter(sample: str) -> str:
         share = sum(len(r) == width for r in others) / len(others) if others else 1.0
         if share >= 0.5 and (share, width) > best_score:
             best, best_score = delimiter, (share, width)
-    return best
+        if (width, share) > widest_score:
+            widest, widest_score = delimiter, (width, share)
+    return best if best_score[1] > 1 else widest

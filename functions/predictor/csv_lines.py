@@ -20,6 +20,8 @@ from predictor.errors import InputError
 
 #: How much of a cut line the error file keeps.
 CUT_KEEPS_CHARS = 1000
+#: How much one read takes: a line of MAX_RECORD_CHARS characters and its "\r\n".
+READ_LIMIT = MAX_RECORD_CHARS + 2
 #: Marks where a line longer than MAX_RECORD_CHARS was cut. A lone surrogate that UTF-8
 #: decoding never produces (``surrogateescape`` only makes U+DC80..U+DCFF), so it cannot
 #: come from the file itself.
@@ -38,6 +40,7 @@ class Lines:
         self._text = text
         self._read: Callable[[int], str] = self._read_sample
         self._pushed: deque[str] = deque()
+        self._carry = ""  # a character read ahead to see whether "\r" was "\r\n"
 
     def __iter__(self) -> Lines:
         return self
@@ -46,12 +49,9 @@ class Lines:
         if self._pushed:
             return self._pushed.popleft()
         try:
-            line = self._read(MAX_RECORD_CHARS)
-            if len(line) == MAX_RECORD_CHARS and not line.endswith(("\n", "\r")):
-                while True:  # skip the rest of the line, keep its start for the error file
-                    more = self._read(MAX_RECORD_CHARS)
-                    if not more or more.endswith(("\n", "\r")):
-                        break
+            line = self._readline(READ_LIMIT)
+            if len(line) == READ_LIMIT and not line.endswith("\r\n"):
+                self._skip_rest(line)  # more than MAX_RECORD_CHARS besides its ending
                 line = line[:CUT_KEEPS_CHARS] + CUT_MARK + "\n"
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"the file is truncated or corrupt: {exc}") from exc
@@ -62,6 +62,21 @@ class Lines:
     def push_back(self, lines: Sequence[str]) -> None:
         """Lines taken earlier, to be read again before any other."""
         self._pushed.extendleft(reversed(lines))
+
+    def _readline(self, limit: int) -> str:
+        if not self._carry:
+            return self._read(limit)
+        carry, self._carry = self._carry, ""
+        return carry if carry == "\r" else carry + self._read(limit - 1)
+
+    def _skip_rest(self, piece: str) -> None:
+        """Read past the rest of an over-long line, whose first ``piece`` was read."""
+        while piece and not piece.endswith(("\n", "\r")):
+            piece = self._read(READ_LIMIT)
+        if piece.endswith("\r"):  # the line ends here, unless "\n" follows ("\r\n")
+            following = self._read(1)
+            if following != "\n":
+                self._carry = following
 
     def _read_sample(self, limit: int) -> str:
         line = self._sample.readline(limit)

@@ -21,6 +21,7 @@ Memory stays bounded by the chunk and that limit, whatever the file holds.
 
 from __future__ import annotations
 
+import collections
 import csv
 import gzip
 import itertools
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from predictor.csv_dialect import MAX_RECORD_CHARS, allow_long_fields, sniff_delimiter
-from predictor.csv_lines import CUT_MARK, Lines, strip_line_end
+from predictor.csv_lines import CUT_MARK, READ_LIMIT, Lines, strip_line_end
 from predictor.errors import InputError
 
 #: Characters read to sniff the delimiter.
@@ -148,7 +149,7 @@ class CsvStream:
         allow_long_fields()
         try:
             sample = text.read(SAMPLE_CHARS)
-            sample += text.readline(MAX_RECORD_CHARS)  # finish the line the sample cut
+            sample += text.readline(READ_LIMIT)  # finish the line the sample cut
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise InputError(f"the file is truncated or corrupt: {exc}") from exc
         if not sample.strip():
@@ -166,7 +167,8 @@ class CsvStream:
             raise InputError(f"not a CSV file: the header row has {problem}")
         self.header_raw = header.raws[0]
         self.columns = [name.strip() for name in header.fields[0]]
-        duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        counts = collections.Counter(self.columns)  # linear: a header may be 100,000 wide
+        duplicates = sorted(name for name, seen in counts.items() if seen > 1)
         if duplicates:
             raise InputError("duplicate column name(s) in the header: " + ", ".join(duplicates))
 
@@ -204,7 +206,9 @@ class CsvStream:
         """
         self._lines.push_back(block)
         tap = _LineTap(self._lines)
-        reader = csv.reader(tap, delimiter=self.delimiter, strict=False)
+        # strict: a quote must open a field and be followed by a delimiter or line end
+        # when it closes ("3"5 is not a number 35), as in the realtime API's CSV.
+        reader = csv.reader(tap, delimiter=self.delimiter, strict=True)
         lines: list[int] = []
         raws: list[str] = []
         fields: list[list[str]] = []
@@ -224,8 +228,10 @@ class CsvStream:
                     if CUT_MARK in tap.taken[0]
                     else "a quote opened on this line is not closed"
                 )
-            except csv.Error as exc:  # what strict=False still refuses
-                record, reason = [], f"unreadable CSV: {exc}"
+            except csv.Error as exc:
+                record, reason = [], f"quotes out of place: {exc}"
+                if len(tap.taken) > 1:
+                    reason += f" (the record would run to line {start + len(tap.taken) - 1})"
             taken = tap.taken
             if reason is None and width is not None and len(taken) > 1:
                 problem = (

@@ -31,6 +31,28 @@ class Predictions:
     def __len__(self) -> int:
         return len(self.values)
 
+    def non_finite_rows(self) -> np.ndarray:
+        """Rows whose prediction (or a probability) is NaN or infinite.
+
+        A graph can overflow on accepted but extreme inputs (every feature may be as large
+        as float32 allows); such a row has no prediction to give, and JSON has no NaN.
+        """
+        scores = self.probabilities if self.probabilities is not None else self.values
+        finite = np.isfinite(np.asarray(scores, dtype=np.float64))
+        return np.flatnonzero(~finite.all(axis=1) if finite.ndim == 2 else ~finite)
+
+    def take(self, rows: np.ndarray) -> Predictions:
+        """The predictions of ``rows`` only."""
+        probabilities = None if self.probabilities is None else self.probabilities[rows]
+        return Predictions(self.values[rows], probabilities, self.classes)
+
+
+#: Why a row whose prediction overflowed is refused.
+NOT_FINITE_PREDICTION = (
+    "the model's prediction is not a finite number: the row's values are far outside "
+    "what the model was trained on"
+)
+
 
 class Predictor(Protocol):
     """Anything that turns validated features into predictions."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from predictor.csv_dialect import allow_long_fields
 from predictor.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
@@ -83,7 +84,7 @@ def parse_request(
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedRequestError(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    parsed = _parse_csv(text) if kind in CSV_TYPES else _parse_json(text)
+    parsed = _parse_csv(text, max_rows) if kind in CSV_TYPES else _parse_json(text)
     if parsed.n_rows == 0:
         raise MalformedRequestError("the request has no rows")
     if parsed.n_rows > max_rows:
@@ -97,7 +98,8 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     if len(document) != len(pairs):
         seen: set[str] = set()
         twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise MalformedRequestError(f"JSON object has the key {twice!r} more than once")
+        shown = twice if len(twice) <= 40 else twice[:37] + "..."
+        raise MalformedRequestError(f"JSON object has the key {shown!r} more than once")
     return document
 
 
@@ -159,7 +161,7 @@ def _from_split(split: object) -> ParsedRequest:
             '"dataframe_split" must be an object with "columns" and "data" (and optional "index")'
         )
     names, data = split.get("columns"), split.get("data")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not all(type(n) is str for n in names):
         raise MalformedRequestError('"dataframe_split.columns" must be a list of strings')
     if len(set(names)) != len(names):
         raise MalformedRequestError('"dataframe_split.columns" has duplicate names')
@@ -179,12 +181,20 @@ def _positional_columns(names: list[str], rows: list[list[Any]]) -> LazyColumns:
     return LazyColumns(position, lambda name: [row[position[name]] for row in rows])
 
 
-def _parse_csv(text: str) -> ParsedRequest:
+def _parse_csv(text: str, max_rows: int) -> ParsedRequest:
+    allow_long_fields()  # the same field limit as batch files, in every process
+    rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        for record in csv.reader(io.StringIO(text, newline=""), strict=True):
+            if not record:
+                continue  # blank lines carry no row (and are not kept: a body of line breaks)
+            rows.append(record)
+            if len(rows) > max_rows + 1:  # stop reading: the header and max_rows rows fit
+                raise PayloadTooLargeError(
+                    f"request has more than {max_rows} rows; the limit is {max_rows}"
+                )
     except csv.Error as exc:
         raise MalformedRequestError(f"body is not valid CSV: {exc}") from exc
-    rows = [r for r in rows if r]  # blank lines carry no row
     if not rows:
         raise MalformedRequestError("CSV body is empty: expected a header row and data rows")
     header = [name.strip() for name in rows[0]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -183,12 +184,25 @@ class Lease:
         self._etag = None
 
 
-class MultipartWriter:
-    """Buffered writes to one S3 object through a multipart upload, visible on complete."""
+#: zlib's fastest level: measured on wine rows, 106 MB/s and 2.9x smaller (level 6:
+#: 12 MB/s, 3.7x), so compressing a gzipped input's outputs barely slows scoring.
+COMPRESSION_LEVEL = 1
 
-    def __init__(self, s3: Any, bucket: str, key: str, *, part_size: int = PART_SIZE) -> None:
+
+class MultipartWriter:
+    """Buffered writes to one S3 object through a multipart upload, visible on complete.
+
+    With ``gzip``, what is written is compressed into one gzip member on the way.
+    """
+
+    def __init__(
+        self, s3: Any, bucket: str, key: str, *, part_size: int = PART_SIZE, gzip: bool = False
+    ) -> None:
         self._s3, self.bucket, self.key = s3, bucket, key
         self._part_size = part_size
+        # wbits 31: a gzip member (header and trailer), which gunzip and pandas read.
+        self._compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, 31) if gzip else None
+        self._content_type = "application/gzip" if gzip else "text/csv"
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._buffer: list[bytes] = []
@@ -197,6 +211,8 @@ class MultipartWriter:
 
     def write(self, data: bytes) -> None:
         """Append ``data``; uploads a part whenever ``part_size`` bytes are buffered."""
+        if self._compressor is not None:
+            data = self._compressor.compress(data)
         self._buffer.append(data)
         self._buffered += len(data)
         self.written = True
@@ -206,7 +222,7 @@ class MultipartWriter:
     def _upload_part(self) -> None:
         if self._upload_id is None:
             created = self._s3.create_multipart_upload(
-                Bucket=self.bucket, Key=self.key, ContentType="text/csv"
+                Bucket=self.bucket, Key=self.key, ContentType=self._content_type
             )
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
@@ -222,6 +238,8 @@ class MultipartWriter:
 
     def complete(self) -> None:
         """Upload what is buffered and make the object visible."""
+        if self._compressor is not None:
+            self._buffer.append(self._compressor.flush())
         self._upload_part()
         self._s3.complete_multipart_upload(
             Bucket=self.bucket,

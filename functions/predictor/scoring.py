@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from predictor.errors import MissingColumnsError, SchemaViolationError
+from predictor.inference import NOT_FINITE_PREDICTION
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest
 
@@ -64,6 +65,16 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
             [p.to_dict() for p in problems[:MAX_ERROR_DETAILS]],
         )
     predictions = model.predictor.predict(validated.features)
+    overflowed = predictions.non_finite_rows()
+    if len(overflowed):
+        raise SchemaViolationError(
+            f"{len(overflowed)} of {request.n_rows} row(s) have no finite prediction; "
+            "no row was scored",
+            [
+                {"row": int(row), "column": None, "reason": NOT_FINITE_PREDICTION}
+                for row in overflowed[:MAX_ERROR_DETAILS]
+            ],
+        )
     probabilities = None
     if predictions.probabilities is not None and predictions.classes is not None:
         labels = [str(c) for c in predictions.classes]

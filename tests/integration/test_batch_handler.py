@@ -151,7 +151,7 @@ def test_comma_gzip_bom_and_crlf(data: Any) -> None:
     text = "\r\n".join([HEADER.replace(";", ","), *[r.replace(";", ",") for r in ROWS[:20]]])
     etag = put(data, "incoming/zipped.csv.gz", gzip.compress(b"\xef\xbb\xbf" + text.encode()))
     assert run(sqs_event("incoming/zipped.csv.gz", etag)) == {"batchItemFailures": []}
-    output = (read(data, "predictions/zipped.csv.gz.csv") or b"").decode()
+    output = gzip.decompress(read(data, "predictions/zipped.csv.gz") or b"").decode()
     assert output.startswith('"fixed acidity","volatile acidity"')
     assert output.splitlines()[0].endswith(',"quality",prediction')
     assert len(output.splitlines()) == 21
@@ -468,7 +468,10 @@ def test_bad_rows_are_refused_one_at_a_time_wherever_they_are(data: Any) -> None
     by_line = {int(e[0]): e[2] for e in errors[1:]}
     assert sorted(by_line) == [4, 26, 41, 101, 20_001, 29_001]
     assert by_line[4] == by_line[20_001] == "a NUL byte"
-    assert by_line[26].startswith("a quote opened on this line makes lines 26-41 one record")
+    assert (
+        by_line[26]
+        == "quotes out of place: ';' expected after '\"' (the record would run to line 41)"
+    )
     assert by_line[101] == "expected 12 fields, got 13"  # refused for its width, not its size
     assert by_line[29_001] == "a line longer than 1,048,576 characters"
     done = report(data, "spread.csv")
@@ -520,16 +523,30 @@ def test_a_late_event_for_an_older_version_is_skipped(data: Any) -> None:
     assert leases(data) == []
 
 
-def test_csv_and_csv_gz_of_one_name_keep_their_own_outputs(data: Any) -> None:
+def test_every_input_name_keeps_its_own_outputs(data: Any) -> None:
+    """x.csv, x.csv.gz and x.csv.gz.csv: outputs at the same relative path, gzipped like it."""
     plain = semicolons([HEADER, *ROWS[:4]])
-    zipped = gzip.compress(semicolons([HEADER, *ROWS[:9]]))
-    run(sqs_event("incoming/x.csv", put(data, "incoming/x.csv", plain)))
-    run(sqs_event("incoming/x.csv.gz", put(data, "incoming/x.csv.gz", zipped)))
+    zipped = gzip.compress(semicolons([HEADER, *ROWS[:9], ROWS[0].replace(";", ";x;", 1)]))
+    named_like_zipped = semicolons([HEADER, *ROWS[:5]])
+    for key, body in (
+        ("incoming/x.csv", plain),
+        ("incoming/x.csv.gz", zipped),
+        ("incoming/x.csv.gz.csv", named_like_zipped),
+        ("incoming/UPPER.CSV", plain),
+    ):
+        run(sqs_event(key, put(data, key, body)))
     assert len(csv_rows(read(data, "predictions/x.csv") or b"")) == 5
-    assert len(csv_rows(read(data, "predictions/x.csv.gz.csv") or b"")) == 10
+    assert len(csv_rows(gzip.decompress(read(data, "predictions/x.csv.gz") or b""))) == 10
+    errors = gzip.decompress(read(data, "errors/x.csv.gz") or b"").decode()
+    assert errors.splitlines()[1].startswith('11,,"expected 12 fields, got 13"')
+    assert len(csv_rows(read(data, "predictions/x.csv.gz.csv") or b"")) == 6
+    assert len(csv_rows(read(data, "predictions/UPPER.CSV") or b"")) == 5
     assert report(data, "x.csv")["rows"]["scored"] == 4
-    assert report(data, "x.csv.gz")["rows"]["scored"] == 9
-    assert report(data, "x.csv.gz")["outputs"]["predictions"] == "predictions/x.csv.gz.csv"
+    assert report(data, "x.csv.gz")["outputs"] == {
+        "predictions": "predictions/x.csv.gz",
+        "errors": "errors/x.csv.gz",
+    }
+    assert report(data, "x.csv.gz.csv")["rows"]["scored"] == 5
 
 
 def test_a_skipped_run_releases_its_lease(data: Any) -> None:
@@ -553,3 +570,31 @@ def test_a_skipped_run_releases_its_lease(data: Any) -> None:
     assert skipped["reason"] == "the object was deleted since the event"
     assert leases(data) == []
     assert read(data, "reports/gone.csv.json") is None
+
+
+def test_rows_the_model_cannot_predict_finitely_are_refused(data: Any) -> None:
+    fields = ROWS[0].split(";")
+    fields[8] = fields[9] = "3.4e38"  # pH and sulphates at float32's limit: accepted input
+    key = "incoming/extreme.csv"
+    run(sqs_event(key, put(data, key, semicolons([HEADER, ROWS[0], ";".join(fields), ROWS[1]]))))
+    assert report(data, "extreme.csv")["rows"] == {"read": 3, "scored": 2, "rejected": 1}
+    scored = csv_rows(read(data, "predictions/extreme.csv") or b"")
+    assert [row[:-1] for row in scored[1:]] == [ROWS[0].split(";"), ROWS[1].split(";")]
+    errors = (read(data, "errors/extreme.csv") or b"").decode().splitlines()
+    assert errors[1].startswith("3,,the model's prediction is not a finite number")
+
+
+def test_headers_of_many_columns_and_sniffing_through_broken_rows(data: Any) -> None:
+    wide = HEADER + "".join(f";x{i}" for i in range(40_000))
+    key = "incoming/wide.csv"
+    run(sqs_event(key, put(data, key, semicolons([wide, ROWS[0] + ";" * 40_000]))))
+    assert report(data, "wide.csv")["rows"]["scored"] == 1
+    assert report(data, "wide.csv")["seconds"] < 5
+    key = "incoming/broken-start.csv"
+    lines = [HEADER, *(r + ";9" for r in ROWS[:15]), *ROWS[15:1015]]
+    run(sqs_event(key, put(data, key, semicolons(lines))))
+    assert report(data, "broken-start.csv")["rows"] == {
+        "read": 1015,
+        "scored": 1000,
+        "rejected": 15,
+    }

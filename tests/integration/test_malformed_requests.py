@@ -178,3 +178,36 @@ def test_control_characters_and_broken_unicode_in_categories_are_422(
         status, body, _ = invoke(post(json.dumps({"instances": [row]})), lambda_context)
         assert status == 200, body
         assert body["predictions"][0] in ("yes", "no")
+
+
+def test_more_probed_requests(wine: str, lambda_context: LambdaContext) -> None:
+    """Found by probing the fixes: overflowing predictions, CSV floods, odd names, long keys."""
+    # Accepted extremes that overflow the model: a 422 naming the row, never NaN in JSON.
+    extreme = {**ROW, "pH": 3.4e38, "sulphates": 3.4e38}
+    status, body, _ = invoke(post(json.dumps({"instances": [ROW, extreme]})), lambda_context)
+    assert status == 422, body
+    (detail,) = body["error"]["details"]
+    assert (detail["row"], detail["column"]) == (1, None)
+    assert "not a finite number" in detail["reason"]
+    # A CSV body of millions of line breaks is refused without holding a list per line.
+    header, values = ",".join(COLUMNS), ",".join(str(v) for v in ROW.values())
+    flood = f"{header}\n{values}\n" + "\n" * 5_000_000
+    status, body, _ = invoke(post(flood, "text/csv"), lambda_context)
+    assert status == 200, body
+    too_many = f"{header}\n" + f"{values}\n" * 10_001
+    status, body, _ = invoke(post(too_many, "text/csv"), lambda_context)
+    assert (status, body["error"]["type"]) == (413, "payload_too_large")
+    # A field over 128 KiB in a column the model ignores, in a fresh process as in any.
+    wide = f"{header},note\n{values},{'n' * 200_000}\n"
+    assert invoke(post(wide, "text/csv"), lambda_context)[0] == 200
+    # Column names must be JSON strings, however long the integer.
+    split = {"columns": [*COLUMNS, 1], "data": [[*ROW.values(), 1]]}
+    text = json.dumps({"dataframe_split": split}).replace(", 1]", ", " + "7" * 5000 + "]", 1)
+    status, body, _ = invoke(post(text), lambda_context)
+    assert (status, body["error"]["type"]) == (400, "malformed_request")
+    # A repeated key is named, but not echoed whole.
+    key = "k" * 100_000
+    repeated = '{"instances": [{"' + key + '": 1, "' + key + '": 2}]}'
+    status, body, _ = invoke(post(repeated), lambda_context)
+    assert status == 400
+    assert len(body["error"]["message"]) < 200

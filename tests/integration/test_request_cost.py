@@ -88,6 +88,11 @@ SHAPES: dict[str, Callable[[], tuple[str, str]]] = {
         ),
         "text/csv",
     ),
+    "csv, one row then line breaks": lambda: (
+        _fill(lambda n: ",".join(ROW) + "\n" + ",".join(map(str, ROW.values())) + "\n" * n),
+        "text/csv",
+    ),
+    "csv, empty rows": lambda: (_fill(lambda n: ",".join(ROW) + "\n" + ",\n" * n), "text/csv"),
     "flood of empty rows": lambda: (
         _fill(lambda n: json.dumps({"instances": [{}] * n})),
         "application/json",

@@ -38,3 +38,9 @@ def test_a_few_malformed_rows_do_not_change_the_verdict() -> None:
 )
 def test_samples_the_csv_module_once_refused(sample: str, expected: str) -> None:
     assert sniff_delimiter(sample) == expected
+
+
+def test_a_sample_of_mostly_broken_rows_still_finds_the_delimiter() -> None:
+    header = "a;b;c"
+    sample = "\n".join([header, *["1;2;3;9"] * 15, *["1;2;3"] * 4]) + "\n"
+    assert sniff_delimiter(sample) == ";"

@@ -134,8 +134,9 @@ def test_a_stray_quote_refuses_its_line_and_rereads_the_rest() -> None:
     rows[23] = b'23,"23\n'  # line 25: a stray quote...
     rows[30] = b'30,3"0\n'  # ...closed by another at line 32: one record of the right width
     found, chunks = problems_by_line(b"a,b\n" + b"".join(rows), rows=7)
-    assert list(found) == [25]
-    assert found[25].startswith("a quote opened on this line")
+    assert found == {
+        25: "quotes out of place: ',' expected after '\"' (the record would run to line 32)"
+    }
     read = [(line, f) for c in chunks for line, f in zip(c.lines, c.fields, strict=True)]
     assert len(read) == 40
     assert read[24] == (26, ["24", "24"])
@@ -154,3 +155,44 @@ def test_cr_only_line_endings() -> None:
     found, chunks = problems_by_line(b"a;b\r1;2\r3;4\r")
     assert found == {}
     assert [(c.lines, c.fields) for c in chunks] == [(range(2, 4), [["1", "2"], ["3", "4"]])]
+
+
+@pytest.mark.parametrize(
+    "field",
+    ['"3"5', '""3.51', '"3.5" ', '"3."5'],
+    ids=["closed-then-digit", "empty-quotes-then-digits", "space-after-quote", "split-number"],
+)
+def test_a_quote_must_close_before_a_delimiter(field: str) -> None:
+    found, chunks = problems_by_line(f"a,b\n1,2\n1,{field}\n3,4\n".encode())
+    assert list(found) == [3]
+    assert found[3].startswith("quotes out of place")
+    assert [f for c in chunks for f in c.fields if f] == [["1", "2"], ["3", "4"]]
+
+
+def test_a_quote_left_open_at_the_end_of_the_file_refuses_its_row() -> None:
+    found, _ = problems_by_line(b'a,b\n1,2\n3,"4')
+    assert list(found) == [3]
+    assert found[3].startswith("quotes out of place: unexpected end of data")
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_a_line_of_exactly_the_limit_is_a_row_and_one_more_is_cut(ending: str) -> None:
+    at_limit = "1," + "9" * (MAX_RECORD_CHARS - 2)
+    over = "1," + "9" * (MAX_RECORD_CHARS - 1)
+    text = ending.join(["a,b", at_limit, over, "3,4", "5,6"]) + ending
+    found, chunks = problems_by_line(text.encode())
+    assert found == {3: f"a line longer than {MAX_RECORD_CHARS:,} characters"}
+    assert [line for c in chunks for line in c.lines] == [2, 3, 4, 5]
+    raws = [raw for c in chunks for raw in c.raws]
+    assert len(raws[0]) == MAX_RECORD_CHARS
+    assert raws[2:] == ["3,4", "5,6"]
+
+
+def test_a_header_of_100000_columns_is_read_in_linear_time() -> None:
+    import time
+
+    header = ",".join(f"c{i}" for i in range(100_000))
+    started = time.perf_counter()
+    csv = stream(f"{header}\n{','.join(['1'] * 100_000)}\n")
+    assert len(csv.columns) == 100_000
+    assert time.perf_counter() - started < 2.0

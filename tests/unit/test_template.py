@@ -221,3 +221,15 @@ def test_every_setting_the_functions_read_is_wired_by_the_template(source: dict[
         assert own["POWERTOOLS_SERVICE_NAME"] == function.removesuffix("Function").lower()
     known = {variable for _, variable, _, _ in _VARIABLES}
     assert {"MODEL_BUCKET", "MODEL_NAME", "INFERENCE_THREADS", "BATCH_CHUNK_ROWS"} <= known
+
+
+def test_the_data_bucket_expires_earlier_versions_and_lone_delete_markers(
+    source: dict[str, Any],
+) -> None:
+    rules = source["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (expiry,) = [r for r in rules if "NoncurrentVersionExpiration" in r]
+    assert expiry["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": {"Ref": "DataVersionRetentionDays"}
+    }
+    assert expiry["ExpiredObjectDeleteMarker"] is True
+    assert source["Parameters"]["DataVersionRetentionDays"]["Default"] == 30
