@@ -4,7 +4,9 @@
 tests call it in-process: both see exactly what the deployed function sees, an API
 Gateway event in and a Lambda proxy response out. Bodies over the size limit are refused
 before the function runs, as API Gateway refuses them, but with the project's documented
-error object so that clients meet one error shape.
+error object so that clients meet one error shape. A body that stops arriving (the
+server's read timeout, a 408) or ends early, and conflicting Content-Length fields, are
+refused the same way.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ _MAX_CHUNK_LINE_BYTES = 4096
 _MAX_TRAILER_LINES = 64
 #: A chunk size: hexadecimal digits only (``int(_, 16)`` would also take "0x", "_", "+").
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+#: WSGI environ keys a server in front of the app may set (``make run``'s does; the
+#: in-process tests call the app without them). Every Content-Length field of the request,
+#: as a list of strings: wsgiref keeps only the first in ``CONTENT_LENGTH``.
+CONTENT_LENGTHS_KEY = "api_gateway.content_lengths"
+#: A callable that sends ``100 Continue``, set only when the client waits for one before
+#: sending its body (``Expect: 100-continue`` in an HTTP/1.1 request).
+SEND_CONTINUE_KEY = "api_gateway.send_continue"
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -115,6 +125,13 @@ def _malformed(message: str) -> RefusedRequest:
 
 
 def _content_length(environ: dict[str, Any]) -> int:
+    # RFC 9112 6.3: differing Content-Length fields leave the body's end unknown, a 400;
+    # the same value repeated is harmless.
+    fields = environ.get(CONTENT_LENGTHS_KEY, [])
+    field_values = list(dict.fromkeys(str(value).strip() for value in fields))
+    if len(field_values) > 1:
+        listed = ", ".join(repr(value[:40]) for value in field_values[:4])
+        raise _malformed(f"conflicting Content-Length headers: {listed}")
     declared = str(environ.get("CONTENT_LENGTH") or "0").strip()
     if not declared.isdigit():  # also refuses a negative length
         raise _malformed(f"Content-Length {declared[:40]!r} is not a number of bytes")
@@ -122,12 +139,15 @@ def _content_length(environ: dict[str, Any]) -> int:
 
 
 def _discard(stream: BinaryIO, length: int) -> None:
-    """Read ``length`` bytes (fewer if the client stops early) and drop them."""
-    while length > 0:
-        data = stream.read(min(length, _READ_BYTES))
-        if not data:
-            return
-        length -= len(data)
+    """Read ``length`` bytes (fewer if the client stops early or stalls) and drop them."""
+    try:
+        while length > 0:
+            data = stream.read(min(length, _READ_BYTES))
+            if not data:
+                return
+            length -= len(data)
+    except TimeoutError:
+        return  # the body is refused anyway: the 413 is still the answer, not a 408
 
 
 def _chunk_line(stream: BinaryIO) -> bytes:
@@ -203,10 +223,30 @@ class ApiGatewayApp:
         )
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
-        """The request body, refused (413) over ``max_body_bytes`` before the function runs."""
+        """The request body, refused (413) over ``max_body_bytes`` before the function runs.
+
+        A body that stops arriving for the server's read timeout gets a 408.
+        """
+        try:
+            return self._read_framed_body(environ)
+        except TimeoutError as exc:
+            # The server's socket timeout: the client declared more than it sends. The
+            # connection may still take an answer; if not, wsgiref just closes it.
+            raise RefusedRequest(
+                408,
+                "request_timeout",
+                "the request body stopped arriving before it was complete: "
+                "the server stopped waiting for the rest",
+            ) from exc
+
+    def _read_framed_body(self, environ: dict[str, Any]) -> bytes:
         stream: BinaryIO = environ["wsgi.input"]
+        # Present only when the client holds its body back until it hears 100 Continue.
+        send_continue: Callable[[], None] | None = environ.get(SEND_CONTINUE_KEY)
         transfer_encoding = str(environ.get("HTTP_TRANSFER_ENCODING", "")).strip().lower()
         if transfer_encoding == "chunked":
+            if send_continue is not None:
+                send_continue()  # the size is unknown until read: the limit applies as it comes
             # wsgiref hands over the raw socket stream and does not de-chunk it.
             return self._read_chunked(stream)
         if transfer_encoding:
@@ -214,16 +254,26 @@ class ApiGatewayApp:
             raise _malformed(f"Transfer-Encoding {transfer_encoding[:40]!r} is not supported")
         length = _content_length(environ)
         if length > self.max_body_bytes:
-            if length <= self.max_body_bytes + MAX_DRAIN_BYTES:
-                # Read the body first: answering and closing while the client still sends
-                # resets the connection, and the client never sees the 413.
+            # Read the body first: answering and closing while the client still sends
+            # resets the connection, and the client never sees the 413. A client waiting
+            # for 100 Continue sends nothing yet, so it is answered at once (RFC 9110 10.1.1).
+            if send_continue is None and length <= self.max_body_bytes + MAX_DRAIN_BYTES:
                 _discard(stream, length)
             raise RefusedRequest(
                 413,
                 "payload_too_large",
                 f"request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes",
             )
-        return stream.read(length) if length else b""
+        if not length:
+            return b""
+        if send_continue is not None:
+            send_continue()
+        body = stream.read(length)
+        if len(body) < length:
+            # The client closed its side early: a truncated body must not reach the function
+            # as if it were whole.
+            raise _malformed(f"the body ended after {len(body)} of {length} bytes")
+        return body
 
     def _read_chunked(self, stream: BinaryIO) -> bytes:
         """A chunked body, de-chunked; over the limit it is drained as far as allowed."""

@@ -21,9 +21,9 @@ import threading
 import time
 from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from infra.api_gateway import ApiGatewayApp
+from infra.api_gateway import CONTENT_LENGTHS_KEY, SEND_CONTINUE_KEY, ApiGatewayApp
 from infra.lambda_context import ACCOUNT, REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, QUEUE, ROOT, LocalAws, function_environment
 
@@ -31,14 +31,36 @@ MODEL_NAME = "wine-quality"
 ALIAS = "production"
 DEMO_DATA = ROOT / "data" / "winequality-red.csv"
 
+#: Seconds the queue poller waits after a failed ReceiveMessage, doubling after each
+#: further failure up to the maximum, and back to the first after a success.
+FIRST_RECEIVE_RETRY_SECONDS = 1.0
+MAX_RECEIVE_RETRY_SECONDS = 10.0
+#: Seconds a client may keep the API waiting for the next bytes of its request (line,
+#: headers or body). Without a limit, a client that declares a body and never sends it
+#: holds a server thread for ever.
+READ_TIMEOUT_SECONDS = 30.0
+
 
 def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event) -> None:
-    """Deliver queue messages to the batch handler, one per invocation, as Lambda does."""
+    """Deliver queue messages to the batch handler, one per invocation, as Lambda does.
+
+    Runs until ``stop`` is set: a failed receive (moto answering 500, the queue deleted
+    and created again) is printed and retried after a back-off, as Lambda's event source
+    keeps polling; otherwise one error would end batch scoring while /health stays 200.
+    """
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"
+    retry_seconds = FIRST_RECEIVE_RETRY_SECONDS
     while not stop.is_set():
-        received = sqs.receive_message(
-            QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
-        )
+        try:
+            received = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
+            )
+        except Exception as exc:
+            print(f"batch  cannot receive from the queue, retrying: {_error_line(exc)}", flush=True)
+            stop.wait(retry_seconds)  # returns at once when stopping
+            retry_seconds = min(retry_seconds * 2, MAX_RECEIVE_RETRY_SECONDS)
+            continue
+        retry_seconds = FIRST_RECEIVE_RETRY_SECONDS
         for message in received.get("Messages", []):
             event = {
                 "Records": [
@@ -62,11 +84,24 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                     print(f"batch  failed, will retry: {line}", flush=True)
                 continue
             if not response.get("batchItemFailures"):
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                try:
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                except Exception as exc:  # as for receiving: one error must not end polling
+                    print(
+                        "batch  cannot delete the scored message, it may come again: "
+                        + _error_line(exc),
+                        flush=True,
+                    )
 
 
 def _first_line(text: str) -> str:
     return text.splitlines()[0] if text.strip() else ""
+
+
+def _error_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, or the type alone when there is no message."""
+    message = _first_line(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _failure_lines(exc: Exception) -> list[str]:
@@ -92,6 +127,8 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     # socketserver's default backlog of 5 drops connections when a burst of clients
     # arrives faster than they are accepted; 20 concurrent clients met resets with it.
     request_queue_size = 128
+    #: The socket timeout of each connection; ``serve_api`` sets it per server.
+    read_timeout: float = READ_TIMEOUT_SECONDS
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -102,12 +139,41 @@ class _QuietRequestHandler(WSGIRequestHandler):
     # would get no status line. No client speaks 0.9 any more; answer in 1.0.
     default_request_version = "HTTP/1.0"
 
+    def setup(self) -> None:
+        # StreamRequestHandler.setup applies ``timeout`` to the connection's socket.
+        self.timeout = getattr(self.server, "read_timeout", READ_TIMEOUT_SECONDS)
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except TimeoutError:
+            # The request line or headers stopped arriving (a stalled body is answered by
+            # the app with a 408). Nothing is parsed to answer: close, as http.server does,
+            # instead of socketserver's traceback.
+            sys.stderr.write(f"api  closed: the client was silent for {self.timeout:g} s\n")
+
     def get_environ(self) -> dict[str, Any]:
-        """The WSGI environ, without the ``text/plain`` wsgiref invents for no header."""
+        """The WSGI environ, without the ``text/plain`` wsgiref invents for no header.
+
+        Adds what the app needs and wsgiref drops or cannot do: every Content-Length
+        field, and a way to send 100 Continue to a client that waits for one.
+        """
         environ = dict(super().get_environ())
         if self.headers.get("content-type") is None:
             environ.pop("CONTENT_TYPE", None)
+        environ[CONTENT_LENGTHS_KEY] = self.headers.get_all("Content-Length", [])
+        # RFC 9110 10.1.1: an HTTP/1.0 request's expectation is ignored. (Version strings
+        # compare as http.server compares them.)
+        expects_continue = self.headers.get("Expect", "").strip().lower() == "100-continue"
+        if expects_continue and self.request_version >= "HTTP/1.1":
+            environ[SEND_CONTINUE_KEY] = self._send_continue
         return environ
+
+    def _send_continue(self) -> None:
+        """The interim answer a client waits for (curl: 1 s) before it sends its body."""
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.wfile.flush()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # command and path are unset when the request line could not be parsed; send_error
@@ -123,15 +189,21 @@ class _QuietRequestHandler(WSGIRequestHandler):
         sys.stderr.write(f"api  refused: {(format % args)[:200]}\n")
 
 
-def serve_api(lambda_handler: Any, max_body: int, port: int) -> WSGIServer:
-    """An HTTP server on 127.0.0.1:``port`` forwarding every request to ``lambda_handler``."""
-    return make_server(
-        "127.0.0.1",
-        port,
-        ApiGatewayApp(lambda_handler, max_body),
-        server_class=_ThreadingWSGIServer,
-        handler_class=_QuietRequestHandler,
-    )
+def serve_api(
+    lambda_handler: Any,
+    max_body: int,
+    port: int,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+) -> WSGIServer:
+    """An HTTP server on 127.0.0.1:``port`` forwarding every request to ``lambda_handler``.
+
+    A client silent for ``read_timeout`` seconds mid-request is answered 408 (during its
+    body) or disconnected (before its headers end).
+    """
+    server = _ThreadingWSGIServer(("127.0.0.1", port), _QuietRequestHandler)
+    server.read_timeout = read_timeout
+    server.set_app(ApiGatewayApp(lambda_handler, max_body))
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 No moto and no model: the fake Lambda handler echoes the request body, so each test sees
 exactly what the local API Gateway hands to the function and what it answers itself
-(refused bodies, malformed requests). Plus the queue poller's failure lines and the
-buckets the local stack creates.
+(refused bodies, malformed requests, stalled and truncated bodies, 100 Continue). Plus the
+queue poller (its failure lines, and that it outlives a failing queue) and the buckets the
+local stack creates.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from infra import local_env
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
@@ -33,6 +35,10 @@ pytestmark = pytest.mark.integration
 MAX_BODY = 6 * 1024 * 1024
 #: Every socket operation of these tests gives up after this long.
 SOCKET_TIMEOUT = 10.0
+#: The read timeout of the server in the timeout tests: short, so that they are quick.
+SHORT_READ_TIMEOUT = 0.5
+#: How long a client waits for 100 Continue (curl waits 1 s, then sends anyway).
+CONTINUE_WAIT = 5.0
 
 
 class EchoFunction:
@@ -90,10 +96,10 @@ def split_answer(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
-@pytest.fixture
-def local_api() -> Iterator[LocalApi]:
+@contextmanager
+def running_api(**serve_options: Any) -> Iterator[LocalApi]:
     function = EchoFunction()
-    server = serve_api(function, MAX_BODY, 0)
+    server = serve_api(function, MAX_BODY, 0, **serve_options)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -104,6 +110,19 @@ def local_api() -> Iterator[LocalApi]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def local_api() -> Iterator[LocalApi]:
+    with running_api() as api:
+        yield api
+
+
+@pytest.fixture
+def impatient_api() -> Iterator[LocalApi]:
+    """A server whose read timeout is SHORT_READ_TIMEOUT."""
+    with running_api(read_timeout=SHORT_READ_TIMEOUT) as api:
+        yield api
 
 
 def assert_error(body: bytes, error_type: str) -> dict[str, Any]:
@@ -287,7 +306,145 @@ def test_unreadable_body_framing_gets_400(
     assert local_api.function.events == []
 
 
-# --- 4. many concurrent clients --------------------------------------------------------
+# --- 4. bodies that stop short, conflicting lengths, 100 Continue ----------------------
+
+
+def post_head(*header_lines: str, version: str = "HTTP/1.1") -> bytes:
+    """A POST /predict request's head (text/plain), with the given extra header lines."""
+    lines = [f"POST /predict {version}", "Host: 127.0.0.1", "Content-Type: text/plain"]
+    return ("\r\n".join([*lines, *header_lines]) + "\r\n\r\n").encode()
+
+
+def read_head(sock: socket.socket) -> bytes:
+    """One response head, up to its blank line, read byte by byte to leave what follows."""
+    head = bytearray()
+    while not head.endswith(b"\r\n\r\n") and len(head) < 4096:
+        byte = sock.recv(1)
+        if not byte:
+            break
+        head += byte
+    return bytes(head)
+
+
+def test_body_that_stops_arriving_gets_408_after_the_read_timeout(
+    impatient_api: LocalApi, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_connection(("127.0.0.1", impatient_api.port), SOCKET_TIMEOUT) as sock:
+        sock.sendall(post_head("Content-Length: 100") + b"x")  # then silence, still open
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+        waited = time.monotonic() - started
+    status, headers, body = split_answer(answer)
+    assert status == 408, answer[:200]
+    assert headers["content-type"] == "application/json"
+    assert_error(body, "request_timeout")
+    assert SHORT_READ_TIMEOUT / 2 <= waited < SOCKET_TIMEOUT / 2
+    assert impatient_api.function.events == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(b"", id="nothing"),
+        pytest.param(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n", id="unfinished-headers"),
+    ],
+)
+def test_client_silent_before_its_headers_end_is_disconnected(
+    impatient_api: LocalApi, capfd: pytest.CaptureFixture[str], sent: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", impatient_api.port), SOCKET_TIMEOUT) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+        waited = time.monotonic() - started
+    assert answer == b""  # nothing parsed to answer: closed, as http.server does
+    assert waited < SOCKET_TIMEOUT / 2
+    logged = capfd.readouterr().err
+    assert "Traceback" not in logged
+    assert f"silent for {SHORT_READ_TIMEOUT:g} s" in logged
+    assert impatient_api.function.events == []
+
+
+def test_body_shorter_than_its_content_length_gets_400(local_api: LocalApi) -> None:
+    # The client half-closes after 5 of the 100 bytes it declared.
+    answer = local_api.exchange(post_head("Content-Length: 100") + b"hello")
+    status, headers, body = split_answer(answer)
+    assert status == 400, answer[:200]
+    assert headers["content-type"] == "application/json"
+    assert "ended after 5 of 100 bytes" in assert_error(body, "malformed_request")["message"]
+    assert local_api.function.events == []
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [
+        pytest.param(("5", "6"), id="5-then-6"),
+        pytest.param(("6", "5"), id="6-then-5"),
+        pytest.param(("5", "5", "4"), id="5-5-4"),
+    ],
+)
+def test_conflicting_content_lengths_get_400(local_api: LocalApi, lengths: tuple[str, ...]) -> None:
+    head = post_head(*(f"Content-Length: {length}" for length in lengths))
+    status, headers, body = split_answer(local_api.exchange(head + b"hello!"))
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert "conflicting Content-Length" in assert_error(body, "malformed_request")["message"]
+    assert local_api.function.events == []
+
+
+def test_repeated_identical_content_length_is_accepted(local_api: LocalApi) -> None:
+    head = post_head("Content-Length: 5", "Content-Length:  5")
+    status, _, body = split_answer(local_api.exchange(head + b"hello"))
+    assert status == 200
+    assert body == b"hello"
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(local_api: LocalApi) -> None:
+    with socket.create_connection(("127.0.0.1", local_api.port), CONTINUE_WAIT) as sock:
+        sock.sendall(post_head("Expect: 100-continue", "Content-Length: 5"))
+        try:
+            interim = read_head(sock)
+        except TimeoutError:
+            pytest.fail(f"no 100 Continue within {CONTINUE_WAIT} s")
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.settimeout(SOCKET_TIMEOUT)
+        sock.sendall(b"hello")
+        sock.shutdown(socket.SHUT_WR)
+        answer = read_until_closed(sock)
+    status, _, body = split_answer(answer)
+    assert status == 200, answer[:200]
+    assert body == b"hello"
+    assert [event["body"] for event in local_api.function.events] == ["hello"]
+
+
+def test_expect_100_continue_over_the_limit_gets_413_without_sending_the_body(
+    local_api: LocalApi,
+) -> None:
+    with socket.create_connection(("127.0.0.1", local_api.port), CONTINUE_WAIT) as sock:
+        sock.sendall(post_head("Expect: 100-continue", f"Content-Length: {MAX_BODY + 1}"))
+        try:
+            answer = read_until_closed(sock)  # the body is never sent
+        except TimeoutError:
+            pytest.fail(f"no answer within {CONTINUE_WAIT} s: the server waits for the body")
+    assert b"100 Continue" not in answer
+    status, _, body = split_answer(answer)
+    assert status == 413, answer[:200]
+    assert str(MAX_BODY + 1) in assert_error(body, "payload_too_large")["message"]
+    assert local_api.function.events == []
+
+
+def test_expect_100_continue_in_http_1_0_is_ignored(local_api: LocalApi) -> None:
+    # RFC 9110 10.1.1: a server ignores the expectation of an HTTP/1.0 request.
+    head = post_head("Expect: 100-continue", "Content-Length: 5", version="HTTP/1.0")
+    answer = local_api.exchange(head + b"hello")
+    assert b"100 Continue" not in answer
+    status, _, body = split_answer(answer)
+    assert status == 200
+    assert body == b"hello"
+
+
+# --- 5. many concurrent clients --------------------------------------------------------
 
 
 def test_a_burst_of_connections_waits_in_the_listen_queue() -> None:
@@ -342,7 +499,18 @@ def test_twenty_concurrent_clients_all_get_answers(local_api: LocalApi) -> None:
     assert len(local_api.function.events) == 1000
 
 
-# --- 5. the queue poller names every failed record -------------------------------------
+# --- 6. the queue poller names every failed record and outlives a failing queue --------
+
+
+def sqs_message(number: int) -> dict[str, Any]:
+    """A received message as boto3 returns it, body ``{}``."""
+    return {
+        "MessageId": f"m-{number}",
+        "ReceiptHandle": f"r-{number}",
+        "Body": "{}",
+        "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+        "Attributes": {},
+    }
 
 
 class OneMessageQueue:
@@ -354,20 +522,71 @@ class OneMessageQueue:
 
     def receive_message(self, **_: Any) -> dict[str, Any]:
         self.stop.set()
-        return {
-            "Messages": [
-                {
-                    "MessageId": "m-1",
-                    "ReceiptHandle": "r-1",
-                    "Body": "{}",
-                    "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
-                    "Attributes": {},
-                }
-            ]
-        }
+        return {"Messages": [sqs_message(1)]}
 
     def delete_message(self, QueueUrl: str, ReceiptHandle: str) -> None:  # boto3's names
         self.deleted.append(ReceiptHandle)
+
+
+class ScriptedQueue:
+    """An SQS client whose receives follow a script: raise an exception, or return messages.
+
+    The last receive of the script asks the poller to stop. ``delete_errors`` are raised by
+    the first deletes, one each.
+    """
+
+    def __init__(
+        self,
+        stop: threading.Event,
+        script: list[Exception | list[dict[str, Any]]],
+        delete_errors: list[Exception] | None = None,
+    ) -> None:
+        self.stop = stop
+        self.script = list(script)
+        self.delete_errors = list(delete_errors or [])
+        self.deleted: list[str] = []
+
+    def receive_message(self, **_: Any) -> dict[str, Any]:
+        outcome = self.script.pop(0)
+        if not self.script:
+            self.stop.set()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return {"Messages": outcome}
+
+    def delete_message(self, QueueUrl: str, ReceiptHandle: str) -> None:  # boto3's names
+        if self.delete_errors:
+            raise self.delete_errors.pop(0)
+        self.deleted.append(ReceiptHandle)
+
+
+class RecordedStop(threading.Event):
+    """A stop event whose ``wait`` records its timeout and returns at once, for fast tests."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+def internal_error() -> ClientError:
+    """What boto3 raises when moto answers ReceiveMessage with a 500."""
+    error = {"Code": "InternalError", "Message": "We encountered an internal error.\nRetry."}
+    return ClientError({"Error": error}, "ReceiveMessage")
+
+
+class SucceedingBatchFunction:
+    """A batch handler that scores every record it is given: no batch item fails."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.delivered += [record["messageId"] for record in event["Records"]]
+        return {"batchItemFailures": []}
 
 
 def test_failed_batch_prints_each_record_error() -> None:
@@ -391,7 +610,82 @@ def test_failed_batch_prints_each_record_error() -> None:
     assert queue.deleted == []  # SQS redelivers it
 
 
-# --- 6. bucket versioning as template.yaml defines it ----------------------------------
+def test_poller_retries_after_receive_errors_and_delivers_the_next_message() -> None:
+    stop = RecordedStop()
+    unreachable = EndpointConnectionError(endpoint_url="http://127.0.0.1:5000/")
+    queue = ScriptedQueue(stop, [internal_error(), unreachable, [sqs_message(1)]])
+    function = SucceedingBatchFunction()
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        poll_queue(queue, "queue-url", function, stop)
+    assert printed.getvalue().splitlines() == [
+        "batch  cannot receive from the queue, retrying: ClientError: An error occurred "
+        "(InternalError) when calling the ReceiveMessage operation: "
+        "We encountered an internal error.",
+        "batch  cannot receive from the queue, retrying: EndpointConnectionError: "
+        'Could not connect to the endpoint URL: "http://127.0.0.1:5000/"',
+    ]
+    assert function.delivered == ["m-1"]
+    assert queue.deleted == ["r-1"]
+    assert stop.waits == [1.0, 2.0]  # a back-off between attempts, growing
+
+
+def test_poller_back_off_is_capped_and_resets_after_a_success() -> None:
+    stop = RecordedStop()
+    script: list[Exception | list[dict[str, Any]]] = [internal_error() for _ in range(6)]
+    script += [[], internal_error(), [sqs_message(1)]]
+    queue = ScriptedQueue(stop, script)
+    function = SucceedingBatchFunction()
+    with redirect_stdout(io.StringIO()) as printed:
+        poll_queue(queue, "queue-url", function, stop)
+    assert len(printed.getvalue().splitlines()) == 7
+    assert stop.waits == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 1.0]
+    assert function.delivered == ["m-1"]
+
+
+def test_poller_stops_promptly_while_backing_off() -> None:
+    stop = threading.Event()
+
+    class AlwaysFailing:
+        def receive_message(self, **_: Any) -> dict[str, Any]:
+            raise internal_error()
+
+    poller = threading.Thread(
+        target=poll_queue,
+        args=(AlwaysFailing(), "queue-url", SucceedingBatchFunction(), stop),
+        daemon=True,
+    )
+    with redirect_stdout(io.StringIO()):
+        poller.start()
+        time.sleep(0.2)  # inside its first back-off of 1 s
+        stop.set()
+        stopping = time.monotonic()
+        poller.join(timeout=SOCKET_TIMEOUT)
+        stopped_after = time.monotonic() - stopping
+    assert not poller.is_alive()
+    assert stopped_after < 0.5  # not the rest of the back-off
+
+
+def test_poller_outlives_a_failed_delete() -> None:
+    stop = RecordedStop()
+    stale = ClientError(
+        {"Error": {"Code": "ReceiptHandleIsInvalid", "Message": "The handle is invalid."}},
+        "DeleteMessage",
+    )
+    queue = ScriptedQueue(stop, [[sqs_message(1)], [sqs_message(2)]], delete_errors=[stale])
+    function = SucceedingBatchFunction()
+    with redirect_stdout(io.StringIO()) as printed:
+        poll_queue(queue, "queue-url", function, stop)
+    assert printed.getvalue().splitlines() == [
+        "batch  cannot delete the scored message, it may come again: ClientError: An error "
+        "occurred (ReceiptHandleIsInvalid) when calling the DeleteMessage operation: "
+        "The handle is invalid.",
+    ]
+    assert function.delivered == ["m-1", "m-2"]
+    assert queue.deleted == ["r-2"]
+
+
+# --- 7. bucket versioning as template.yaml defines it ----------------------------------
 
 
 def test_template_enables_versioning_on_both_buckets() -> None:
