@@ -49,7 +49,7 @@ class Lines:
         if self._pushed:
             return self._pushed.popleft()
         try:
-            line = self._readline(READ_LIMIT)
+            line = self._readline(READ_LIMIT) if self._carry else self._read(READ_LIMIT)
             if len(line) == READ_LIMIT and not line.endswith("\r\n"):
                 self._skip_rest(line)  # more than MAX_RECORD_CHARS besides its ending
                 line = line[:CUT_KEEPS_CHARS] + CUT_MARK + "\n"
