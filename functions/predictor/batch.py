@@ -33,7 +33,8 @@ from predictor.csv_lines import open_text
 from predictor.csv_stream import CsvStream
 from predictor.errors import DeadlineError, InputError
 from predictor.registry import LoadedModel
-from predictor.s3_store import PART_SIZE, Lease, MultipartWriter, ObjectRef
+from predictor.s3_multipart import PART_SIZE, MultipartWriter
+from predictor.s3_store import Lease, ObjectRef
 
 logger = logging.getLogger(__name__)
 

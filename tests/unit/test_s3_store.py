@@ -10,7 +10,8 @@ import pytest
 from infra.local_env import DATA_BUCKET
 from predictor import s3_store
 from predictor.errors import InProgressError
-from predictor.s3_store import Lease, MultipartWriter, ObjectRef
+from predictor.s3_multipart import MultipartWriter
+from predictor.s3_store import Lease, ObjectRef
 
 
 def put(s3: Any, key: str, body: bytes) -> ObjectRef:
