@@ -47,7 +47,6 @@ def function_environment(endpoint: str | None, model_name: str, **extra: str) ->
         "MODEL_NAME": model_name,
         "POWERTOOLS_SERVICE_NAME": "local",
         "POWERTOOLS_METRICS_NAMESPACE": "ServerlessPredictorLocal",
-        "POWERTOOLS_TRACE_DISABLED": "true",
         **extra,
     }
     if endpoint is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -33,9 +33,9 @@ from predictor.runtime import Container
 from predictor.s3_store import ObjectRef
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 container = Container()
+container.register_snapshot_hooks()  # SnapStart: warm before the snapshot, refresh after
 
 
 def _deadline(context: LambdaContext | None) -> Callable[[], float]:
@@ -68,7 +68,6 @@ def s3_objects(notification: dict[str, Any]) -> list[ObjectRef]:
     return found
 
 
-@tracer.capture_method
 def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
     """Score one object and record its metrics."""
     runtime = container.get()
@@ -108,7 +107,6 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event.

@@ -52,6 +52,11 @@ class ModelCache:
         """Make the next :meth:`get` look at the alias again, whatever the interval."""
         self._next_check = float("-inf")
 
+    def adopt(self, model: LoadedModel | None) -> None:
+        """Serve ``model`` (loaded elsewhere) until the next get() re-checks the alias."""
+        self._current = model
+        self.recheck_now()
+
     def get(self) -> LoadedModel:
         """The model to serve now; loads or swaps it when the re-check interval has passed.
 

@@ -87,3 +87,43 @@ class Container:
     def reset(self) -> None:
         """Forget the runtime: the next :meth:`get` builds a new one."""
         self._runtime, self._config_error = None, None
+
+    # ----- SnapStart: Lambda snapshots the container after its init and restores copies
+    def warm(self) -> None:
+        """Before the snapshot: settings, client and model ready, inference run once.
+
+        A failure (no model yet, a misconfiguration) is logged and left to the first
+        request, which meets it as any cold start would.
+        """
+        try:
+            model = self.get().models.get()
+            model.predictor.predict(model.predictor.schema.example_features())
+        except Exception:
+            logger.exception("could not prepare the snapshot; the first request will load")
+            return
+        logger.info("snapshot ready with %s %s", model.name, model.version)
+
+    def after_restore(self) -> None:
+        """After a restore: a new S3 client (fresh credentials and connections), the model
+        kept, and the alias looked at again on the next request (the snapshot may be old).
+        """
+        runtime = self._runtime
+        if runtime is None:
+            return
+        fresh = build_runtime(runtime.settings, self._s3_client())
+        fresh.models.adopt(runtime.models.current)
+        self._runtime = fresh
+
+    def register_snapshot_hooks(self) -> bool:
+        """Register :meth:`warm` and :meth:`after_restore` with Lambda's runtime hooks.
+
+        ``snapshot_restore_py`` comes with Lambda's Python runtime (and from PyPI for the
+        tests); elsewhere there is nothing to register with. Returns whether it was found.
+        """
+        try:
+            from snapshot_restore_py import register_after_restore, register_before_snapshot
+        except ImportError:
+            return False
+        register_before_snapshot(self.warm)
+        register_after_restore(self.after_restore)
+        return True

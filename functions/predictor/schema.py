@@ -138,6 +138,17 @@ class FeatureSchema:
         return cls([ColumnSpec.from_dict(c) for c in data])
 
     # ----- serving side ------------------------------------------------------------
+    def example_features(self) -> Features:
+        """One row of valid model input (zeros, or a missing category): a warm-up row."""
+        return {
+            spec.name: (
+                np.zeros((1, 1), dtype=np.float32)
+                if spec.kind == NUMERIC
+                else np.full((1, 1), MISSING_CATEGORY, dtype=object)
+            )
+            for spec in self.columns
+        }
+
     def missing_columns(self, present: Sequence[str]) -> list[str]:
         """Required (non-nullable) columns absent from ``present``."""
         have = set(present)

@@ -233,3 +233,19 @@ def test_the_data_bucket_expires_earlier_versions_and_lone_delete_markers(
     }
     assert expiry["ExpiredObjectDeleteMarker"] is True
     assert source["Parameters"]["DataVersionRetentionDays"]["Default"] == 30
+
+
+def test_snapstart_runs_published_versions_behind_the_alias(expanded: dict[str, Any]) -> None:
+    resources = expanded["Resources"]
+    for function in ("RealtimeFunction", "BatchFunction"):
+        properties = resources[function]["Properties"]
+        assert properties["SnapStart"] == {
+            "ApplyOn": {"Fn::If": ["UsesSnapStart", "PublishedVersions", "None"]}
+        }
+        assert resources[f"{function}Aliaslive"]["Type"] == "AWS::Lambda::Alias"
+    alias = {"Ref": "RealtimeFunctionAliaslive"}
+    assert resources["RealtimeIntegration"]["Properties"]["IntegrationUri"] == alias
+    assert resources["RealtimeInvokePermission"]["Properties"]["FunctionName"] == alias
+    (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "BatchFunctionAliaslive"}
+    assert expanded["Parameters"]["SnapStart"]["AllowedValues"] == ["Enabled", "Disabled"]
