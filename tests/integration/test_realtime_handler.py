@@ -300,3 +300,29 @@ def test_a_misconfiguration_is_found_once_and_answered_alike_on_every_route(
         "the function cannot start: invalid configuration: MODEL_NAME is required "
         "(a model name); MAX_REQUEST_ROWS='many' is not an integer > 0"
     ]
+
+
+def test_the_lean_path_answers_and_counts_exactly_as_the_routed_path(
+    wine: str, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A warm, scoring POST /predict skips the router: same answer, same metrics line."""
+    event = load_event("realtime_predict_json.json")
+    capsys.readouterr()
+    routed = app.lambda_handler(event, lambda_context)  # the first call is always routed
+    routed_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lean = app.lambda_handler(event, lambda_context)
+    lean_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lean == routed
+    (routed_metrics,) = [m for m in routed_lines if "InferenceLatency" in m]
+    (lean_metrics,) = lean_lines
+    for document in (routed_metrics, lean_metrics):
+        document["_aws"].pop("Timestamp")
+        document.pop("InferenceLatency")
+    assert lean_metrics == routed_metrics
+    # Refusals and failures still take the routed path, with its logs and error metrics.
+    status, _, _ = invoke(post('{"instances": [{"pH": "x"}]}'), lambda_context)
+    assert status == 422
+    assert any(
+        '"ErrorType": "schema_violation"' in line.replace('":"', '": "')
+        for line in capsys.readouterr().out.splitlines()
+    )
