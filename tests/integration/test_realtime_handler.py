@@ -326,3 +326,14 @@ def test_the_lean_path_answers_and_counts_exactly_as_the_routed_path(
         '"ErrorType": "schema_violation"' in line.replace('":"', '": "')
         for line in capsys.readouterr().out.splitlines()
     )
+
+
+def test_a_function_url_event_is_served_like_the_http_api(
+    wine: str, lambda_context: LambdaContext
+) -> None:
+    """The Function URL front door sends the same payload 2.0 event to the same handler."""
+    through_url = invoke(load_event("realtime_function_url_predict.json"), lambda_context)
+    through_api = invoke(load_event("realtime_predict_json.json"), lambda_context)
+    assert through_url[0] == 200
+    assert through_url[1] == through_api[1]
+    assert through_url[2]["X-Model-Version"] == wine

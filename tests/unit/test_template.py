@@ -249,3 +249,25 @@ def test_snapstart_runs_published_versions_behind_the_alias(expanded: dict[str, 
     (mapping,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert mapping["Properties"]["FunctionName"] == {"Ref": "BatchFunctionAliaslive"}
     assert expanded["Parameters"]["SnapStart"]["AllowedValues"] == ["Enabled", "Disabled"]
+
+
+def test_one_front_door_or_the_other(expanded: dict[str, Any]) -> None:
+    """FrontDoor=HttpApi keeps the HTTP API; FunctionUrl a signed Function URL on the alias."""
+    resources, conditions = expanded["Resources"], expanded["Conditions"]
+    assert conditions["UsesHttpApi"] == {"Fn::Equals": [{"Ref": "FrontDoor"}, "HttpApi"]}
+    assert conditions["UsesFunctionUrl"] == {"Fn::Equals": [{"Ref": "FrontDoor"}, "FunctionUrl"]}
+    http_api = [
+        name
+        for name, resource in resources.items()
+        if resource["Type"].startswith("AWS::ApiGatewayV2::") or name == "RealtimeInvokePermission"
+    ]
+    assert len(http_api) == 8  # the API, its stage, integration, four routes and permission
+    assert all(resources[name]["Condition"] == "UsesHttpApi" for name in http_api)
+    url = resources["RealtimeFunctionUrl"]
+    assert url["Condition"] == "UsesFunctionUrl"
+    assert url["Properties"] == {
+        "TargetFunctionArn": {"Ref": "RealtimeFunctionAliaslive"},
+        "AuthType": "AWS_IAM",
+    }
+    assert expanded["Outputs"]["FunctionUrl"]["Condition"] == "UsesFunctionUrl"
+    assert expanded["Outputs"]["ApiUrl"]["Condition"] == "UsesHttpApi"
