@@ -69,10 +69,14 @@ lock-check: $(TOOLS_STAMP)  ## Fail unless `make lock` would write the lock file
 	  { echo "$$name.txt is out of date with $$name.in: run make lock"; exit 1; }; \
 	done && echo "lock files: up to date with the .in files"
 
-build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker) and check their size
+# The serving functions' processor: x86_64, or arm64 (make build ARCH=arm64).
+ARCH ?= x86_64
+
+build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker; ARCH=arm64 for Graviton)
 	$(TOOLS)/bin/python infra/serving_template.py template.yaml .aws-sam/serving-template.yaml
 	rm -rf .aws-sam/build
-	PATH="$(PYTHON313_DIR):$$PATH" $(SAM) build --build-in-source -t .aws-sam/serving-template.yaml
+	PATH="$(PYTHON313_DIR):$$PATH" ARCH=$(ARCH) $(SAM) build --build-in-source \
+	  -t .aws-sam/serving-template.yaml --parameter-overrides Architecture=$(ARCH)
 	$(PY) -m infra.function_sizes .aws-sam/build
 
 invoke: build  ## Invoke each built function with every file in events/, against local moto

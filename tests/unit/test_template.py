@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import pytest
@@ -271,3 +272,30 @@ def test_one_front_door_or_the_other(expanded: dict[str, Any]) -> None:
     }
     assert expanded["Outputs"]["FunctionUrl"]["Condition"] == "UsesFunctionUrl"
     assert expanded["Outputs"]["ApiUrl"]["Condition"] == "UsesHttpApi"
+
+
+def test_the_serving_functions_take_the_architecture_parameter(source: dict[str, Any]) -> None:
+    resources = source["Resources"]
+    assert source["Parameters"]["Architecture"]["AllowedValues"] == ["x86_64", "arm64"]
+    for function in ("RealtimeFunction", "BatchFunction"):
+        architectures = resources[function]["Properties"]["Architectures"]
+        assert architectures == [{"Ref": "Architecture"}]
+    assert resources["TrainingFunction"]["Properties"]["Architectures"] == ["x86_64"]
+
+
+@pytest.mark.parametrize(("arch", "wheels"), [("x86_64", "x86_64"), ("arm64", "aarch64")])
+def test_the_build_fetches_wheels_for_the_architecture(arch: str, wheels: str) -> None:
+    import shutil
+    import subprocess
+
+    make = shutil.which("make")
+    assert make is not None
+    planned = subprocess.run(
+        [make, "-n", "-C", str(ROOT / "functions"), "build-RealtimeFunction"],
+        env={**os.environ, "ARCH": arch, "ARTIFACTS_DIR": "/nonexistent", "PYTHON": "python3"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"--platform manylinux2014_{wheels} --platform manylinux_2_28_{wheels}" in planned
+    assert "--require-hashes" in planned
