@@ -21,6 +21,10 @@ def _utc(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
+def _epoch(stamp: str | None) -> float:
+    return datetime.fromisoformat(stamp).timestamp() if stamp else 0.0
+
+
 @dataclass(slots=True)
 class BatchReport:
     """One run's outcome. ``duplicate``: an earlier run's report, returned for a repeat."""
@@ -38,6 +42,8 @@ class BatchReport:
     error: str | None = None
     reason: str | None = None
     duplicate: bool = False
+    #: The stored JSON, for a report read back: it is answered as stored, never rewritten.
+    stored: dict[str, Any] | None = None
 
     @property
     def seconds(self) -> float:
@@ -52,6 +58,8 @@ class BatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The stored JSON form."""
+        if self.stored is not None:
+            return {**self.stored, "duplicate": True} if self.duplicate else dict(self.stored)
         document: dict[str, Any] = {
             "status": self.status,
             "model": self.model,
@@ -76,7 +84,7 @@ class BatchReport:
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> BatchReport:
-        """A stored report read back (timings kept as text are not needed again)."""
+        """A stored report read back, its own times included."""
         scored = document.get("input", {})
         report = cls(
             status=document.get("status", "running"),
@@ -92,5 +100,7 @@ class BatchReport:
             error=document.get("error"),
             reason=document.get("reason"),
         )
-        report.started = report.finished = 0.0
+        report.started = _epoch(document.get("started_at"))
+        report.finished = report.started + float(document.get("seconds", 0.0))
+        report.stored = document
         return report

@@ -7,6 +7,8 @@ then go to :func:`predictor.scoring.score_rows`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import json
@@ -67,6 +69,20 @@ class ParsedRequest:
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header, lower-cased (``""`` when absent)."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def body_bytes(body: str | None, base64_encoded: bool, max_bytes: int) -> bytes:
+    """The bytes of an API Gateway or Function URL event's body (base64 when it says so)."""
+    raw = body or ""
+    if not base64_encoded:
+        return raw.encode("utf-8")
+    # Base64 inflates by 4/3: refuse what could not fit before decoding it.
+    if len(raw) > max_bytes * 4 // 3 + 4:
+        raise PayloadTooLargeError(f"request body exceeds the limit of {max_bytes} bytes")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
 
 
 def parse_request(

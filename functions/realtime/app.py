@@ -14,8 +14,7 @@ Routes: ``POST /predict``, ``GET /model``, ``GET /health``, ``GET /openapi.json`
 
 from __future__ import annotations
 
-import base64
-import binascii
+import functools
 import json
 import time
 from typing import Any
@@ -29,9 +28,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from predictor import errors
 from predictor.registry import LoadedModel
-from predictor.request_parsing import parse_request
+from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
 from predictor.runtime import Container
-from predictor.scoring import public_manifest, score_rows
+from predictor.scoring import ScoringResult, public_manifest, score_rows
+from realtime.emf import PredictionMetricsLine
 from realtime.openapi import OPENAPI_DOCUMENT
 
 logger = Logger()
@@ -89,39 +89,31 @@ def _error(status: int, kind: str, message: str, details: list[Any] | None = Non
     return _json(status, _error_body(kind, message, details), _model_headers(_loaded_model()))
 
 
-def _request_body(max_bytes: int) -> bytes:
-    event = app.current_event
-    raw = event.body or ""
-    if not event.is_base64_encoded:
-        return raw.encode("utf-8")
-    # Base64 inflates by 4/3: refuse what could not fit before decoding it.
-    if len(raw) > max_bytes * 4 // 3 + 4:
-        raise errors.PayloadTooLargeError(f"request body exceeds the limit of {max_bytes} bytes")
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise errors.MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
-
-
 @app.post("/predict")
 def predict() -> Response[str]:
     """Score the rows of a JSON (instances / dataframe_split) or CSV body."""
     settings = container.get().settings
+    event = app.current_event
     request = parse_request(
-        _request_body(settings.max_request_bytes),
-        app.current_event.headers.get("content-type"),
+        body_bytes(event.body, bool(event.is_base64_encoded), settings.max_request_bytes),
+        event.headers.get("content-type"),
         settings.max_request_rows,
         settings.max_request_bytes,
     )
     model = current_model()
-    started = time.perf_counter()
-    result = score_rows(model, request)
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    result, elapsed_ms = _timed_score(model, request)
     metrics.add_dimension(name="ModelVersion", value=model.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=request.n_rows)
     metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
     return _json(200, result.to_dict(), _model_headers(model))
+
+
+def _timed_score(model: LoadedModel, request: ParsedRequest) -> tuple[ScoringResult, float]:
+    """Score ``request`` and the milliseconds it took (the InferenceLatency metric)."""
+    started = time.perf_counter()
+    result = score_rows(model, request)
+    return result, (time.perf_counter() - started) * 1000
 
 
 @app.get("/model")
@@ -187,7 +179,8 @@ def _misconfigured() -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def _routed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Every request the lean path does not answer: routes, refusals, errors, cold start."""
-    _LEAN_METRICS.routed_once = True
+    global _routed_once
+    _routed_once = True
     try:
         container.get()
     except errors.ConfigError:
@@ -198,41 +191,45 @@ def _routed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 #: Bodies the lean path takes: the router's 0.1 ms matters for small requests, while a
 #: large one is dominated by parsing, and a refused one is parsed again when routed.
 LEAN_MAX_BODY_CHARS = 64 * 1024
+#: The first invocation (with its cold-start metric) is always routed.
+_routed_once = False
+
+
+@functools.cache
+def _metrics_line() -> PredictionMetricsLine | None:
+    """The lean path's metrics line; None while POWERTOOLS_METRICS_DISABLED turns it off."""
+    if is_metrics_disabled():
+        return None
+    return PredictionMetricsLine(metrics.namespace, metrics.service)
 
 
 def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
     """A warm ``POST /predict`` that scores, without the router or the metrics objects.
 
     The answer is the one the routed path gives (same status, headers and body), and
-    the metrics line is the same EMF document, written in one print. Anything else (a
-    refusal, a failure, a base64 body) returns None, and the routed path answers it, with
-    its logs and metrics.
+    the metrics line is the same EMF document (:mod:`realtime.emf`). Anything else (a
+    refusal, a failure, a large body) returns None, and the routed path answers
+    it, with its logs and metrics.
     """
     runtime = container.loaded
     body = event.get("body") or ""
-    if (
-        runtime is None
-        or not _LEAN_METRICS.routed_once
-        or event.get("isBase64Encoded")
-        or len(body) > LEAN_MAX_BODY_CHARS
-    ):
+    if runtime is None or not _routed_once or len(body) > LEAN_MAX_BODY_CHARS:
         return None
-    model = runtime.models.get()
     settings = runtime.settings
+    model = runtime.models.get()
     try:
         request = parse_request(
-            body.encode(),
+            body_bytes(body, bool(event.get("isBase64Encoded")), settings.max_request_bytes),
             (event.get("headers") or {}).get("content-type"),
             settings.max_request_rows,
             settings.max_request_bytes,
         )
-        started = time.perf_counter()
-        result = score_rows(model, request)
+        result, elapsed_ms = _timed_score(model, request)
     except errors.RequestError:
         return None
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if _LEAN_METRICS.enabled:
-        print(_LEAN_METRICS.line(model.version, request.n_rows, elapsed_ms), flush=False)
+    metrics_line = _metrics_line()
+    if metrics_line is not None:
+        print(metrics_line.line(model.version, request.n_rows, elapsed_ms), flush=False)
     return {
         "statusCode": 200,
         "body": json.dumps(result.to_dict()),
@@ -242,53 +239,10 @@ def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-class _LeanMetrics:
-    """The EMF line of a scored request, its fixed part built once per model version."""
-
-    def __init__(self) -> None:
-        self._templates: dict[str, str] = {}
-        self._enabled: bool | None = None  # read from the environment on first use
-        self.routed_once = False  # the first invocation (and its cold-start metric) is routed
-
-    @property
-    def enabled(self) -> bool:
-        """Whether metrics are on (POWERTOOLS_METRICS_DISABLED, as powertools reads it)."""
-        if self._enabled is None:
-            self._enabled = not is_metrics_disabled()
-        return self._enabled
-
-    def line(self, version: str, rows: int, elapsed_ms: float) -> str:
-        template = self._templates.get(version)
-        if template is None:
-            template = self._templates[version] = self._template(version)
-        return template % (int(time.time() * 1000), float(rows), elapsed_ms)
-
-    @staticmethod
-    def _template(version: str) -> str:
-        names = [("Predictions", "Count"), ("Rows", "Count"), ("InferenceLatency", "Milliseconds")]
-        head = {
-            "Namespace": metrics.namespace,
-            "Dimensions": [["ModelVersion", "service"]],
-            "Metrics": [{"Name": name, "Unit": unit} for name, unit in names],
-        }
-        dimensions = json.dumps({"ModelVersion": version, "service": metrics.service})[1:-1]
-        prefix = '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":' + json.dumps([head]).replace(
-            "%", "%%"
-        )
-        return (
-            prefix
-            + "},"
-            + dimensions.replace("%", "%%")
-            + ',"Predictions":[1.0],"Rows":[%r],"InferenceLatency":[%r]}'
-        )
-
-
-_LEAN_METRICS = _LeanMetrics()
-
-
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: warm predictions take the lean path, everything else is routed."""
-    if event.get("rawPath") == "/predict" and _method(event) == "POST":
+    http = event.get("requestContext", {}).get("http", {})
+    if event.get("rawPath") == "/predict" and http.get("method") == "POST":
         try:
             answer = _predict_lean(event)
         except Exception:  # the routed path will meet it again, and log and count it
@@ -296,7 +250,3 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if answer is not None:
             return answer
     return dict(_routed(event, context))
-
-
-def _method(event: dict[str, Any]) -> str:
-    return str(event.get("requestContext", {}).get("http", {}).get("method", ""))

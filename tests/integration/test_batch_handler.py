@@ -70,6 +70,10 @@ def test_bare_s3_event(data: Any) -> None:
     result = run(event)
     assert [r["status"] for r in result["reports"]] == ["succeeded"]
     assert len(csv_rows(read(data, "predictions/wine-sample.csv") or b"")) == 4
+    # The same event again answers with the stored report, marked as a repeat.
+    (again,) = run(event)["reports"]
+    stored = report(data, "wine-sample.csv")
+    assert again == {**stored, "duplicate": True}
 
 
 def test_url_encoded_key_with_spaces_and_unicode(data: Any) -> None:
