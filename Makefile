@@ -16,7 +16,7 @@ PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 # CI). Only releases uploaded before LOCK_DATE count, so re-running `make lock` gives
 # the same files until the date or an .in file changes (`make lock-check` proves it).
 LOCK_DATE := 2026-11-23T00:00:00Z
-LOCKS     := requirements requirements-train requirements-dev requirements-tools
+LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools
 UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"

@@ -44,22 +44,52 @@ TOO_LONG = f"a line longer than {MAX_RECORD_CHARS:,} characters"
 BLANK = "blank line"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Chunk:
     """Consecutive CSV records: where each starts (1-based line), its text, its fields.
 
     ``raws`` hold each record's text without its final line ending; a blank line is a
     record with no fields. ``refused`` maps the index of a record the reader itself
     refused (an unclosed quote) to the reason.
+
+    A chunk without any quote character is *plain*: each record is one line, split on
+    ``delimiter`` only when its ``fields`` are asked for, so that a scorer that parses
+    the text in bulk (:mod:`predictor.csv_numeric`) never pays for the split.
     """
 
     lines: Sequence[int]
     raws: list[str]
-    fields: list[list[str]]
+    split_fields: list[list[str]] | None = None
     refused: dict[int, str] = field(default_factory=dict)
+    delimiter: str | None = None
 
     def __len__(self) -> int:
         return len(self.raws)
+
+    @property
+    def plain(self) -> bool:
+        """Whether each record is one line without quotes (fields are a plain split)."""
+        return self.delimiter is not None
+
+    @property
+    def fields(self) -> list[list[str]]:
+        """Each record's fields (none for a blank line)."""
+        if self.split_fields is None:
+            delimiter = self.delimiter
+            self.split_fields = [raw.split(delimiter) if raw else [] for raw in self.raws]
+        return self.split_fields
+
+    def subset(self, indices: Sequence[int]) -> Chunk:
+        """The records at ``indices`` (ascending), as a chunk of their own."""
+        lines, raws = self.lines, self.raws
+        position = {index: new for new, index in enumerate(indices)}
+        return Chunk(
+            [lines[i] for i in indices],
+            [raws[i] for i in indices],
+            None if self.split_fields is None else [self.split_fields[i] for i in indices],
+            {position[i]: reason for i, reason in self.refused.items() if i in position},
+            self.delimiter,
+        )
 
 
 class _RecordTooLong(Exception):
@@ -184,15 +214,13 @@ class CsvStream:
             block = list(itertools.islice(self._lines, rows))
             if not block:
                 return
-            if any('"' in line for line in block):
+            if '"' in "".join(block):
                 yield self._quoted_records(block, len(block), width, check)
                 continue
             raws = [line.rstrip("\r\n") for line in block]
-            delimiter = self.delimiter
-            fields = [raw.split(delimiter) if raw else [] for raw in raws]
             first = self._line + 1
             self._line += len(block)
-            yield Chunk(range(first, first + len(block)), raws, fields)
+            yield Chunk(range(first, first + len(block)), raws, delimiter=self.delimiter)
 
     def _quoted_records(
         self, block: list[str], limit: int, width: int | None, check: RecordCheck | None

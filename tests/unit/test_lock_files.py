@@ -37,7 +37,9 @@ def top_level(name: str) -> dict[str, str]:
     return pins
 
 
-@pytest.mark.parametrize("lock", ["requirements", "requirements-train", "requirements-dev"])
+@pytest.mark.parametrize(
+    "lock", ["requirements", "requirements-batch", "requirements-train", "requirements-dev"]
+)
 def test_lock_pins_what_its_input_asks_for(lock: str) -> None:
     versions = locked(f"{lock}.txt")
     for package, version in top_level(f"{lock}.in").items():
@@ -48,7 +50,8 @@ def test_each_environment_contains_the_one_below_at_the_same_versions() -> None:
     serving, training, dev = (
         locked(f"{name}.txt") for name in ("requirements", "requirements-train", "requirements-dev")
     )
-    assert serving.items() <= training.items()
+    batch = locked("requirements-batch.txt")
+    assert serving.items() <= batch.items() <= training.items()
     assert training.items() <= dev.items()
     # Nothing of the training or test tools reaches the Lambda package.
     assert not {"scikit-learn", "scipy", "skl2onnx", "pytest", "moto"} & serving.keys()

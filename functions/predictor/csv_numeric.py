@@ -1,0 +1,119 @@
+"""A plain chunk's numeric model columns, parsed in C by pandas' reader.
+
+The row path (split each line, transpose, ``float()`` each cell, see
+:mod:`predictor.values`) spends most of a batch run in Python. pandas' C tokenizer and
+float parser read the same columns of the same lines many times faster, but it is only
+trusted where its verdict provably equals the number rule's; every other row goes to the
+row path, which accepts or refuses it with its usual reason. Measured against the rule:
+
+- its float parser is correctly rounded: the same float64 as ``float()`` for every token
+  the rule accepts (``tests/unit/test_csv_numeric.py`` compares them);
+- it accepts four kinds of token the rule refuses, all sent to the row path: numbers
+  padded with a vertical tab or form feed (lines holding one are screened out first),
+  ``inf``/``infinity`` words and numbers beyond float32 (a value that is not finite as
+  float32 marks its row), and lines with more fields than the header (it drops the
+  extra fields silently, so fields are counted on every line);
+- a missing value is NaN, which marks its row too (the row path knows whether the
+  column allows one);
+- any other token it cannot read fails the whole block: the block is halved until the
+  halves read, and a piece of at most :data:`SMALLEST_PIECE` lines that still fails
+  goes to the row path. A bad value costs the lines around it, not the chunk.
+
+Rows, lines and values never change places: a row marked for the row path is handed to
+pandas as a blank line, which reads as a row of NaN.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: The fewest lines a failing block is halved to before its lines go to the row path.
+SMALLEST_PIECE = 256
+
+#: Characters that make pandas' verdict differ from the rule's, or that the reader
+#: refuses anyway: NUL, vertical tab, form feed, bytes that were not UTF-8 (lone
+#: surrogates from ``surrogateescape``) and the mark of a cut line.
+_SCREENED = re.compile("[\x00\x0b\x0c\ud800-\udfff]")
+
+
+class NumericColumns:
+    """Reads the model's columns (all numeric) of plain CSV lines as float32."""
+
+    def __init__(self, delimiter: str, width: int, positions: Sequence[int]) -> None:
+        """``positions``: where each of the model's columns sits in a record, in model order."""
+        self.delimiter = delimiter
+        self.width = width
+        self.positions = list(positions)
+        self._used = sorted(set(self.positions))
+
+    def parse(self, raws: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The values of ``raws`` (lines without endings) and which rows they are final for.
+
+        Returns a float32 array of shape ``(len(raws), columns)`` in model order, and a
+        boolean mask: True where the row's values are final (every value finite as
+        float32, read as the number rule reads it), False where the row must go through
+        the row path (its values are then meaningless).
+        """
+        n = len(raws)
+        expected = self.width - 1
+        delimiter = self.delimiter
+        final = np.array([raw.count(delimiter) for raw in raws]) == expected
+        text = "\n".join(raws)
+        if not (text.isascii() and "\x00" not in text and "\x0b" not in text) or "\x0c" in text:
+            for index, raw in enumerate(raws):
+                if _SCREENED.search(raw):
+                    final[index] = False
+        lines = raws
+        if not final.all():
+            lines = [raw if ok else "" for raw, ok in zip(raws, final.tolist(), strict=True)]
+        values = np.full((n, len(self.positions)), np.nan, dtype=np.float64)
+        if final.any():
+            self._read_pieces(lines, 0, n, values, final)
+        with np.errstate(over="ignore", invalid="ignore"):
+            as_float32 = values.astype(np.float32)
+        final &= np.isfinite(as_float32).all(axis=1)
+        return as_float32, final
+
+    def _read_pieces(
+        self, lines: list[str], start: int, stop: int, values: np.ndarray, final: np.ndarray
+    ) -> None:
+        """Read ``lines[start:stop]`` into ``values``, halving the block while it fails."""
+        try:
+            block = self._read(lines[start:stop])
+        except ValueError:  # pandas' ParserError, EmptyDataError and UnicodeDecodeError too
+            if stop - start <= SMALLEST_PIECE:
+                final[start:stop] = False
+                return
+            middle = (start + stop) // 2
+            self._read_pieces(lines, start, middle, values, final)
+            self._read_pieces(lines, middle, stop, values, final)
+            return
+        values[start:stop] = block
+
+    def _read(self, lines: list[str]) -> np.ndarray:
+        data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            sep=self.delimiter,
+            header=None,
+            names=range(self.width),
+            usecols=self._used,
+            dtype=np.float64,
+            engine="c",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            index_col=False,
+            low_memory=False,
+        )
+        if len(frame) != len(lines):
+            raise ValueError(f"read {len(frame)} rows from {len(lines)} lines")
+        values: np.ndarray = frame[self.positions].to_numpy(dtype=np.float64)
+        return values

@@ -1,0 +1,178 @@
+"""The C reader of numeric columns agrees with the row path, value for value and row for row.
+
+The batch scorer reads plain chunks of all-numeric models with pandas' C reader
+(:mod:`predictor.csv_numeric`) and sends only the rows it cannot vouch for through the
+row path. These tests pin that this changes nothing a user can see: the same output
+bytes, the same error rows, the same counts, whatever the chunk holds.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from predictor.chunk_scoring import ChunkScorer
+from predictor.csv_lines import open_text
+from predictor.csv_numeric import SMALLEST_PIECE, NumericColumns
+from predictor.csv_stream import CsvStream
+from predictor.registry import LoadedModel
+from predictor.schema import FeatureSchema
+from tests.helpers import HEADER, ROWS, Artifacts
+from tests.unit.test_chunk_scoring import loaded
+
+
+def score_both_ways(model: LoadedModel, text: str, chunk_rows: int) -> list[Any]:
+    """Output text, error rows and counts: with the C reader, then with the row path only."""
+    results = []
+    for use_c_reader in (True, False):
+        stream = CsvStream(open_text(io.BytesIO(text.encode("utf-8", "surrogateescape")), False))
+        scorer = ChunkScorer(model, stream.columns, stream.delimiter)
+        assert scorer._numeric is not None  # an all-numeric model: the C reader is on
+        if not use_c_reader:
+            scorer._numeric = None
+        output, problems = "", []
+        for chunk in stream.chunks(chunk_rows, scorer.check_record):
+            text_out, found = scorer.score(chunk)
+            output += text_out
+            problems += found
+        results.append((output, problems, scorer.rows.to_dict()))
+    return results
+
+
+def random_decimal(rng: random.Random) -> str:
+    """Hard cases for a float parser: up to 25 significant digits, exponents to the edges."""
+    digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 25)))
+    point = rng.randint(0, len(digits))
+    text = digits[:point] + "." + digits[point:]
+    if rng.random() < 0.5:
+        text += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randint(0, 50))
+    return rng.choice(["", "-", "+"]) + text
+
+
+def test_values_are_the_float32_the_row_path_computes() -> None:
+    rng = random.Random(7)
+    tokens = [random_decimal(rng) for _ in range(30_000)]
+    columns = NumericColumns(";", 2, [0])
+    values, final = columns.parse([f"{token};x" for token in tokens])
+    with np.errstate(over="ignore"):
+        expected = np.array([float(token) for token in tokens]).astype(np.float32)
+    in_range = np.isfinite(expected)  # beyond float32, the row path refuses the row
+    assert 20_000 < np.count_nonzero(in_range) < 30_000
+    assert np.array_equal(final, in_range)
+    assert np.array_equal(values[final, 0].view(np.int32), expected[final].view(np.int32))
+
+
+#: Tokens the number rule and pandas' reader may judge differently, and ordinary ones.
+HOSTILE = [
+    "7.4",
+    " 7.4",
+    "7.4 ",
+    "\t7.4\t",
+    "\x0b7.4",
+    "7.4\x0c",
+    "",
+    " ",
+    "inf",
+    "-Infinity",
+    "nan",
+    "NaN",
+    "1_0",
+    "\uff17",
+    "\u0667",
+    "7,4",
+    "0x10",
+    "1e",
+    ".",
+    "-",
+    "+.5",
+    "1.e1",
+    "1e400",
+    "1e-400",
+    "3.4028235e38",
+    "-3.4028235e38",
+    "3.4028236e38",
+    "NA",
+    "null",
+    "7.4\x00",
+    "\udcff",
+    "7.4\u00a0",
+    "\u00a07.4",
+    "9" * 4400,
+    "--1",
+    "1e+",
+    "e5",
+]
+
+
+#: Tokens pandas reads without failing the block although the rule refuses them, or the
+#: row path must judge them: with only these, whole chunks stay on the C reader.
+PANDAS_READS = [
+    "7.4",
+    " 7.4",
+    "\x0b7.4",
+    "7.4\x0c",
+    "",
+    "inf",
+    "-Infinity",
+    "1e400",
+    "3.4028236e38",
+    "3.4028235e38",
+    "1e-400",
+    "9" * 4400,
+]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "chunk_rows"),
+    [(HOSTILE, 1), (HOSTILE, 7), (HOSTILE, 1000), (PANDAS_READS, 7), (PANDAS_READS, 1000)],
+)
+def test_hostile_values_give_the_row_path_s_verdicts(
+    wine_linear: Artifacts, tokens: list[str], chunk_rows: int
+) -> None:
+    rng = random.Random(chunk_rows)
+    lines = [HEADER]
+    for _ in range(600):
+        fields = rng.choice(ROWS).split(";")
+        roll = rng.random()
+        if roll < 0.15:
+            fields[rng.randrange(len(fields))] = rng.choice(tokens)
+        elif roll < 0.18:
+            fields.append("9")  # too many fields (pandas would drop it)
+        elif roll < 0.21:
+            del fields[rng.randrange(len(fields))]
+        elif roll < 0.22:
+            fields = []  # a blank line
+        elif roll < 0.25:
+            fields[-1] = "caf\u00e9 \u2014 ok"  # text in a column the model does not use
+        lines.append(";".join(fields))
+    with_c, rows_only = score_both_ways(loaded(wine_linear), "\n".join(lines) + "\n", chunk_rows)
+    assert with_c == rows_only
+    counts = with_c[2]  # both kinds of row were there
+    assert counts["rejected"] > 50
+    assert counts["scored"] > 400
+
+
+def test_a_nullable_column_s_missing_values_take_the_row_path(wine_linear: Artifacts) -> None:
+    model = loaded(wine_linear)
+    schema = model.predictor.schema.to_dict()
+    schema[0]["nullable"] = True
+    model.predictor.schema = FeatureSchema.from_dict(schema)
+    lines = [HEADER] + [
+        ";" + row.split(";", 1)[1] if i % 3 == 0 else row for i, row in enumerate(ROWS)
+    ]
+    with_c, rows_only = score_both_ways(model, "\n".join(lines) + "\n", 50)
+    assert with_c == rows_only
+
+
+def test_one_bad_value_costs_a_small_piece_not_the_chunk() -> None:
+    lines = [f"{i};{i / 7}" for i in range(20_000)]
+    lines[12_345] = "12345;abc"
+    values, final = NumericColumns(";", 2, [1, 0]).parse(lines)
+    assert not final[12_345]
+    assert SMALLEST_PIECE // 2 <= np.count_nonzero(~final) <= SMALLEST_PIECE
+    good = np.flatnonzero(final)
+    assert np.array_equal(values[good, 1], good.astype(np.float32))  # model order kept
