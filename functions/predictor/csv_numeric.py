@@ -17,7 +17,10 @@ row path, which accepts or refuses it with its usual reason. Measured against th
   column allows one);
 - any other token it cannot read fails the whole block: the block is halved until the
   halves read, and a piece of at most :data:`SMALLEST_PIECE` lines that still fails
-  goes to the row path. A bad value costs the lines around it, not the chunk.
+  goes to the row path. A bad value costs the lines around it, not the chunk. The
+  halving stops once the lines parsed reach :data:`PARSE_BUDGET` times the chunk's (one
+  bad value needs under 3x): a chunk with bad values everywhere costs the row path plus
+  three C passes, not one pass per halving.
 
 Rows, lines and values never change places: a row marked for the row path is handed to
 pandas as a blank line, which reads as a row of NaN.
@@ -35,6 +38,8 @@ import pandas as pd
 
 #: The fewest lines a failing block is halved to before its lines go to the row path.
 SMALLEST_PIECE = 256
+#: How many times a chunk's lines the halving may hand to pandas in all.
+PARSE_BUDGET = 3
 
 #: Characters that make pandas' verdict differ from the rule's, or that the reader
 #: refuses anyway: NUL, vertical tab, form feed, bytes that were not UTF-8 (lone
@@ -51,6 +56,7 @@ class NumericColumns:
         self.width = width
         self.positions = list(positions)
         self._used = sorted(set(self.positions))
+        self._budget = 0  # lines the current chunk may still hand to pandas
 
     def parse(self, raws: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The values of ``raws`` (lines without endings) and which rows they are final for.
@@ -74,6 +80,7 @@ class NumericColumns:
             lines = [raw if ok else "" for raw, ok in zip(raws, final.tolist(), strict=True)]
         values = np.full((n, len(self.positions)), np.nan, dtype=np.float64)
         if final.any():
+            self._budget = PARSE_BUDGET * n
             self._read_pieces(lines, 0, n, values, final)
         with np.errstate(over="ignore", invalid="ignore"):
             as_float32 = values.astype(np.float32)
@@ -84,6 +91,10 @@ class NumericColumns:
         self, lines: list[str], start: int, stop: int, values: np.ndarray, final: np.ndarray
     ) -> None:
         """Read ``lines[start:stop]`` into ``values``, halving the block while it fails."""
+        if self._budget < stop - start:
+            final[start:stop] = False  # too many bad values around: the row path reads these
+            return
+        self._budget -= stop - start
         try:
             block = self._read(lines[start:stop])
         except ValueError:  # pandas' ParserError, EmptyDataError and UnicodeDecodeError too

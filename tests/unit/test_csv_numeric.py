@@ -17,7 +17,7 @@ import pytest
 
 from predictor.chunk_scoring import ChunkScorer
 from predictor.csv_lines import open_text
-from predictor.csv_numeric import SMALLEST_PIECE, NumericColumns
+from predictor.csv_numeric import PARSE_BUDGET, SMALLEST_PIECE, NumericColumns
 from predictor.csv_stream import CsvStream
 from predictor.registry import LoadedModel
 from predictor.schema import FeatureSchema
@@ -176,3 +176,21 @@ def test_one_bad_value_costs_a_small_piece_not_the_chunk() -> None:
     assert SMALLEST_PIECE // 2 <= np.count_nonzero(~final) <= SMALLEST_PIECE
     good = np.flatnonzero(final)
     assert np.array_equal(values[good, 1], good.astype(np.float32))  # model order kept
+
+
+def test_bad_values_everywhere_cost_at_most_the_parse_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    columns = NumericColumns(";", 2, [1])
+    handed: list[int] = []
+    read = columns._read
+
+    def counting(lines: list[str]) -> np.ndarray:
+        handed.append(len(lines))
+        return read(lines)
+
+    monkeypatch.setattr(columns, "_read", counting)
+    lines = [f"{i};{'abc' if i % 10 == 0 else i}" for i in range(20_000)]
+    _, final = columns.parse(lines)
+    assert not final[::10].any()
+    assert sum(handed) <= PARSE_BUDGET * len(lines)
