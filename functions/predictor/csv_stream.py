@@ -24,7 +24,6 @@ from __future__ import annotations
 import collections
 import csv
 import gzip
-import itertools
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -211,7 +210,7 @@ class CsvStream:
         """
         width = len(self.columns)
         while True:
-            block = list(itertools.islice(self._lines, rows))
+            block = self._lines.take(rows)
             if not block:
                 return
             if '"' in "".join(block):

@@ -196,3 +196,33 @@ def test_a_header_of_100000_columns_is_read_in_linear_time() -> None:
     csv = stream(f"{header}\n{','.join(['1'] * 100_000)}\n")
     assert len(csv.columns) == 100_000
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_read_in_bulk_are_the_lines_read_one_at_a_time(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks split in C give exactly the lines (and cuts) of reading line by line."""
+    import random
+
+    from predictor import csv_lines
+
+    rng = random.Random(seed)
+    pieces = ["a;1", "b;2", "", "\u00e9;3", "x\x0by", "p\x0cq", "r\x85s", "t\u2028u", "v\x1cw"]
+    endings = ["\n", "\r\n", "\r"]
+    text = "".join(rng.choice(pieces) + rng.choice(endings) for _ in range(3000))
+    text += "z" * (MAX_RECORD_CHARS + 50) + "\r\n" + "tail;9"  # one line to cut, no last end
+    monkeypatch.setattr(csv_lines, "BULK_CHARS", rng.choice([7, 64, 1000]))
+
+    def lines() -> csv_lines.Lines:
+        return csv_lines.Lines(text[:100], io.StringIO(text[100:], newline=""))
+
+    one_at_a_time = list(lines())
+    bulk, taken = lines(), []
+    while chunk := bulk.take(rng.randint(1, 500)):
+        taken += chunk
+    assert taken == one_at_a_time
+    assert one_at_a_time[-1] == "tail;9"
+    assert sum(csv_lines.CUT_MARK in line for line in taken) == 1
+    expected = io.StringIO(text, newline="").readlines()
+    assert len(taken) == len(expected)
