@@ -85,6 +85,7 @@ invoke: build  ## Invoke each built function with every file in events/, against
 bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
 	$(PY) -m bench.realtime
 	$(PY) -m bench.batch
+	$(PY) -m bench.cost
 	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes

@@ -64,8 +64,9 @@ def bare_pandas(path: Path, pipeline: Any, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def through_handler(s3: Any, path: Path, name: str) -> tuple[float, dict[str, Any]]:
-    """Seconds for the batch handler to score ``path`` uploaded as ``incoming/<name>.csv``."""
+def through_handler(s3: Any, path: Path, name: str) -> tuple[float, dict[str, Any], int]:
+    """Seconds for the batch handler to score ``path`` uploaded as ``incoming/<name>.csv``,
+    its report, and the size of the predictions it wrote."""
     from batch import app
 
     key = f"incoming/{name}.csv"
@@ -85,7 +86,9 @@ def through_handler(s3: Any, path: Path, name: str) -> tuple[float, dict[str, An
     }
     started = time.perf_counter()
     result = app.lambda_handler(notification, LambdaContext("bench", memory_limit_in_mb=3008))
-    return time.perf_counter() - started, result["reports"][0]
+    seconds = time.perf_counter() - started
+    written = s3.head_object(Bucket=DATA_BUCKET, Key=f"predictions/{name}.csv")["ContentLength"]
+    return seconds, result["reports"][0], written
 
 
 def peak_memory_of_copies(store: Path, version: str, sample: Path, copies: int) -> dict[str, Any]:
@@ -132,12 +135,14 @@ def main() -> int:
         pipeline = registry.load_joblib("wine", version).predictor
         bare = bare_pandas(source, pipeline.pipeline, work / "bare.csv")  # type: ignore[attr-defined]
         app.container.reset()  # a new container for each model
-        handler, report = through_handler(s3, source, kind)
+        handler, report, output_bytes = through_handler(s3, source, kind)
         assert report["rows"]["scored"] == ROWS, report
         table.append(
             {
                 "model": kind,
                 "rows": ROWS,
+                "file_bytes": source.stat().st_size,
+                "output_bytes": output_bytes,
                 "bare_rows_per_s": ROWS / bare,
                 "handler_rows_per_s": ROWS / handler,
                 "ratio": bare / handler,

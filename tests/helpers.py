@@ -24,7 +24,9 @@ from moto import mock_aws
 
 from infra.lambda_context import REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets
-from predictor.registry import JOBLIB_ARTIFACT, MANIFEST_FILE, ONNX_ARTIFACT
+from predictor.inference import OnnxPredictor
+from predictor.registry import JOBLIB_ARTIFACT, MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
+from predictor.schema import FeatureSchema
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
 from training.registry_admin import ModelRegistry
@@ -52,6 +54,18 @@ class Artifacts:
         """Store these artifacts as a new version of ``name``."""
         keep = {k: v for k, v in self.manifest.items() if k not in ("name", "version", "artifacts")}
         return registry.publish(name, keep, self.files)
+
+
+def loaded_model(artifacts: Artifacts) -> LoadedModel:
+    """The ONNX side of trained ``artifacts``, as the serving functions load it."""
+    manifest = artifacts.manifest
+    predictor = OnnxPredictor(
+        artifacts.files[ONNX_ARTIFACT],
+        FeatureSchema.from_dict(manifest["schema"]),
+        manifest["task"],
+        manifest.get("classes"),
+    )
+    return LoadedModel(manifest, predictor)
 
 
 def write_churn_csv(path: Path, n: int = 800) -> None:

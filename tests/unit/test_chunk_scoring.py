@@ -11,21 +11,8 @@ from predictor.chunk_scoring import ChunkScorer, error_lines
 from predictor.csv_lines import open_text
 from predictor.csv_stream import CsvStream
 from predictor.errors import MissingColumnsError
-from predictor.inference import OnnxPredictor
-from predictor.registry import ONNX_ARTIFACT, LoadedModel
-from predictor.schema import FeatureSchema
-from tests.helpers import HEADER, ROWS, Artifacts
-
-
-def loaded(artifacts: Artifacts) -> LoadedModel:
-    manifest = artifacts.manifest
-    predictor = OnnxPredictor(
-        artifacts.files[ONNX_ARTIFACT],
-        FeatureSchema.from_dict(manifest["schema"]),
-        manifest["task"],
-        manifest.get("classes"),
-    )
-    return LoadedModel(manifest, predictor)
+from predictor.registry import LoadedModel
+from tests.helpers import HEADER, ROWS, Artifacts, loaded_model
 
 
 def score_text(model: LoadedModel, text: str, chunk_rows: int = 3) -> tuple[str, list[Any], Any]:
@@ -41,7 +28,7 @@ def score_text(model: LoadedModel, text: str, chunk_rows: int = 3) -> tuple[str,
 
 def test_good_rows_keep_their_text_and_gain_a_prediction(wine_linear: Artifacts) -> None:
     text = "\n".join([HEADER, *ROWS[:7]]) + "\n"
-    output, problems, rows = score_text(loaded(wine_linear), text)
+    output, problems, rows = score_text(loaded_model(wine_linear), text)
     lines = output.splitlines()
     assert lines[0] == HEADER + ";prediction"
     assert [line.rsplit(";", 1)[0] for line in lines[1:]] == ROWS[:7]
@@ -54,7 +41,7 @@ def test_bad_rows_become_error_rows_with_their_line(wine_linear: Artifacts) -> N
     bad = ROWS[1].replace(";", ";abc;", 1).split(";")
     del bad[2]
     lines = [HEADER, ROWS[0], ";".join(bad), "", ROWS[2], ROWS[3] + ";9"]
-    output, problems, rows = score_text(loaded(wine_linear), "\n".join(lines) + "\n")
+    output, problems, rows = score_text(loaded_model(wine_linear), "\n".join(lines) + "\n")
     assert len(output.splitlines()) == 1 + 2
     assert [(p[0], p[1], p[2][:12]) for p in problems] == [
         ("3", "volatile acidity", "not a number"),
@@ -69,7 +56,7 @@ def test_classifiers_append_the_label_and_one_probability_per_class(
     churn_classifier: Artifacts,
 ) -> None:
     text = "tenure months,plan,monthly fee\n3,basic,20.5\n50,team,99\n"
-    output, problems, _ = score_text(loaded(churn_classifier), text)
+    output, problems, _ = score_text(loaded_model(churn_classifier), text)
     header, *rows = output.splitlines()
     assert header.endswith(",prediction,probability_no,probability_yes")
     for row in rows:
@@ -81,4 +68,4 @@ def test_classifiers_append_the_label_and_one_probability_per_class(
 
 def test_required_columns_missing_is_an_input_error(wine_linear: Artifacts) -> None:
     with pytest.raises(MissingColumnsError, match="alcohol"):
-        ChunkScorer(loaded(wine_linear), ["colour", "size"], ";")
+        ChunkScorer(loaded_model(wine_linear), ["colour", "size"], ";")

@@ -21,8 +21,7 @@ from predictor.csv_numeric import PARSE_BUDGET, SMALLEST_PIECE, NumericColumns
 from predictor.csv_stream import CsvStream
 from predictor.registry import LoadedModel
 from predictor.schema import FeatureSchema
-from tests.helpers import HEADER, ROWS, Artifacts
-from tests.unit.test_chunk_scoring import loaded
+from tests.helpers import HEADER, ROWS, Artifacts, loaded_model
 
 
 def score_both_ways(model: LoadedModel, text: str, chunk_rows: int) -> list[Any]:
@@ -149,7 +148,9 @@ def test_hostile_values_give_the_row_path_s_verdicts(
         elif roll < 0.25:
             fields[-1] = "caf\u00e9 \u2014 ok"  # text in a column the model does not use
         lines.append(";".join(fields))
-    with_c, rows_only = score_both_ways(loaded(wine_linear), "\n".join(lines) + "\n", chunk_rows)
+    with_c, rows_only = score_both_ways(
+        loaded_model(wine_linear), "\n".join(lines) + "\n", chunk_rows
+    )
     assert with_c == rows_only
     counts = with_c[2]  # both kinds of row were there
     assert counts["rejected"] > 50
@@ -157,7 +158,7 @@ def test_hostile_values_give_the_row_path_s_verdicts(
 
 
 def test_a_nullable_column_s_missing_values_take_the_row_path(wine_linear: Artifacts) -> None:
-    model = loaded(wine_linear)
+    model = loaded_model(wine_linear)
     schema = model.predictor.schema.to_dict()
     schema[0]["nullable"] = True
     model.predictor.schema = FeatureSchema.from_dict(schema)
