@@ -16,12 +16,13 @@ PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 # CI). Only releases uploaded before LOCK_DATE count, so re-running `make lock` gives
 # the same files until the date or an .in file changes (`make lock-check` proves it).
 LOCK_DATE := 2026-11-23T00:00:00Z
-LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools
+LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools \
+             requirements-lambda-image requirements-moto
 UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run test test-slow lint lock lock-check format build invoke bench clean
+.PHONY: help setup tools run test test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -81,6 +82,12 @@ build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker; A
 
 invoke: build  ## Invoke each built function with every file in events/, against local moto
 	$(PY) -m infra.invoke_built
+
+lambda-image: $(STAMP)  ## The Lambda base image for sam local: official if it pulls, else a stand-in
+	$(PY) -m infra.lambda_image
+
+sam-local: build  ## sam local for real: training image, every event, start-api, against moto (Docker)
+	$(PY) -m infra.sam_local $(if $(KEEP),--keep)
 
 bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
 	$(PY) -m bench.realtime

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.api_checks import check_api
 from infra.local_env import DATA_BUCKET
 from tests.helpers import ROOT, WINE_CSV, load_event
 
@@ -70,6 +71,10 @@ def test_local_stack_trains_serves_and_stops() -> None:
         status, health = call(f"{api}/health")
         assert status == 200
         assert health["model"]["name"] == "wine-quality"
+        # The checks `make sam-local` runs against `sam local start-api`, over HTTP.
+        results = check_api(api)
+        assert len(results) >= 8
+        assert [(r.name, r.problem) for r in results if r.problem] == []
         body = json.loads(load_event("realtime_predict_json.json")["body"])
         status, answer = call(f"{api}/predict", json.dumps(body).encode(), "application/json")
         assert status == 200

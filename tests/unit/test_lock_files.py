@@ -38,7 +38,15 @@ def top_level(name: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "lock", ["requirements", "requirements-batch", "requirements-train", "requirements-dev"]
+    "lock",
+    [
+        "requirements",
+        "requirements-batch",
+        "requirements-train",
+        "requirements-dev",
+        "requirements-lambda-image",
+        "requirements-moto",
+    ],
 )
 def test_lock_pins_what_its_input_asks_for(lock: str) -> None:
     versions = locked(f"{lock}.txt")
@@ -58,7 +66,12 @@ def test_each_environment_contains_the_one_below_at_the_same_versions() -> None:
 
 
 def test_installs_refuse_packages_without_matching_hashes() -> None:
-    for path in (Path("Makefile"), Path("functions/Makefile"), Path("training/Dockerfile")):
+    for path in (
+        Path("Makefile"),
+        Path("functions/Makefile"),
+        Path("training/Dockerfile"),
+        Path("infra/moto.Dockerfile"),
+    ):
         text = (ROOT / path).read_text()
         installs = [line for line in text.splitlines() if "-r " in line and "pip" in line]
         installs += [line for line in text.splitlines() if line.strip().startswith("--target")]
