@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from predictor import csv_numeric
 from predictor.csv_numeric import NumericColumns
 from predictor.csv_stream import Chunk, record_problems, shown_raw
 from predictor.errors import MissingColumnsError
@@ -89,7 +90,7 @@ class ChunkScorer:
     def score(self, chunk: Chunk) -> tuple[str, list[list[str]]]:
         """Output text of the good rows, and error rows (line, column, reason, raw)."""
         n = len(chunk)
-        if self._numeric is not None and chunk.plain:
+        if self._numeric is not None and chunk.plain and n >= csv_numeric.MIN_LINES:
             parsed, final = self._numeric.parse(chunk.raws)
             fast = np.flatnonzero(final)
             slow = np.flatnonzero(~final)

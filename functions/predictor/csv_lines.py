@@ -133,7 +133,13 @@ class Lines:
         if not self._carry:
             return self._read(limit)
         carry, self._carry = self._carry, ""
-        return carry if carry == "\r" else carry + self._read(limit - 1)
+        if carry != "\r":
+            return carry + self._read(limit - 1)
+        following = self._read(1)  # a carried "\r" may be the start of "\r\n"
+        if following == "\n":
+            return "\r\n"
+        self._carry = following
+        return carry
 
     def _skip_rest(self, piece: str) -> None:
         """Read past the rest of an over-long line, whose first ``piece`` was read."""

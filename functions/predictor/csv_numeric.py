@@ -7,20 +7,25 @@ trusted where its verdict provably equals the number rule's; every other row goe
 row path, which accepts or refuses it with its usual reason. Measured against the rule:
 
 - its float parser is correctly rounded: the same float64 as ``float()`` for every token
-  the rule accepts (``tests/unit/test_csv_numeric.py`` compares them);
-- it accepts four kinds of token the rule refuses, all sent to the row path: numbers
-  padded with a vertical tab or form feed (lines holding one are screened out first),
-  ``inf``/``infinity`` words and numbers beyond float32 (a value that is not finite as
-  float32 marks its row), and lines with more fields than the header (it drops the
-  extra fields silently, so fields are counted on every line);
+  the rule accepts (``tests/unit/test_csv_numeric.py`` compares them), except a token
+  with a ``+`` sign and space or tab padding, which it reads with an older parser that
+  can be one bit off and which takes ``+1e 1`` as 10: a line with both a ``+`` and a
+  space or tab is screened out;
+- it accepts other tokens the rule refuses, all sent to the row path: numbers padded
+  with a vertical tab or form feed, and a byte-order mark at the start of the text it is
+  given (lines holding one are screened out), ``inf``/``infinity`` words and numbers
+  beyond float32 (a value that is not finite as float32 marks its row), and lines with
+  more fields than the header (it drops the extra fields silently, so fields are counted
+  on every line);
 - a missing value is NaN, which marks its row too (the row path knows whether the
   column allows one);
-- any other token it cannot read fails the whole block: the block is halved until the
-  halves read, and a piece of at most :data:`SMALLEST_PIECE` lines that still fails
-  goes to the row path. A bad value costs the lines around it, not the chunk. The
-  halving stops once the lines parsed reach :data:`PARSE_BUDGET` times the chunk's (one
-  bad value needs under 3x): a chunk with bad values everywhere costs the row path plus
-  three C passes, not one pass per halving.
+- any other token it cannot read fails the whole block: the block is cut into
+  :data:`FANOUT` pieces, each read again, and a failing piece cut again, down to pieces
+  of at most :data:`SMALLEST_PIECE` lines, which go to the row path. A bad value costs
+  the lines around it, not the chunk. The cutting stops once the lines parsed reach
+  :data:`PARSE_BUDGET` times the chunk's (enough for about seven bad values in a
+  50,000-line chunk): a chunk with bad values everywhere costs the row path plus three
+  C passes, not one pass per cut.
 
 Rows, lines and values never change places: a row marked for the row path is handed to
 pandas as a blank line, which reads as a row of NaN.
@@ -38,13 +43,18 @@ import pandas as pd
 
 #: The fewest lines a failing block is halved to before its lines go to the row path.
 SMALLEST_PIECE = 256
-#: How many times a chunk's lines the halving may hand to pandas in all.
+#: How many pieces a failing block is cut into.
+FANOUT = 8
+#: How many times a chunk's lines the cutting may hand to pandas in all.
 PARSE_BUDGET = 3
+#: Fewer lines than this are not worth a pandas call (about 0.5 ms each): the row path.
+MIN_LINES = 256
 
 #: Characters that make pandas' verdict differ from the rule's, or that the reader
-#: refuses anyway: NUL, vertical tab, form feed, bytes that were not UTF-8 (lone
-#: surrogates from ``surrogateescape``) and the mark of a cut line.
-_SCREENED = re.compile("[\x00\x0b\x0c\ud800-\udfff]")
+#: refuses anyway: NUL, vertical tab, form feed, a byte-order mark, bytes that were not
+#: UTF-8 (lone surrogates from ``surrogateescape``) and the mark of a cut line; and a
+#: ``+`` on a line that also holds a space or tab (either order).
+_SCREENED = re.compile("[\x00\x0b\x0c\ufeff\ud800-\udfff]|\\+.*[ \t]|[ \t].*\\+")
 
 
 class NumericColumns:
@@ -71,7 +81,8 @@ class NumericColumns:
         delimiter = self.delimiter
         final = np.array([raw.count(delimiter) for raw in raws]) == expected
         text = "\n".join(raws)
-        if not (text.isascii() and "\x00" not in text and "\x0b" not in text) or "\x0c" in text:
+        suspect = not (text.isascii() and "\x00" not in text and "\x0b" not in text)
+        if suspect or "\x0c" in text or ("+" in text and (" " in text or "\t" in text)):
             for index, raw in enumerate(raws):
                 if _SCREENED.search(raw):
                     final[index] = False
@@ -90,7 +101,7 @@ class NumericColumns:
     def _read_pieces(
         self, lines: list[str], start: int, stop: int, values: np.ndarray, final: np.ndarray
     ) -> None:
-        """Read ``lines[start:stop]`` into ``values``, halving the block while it fails."""
+        """Read ``lines[start:stop]`` into ``values``, cutting the block while it fails."""
         if self._budget < stop - start:
             final[start:stop] = False  # too many bad values around: the row path reads these
             return
@@ -101,9 +112,9 @@ class NumericColumns:
             if stop - start <= SMALLEST_PIECE:
                 final[start:stop] = False
                 return
-            middle = (start + stop) // 2
-            self._read_pieces(lines, start, middle, values, final)
-            self._read_pieces(lines, middle, stop, values, final)
+            step = -(-(stop - start) // FANOUT)  # ceiling division
+            for piece in range(start, stop, step):
+                self._read_pieces(lines, piece, min(piece + step, stop), values, final)
             return
         values[start:stop] = block
 

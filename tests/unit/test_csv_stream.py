@@ -226,3 +226,15 @@ def test_lines_read_in_bulk_are_the_lines_read_one_at_a_time(
     assert sum(csv_lines.CUT_MARK in line for line in taken) == 1
     expected = io.StringIO(text, newline="").readlines()
     assert len(taken) == len(expected)
+
+
+def test_a_cut_line_ending_in_cr_before_a_crlf_line_keeps_the_crlf_whole() -> None:
+    """A carried "\\r" is looked past: "\\r\\n" after a cut line is one line ending."""
+    from predictor import csv_lines
+
+    text = "h\n" + "x" * (MAX_RECORD_CHARS + 5) + "\r\r\nnext\n"
+    lines = list(csv_lines.Lines(text[:2], io.StringIO(text[2:], newline="")))
+    assert len(lines) == 4
+    assert lines[0] == "h\n"
+    assert csv_lines.CUT_MARK in lines[1]
+    assert lines[2:] == ["\r\n", "next\n"]
