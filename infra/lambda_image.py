@@ -45,6 +45,8 @@ from infra.local_env import ROOT
 #: The names `sam local` (runtime python3.13, x86_64) and the training Dockerfile look for.
 IMAGE = "public.ecr.aws/lambda/python:3.13-x86_64"
 ALIASES = ("public.ecr.aws/lambda/python:3.13",)
+#: What `sam local` builds on IMAGE (IMAGE plus its runtime interface emulator).
+EMULATOR_IMAGE = "public.ecr.aws/lambda/python:3.13-rapid-x86_64"
 #: Debian release of the stand-in's root file system.
 SUITE = "bookworm"
 #: Shared libraries Python 3.13 loads, pinned to the versions of Debian 12's main suite.
@@ -100,9 +102,17 @@ def tool(name: str) -> str:
     return path
 
 
+#: No step of the build may take longer than this (seconds): a stuck one fails, not hangs.
+STEP_TIMEOUT = 900
+
+
 def run(*command: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run ``command``, raising with its output when it fails."""
-    done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    """Run ``command``, raising with its output when it fails or outlasts STEP_TIMEOUT."""
+    kwargs.setdefault("timeout", STEP_TIMEOUT)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{' '.join(command[:3])}... took over {exc.timeout} s") from exc
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])}... failed:\n{done.stdout}{done.stderr}")
     return done  # type: ignore[no-any-return]
@@ -141,8 +151,15 @@ def image_labels(name: str) -> dict[str, str] | None:
 def python_prefix() -> Path:
     """The prefix of the Python 3.13 that infra/find-python.sh finds."""
     python = run(str(ROOT / "infra" / "find-python.sh")).stdout.strip()
-    prefix = run(python, "-c", "import sys; print(sys.base_prefix)").stdout.strip()
-    return Path(prefix)
+    prefix = Path(run(python, "-c", "import sys; print(sys.base_prefix)").stdout.strip())
+    if prefix in (Path("/usr"), Path("/usr/local")):
+        # A system Python is built against the system's own libraries, and copying its
+        # prefix would copy the whole of /usr: the stand-in needs a standalone build.
+        raise RuntimeError(
+            f"the Python 3.13 found lives in {prefix}: the stand-in needs a standalone one "
+            "(pyenv's, for one); put it first on PATH and run again"
+        )
+    return prefix
 
 
 def inputs_digest(prefix: Path) -> str:
@@ -241,11 +258,25 @@ def import_image(root: Path, digest: str) -> None:
         text=True,
         check=False,
     )
-    tar.wait()
+    if tar.stdout is not None:
+        tar.stdout.close()  # so tar stops, not blocks, if docker import gave up early
+    tar.wait(timeout=STEP_TIMEOUT)
     if done.returncode != 0 or tar.returncode != 0:
         raise RuntimeError(f"docker import failed: {done.stderr}")
     for alias in ALIASES:
         run(tool("docker"), "tag", IMAGE, alias)
+    forget_emulator_image()
+
+
+def forget_emulator_image() -> None:
+    """Drop the image SAM built on the previous base (it adds its emulator on top and,
+    with --skip-pull-image, would go on using that one after the base changed)."""
+    subprocess.run(
+        [tool("docker"), "rmi", "--force", EMULATOR_IMAGE],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def pull_official(timeout: float) -> bool:
@@ -264,6 +295,7 @@ def pull_official(timeout: float) -> bool:
         return False
     for alias in ALIASES:
         run(tool("docker"), "tag", IMAGE, alias)
+    forget_emulator_image()
     return True
 
 
@@ -272,6 +304,8 @@ def ensure_image() -> str:
     docker_ready()
     labels = image_labels(IMAGE)
     if labels is not None and STAND_IN_LABEL not in labels:
+        for alias in ALIASES:
+            run(tool("docker"), "tag", IMAGE, alias)
         return f"{IMAGE}: the official image (already here)"
     prefix = python_prefix()
     digest = inputs_digest(prefix)
@@ -299,8 +333,11 @@ def main() -> int:
     try:
         print(ensure_image(), flush=True)
     except DockerUnavailable as exc:
-        print(f"lambda image: skipped: {exc}", file=sys.stderr)
+        print(f"lambda image: Docker is not available: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"lambda image: could not build the stand-in: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

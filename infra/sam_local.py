@@ -64,6 +64,7 @@ MOTO_IMAGE = "serverless-predictor/moto"
 MOTO_FILES = (ROOT / "infra" / "moto.Dockerfile", ROOT / "requirements-moto.txt")
 #: The built template with the API integration in a form `sam local` resolves.
 LOCAL_TEMPLATE = BUILT / "template-sam-local.yaml"
+TRAINING_EMULATOR_IMAGE = "trainingfunction:rapid-x86_64"
 FIRST_ANSWER = "sam local start-api: first answer (warm containers started)"
 
 
@@ -85,16 +86,45 @@ class Report:
 def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the SAM CLI with this process's environment; its result and seconds."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [str(SAM), *arguments],
-        cwd=ROOT,
+    try:
+        done = subprocess.run(
+            [str(SAM), *arguments],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        )
+    except subprocess.TimeoutExpired as exc:
+        remove_function_containers()  # the container sam was waiting for
+        done = subprocess.CompletedProcess(
+            exc.cmd, returncode=124, stdout="", stderr=f"sam took over {timeout:.0f} s"
+        )
+    return done, time.perf_counter() - started
+
+
+def remove_function_containers() -> None:
+    """Remove the function containers on NETWORK (all but moto's)."""
+    listed = subprocess.run(
+        [tool("docker"), "ps", "--all", "--quiet", "--filter", f"network={NETWORK}"],
         capture_output=True,
         text=True,
-        timeout=timeout,
         check=False,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
-    )
-    return done, time.perf_counter() - started
+        timeout=60,
+    ).stdout.split()
+    moto = subprocess.run(
+        [tool("docker"), "ps", "--all", "--quiet", "--filter", "name=serverless-predictor-moto"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    ).stdout.split()
+    stale = [c for c in listed if c not in moto]
+    if stale:
+        subprocess.run(
+            [tool("docker"), "rm", "--force", *stale], capture_output=True, check=False, timeout=120
+        )
 
 
 def last_json(output: str) -> Any:
@@ -220,22 +250,31 @@ def train(report: Report, s3: Any, env_vars: Path) -> None:
     )
     if done.returncode != 0:
         return
+    # SAM adds its emulator to the image once, as <image>:rapid-x86_64, and with
+    # --skip-pull-image would go on using that copy of the previous build.
+    subprocess.run(
+        [tool("docker"), "rmi", "--force", TRAINING_EMULATOR_IMAGE],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
     done, seconds = sam(
         "local", "invoke", "TrainingFunction",
         "--template-file", str(TRAINING_BUILD / "template.yaml"),
         "--event", str(EVENTS / "training_job.json"),
         "--env-vars", str(env_vars), "--docker-network", NETWORK, "--skip-pull-image",
     )  # fmt: skip
-    result = last_json(done.stdout) or {}
+    result = last_json(done.stdout)
     problem = None
-    if done.returncode != 0 or not result.get("promoted"):
+    if done.returncode != 0 or not isinstance(result, dict) or result.get("promoted") is not True:
         problem = f"no model promoted: {done.stdout[-1500:]}{done.stderr[-1500:]}"
     else:
         alias = s3.get_object(
             Bucket=MODEL_BUCKET, Key=f"models/{MODEL_NAME}/aliases/production.json"
         )
-        if result["version"] not in alias["Body"].read().decode():
-            problem = f"the alias does not name {result['version']}"
+        named = json.loads(alias["Body"].read()).get("version")
+        if not result.get("version") or named != result["version"]:
+            problem = f"the alias names {named!r}, the job returned {result.get('version')!r}"
     report.step("sam local invoke TrainingFunction (events/training_job.json)", seconds, problem)
 
 
@@ -255,7 +294,10 @@ def invoke_events(report: Report, s3: Any, env_vars: Path, folder: Path) -> list
     etag = upload_batch_inputs(s3)
     seconds_each = []
     for prefix, (function, _) in FUNCTIONS.items():
-        for path in sorted(EVENTS.glob(f"{prefix}*.json")):
+        events = sorted(EVENTS.glob(f"{prefix}*.json"))
+        if not events:
+            report.step(f"events for {function}", 0.0, f"no events/{prefix}*.json")
+        for path in events:
             event = folder / path.name
             event.write_text(path.read_text().replace(PLACEHOLDER_ETAG, etag))
             done, seconds = sam(
@@ -326,11 +368,11 @@ def _serve_and_check(report: Report, command: list[str], log: Any) -> None:
         )
         if not ready:
             return
-        results = check_api(base)
+        results = check_api(base, sam_local=True)
         for result in results:
             report.step(f"  {result.name} -> {result.status}", result.seconds, result.problem)
         warm = [r.seconds for r in results]
-        repeat = [check_api(base) for _ in range(2)]
+        repeat = [check_api(base, sam_local=True) for _ in range(2)]
         warm += [r.seconds for run in repeat for r in run]
         problems = [r.problem for run in repeat for r in run if r.problem]
         report.api_summary = (
@@ -375,8 +417,11 @@ def main() -> int:
     try:
         line = ensure_image()
     except DockerUnavailable as exc:
-        print(f"sam-local: skipped: {exc}", file=sys.stderr)
+        print(f"sam-local: Docker is not available: {exc}", file=sys.stderr)
         return 2
+    except RuntimeError as exc:
+        print(f"sam-local: no base image: {exc}", file=sys.stderr)
+        return 1
     report.step("Lambda base image", time.perf_counter() - started)
     print(f"  {line}")
     if not (BUILT / "template.yaml").is_file():
@@ -395,8 +440,17 @@ def main() -> int:
             if keep:
                 shutil.copy(env_vars, KEPT_ENV_VARS)
     finally:
-        if not keep:
+        remove_function_containers()
+        if keep:
+            print(f"  moto stays up as container {moto.name}", flush=True)
+        else:
             moto.stop()
+            subprocess.run(
+                [tool("docker"), "network", "rm", NETWORK],
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
         shutil.rmtree(TRAINING_BUILD, ignore_errors=True)
     total = time.perf_counter() - started
     timings = report.timings
