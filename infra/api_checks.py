@@ -17,10 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from infra.invoke_built import expected_ok
-from infra.local_env import ROOT
+from infra.invoke_built import EVENTS, expected_ok
 
-EVENTS = ROOT / "events"
 #: Headers the HTTP client sets itself (or that describe the original deployment).
 _DROPPED_HEADERS = {"host", "content-length", "user-agent"}
 

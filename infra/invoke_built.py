@@ -86,10 +86,19 @@ def prepare(s3: Any) -> str:
         promote="production",
     )
     run_training(config, s3)
+    return upload_batch_inputs(s3)
+
+
+#: The objects the batch events name, uploaded with one content (so one ETag).
+BATCH_INPUTS = ("incoming/wine-sample.csv", "incoming/cellar 2026/my wine été.csv")
+
+
+def upload_batch_inputs(s3: Any) -> str:
+    """The objects the batch events name (20 wine rows each); returns their shared ETag."""
     sample = "\n".join((ROOT / "data" / "winequality-red.csv").read_text().splitlines()[:21])
     etags = {
         s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=sample.encode())["ETag"].strip('"')
-        for key in ("incoming/wine-sample.csv", "incoming/cellar 2026/my wine été.csv")
+        for key in BATCH_INPUTS
     }
     (etag,) = etags
     return str(etag)
@@ -139,7 +148,7 @@ def main() -> int:
         o["Key"] for o in s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="predictions/")["Contents"]
     ]
     print("outputs:", ", ".join(sorted(outputs)))
-    expected = {"predictions/wine-sample.csv", "predictions/cellar 2026/my wine été.csv"}
+    expected = {key.replace("incoming/", "predictions/", 1) for key in BATCH_INPUTS}
     if set(outputs) != expected:
         print(f"expected outputs {sorted(expected)}", file=sys.stderr)
         failures += 1

@@ -329,16 +329,24 @@ def ensure_image() -> str:
     )
 
 
-def main() -> int:
+def ensure_image_or_say_why(program: str) -> tuple[str | None, int]:
+    """:func:`ensure_image`'s line and 0, or None and the exit status after saying why
+    on stderr (2: Docker is not available, 1: no image could be had)."""
     try:
-        print(ensure_image(), flush=True)
+        return ensure_image(), 0
     except DockerUnavailable as exc:
-        print(f"lambda image: Docker is not available: {exc}", file=sys.stderr)
-        return 2
+        print(f"{program}: Docker is not available: {exc}", file=sys.stderr)
+        return None, 2
     except RuntimeError as exc:
-        print(f"lambda image: could not build the stand-in: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        print(f"{program}: no Lambda base image: {exc}", file=sys.stderr)
+        return None, 1
+
+
+def main() -> int:
+    line, status = ensure_image_or_say_why("lambda image")
+    if line is not None:
+        print(line, flush=True)
+    return status
 
 
 if __name__ == "__main__":

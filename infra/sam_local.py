@@ -29,7 +29,6 @@ unavailable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -47,21 +46,22 @@ from typing import Any
 import yaml
 
 from infra.api_checks import check_api
-from infra.invoke_built import FUNCTIONS, PLACEHOLDER_ETAG, expected_ok
-from infra.lambda_image import DockerUnavailable, ensure_image, image_labels, run, tool
-from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets, use_fake_credentials
+from infra.invoke_built import (
+    BATCH_INPUTS,
+    EVENTS,
+    FUNCTIONS,
+    PLACEHOLDER_ETAG,
+    expected_ok,
+    upload_batch_inputs,
+)
+from infra.lambda_image import ensure_image_or_say_why, tool
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT
+from infra.moto_container import NAME_PREFIX, NETWORK, MotoContainer, remove_network, s3_client
 
 SAM = ROOT / ".venv-tools" / "bin" / "sam"
 BUILT = ROOT / ".aws-sam" / "build"
 TRAINING_BUILD = ROOT / ".aws-sam" / "build-training"
-EVENTS = ROOT / "events"
 MODEL_NAME = "wine-quality"
-#: Inputs the batch events name, uploaded with one content (so one ETag).
-BATCH_INPUTS = ("incoming/wine-sample.csv", "incoming/cellar 2026/my wine été.csv")
-#: The Docker network moto and the functions' containers share.
-NETWORK = "serverless-predictor-local"
-MOTO_IMAGE = "serverless-predictor/moto"
-MOTO_FILES = (ROOT / "infra" / "moto.Dockerfile", ROOT / "requirements-moto.txt")
 #: The built template with the API integration in a form `sam local` resolves.
 LOCAL_TEMPLATE = BUILT / "template-sam-local.yaml"
 TRAINING_EMULATOR_IMAGE = "trainingfunction:rapid-x86_64"
@@ -83,6 +83,11 @@ class Report:
         print(f"{name:58} {seconds:7.2f} s  {verdict}", flush=True)
 
 
+def sam_environment() -> dict[str, str]:
+    """This process's environment (fake credentials, region), SAM's telemetry off."""
+    return {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+
+
 def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the SAM CLI with this process's environment; its result and seconds."""
     started = time.perf_counter()
@@ -94,7 +99,7 @@ def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProc
             text=True,
             timeout=timeout,
             check=False,
-            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+            env=sam_environment(),
         )
     except subprocess.TimeoutExpired as exc:
         remove_function_containers()  # the container sam was waiting for
@@ -114,7 +119,7 @@ def remove_function_containers() -> None:
         timeout=60,
     ).stdout.split()
     moto = subprocess.run(
-        [tool("docker"), "ps", "--all", "--quiet", "--filter", "name=serverless-predictor-moto"],
+        [tool("docker"), "ps", "--all", "--quiet", "--filter", f"name={NAME_PREFIX}"],
         capture_output=True,
         text=True,
         check=False,
@@ -154,74 +159,6 @@ def write_env_vars(folder: Path, endpoint: str) -> Path:
     path = folder / "env.json"
     path.write_text(json.dumps({"Parameters": overrides}))
     return path
-
-
-class MotoContainer:
-    """moto's S3 server in a container on NETWORK, published on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.name = f"serverless-predictor-moto-{os.getpid()}"
-        self.host_endpoint = ""  # for this script
-        self.network_endpoint = ""  # for the functions' containers
-
-    def start(self, report: Report) -> MotoContainer:
-        started = time.perf_counter()
-        digest = hashlib.sha256(b"".join(p.read_bytes() for p in MOTO_FILES)).hexdigest()[:12]
-        image = f"{MOTO_IMAGE}:{digest}"
-        built = "cached"
-        if image_labels(image) is None:
-            with tempfile.TemporaryDirectory() as context:
-                for path in MOTO_FILES:
-                    shutil.copy(path, context)
-                dockerfile = f"{context}/moto.Dockerfile"
-                run(tool("docker"), "build", "-q", "-f", dockerfile, "-t", image, context)
-            built = "built"
-        network = [tool("docker"), "network", "inspect", NETWORK]
-        if subprocess.run(network, capture_output=True, check=False).returncode:
-            run(tool("docker"), "network", "create", NETWORK)
-        run(
-            tool("docker"), "run", "--detach", "--name", self.name, "--network", NETWORK,
-            "--publish", "127.0.0.1::5000", image,
-        )  # fmt: skip
-        port = run(tool("docker"), "port", self.name, "5000").stdout.split()[0].rsplit(":", 1)[1]
-        address = run(
-            tool("docker"), "inspect", "--format",
-            f"{{{{(index .NetworkSettings.Networks {json.dumps(NETWORK)}).IPAddress}}}}",
-            self.name,
-        ).stdout.strip()  # fmt: skip
-        self.host_endpoint = f"http://127.0.0.1:{port}"
-        # An address, not the container's name: botocore would put the bucket in the host
-        # name (virtual-hosted style) for a name, which the network's DNS cannot resolve.
-        self.network_endpoint = f"http://{address}:5000"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # http://127.0.0.1:<port>, made above
-                urllib.request.urlopen(f"{self.host_endpoint}/moto-api/", timeout=5).read()  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        report.step(f"moto S3 in a container ({built} image)", time.perf_counter() - started)
-        print(f"  {self.network_endpoint} for the functions, {self.host_endpoint} for the host")
-        return self
-
-    def stop(self) -> None:
-        subprocess.run(
-            [tool("docker"), "rm", "--force", self.name], capture_output=True, check=False
-        )
-
-
-def s3_client(endpoint: str) -> Any:
-    """A client of the moto container, with the buckets the template defines."""
-    import boto3
-
-    use_fake_credentials()
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    s3 = boto3.client("s3")
-    create_buckets(s3)
-    return s3
 
 
 def write_local_template() -> Path:
@@ -276,17 +213,6 @@ def train(report: Report, s3: Any, env_vars: Path) -> None:
         if not result.get("version") or named != result["version"]:
             problem = f"the alias names {named!r}, the job returned {result.get('version')!r}"
     report.step("sam local invoke TrainingFunction (events/training_job.json)", seconds, problem)
-
-
-def upload_batch_inputs(s3: Any) -> str:
-    """The objects the batch events name; returns their (shared) ETag."""
-    sample = "\n".join((ROOT / "data" / "winequality-red.csv").read_text().splitlines()[:21])
-    etags = {
-        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=sample.encode())["ETag"].strip('"')
-        for key in BATCH_INPUTS
-    }
-    (etag,) = etags
-    return str(etag)
 
 
 def invoke_events(report: Report, s3: Any, env_vars: Path, folder: Path) -> list[float]:
@@ -344,7 +270,7 @@ def _serve_and_check(report: Report, command: list[str], log: Any) -> None:
     started = time.perf_counter()
     server = subprocess.Popen(
         command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        env=sam_environment(),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -414,14 +340,9 @@ def main() -> int:
     print("make sam-local: the functions in Lambda containers, against moto", flush=True)
     report = Report()
     started = time.perf_counter()
-    try:
-        line = ensure_image()
-    except DockerUnavailable as exc:
-        print(f"sam-local: Docker is not available: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:
-        print(f"sam-local: no base image: {exc}", file=sys.stderr)
-        return 1
+    line, status = ensure_image_or_say_why("sam-local")
+    if line is None:
+        return status
     report.step("Lambda base image", time.perf_counter() - started)
     print(f"  {line}")
     if not (BUILT / "template.yaml").is_file():
@@ -430,7 +351,10 @@ def main() -> int:
     moto = MotoContainer()
     invokes: list[float] = []
     try:
-        moto.start(report)
+        moto_started = time.perf_counter()
+        how = moto.start()
+        report.step(f"moto S3 in a container ({how} image)", time.perf_counter() - moto_started)
+        print(f"  {moto.network_endpoint} for the functions, {moto.host_endpoint} for the host")
         s3 = s3_client(moto.host_endpoint)
         with tempfile.TemporaryDirectory() as work:
             env_vars = write_env_vars(Path(work), moto.network_endpoint)
@@ -445,12 +369,7 @@ def main() -> int:
             print(f"  moto stays up as container {moto.name}", flush=True)
         else:
             moto.stop()
-            subprocess.run(
-                [tool("docker"), "network", "rm", NETWORK],
-                capture_output=True,
-                check=False,
-                timeout=60,
-            )
+            remove_network()
         shutil.rmtree(TRAINING_BUILD, ignore_errors=True)
     total = time.perf_counter() - started
     timings = report.timings
