@@ -94,3 +94,11 @@ class UnsupportedMediaTypeError(RequestError, status=415, type="unsupported_medi
 
 class SchemaViolationError(RequestError, status=422, type="schema_violation"):
     """Rows or columns that do not fit the model's schema; details name row and column."""
+
+
+class UnknownModelError(RequestError, status=404, type="model_not_found"):
+    """A model (or version) this function does not serve, or the registry does not hold."""
+
+
+class NotAcceptableError(RequestError, status=406, type="not_acceptable"):
+    """An Accept header that allows none of the response formats."""

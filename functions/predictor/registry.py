@@ -67,6 +67,12 @@ class LoadedModel:
         """The model's version id."""
         return str(self.manifest["version"])
 
+    @property
+    def size_bytes(self) -> int:
+        """The size of the served artifact (the ONNX graph): its weight in a model cache."""
+        artifact = self.manifest.get("artifacts", {}).get(ONNX_ARTIFACT, {})
+        return int(artifact.get("size", 0))
+
 
 class RegistryReader:
     """Resolve aliases, read manifests and load verified models from one registry."""
@@ -120,6 +126,17 @@ class RegistryReader:
         """The alias document, or None when the alias was never set."""
         raw = self._get(self.alias_key(name, alias))
         return None if raw is None else dict(json.loads(raw))
+
+    def model_names(self) -> list[str]:
+        """The names of the registry's models (one S3 list call per thousand names)."""
+        names: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/", Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(self.prefix) + 1 :].rstrip("/")
+                if _NAME.match(name):
+                    names.append(name)
+        return sorted(names)
 
     def resolve(self, name: str, alias: str) -> str:
         """The version an alias points at."""

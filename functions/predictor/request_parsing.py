@@ -1,5 +1,9 @@
-"""Request bodies to raw input columns: JSON (MLflow's ``instances`` and ``dataframe_split``)
-or CSV with a header, within the configured size limits.
+"""Request bodies to raw input columns, within the configured size limits.
+
+Bodies: JSON in MLflow's scoring protocol (``dataframe_split``, ``dataframe_records``,
+``instances``, ``inputs``, optional ``params``), CSV with or without a header, and JSON
+Lines (SageMaker's ``application/jsonlines``). Rows given without names are read in the
+model's column order.
 
 Every client mistake becomes a typed :class:`~predictor.errors.RequestError`; the columns
 then go to :func:`predictor.scoring.score_rows`.
@@ -20,12 +24,17 @@ from predictor.csv_dialect import allow_long_fields
 from predictor.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
+    SchemaViolationError,
     UnsupportedMediaTypeError,
 )
 from predictor.values import OversizedInteger
 
 JSON_TYPES = frozenset({"application/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
+#: JSON Lines, under the names SageMaker and others use for it.
+JSONLINES_TYPES = frozenset({"application/jsonlines", "application/jsonl", "application/x-jsonlines"})
+#: What the request-body error messages offer.
+ACCEPTED_TYPES = "application/json, text/csv or application/jsonlines"
 
 
 class LazyColumns(Mapping[str, list[Any]]):
@@ -59,11 +68,49 @@ class LazyColumns(Mapping[str, list[Any]]):
 
 @dataclass(frozen=True, slots=True)
 class ParsedRequest:
-    """Raw input columns of a request; ``text`` tells CSV text from JSON values."""
+    """Raw input columns of a request; ``text`` tells CSV text from JSON values.
+
+    ``ignored_params`` names the MLflow ``params`` the request carried: no model here
+    takes any, so they are ignored and named in the response rather than refused.
+    """
 
     columns: Mapping[str, Sequence[Any]]
     n_rows: int
     text: bool
+    ignored_params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContentType:
+    """A request's media type, its parameters checked (only ``charset=utf-8`` is taken)."""
+
+    media: str
+
+    @classmethod
+    def parse(cls, header: str | None) -> ContentType:
+        """Parse a Content-Type header; 415 for a charset other than UTF-8 or any other parameter."""
+        media, *parameters = (header or "").split(";")
+        unknown: list[str] = []
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            key, value = key.strip().lower(), value.strip().strip('"').lower()
+            if not key and not value:
+                continue  # "application/json;" has an empty parameter list
+            if key == "charset":
+                if value not in ("utf-8", "utf8"):
+                    raise UnsupportedMediaTypeError(
+                        f"charset {_short(value)!r} is not supported: send UTF-8 "
+                        "(charset=utf-8, or no charset)"
+                    )
+            else:
+                unknown.append(key)
+        if unknown:
+            raise UnsupportedMediaTypeError(
+                "unrecognized content type parameter(s): "
+                + ", ".join(repr(_short(k)) for k in unknown)
+                + " (only charset=utf-8 is accepted)"
+            )
+        return cls(media.strip().lower())
 
 
 def media_type(content_type: str | None) -> str:
@@ -86,26 +133,44 @@ def body_bytes(body: str | None, base64_encoded: bool, max_bytes: int) -> bytes:
 
 
 def parse_request(
-    body: bytes, content_type: str | None, max_rows: int, max_bytes: int
+    body: bytes,
+    content_type: str | None,
+    max_rows: int,
+    max_bytes: int,
+    schema_names: Sequence[str],
 ) -> ParsedRequest:
-    """Parse a request body into columns, enforcing the size limits."""
+    """Parse a request body into columns, enforcing the size limits.
+
+    ``schema_names`` are the model's columns in order: rows given as lists (``instances``
+    of lists, ``dataframe_split`` without ``columns``, JSON Lines arrays, a CSV without
+    a header) are read in that order, and one of another width is a 422 naming it.
+    """
     if len(body) > max_bytes:
         raise PayloadTooLargeError(f"request body is {len(body)} bytes; the limit is {max_bytes}")
-    kind = media_type(content_type)
-    if kind not in JSON_TYPES and kind not in CSV_TYPES:
+    kind = ContentType.parse(content_type).media
+    if kind not in JSON_TYPES and kind not in CSV_TYPES and kind not in JSONLINES_TYPES:
         raise UnsupportedMediaTypeError(
-            f"unsupported content type {kind or '(none)'!r}: send application/json or text/csv"
+            f"unsupported content type {_short(kind) or '(none)'!r}: send {ACCEPTED_TYPES}"
         )
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedRequestError(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-    parsed = _parse_csv(text, max_rows) if kind in CSV_TYPES else _parse_json(text)
+    if kind in CSV_TYPES:
+        parsed = _parse_csv(text, max_rows, schema_names)
+    elif kind in JSONLINES_TYPES:
+        parsed = _parse_jsonlines(text, max_rows, schema_names)
+    else:
+        parsed = _parse_json(text, schema_names)
     if parsed.n_rows == 0:
         raise MalformedRequestError("the request has no rows")
     if parsed.n_rows > max_rows:
         raise PayloadTooLargeError(f"request has {parsed.n_rows} rows; the limit is {max_rows}")
     return parsed
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -114,8 +179,7 @@ def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, An
     if len(document) != len(pairs):
         seen: set[str] = set()
         twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        shown = twice if len(twice) <= 40 else twice[:37] + "..."
-        raise MalformedRequestError(f"JSON object has the key {shown!r} more than once")
+        raise MalformedRequestError(f"JSON object has the key {_short(twice)!r} more than once")
     return document
 
 
@@ -126,78 +190,221 @@ def _int_or_oversized(literal: str) -> int | OversizedInteger:
         return OversizedInteger(literal)
 
 
-def _parse_json(text: str) -> ParsedRequest:
+def load_json(text: str, what: str = "body") -> Any:
+    """Parse JSON text: duplicate keys refused, integers too long to convert kept as text."""
     try:
         try:
-            document = json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
+            return json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
         except json.JSONDecodeError:
             raise
         except ValueError:
             # An integer literal too long to convert; parse again keeping such literals
             # as text (rare, so the usual request does not pay for a parse_int hook).
-            document = json.loads(
+            return json.loads(
                 text,
                 object_pairs_hook=_object_without_duplicate_keys,
                 parse_int=_int_or_oversized,
             )
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise MalformedRequestError(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise MalformedRequestError(_SHAPES)
-    forms = [key for key in ("instances", "dataframe_split") if key in document]
-    if len(forms) != 1 or len(document) != 1:
-        raise MalformedRequestError(_SHAPES)
-    if forms[0] == "instances":
-        return _from_instances(document["instances"])
-    return _from_split(document["dataframe_split"])
+        raise MalformedRequestError(f"{what} is not valid JSON: {exc}") from exc
 
+
+#: The keys of a JSON body that carry rows (MLflow's scoring protocol): exactly one.
+DATA_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 _SHAPES = (
-    'JSON body must be an object with exactly one of "instances" (a list of objects, one '
-    'per row) or "dataframe_split" ({"columns": [...], "data": [[...], ...]})'
+    'JSON body must be an object with exactly one of "dataframe_split" '
+    '({"columns": [...], "data": [[...], ...]}), "dataframe_records" (a list of objects), '
+    '"instances" (a list of objects, or of lists in the model\'s column order) or "inputs" '
+    '({"column": [values...], ...}), and optionally "params"'
 )
 
 
-def _from_instances(instances: object) -> ParsedRequest:
+def _parse_json(text: str, names: Sequence[str]) -> ParsedRequest:
+    document = load_json(text)
+    if not isinstance(document, dict):
+        raise MalformedRequestError(_SHAPES)
+    forms = [key for key in DATA_KEYS if key in document]
+    unknown = [key for key in document if key not in DATA_KEYS and key != "params"]
+    if len(forms) != 1 or unknown:
+        extra = f" (found {', '.join(repr(_short(k)) for k in forms + unknown)})" if document else ""
+        raise MalformedRequestError(_SHAPES + extra)
+    params = document.get("params", {})
+    if not isinstance(params, dict):
+        raise MalformedRequestError('"params" must be an object of parameter names to values')
+    form, value = forms[0], document[forms[0]]
+    if form == "dataframe_split":
+        parsed = _from_split(value, names)
+    elif form == "dataframe_records":
+        parsed = _from_records(value, '"dataframe_records"')
+    elif form == "inputs" and isinstance(value, dict):
+        parsed = _from_columnar(value)
+    else:
+        parsed = _from_instances(value, f'"{form}"', names)
+    if params:
+        return ParsedRequest(parsed.columns, parsed.n_rows, parsed.text, tuple(params))
+    return parsed
+
+
+def _from_records(records: object, where: str) -> ParsedRequest:
+    if not isinstance(records, list):
+        raise MalformedRequestError(f"{where} must be a list of objects, one per row")
+    for row, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise MalformedRequestError(f"{where}[{row}] is not an object")
+    return _named_rows(records)
+
+
+def _named_rows(records: list[dict[str, Any]]) -> ParsedRequest:
+    if len(records) == 1:  # the common realtime case
+        return ParsedRequest({k: [v] for k, v in records[0].items()}, 1, text=False)
+    keys = dict.fromkeys(name for record in records for name in record)
+    columns = LazyColumns(keys, lambda name: [record.get(name) for record in records])
+    return ParsedRequest(columns, len(records), text=False)
+
+
+def _from_instances(instances: object, where: str, names: Sequence[str]) -> ParsedRequest:
+    """A list of objects (rows by name), of lists (rows in schema order), or of scalars."""
     if not isinstance(instances, list):
-        raise MalformedRequestError('"instances" must be a list of objects, one per row')
-    for row, instance in enumerate(instances):
-        if not isinstance(instance, dict):
-            raise MalformedRequestError(f'"instances"[{row}] is not an object')
-    if len(instances) == 1:  # the common realtime case
-        return ParsedRequest({k: [v] for k, v in instances[0].items()}, 1, text=False)
-    names = dict.fromkeys(name for instance in instances for name in instance)
-    columns = LazyColumns(names, lambda name: [instance.get(name) for instance in instances])
-    return ParsedRequest(columns, len(instances), text=False)
+        raise MalformedRequestError(
+            f"{where} must be a list of rows: objects, or lists in the model's column order"
+        )
+    if not instances:
+        return ParsedRequest({}, 0, text=False)
+    if isinstance(instances[0], dict):
+        return _from_records(instances, where)
+    if isinstance(instances[0], list):
+        for row, values in enumerate(instances):
+            if not isinstance(values, list):
+                raise MalformedRequestError(
+                    f"{where}[{row}] is not a list: give every row as an object, or every row "
+                    "as a list"
+                )
+        return positional_rows(instances, names, text=False)
+    for row, value in enumerate(instances):
+        if isinstance(value, dict | list):
+            raise MalformedRequestError(
+                f"{where}[{row}] is a{'n object' if isinstance(value, dict) else ' list'} "
+                "among single values: give every row the same way"
+            )
+    return positional_rows([[value] for value in instances], names, text=False)
 
 
-def _from_split(split: object) -> ParsedRequest:
+def _from_columnar(inputs: dict[str, Any]) -> ParsedRequest:
+    """MLflow's columnar ``inputs``: one list of values per column (or one value each: a row)."""
+    if not inputs:
+        return ParsedRequest({}, 0, text=False)
+    lists = [isinstance(v, list) for v in inputs.values()]
+    if not any(lists):
+        return ParsedRequest({k: [v] for k, v in inputs.items()}, 1, text=False)
+    if not all(lists):
+        column = next(k for k, v in inputs.items() if not isinstance(v, list))
+        raise MalformedRequestError(
+            f'"inputs" must map every column to a list of values; {_short(column)!r} is not a list'
+        )
+    lengths = {len(v) for v in inputs.values()}
+    if len(lengths) != 1:
+        raise MalformedRequestError(
+            '"inputs" columns must all have the same number of values (found '
+            + ", ".join(str(n) for n in sorted(lengths)[:5])
+            + ")"
+        )
+    return ParsedRequest(inputs, lengths.pop(), text=False)
+
+
+def _from_split(split: object, names: Sequence[str]) -> ParsedRequest:
     if not isinstance(split, dict) or set(split) - {"columns", "data", "index"}:
         raise MalformedRequestError(
             '"dataframe_split" must be an object with "columns" and "data" (and optional "index")'
         )
-    names, data = split.get("columns"), split.get("data")
-    if not isinstance(names, list) or not all(type(n) is str for n in names):
-        raise MalformedRequestError('"dataframe_split.columns" must be a list of strings')
-    if len(set(names)) != len(names):
-        raise MalformedRequestError('"dataframe_split.columns" has duplicate names')
+    columns, data = split.get("columns"), split.get("data")
     if not isinstance(data, list):
         raise MalformedRequestError('"dataframe_split.data" must be a list of rows')
+    index = split.get("index")
+    if index is not None and (not isinstance(index, list) or len(index) != len(data)):
+        raise MalformedRequestError(
+            '"dataframe_split.index" must be a list with one label per row of "data"'
+        )
     for row, values in enumerate(data):
-        if not isinstance(values, list) or len(values) != len(names):
+        if not isinstance(values, list):
+            raise MalformedRequestError(f'"dataframe_split.data"[{row}] must be a list of values')
+    if columns is None:  # pandas' split orient without column names: schema order
+        return positional_rows(data, names, text=False)
+    if not isinstance(columns, list) or not all(type(n) is str for n in columns):
+        raise MalformedRequestError('"dataframe_split.columns" must be a list of strings')
+    if len(set(columns)) != len(columns):
+        raise MalformedRequestError('"dataframe_split.columns" has duplicate names')
+    for row, values in enumerate(data):
+        if len(values) != len(columns):
             raise MalformedRequestError(
-                f'"dataframe_split.data"[{row}] must be a list of {len(names)} values '
+                f'"dataframe_split.data"[{row}] must be a list of {len(columns)} values '
                 f"(one per column)"
             )
-    return ParsedRequest(_positional_columns(names, data), len(data), text=False)
+    return ParsedRequest(_columns_by_position(columns, data), len(data), text=False)
 
 
-def _positional_columns(names: list[str], rows: list[list[Any]]) -> LazyColumns:
+def _columns_by_position(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> LazyColumns:
     position = {name: i for i, name in enumerate(names)}
     return LazyColumns(position, lambda name: [row[position[name]] for row in rows])
 
 
-def _parse_csv(text: str, max_rows: int) -> ParsedRequest:
+#: How many rows of the wrong width one 422 names (its message counts them all).
+MAX_WIDTH_ERRORS = 100
+
+
+def positional_rows(
+    rows: Sequence[Sequence[Any]], names: Sequence[str], *, text: bool, first_row: int = 0
+) -> ParsedRequest:
+    """Rows of values in the schema's column order; any other width is a 422 naming the row.
+
+    ``first_row`` is the request position of ``rows[0]`` (a CSV's header moves it).
+    """
+    width = len(names)
+    wrong = [row for row, values in enumerate(rows) if len(values) != width]
+    if wrong:
+        raise SchemaViolationError(
+            f"{len(wrong)} row(s) do not have {width} values, one per column of the model "
+            f"in its order ({', '.join(names[:3])}{', ...' if width > 3 else ''}); "
+            "no row was scored",
+            [
+                {
+                    "row": row + first_row,
+                    "column": None,
+                    "reason": f"row has {len(rows[row])} values; the model takes {width}",
+                }
+                for row in wrong[:MAX_WIDTH_ERRORS]
+            ],
+        )
+    return ParsedRequest(_columns_by_position(names, rows), len(rows), text=text)
+
+
+def _parse_jsonlines(text: str, max_rows: int, names: Sequence[str]) -> ParsedRequest:
+    """One JSON object (a row by name) or array (a row in schema order) per line."""
+    rows: list[Any] = []
+    for line, content in enumerate(text.split("\n"), start=1):
+        if not content.strip():
+            continue
+        if len(rows) == max_rows:
+            raise PayloadTooLargeError(
+                f"request has more than {max_rows} rows; the limit is {max_rows}"
+            )
+        value = load_json(content, f"JSON Lines line {line}")
+        if not isinstance(value, dict | list):
+            raise MalformedRequestError(
+                f"JSON Lines line {line} is not an object or an array: one row per line"
+            )
+        if rows and isinstance(value, dict) != isinstance(rows[0], dict):
+            raise MalformedRequestError(
+                f"JSON Lines line {line} mixes objects and arrays: give every row the same way"
+            )
+        rows.append(value)
+    if rows and isinstance(rows[0], dict):
+        return _named_rows(rows)
+    return positional_rows(rows, names, text=False)
+
+
+def _parse_csv(text: str, max_rows: int, names: Sequence[str]) -> ParsedRequest:
+    """CSV with a header, or without one when the first row names none of the model's columns."""
     allow_long_fields()  # the same field limit as batch files, in every process
     rows: list[list[str]] = []
     try:
@@ -214,6 +421,8 @@ def _parse_csv(text: str, max_rows: int) -> ParsedRequest:
     if not rows:
         raise MalformedRequestError("CSV body is empty: expected a header row and data rows")
     header = [name.strip() for name in rows[0]]
+    if not set(header) & set(names):  # no column name: the first row is data
+        return positional_rows(rows, names, text=True)
     if len(set(header)) != len(header):
         raise MalformedRequestError("CSV header has duplicate column names")
     for line, values in enumerate(rows[1:], start=2):
@@ -221,4 +430,4 @@ def _parse_csv(text: str, max_rows: int) -> ParsedRequest:
             raise MalformedRequestError(
                 f"CSV row {line - 1} has {len(values)} fields; the header has {len(header)}"
             )
-    return ParsedRequest(_positional_columns(header, rows[1:]), len(rows) - 1, text=True)
+    return ParsedRequest(_columns_by_position(header, rows[1:]), len(rows) - 1, text=True)

@@ -1,4 +1,4 @@
-"""What a serving function creates once per container: settings, the S3 client, the model.
+"""What a serving function creates once per container: settings, the S3 client, the models.
 
 Each handler module owns one :class:`Container`. It is built on the first invocation,
 not at import (so nothing reaches the environment or the network while the handler
@@ -10,7 +10,6 @@ later call, so every route and every message meets the same answer.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from predictor.errors import ConfigError
-from predictor.model_cache import ModelCache
+from predictor.model_set import ModelSet
 from predictor.registry import RegistryReader
 from predictor.settings import Settings
 
@@ -27,22 +26,23 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """One container's settings, S3 client and model cache."""
+    """One container's settings, S3 client and models."""
 
     settings: Settings
     s3: Any
-    models: ModelCache
+    models: ModelSet
 
 
 def build_runtime(settings: Settings, s3: Any) -> Runtime:
-    """The runtime of ``settings``: the served model, loaded lazily through ``s3``."""
-    reader = RegistryReader(s3, settings.registry)
-    models = ModelCache(
-        resolve=functools.partial(reader.resolve, settings.model_name, settings.model_alias),
-        load=functools.partial(
-            reader.load_onnx, settings.model_name, inference_threads=settings.inference_threads
-        ),
+    """The runtime of ``settings``: the served models, loaded lazily through ``s3``."""
+    models = ModelSet(
+        RegistryReader(s3, settings.registry),
+        settings.model_name,
+        settings.model_alias,
+        patterns=settings.served_models,
+        budget_bytes=settings.model_cache_mib * 1024 * 1024,
         recheck_seconds=settings.alias_recheck_seconds,
+        inference_threads=settings.inference_threads,
     )
     return Runtime(settings, s3, models)
 
@@ -111,7 +111,7 @@ class Container:
         if runtime is None:
             return
         fresh = build_runtime(runtime.settings, self._s3_client())
-        fresh.models.adopt(runtime.models.current)
+        fresh.models.adopt(runtime.models)
         self._runtime = fresh
 
     def register_snapshot_hooks(self) -> bool:

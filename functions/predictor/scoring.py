@@ -7,6 +7,7 @@ the request with a 422 listing each problem), predicts, and returns a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from predictor.errors import MissingColumnsError, SchemaViolationError
 from predictor.inference import NOT_FINITE_PREDICTION
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest
+from predictor.response_formats import ResponseFormat, csv_lines, json_lines
 
 #: How many row problems one error response lists (the message gives the total).
 MAX_ERROR_DETAILS = 100
@@ -32,6 +34,8 @@ class ScoringResult:
     #: For classifiers: one {class label: probability} per row.
     probabilities: list[dict[str, float]] | None
     ignored_columns: list[str]
+    #: MLflow ``params`` the request carried (no model here takes any).
+    ignored_params: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The response document of ``POST /predict``."""
@@ -41,10 +45,32 @@ class ScoringResult:
         }
         if self.probabilities is not None:
             response["probabilities"] = self.probabilities
+        return self._with_ignored(response)
+
+    def to_mlflow_dict(self) -> dict[str, Any]:
+        """The response document of ``POST /invocations``: MLflow's, plus the model."""
+        return self._with_ignored(
+            {
+                "predictions": self.predictions,
+                "model": {"name": self.model_name, "version": self.model_version},
+            }
+        )
+
+    def _with_ignored(self, response: dict[str, Any]) -> dict[str, Any]:
         if self.ignored_columns:
             response["ignored_columns"] = self.ignored_columns[:MAX_IGNORED_LISTED]
             response["ignored_columns_count"] = len(self.ignored_columns)
+        if self.ignored_params:
+            response["ignored_params"] = list(self.ignored_params[:MAX_IGNORED_LISTED])
         return response
+
+    def render(self, fmt: ResponseFormat, document: dict[str, Any]) -> tuple[str, str]:
+        """(body, content type) in ``fmt``; ``document`` is the route's JSON answer."""
+        if fmt is ResponseFormat.CSV:
+            return csv_lines(self.predictions), "text/csv"
+        if fmt is ResponseFormat.JSONLINES:
+            return json_lines(self.predictions, self.probabilities), "application/jsonlines"
+        return json.dumps(document), "application/json"
 
 
 def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
@@ -87,6 +113,7 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
         predictions.values.tolist(),
         probabilities,
         validated.extra_columns,
+        request.ignored_params,
     )
 
 

@@ -10,6 +10,7 @@ the region from ``AWS_REGION``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -66,6 +67,18 @@ def _non_negative_int(raw: str) -> int:
     return value
 
 
+#: A served-model pattern: a registry name, or a name with ``*`` / ``?`` wildcards.
+_MODEL_PATTERN = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9._*?-]{0,99}$")
+
+
+def _model_patterns(raw: str) -> tuple[str, ...]:
+    """``a,b,region-*`` or ``*``: the names (or wildcard patterns) a function may serve."""
+    patterns = tuple(part.strip() for part in raw.split(","))
+    if not all(_MODEL_PATTERN.match(p) and ".." not in p for p in patterns):
+        raise ValueError(raw)
+    return patterns
+
+
 def _non_negative_float(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value) or value < 0:
@@ -87,6 +100,12 @@ class Settings:
     #: onnxruntime's threads per model: 1 for one small request at a time (latency),
     #: 0 for every core (batch chunks of tens of thousands of rows).
     inference_threads: int = 1
+    #: Registry names (or ``*`` / ``?`` patterns) this function serves besides
+    #: ``model_name``, the default; empty: ``model_name`` alone.
+    served_models: tuple[str, ...] = ()
+    #: Loaded models are kept, least recently used first out, while the sum of their
+    #: ONNX graphs' sizes stays within this many MiB (the last one used is always kept).
+    model_cache_mib: int = 256
 
     @property
     def registry(self) -> RegistryLocation:
@@ -124,4 +143,11 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("max_request_bytes", "MAX_REQUEST_BYTES", _positive_int, "an integer > 0"),
     ("batch_chunk_rows", "BATCH_CHUNK_ROWS", _positive_int, "an integer > 0"),
     ("inference_threads", "INFERENCE_THREADS", _non_negative_int, "an integer >= 0"),
+    (
+        "served_models",
+        "SERVED_MODELS",
+        _model_patterns,
+        "a comma-separated list of model names or patterns such as region-* or *",
+    ),
+    ("model_cache_mib", "MODEL_CACHE_MIB", _positive_int, "an integer > 0"),
 )

@@ -9,14 +9,21 @@ metrics namespace come from the template (``POWERTOOLS_SERVICE_NAME``,
 (``Tracing: Active``) show each invocation, and inference time is the
 ``InferenceLatency`` metric; the X-Ray SDK would cost about 0.2 s of every cold start.
 
-Routes: ``POST /predict``, ``GET /model``, ``GET /health``, ``GET /openapi.json``.
+Routes (each protocol's answers and errors in :mod:`realtime.service`):
+
+* this API's own: ``POST /predict``, ``POST /models/{name}/predict``, ``GET /models``,
+  ``GET /models/{name}``, ``GET /model``, ``GET /health``, ``GET /openapi.json``;
+* MLflow and SageMaker: ``POST /invocations``, ``GET /ping``;
+* the Open Inference Protocol (KServe V2): ``GET /v2``, ``GET /v2/health/{live,ready}``,
+  ``GET /v2/models/{name}[/versions/{version}][/ready]``, ``POST .../infer``.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
-import time
+import re
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,47 +34,40 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from predictor import errors
+from predictor.open_inference import model_metadata, server_metadata
 from predictor.registry import LoadedModel
-from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
-from predictor.runtime import Container
-from predictor.scoring import ScoringResult, public_manifest, score_rows
+from predictor.runtime import Runtime
+from predictor.scoring import public_manifest
+from realtime import service
 from realtime.emf import PredictionMetricsLine
-from realtime.openapi import OPENAPI_DOCUMENT
+from realtime.openapi import API_VERSION, OPENAPI_DOCUMENT
+from realtime.service import JSON, Answer, HttpRequest, container, model_headers
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayHttpResolver()
-container = Container()
 container.register_snapshot_hooks()  # SnapStart: warm before the snapshot, refresh after
 
-JSON = "application/json"
+
+def _runtime() -> Runtime:
+    return container.get()
 
 
-def current_model() -> LoadedModel:
-    """The model this container serves now (loaded or swapped as the cache decides)."""
-    try:
-        model = container.get().models.get()
-    except Exception as exc:
-        logger.exception("no model can be served")
-        raise errors.ModelUnavailableError("no model is available to serve") from exc
+def current_model(name: str | None = None, version: str | None = None) -> LoadedModel:
+    """The model a route serves now (loaded or swapped as the model set decides)."""
+    model = service.model_for(_runtime(), name, version)
     logger.append_keys(model_version=model.version)
     return model
 
 
-def _model_headers(model: LoadedModel | None) -> dict[str, str]:
-    if model is None:
-        return {}
-    return {"X-Model-Name": model.name, "X-Model-Version": model.version}
-
-
 def _loaded_model() -> LoadedModel | None:
-    """The model loaded now, without trying to load one."""
+    """The default model loaded now, without trying to load one."""
     runtime = container.loaded
     return runtime.models.current if runtime is not None else None
 
 
 def _json(
-    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    status: int, body: dict[str, Any] | list[Any], headers: dict[str, str] | None = None
 ) -> Response[str]:
     return Response(status_code=status, content_type=JSON, body=json.dumps(body), headers=headers)
 
@@ -80,47 +80,70 @@ def _count_error(kind: str) -> None:
         metric.add_dimension(name="ErrorType", value=kind)
 
 
-def _error_body(kind: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
-    return {"error": {"type": kind, "message": message, "details": details or []}}
-
-
 def _error(status: int, kind: str, message: str, details: list[Any] | None = None) -> Response[str]:
     _count_error(kind)
-    return _json(status, _error_body(kind, message, details), _model_headers(_loaded_model()))
+    path = app.current_event.path if app.current_event is not None else ""
+    body = service.error_body(path, kind, status, message, details)
+    return _json(status, body, model_headers(_loaded_model()))
 
 
-@app.post("/predict")
-def predict() -> Response[str]:
-    """Score the rows of a JSON (instances / dataframe_split) or CSV body."""
-    settings = container.get().settings
-    event = app.current_event
-    request = parse_request(
-        body_bytes(event.body, bool(event.is_base64_encoded), settings.max_request_bytes),
-        event.headers.get("content-type"),
-        settings.max_request_rows,
-        settings.max_request_bytes,
-    )
-    model = current_model()
-    result, elapsed_ms = _timed_score(model, request)
-    metrics.add_dimension(name="ModelVersion", value=model.version)
+def _scored(answer: Answer) -> Response[Any]:
+    """The response of a scoring route, its metrics recorded."""
+    logger.append_keys(model_version=answer.model.version)
+    metrics.add_dimension(name="ModelVersion", value=answer.model.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=request.n_rows)
-    metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=elapsed_ms)
-    return _json(200, result.to_dict(), _model_headers(model))
+    metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=answer.rows)
+    metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
+    headers = answer.all_headers()
+    return Response(
+        status_code=200,
+        content_type=headers.pop("Content-Type"),
+        body=answer.body,
+        headers=headers,
+    )
 
 
-def _timed_score(model: LoadedModel, request: ParsedRequest) -> tuple[ScoringResult, float]:
-    """Score ``request`` and the milliseconds it took (the InferenceLatency metric)."""
-    started = time.perf_counter()
-    result = score_rows(model, request)
-    return result, (time.perf_counter() - started) * 1000
+def _request() -> HttpRequest:
+    return HttpRequest.from_event(app.current_event.raw_event)
+
+
+# ----- this API's own routes -------------------------------------------------------------
+@app.post("/predict")
+def predict() -> Response[Any]:
+    """Score the rows of a JSON, JSON Lines or CSV body with the default model."""
+    return _scored(service.predict(_runtime(), _request()))
+
+
+@app.post("/models/<name>/predict")
+def predict_with(name: str) -> Response[Any]:
+    """Score with the model ``name`` (at the function's alias)."""
+    return _scored(service.predict(_runtime(), _request(), name))
+
+
+@app.get("/models")
+def list_models() -> Response[str]:
+    """The models this function can serve, the default first."""
+    runtime = _runtime()
+    try:
+        servable = runtime.models.servable()
+    except Exception as exc:
+        logger.exception("cannot list the registry's models")
+        raise errors.ModelUnavailableError("the model registry cannot be listed now") from exc
+    return _json(200, {"models": [m.to_dict() for m in servable]})
+
+
+@app.get("/models/<name>")
+def describe_named_model(name: str) -> Response[str]:
+    """The public manifest of model ``name`` (at the function's alias)."""
+    model = current_model(name)
+    return _json(200, public_manifest(model), model_headers(model))
 
 
 @app.get("/model")
 def describe_model() -> Response[str]:
     """The served model's public manifest: schema, classes, metrics, library versions."""
     model = current_model()
-    return _json(200, public_manifest(model), _model_headers(model))
+    return _json(200, public_manifest(model), model_headers(model))
 
 
 @app.get("/health")
@@ -128,7 +151,7 @@ def health() -> Response[str]:
     """200 with the loaded version, or 503 when no model can be served."""
     model = current_model()
     body = {"status": "ok", "model": {"name": model.name, "version": model.version}}
-    return _json(200, body, _model_headers(model))
+    return _json(200, body, model_headers(model))
 
 
 @app.get("/openapi.json")
@@ -137,9 +160,85 @@ def openapi() -> Response[str]:
     return _json(200, OPENAPI_DOCUMENT)
 
 
+# ----- MLflow and SageMaker ---------------------------------------------------------------
+@app.post("/invocations")
+def invocations() -> Response[Any]:
+    """MLflow's scoring protocol (the model from X-Model-Name, else the default)."""
+    return _scored(service.invocations(_runtime(), _request()))
+
+
+@app.get("/ping")
+def ping() -> Response[str]:
+    """200 when the default model is loaded (or loads now); 503 when none can be."""
+    model = current_model()
+    body = {"status": "ok", "model": {"name": model.name, "version": model.version}}
+    return _json(200, body, model_headers(model))
+
+
+# ----- Open Inference Protocol (KServe V2) -------------------------------------------------
+@app.get("/v2")
+def v2_server() -> Response[str]:
+    """Server metadata."""
+    return _json(200, server_metadata(API_VERSION))
+
+
+@app.get("/v2/health/live")
+def v2_live() -> Response[str]:
+    """The function runs."""
+    return _json(200, {"live": True})
+
+
+@app.get("/v2/health/ready")
+def v2_ready() -> Response[str]:
+    """Ready when the default model is loaded (or loads now)."""
+    current_model()
+    return _json(200, {"ready": True})
+
+
+@app.get("/v2/models/<name>")
+def v2_model(name: str) -> Response[str]:
+    """A model's metadata at the function's alias."""
+    model = current_model(name)
+    return _json(200, model_metadata(model), model_headers(model))
+
+
+@app.get("/v2/models/<name>/versions/<version>")
+def v2_model_version(name: str, version: str) -> Response[str]:
+    """A model's metadata at one registry version."""
+    model = current_model(name, version)
+    return _json(200, model_metadata(model), model_headers(model))
+
+
+@app.get("/v2/models/<name>/ready")
+def v2_model_ready(name: str) -> Response[str]:
+    """200 when the model loads; 404 when it is not served, 503 when it cannot load."""
+    model = current_model(name)
+    return _json(200, {"name": model.name, "ready": True}, model_headers(model))
+
+
+@app.get("/v2/models/<name>/versions/<version>/ready")
+def v2_model_version_ready(name: str, version: str) -> Response[str]:
+    """200 when that version loads."""
+    model = current_model(name, version)
+    return _json(200, {"name": model.name, "ready": True}, model_headers(model))
+
+
+@app.post("/v2/models/<name>/infer")
+def v2_infer(name: str) -> Response[Any]:
+    """Inference at the function's alias."""
+    return _scored(service.infer(_runtime(), _request(), name))
+
+
+@app.post("/v2/models/<name>/versions/<version>/infer")
+def v2_infer_version(name: str, version: str) -> Response[Any]:
+    """Inference at one registry version."""
+    return _scored(service.infer(_runtime(), _request(), name, version))
+
+
+# ----- errors -----------------------------------------------------------------------------
 @app.exception_handler(errors.RequestError)
 def client_error(exc: errors.RequestError) -> Response[str]:
-    """Client mistakes: 400/413/415/422 with the offending field and row."""
+    """Client mistakes: 400/404/406/413/415/422 with the offending field and row."""
     logger.info("request refused", extra={"error_type": exc.type, "status": exc.status})
     return _error(exc.status, exc.type, exc.message, exc.details)
 
@@ -163,10 +262,11 @@ def server_error(exc: Exception) -> Response[str]:
     return _error(500, "internal_error", "internal error; the request id is in the logs")
 
 
-def _misconfigured() -> dict[str, Any]:
+def _misconfigured(path: str) -> dict[str, Any]:
     """Every route's answer while the settings are invalid (the log line says which)."""
     _count_error("configuration_error")
-    body = _error_body("configuration_error", "the function is misconfigured; see its log")
+    message = "the function is misconfigured; see its log"
+    body = service.error_body(path, "configuration_error", 503, message)
     return {
         "statusCode": 503,
         "headers": {"Content-Type": JSON},
@@ -184,7 +284,7 @@ def _routed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         container.get()
     except errors.ConfigError:
-        return _misconfigured()
+        return _misconfigured(str(event.get("rawPath") or ""))
     return dict(app.resolve(event, context))
 
 
@@ -193,6 +293,10 @@ def _routed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 LEAN_MAX_BODY_CHARS = 64 * 1024
 #: The first invocation (with its cold-start metric) is always routed.
 _routed_once = False
+
+#: The scoring routes the lean path answers: path -> the service call.
+_MODEL_PREDICT = re.compile(r"/models/([^/]+)/predict")
+_V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 
 
 @functools.cache
@@ -203,46 +307,52 @@ def _metrics_line() -> PredictionMetricsLine | None:
     return PredictionMetricsLine(metrics.namespace, metrics.service)
 
 
+def _lean_answer(runtime: Runtime, path: str, request: HttpRequest) -> Answer | None:
+    if path == "/predict":
+        return service.predict(runtime, request)
+    if path == "/invocations":
+        return service.invocations(runtime, request)
+    if (match := _MODEL_PREDICT.fullmatch(path)) is not None:
+        return service.predict(runtime, request, match[1])
+    if (match := _V2_INFER.fullmatch(path)) is not None:
+        return service.infer(runtime, request, match[1], match[2])
+    return None
+
+
 def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A warm ``POST /predict`` that scores, without the router or the metrics objects.
+    """A warm scoring request that succeeds, without the router or the metrics objects.
 
     The answer is the one the routed path gives (same status, headers and body), and
     the metrics line is the same EMF document (:mod:`realtime.emf`). Anything else (a
-    refusal, a failure, a large body) returns None, and the routed path answers
-    it, with its logs and metrics.
+    refusal, a failure, a large body, another route) returns None, and the routed path
+    answers it, with its logs and metrics.
     """
     runtime = container.loaded
     body = event.get("body") or ""
     if runtime is None or not _routed_once or len(body) > LEAN_MAX_BODY_CHARS:
         return None
-    settings = runtime.settings
-    model = runtime.models.get()
     try:
-        request = parse_request(
-            body_bytes(body, bool(event.get("isBase64Encoded")), settings.max_request_bytes),
-            (event.get("headers") or {}).get("content-type"),
-            settings.max_request_rows,
-            settings.max_request_bytes,
-        )
-        result, elapsed_ms = _timed_score(model, request)
-    except errors.RequestError:
+        answer = _lean_answer(runtime, str(event.get("rawPath")), HttpRequest.from_event(event))
+    except (errors.RequestError, errors.ModelUnavailableError):
+        return None
+    if answer is None:
         return None
     metrics_line = _metrics_line()
     if metrics_line is not None:
-        print(metrics_line.line(model.version, request.n_rows, elapsed_ms), flush=False)
+        print(metrics_line.line(answer.model.version, answer.rows, answer.elapsed_ms), flush=False)
+    binary = isinstance(answer.body, bytes)
     return {
         "statusCode": 200,
-        "body": json.dumps(result.to_dict()),
-        "isBase64Encoded": False,
-        "headers": {**_model_headers(model), "Content-Type": JSON},
+        "body": base64.b64encode(answer.body).decode() if binary else answer.body,
+        "isBase64Encoded": binary,
+        "headers": answer.all_headers(),
         "cookies": [],
     }
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: warm predictions take the lean path, everything else is routed."""
-    http = event.get("requestContext", {}).get("http", {})
-    if event.get("rawPath") == "/predict" and http.get("method") == "POST":
+    if event.get("requestContext", {}).get("http", {}).get("method") == "POST":
         try:
             answer = _predict_lean(event)
         except Exception:  # the routed path will meet it again, and log and count it

@@ -64,11 +64,14 @@ _MODEL_HEADERS = {
     "X-Model-Version": {"schema": {"type": "string"}, "description": "served version"},
 }
 
+#: The version of this API (the document's and ``GET /v2``'s).
+API_VERSION = "1.1.0"
+
 OPENAPI_DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "Serverless Predictor realtime API",
-        "version": "1.0.0",
+        "version": API_VERSION,
         "description": "Predictions from the model version the served alias points at.",
     },
     "paths": {

@@ -38,7 +38,7 @@ def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "missing feature", post(json.dumps({"instances": [dropped]}))
         shape = rng.choice(
             [
-                {"inputs": [ROW]},
+                {"inputs": [ROW], "instances": [ROW]},
                 [ROW],
                 42,
                 "text",

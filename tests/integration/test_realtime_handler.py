@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.lambda_context import LambdaContext
-from realtime import app
+from realtime import app, service
 from tests.helpers import ROW, Artifacts, instances, invoke, load_event, post
 from training.registry_admin import ModelRegistry
 
@@ -120,8 +120,9 @@ def test_extra_columns_are_ignored_and_listed(wine: str, lambda_context: LambdaC
         ("", "not valid JSON"),
         ("[1, 2]", "exactly one of"),
         ('{"instances": [], "dataframe_split": {}}', "exactly one of"),
-        ('{"instances": {}}', "list of objects"),
-        ('{"instances": [1]}', "is not an object"),
+        ('{"instances": {}}', "list of rows"),
+        ('{"instances": [1, {"a": 1}]}', "is an object among single values"),
+        ('{"instances": [[1], {"a": 1}]}', "is not a list"),
         ('{"instances": []}', "no rows"),
         ('{"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}', "list of 2 values"),
         ('{"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}}', "duplicate"),
@@ -138,7 +139,7 @@ def test_malformed_json_shapes(
 
 
 def test_ragged_csv_and_bad_base64_and_bad_utf8(wine: str, lambda_context: LambdaContext) -> None:
-    status, body, _ = invoke(post("a,b\n1,2,3\n", "text/csv"), lambda_context)
+    status, body, _ = invoke(post("alcohol,b\n1,2,3\n", "text/csv"), lambda_context)
     assert (status, body["error"]["type"]) == (400, "malformed_request")
     event = post(instances(ROW))
     event["isBase64Encoded"], event["body"] = True, "not*base64!"
@@ -193,7 +194,7 @@ def test_our_failures_are_500_without_traceback(
     def explode(*_: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(app, "score_rows", explode)
+    monkeypatch.setattr(service, "score_rows", explode)
     status, body, _ = invoke(load_event("realtime_predict_json.json"), lambda_context)
     assert (status, body["error"]["type"]) == (500, "internal_error")
     assert "Traceback" not in json.dumps(body)

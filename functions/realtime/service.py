@@ -1,0 +1,217 @@
+"""What every realtime route shares: the container, model lookup, scoring, answers, errors.
+
+Each scoring route is a plain function from a :class:`HttpRequest` to an :class:`Answer`,
+so the router (:mod:`realtime.app`) and the lean warm path call the very same code. The
+protocols differ only in how they read the body and write the answer:
+
+* ``/predict`` and ``/models/{name}/predict``: this API's own document;
+* ``/invocations``: MLflow's scoring protocol (``{"predictions": [...]}``);
+* ``/v2/models/{name}[/versions/{version}]/infer``: the Open Inference Protocol.
+
+Errors keep one status per cause everywhere; their body follows the route's protocol
+(:func:`error_body`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from predictor import errors
+from predictor.open_inference import error_document, infer_answer, parse_infer_request
+from predictor.registry import LoadedModel
+from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
+from predictor.response_formats import negotiate
+from predictor.runtime import Container, Runtime
+from predictor.scoring import ScoringResult, score_rows
+
+logger = logging.getLogger(__name__)
+
+container = Container()
+
+JSON = "application/json"
+
+#: Headers that name the model of ``POST /invocations`` (ours, then SageMaker's).
+MODEL_HEADER = "x-model-name"
+SAGEMAKER_MODEL_HEADER = "x-amzn-sagemaker-target-model"
+
+#: MLflow's ``error_code`` for each of our statuses (MLflow's own codes).
+MLFLOW_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    406: "BAD_REQUEST",
+    413: "REQUEST_LIMIT_EXCEEDED",
+    415: "BAD_REQUEST",
+    422: "INVALID_PARAMETER_VALUE",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The parts of an API Gateway (payload 2.0) or Function URL event a route reads."""
+
+    headers: Mapping[str, str]
+    body: str
+    base64_encoded: bool
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> HttpRequest:
+        """Headers as API Gateway delivers them (lower-case names), the raw body."""
+        return cls(
+            event.get("headers") or {}, event.get("body") or "", bool(event.get("isBase64Encoded"))
+        )
+
+    def body_bytes(self, max_bytes: int) -> bytes:
+        """The body's bytes (decoded from base64 when the event says so)."""
+        return body_bytes(self.body, self.base64_encoded, max_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A route's successful answer, and what its metrics record."""
+
+    body: str | bytes
+    content_type: str
+    model: LoadedModel
+    rows: int = 0
+    elapsed_ms: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def all_headers(self) -> dict[str, str]:
+        """The model's headers, the route's own, and the content type."""
+        return {**model_headers(self.model), **self.headers, "Content-Type": self.content_type}
+
+
+def model_headers(model: LoadedModel | None) -> dict[str, str]:
+    """``X-Model-Name`` and ``X-Model-Version`` of the model that answered."""
+    if model is None:
+        return {}
+    return {"X-Model-Name": model.name, "X-Model-Version": model.version}
+
+
+def model_for(runtime: Runtime, name: str | None = None, version: str | None = None) -> LoadedModel:
+    """The model a route serves: the default one, or ``name`` (at ``version``).
+
+    A name or version the function does not serve is a 404; the default model missing,
+    or any model failing to load, is a 503 (the failure is logged).
+    """
+    name = None if name is None else unquote(name)
+    version = None if version is None else unquote(version)
+    try:
+        return runtime.models.get(name, version)
+    except errors.UnknownModelError:
+        if name is None:  # the function's own model is missing: it cannot serve at all
+            logger.exception("no model can be served")
+            raise errors.ModelUnavailableError("no model is available to serve") from None
+        raise
+    except Exception as exc:
+        logger.exception("model %s cannot be served", name or runtime.settings.model_name)
+        raise errors.ModelUnavailableError(
+            f"model {name!r} cannot be loaded now" if name else "no model is available to serve"
+        ) from exc
+
+
+def _parse(runtime: Runtime, request: HttpRequest, model: LoadedModel) -> ParsedRequest:
+    settings = runtime.settings
+    return parse_request(
+        request.body_bytes(settings.max_request_bytes),
+        request.headers.get("content-type"),
+        settings.max_request_rows,
+        settings.max_request_bytes,
+        model.predictor.schema.names,
+    )
+
+
+def _timed_score(model: LoadedModel, parsed: ParsedRequest) -> tuple[ScoringResult, float]:
+    """Score ``parsed`` and the milliseconds it took (the InferenceLatency metric)."""
+    started = time.perf_counter()
+    result = score_rows(model, parsed)
+    return result, (time.perf_counter() - started) * 1000
+
+
+def predict(runtime: Runtime, request: HttpRequest, name: str | None = None) -> Answer:
+    """``POST /predict`` and ``POST /models/{name}/predict``."""
+    model = model_for(runtime, name)
+    fmt = negotiate(request.headers.get("accept"))
+    parsed = _parse(runtime, request, model)
+    result, elapsed_ms = _timed_score(model, parsed)
+    body, content_type = result.render(fmt, result.to_dict())
+    return Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+
+
+def invocations_model_name(headers: Mapping[str, str]) -> str | None:
+    """The model ``POST /invocations`` asks for: ``X-Model-Name``, or SageMaker's target model.
+
+    SageMaker's header holds an artifact path (``dir/name.tar.gz``): its last segment,
+    without the archive suffix, is the name.
+    """
+    name = headers.get(MODEL_HEADER)
+    if name is None and (target := headers.get(SAGEMAKER_MODEL_HEADER)) is not None:
+        name = target.rsplit("/", 1)[-1].removesuffix(".tar.gz")
+    return None if name is None else name.strip()
+
+
+def invocations(runtime: Runtime, request: HttpRequest) -> Answer:
+    """``POST /invocations``: MLflow's scoring protocol, SageMaker's Accept conventions."""
+    model = model_for(runtime, invocations_model_name(request.headers))
+    fmt = negotiate(request.headers.get("accept"))
+    parsed = _parse(runtime, request, model)
+    result, elapsed_ms = _timed_score(model, parsed)
+    body, content_type = result.render(fmt, result.to_mlflow_dict())
+    return Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+
+
+def infer(runtime: Runtime, request: HttpRequest, name: str, version: str | None = None) -> Answer:
+    """``POST /v2/models/{name}[/versions/{version}]/infer``."""
+    model = model_for(runtime, name, version)
+    settings = runtime.settings
+    infer_request = parse_infer_request(
+        request.body_bytes(settings.max_request_bytes),
+        request.headers.get("inference-header-content-length"),
+        model,
+        settings.max_request_rows,
+    )
+    result, elapsed_ms = _timed_score(model, infer_request.parsed)
+    answer = infer_answer(result, infer_request)
+    headers = {}
+    if answer.json_length is not None:
+        headers["Inference-Header-Content-Length"] = str(answer.json_length)
+    return Answer(
+        answer.body if answer.json_length is not None else answer.body.decode("utf-8"),
+        answer.content_type,
+        model,
+        infer_request.parsed.n_rows,
+        elapsed_ms,
+        headers,
+    )
+
+
+# ----- errors --------------------------------------------------------------------------
+def error_body(
+    path: str, kind: str, status: int, message: str, details: list[Any] | None = None
+) -> dict[str, Any]:
+    """The error document of the protocol ``path`` belongs to.
+
+    Ours everywhere: ``{"error": {"type", "message", "details"}}``; MLflow's routes add
+    ``error_code`` and ``message`` beside it; the Open Inference Protocol's routes answer
+    ``{"error": "<message>"}`` as its clients expect.
+    """
+    if path == "/v2" or path.startswith("/v2/"):
+        return error_document(message, details or [])
+    body: dict[str, Any] = {"error": {"type": kind, "message": message, "details": details or []}}
+    if path in ("/invocations", "/ping"):
+        code = MLFLOW_ERROR_CODES.get(status, "BAD_REQUEST")
+        return {"error_code": code, "message": message, **body}
+    return body
+
+
+def json_text(document: Any) -> str:
+    """A JSON document as response text."""
+    return json.dumps(document)
