@@ -7,6 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TOOLS  := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
+CLIENTS := .venv-clients
+CLIENTS_STAMP := $(CLIENTS)/.installed
 SAM    := $(TOOLS)/bin/sam
 # sam build needs python3.13 on PATH (pyenv's shim refuses unless selected).
 PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
@@ -17,7 +19,7 @@ PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 # the same files until the date or an .in file changes (`make lock-check` proves it).
 LOCK_DATE := 2026-11-23T00:00:00Z
 LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools \
-             requirements-lambda-image requirements-moto
+             requirements-lambda-image requirements-moto requirements-clients
 UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
@@ -43,10 +45,15 @@ $(TOOLS_STAMP): requirements-tools.txt infra/find-python.sh
 
 tools: $(TOOLS_STAMP)  ## Create .venv-tools with the SAM CLI and cfn-lint
 
+$(CLIENTS_STAMP): requirements-clients.txt infra/find-python.sh
+	@python=$$(infra/find-python.sh) && rm -rf $(CLIENTS) && "$$python" -m venv $(CLIENTS)
+	$(CLIENTS)/bin/python -m pip install --quiet --require-hashes -r requirements-clients.txt
+	@touch $@
+
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
 	$(PY) -m infra.local_stack
 
-test: $(STAMP)  ## Run the whole test suite (all but the tests marked large)
+test: $(STAMP) $(CLIENTS_STAMP)  ## Run the whole test suite (all but the tests marked large)
 	$(PY) -m pytest
 
 test-slow: $(STAMP)  ## The tests marked large: a 2 GB CSV scored in flat memory (minutes)

@@ -28,6 +28,8 @@ from infra.lambda_context import ACCOUNT, REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, QUEUE, ROOT, LocalAws, function_environment
 
 MODEL_NAME = "wine-quality"
+#: A second model, served by the same function: the wine quality as classes.
+CLASSIFIER_NAME = "wine-quality-class"
 ALIAS = "production"
 DEMO_DATA = ROOT / "data" / "winequality-red.csv"
 
@@ -189,6 +191,22 @@ class _QuietRequestHandler(WSGIRequestHandler):
         sys.stderr.write(f"api  refused: {(format % args)[:200]}\n")
 
 
+def one_at_a_time(lambda_handler: Any) -> Any:
+    """``lambda_handler`` called by one thread at a time, as a Lambda container calls it.
+
+    The server's threads read and write bodies concurrently, but the function, like a
+    container, handles one event at a time: its router keeps the current event in a
+    global, as it may, since Lambda never runs two events in one container at once.
+    """
+    lock = threading.Lock()
+
+    def handle(event: dict[str, Any], context: Any) -> Any:
+        with lock:
+            return lambda_handler(event, context)
+
+    return handle
+
+
 def serve_api(
     lambda_handler: Any,
     max_body: int,
@@ -234,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             MODEL_ALIAS=ALIAS,
             ALIAS_RECHECK_SECONDS="5",
             POWERTOOLS_METRICS_DISABLED="true",
+            SERVED_MODELS="*",  # every model of the registry, each at ALIAS
         )
     )
 
@@ -253,13 +272,26 @@ def main(argv: list[str] | None = None) -> int:
         s3,
     )
     print(result.summary(), flush=True)
+    print(f"Training a second model, {CLASSIFIER_NAME} (quality as classes) ...", flush=True)
+    classifier = run_training(
+        TrainingConfig(
+            data=str(DEMO_DATA),
+            target="quality",
+            name=CLASSIFIER_NAME,
+            registry=RegistryLocation(MODEL_BUCKET),
+            task="classification",
+            candidates=("linear",),
+            promote=ALIAS,
+        ),
+        s3,
+    )
 
     from batch import app as batch_app
     from realtime import app
 
     max_body = Settings.from_env(os.environ).max_request_bytes
     try:
-        api = serve_api(app.lambda_handler, max_body, args.api_port)
+        api = serve_api(one_at_a_time(app.lambda_handler), max_body, args.api_port)
     except OSError as exc:
         print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
         local.stop()
@@ -283,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 Ready in {time.monotonic() - started:.1f} s.
   S3 (moto)     {endpoint}   buckets: {MODEL_BUCKET}, {DATA_BUCKET}
   realtime API  {api_url}     model {MODEL_NAME}@{ALIAS} = {result.manifest["version"]}
+                also {CLASSIFIER_NAME}@{ALIAS} = {classifier.manifest["version"]}
 
 Try:
   curl -s {api_url}/health
@@ -291,6 +324,24 @@ Try:
        -d '{json.dumps({"instances": [row]})}'
   printf '{",".join(row)}\\n{",".join(str(v) for v in row.values())}\\n' | \\
        curl -s -X POST {api_url}/predict -H 'content-type: text/csv' --data-binary @-
+  curl -s {api_url}/models
+  curl -s -X POST {api_url}/invocations -H 'content-type: application/json' \\
+       -H 'x-model-name: {CLASSIFIER_NAME}' -d '{json.dumps({"dataframe_records": [row]})}'
+  curl -s -X POST {api_url}/v2/models/{MODEL_NAME}/infer -H 'content-type: application/json' \\
+       -d '{
+            json.dumps(
+                {
+                    "inputs": [
+                        {
+                            "name": "x",
+                            "shape": [1, 11],
+                            "datatype": "FP32",
+                            "data": list(row.values()),
+                        }
+                    ]
+                }
+            )
+        }'
 
 Batch: copy a CSV under incoming/ (AWS CLI, any credentials):
   aws --endpoint-url {endpoint} s3 cp data/winequality-red.csv s3://{DATA_BUCKET}/incoming/

@@ -138,6 +138,37 @@ def post(
     return event
 
 
+def call(
+    method: str,
+    path: str,
+    body: str | bytes = "",
+    headers: dict[str, str] | None = None,
+    context: LambdaContext | None = None,
+) -> tuple[int, bytes, dict[str, str]]:
+    """Any route of the realtime handler: status, body bytes (base64 undone) and headers.
+
+    ``headers`` have lower-case names, as API Gateway delivers them; a body that is not
+    UTF-8 is sent base64-encoded, as API Gateway sends binary bodies.
+    """
+    from realtime import app
+
+    event = copy.deepcopy(WINE_ROW)
+    raw = body.encode() if isinstance(body, str) else body
+    try:
+        event["body"], event["isBase64Encoded"] = raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+    event["headers"] = {"content-type": "application/json"} | (headers or {})
+    event["headers"] = {k: v for k, v in event["headers"].items() if v is not None}
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["routeKey"] = "$default"
+    response = app.lambda_handler(event, context or LambdaContext("test-function"))
+    data = response.get("body") or ""
+    answer = base64.b64decode(data) if response.get("isBase64Encoded") else data.encode()
+    return response["statusCode"], answer, response["headers"]
+
+
 def instances(*rows: dict[str, Any]) -> str:
     """A JSON body of ``rows`` as instances."""
     return json.dumps({"instances": list(rows)})

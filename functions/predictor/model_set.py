@@ -137,11 +137,11 @@ class ModelSet:
         key: Key = (name, version)
         cache = self._cache(key)
         try:
-            model = cache.get()
+            return cache.get()
         except ModelNotFoundError as exc:
             raise UnknownModelError(str(exc)) from exc
-        self._evict(keep=key)
-        return model
+        finally:
+            self._evict(keep=key)  # after a failure too: names that fail count as entries
 
     @property
     def current(self) -> LoadedModel | None:
@@ -213,7 +213,7 @@ class ModelSet:
                 over_bytes = total > self._budget
                 if not over_bytes and len(self._caches) <= MAX_ENTRIES:
                     break
-                if key == keep or key[0] == self.default_name and key[1] is None:
+                if key == keep or (key[0] == self.default_name and key[1] is None):
                     continue  # the model in use, and the default model, stay
                 dropped = self._caches.pop(key)
                 if dropped.current is not None:

@@ -32,7 +32,9 @@ from predictor.values import OversizedInteger
 JSON_TYPES = frozenset({"application/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
 #: JSON Lines, under the names SageMaker and others use for it.
-JSONLINES_TYPES = frozenset({"application/jsonlines", "application/jsonl", "application/x-jsonlines"})
+JSONLINES_TYPES = frozenset(
+    {"application/jsonlines", "application/jsonl", "application/x-jsonlines"}
+)
 #: What the request-body error messages offer.
 ACCEPTED_TYPES = "application/json, text/csv or application/jsonlines"
 
@@ -88,7 +90,7 @@ class ContentType:
 
     @classmethod
     def parse(cls, header: str | None) -> ContentType:
-        """Parse a Content-Type header; 415 for a charset other than UTF-8 or any other parameter."""
+        """Parse a Content-Type header: 415 for a charset other than UTF-8, or another parameter."""
         media, *parameters = (header or "").split(";")
         unknown: list[str] = []
         for parameter in parameters:
@@ -227,7 +229,9 @@ def _parse_json(text: str, names: Sequence[str]) -> ParsedRequest:
     forms = [key for key in DATA_KEYS if key in document]
     unknown = [key for key in document if key not in DATA_KEYS and key != "params"]
     if len(forms) != 1 or unknown:
-        extra = f" (found {', '.join(repr(_short(k)) for k in forms + unknown)})" if document else ""
+        extra = (
+            f" (found {', '.join(repr(_short(k)) for k in forms + unknown)})" if document else ""
+        )
         raise MalformedRequestError(_SHAPES + extra)
     params = document.get("params", {})
     if not isinstance(params, dict):

@@ -93,7 +93,9 @@ def _scored(answer: Answer) -> Response[Any]:
     metrics.add_dimension(name="ModelVersion", value=answer.model.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=answer.rows)
-    metrics.add_metric(name="InferenceLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms)
+    metrics.add_metric(
+        name="InferenceLatency", unit=MetricUnit.Milliseconds, value=answer.elapsed_ms
+    )
     headers = answer.all_headers()
     return Response(
         status_code=200,
@@ -340,10 +342,11 @@ def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
     metrics_line = _metrics_line()
     if metrics_line is not None:
         print(metrics_line.line(answer.model.version, answer.rows, answer.elapsed_ms), flush=False)
-    binary = isinstance(answer.body, bytes)
+    body = answer.body
+    binary = isinstance(body, bytes)
     return {
         "statusCode": 200,
-        "body": base64.b64encode(answer.body).decode() if binary else answer.body,
+        "body": base64.b64encode(body).decode() if isinstance(body, bytes) else body,
         "isBase64Encoded": binary,
         "headers": answer.all_headers(),
         "cookies": [],

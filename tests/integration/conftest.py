@@ -39,3 +39,11 @@ def wine(serve: ModelRegistry, wine_linear: Artifacts) -> str:
 def data(s3: Any, wine: str) -> Any:
     """A promoted wine model and the data bucket, for the batch function; the S3 client."""
     return s3
+
+
+@pytest.fixture
+def limits(monkeypatch: pytest.MonkeyPatch, wine: str) -> None:
+    """Small request limits (5 rows, 2,500 bytes), so that tests can cross them cheaply."""
+    monkeypatch.setenv("MAX_REQUEST_ROWS", "5")
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "2500")
+    realtime_app.container.reset()

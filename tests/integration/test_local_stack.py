@@ -7,12 +7,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from infra.api_checks import check_api
 from infra.local_env import DATA_BUCKET
@@ -48,7 +53,17 @@ def wait_for(s3: Any, key: str, seconds: float = 30) -> bytes:
     raise AssertionError(f"{key} did not appear within {seconds} s")
 
 
-def test_local_stack_trains_serves_and_stops() -> None:
+@dataclass(frozen=True)
+class LocalStack:
+    """`make run`'s program, started once for this module's tests."""
+
+    api: str
+    s3_port: int
+    output: str
+
+
+@pytest.fixture(scope="module")
+def local_stack() -> Iterator[LocalStack]:
     s3_port, api_port = free_port(), free_port()
     command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
     command += ["--api-port", str(api_port), "--candidates", "linear"]
@@ -57,7 +72,7 @@ def test_local_stack_trains_serves_and_stops() -> None:
     )
     try:
         output = []
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         assert process.stdout is not None
         while time.monotonic() < deadline:
             line = process.stdout.readline()
@@ -65,39 +80,200 @@ def test_local_stack_trains_serves_and_stops() -> None:
             output.append(line)
             if line.startswith("Ctrl-C stops everything"):
                 break
-        text = "".join(output)
-        assert f"http://127.0.0.1:{api_port}/predict" in text
-        api = f"http://127.0.0.1:{api_port}"
-        status, health = call(f"{api}/health")
-        assert status == 200
-        assert health["model"]["name"] == "wine-quality"
-        # The checks `make sam-local` runs against `sam local start-api`, over HTTP.
-        results = check_api(api)
-        assert len(results) >= 8
-        assert [(r.name, r.problem) for r in results if r.problem] == []
-        body = json.loads(load_event("realtime_predict_json.json")["body"])
-        status, answer = call(f"{api}/predict", json.dumps(body).encode(), "application/json")
-        assert status == 200
-        assert len(answer["predictions"]) == 2
-        status, answer = call(f"{api}/predict", b"alcohol\n9.5\n", "text/csv")
-        assert status == 422
-        assert answer["error"]["type"] == "schema_violation"
-        # A CSV dropped under incoming/ is scored through S3 -> SQS -> the batch handler
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{s3_port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        rows = WINE_CSV.read_text().splitlines()[:11]
-        s3.put_object(Bucket=DATA_BUCKET, Key="incoming/dropped.csv", Body="\n".join(rows).encode())
-        scored = wait_for(s3, "predictions/dropped.csv")
-        lines = scored.decode().splitlines()
-        assert len(lines) == 11
-        assert lines[0].endswith(';"quality";prediction')
-        report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
-        assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
+        # Keep reading its output: a full pipe would block the server mid-request.
+        drain = threading.Thread(target=process.stdout.read, daemon=True)
+        drain.start()
+        yield LocalStack(f"http://127.0.0.1:{api_port}", s3_port, "".join(output))
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
+    text, api, s3_port = local_stack.output, local_stack.api, local_stack.s3_port
+    assert f"{api}/predict" in text
+    status, health = call(f"{api}/health")
+    assert status == 200
+    assert health["model"]["name"] == "wine-quality"
+    # The checks `make sam-local` runs against `sam local start-api`, over HTTP.
+    results = check_api(api)
+    assert len(results) >= 8
+    assert [(r.name, r.problem) for r in results if r.problem] == []
+    body = json.loads(load_event("realtime_predict_json.json")["body"])
+    status, answer = call(f"{api}/predict", json.dumps(body).encode(), "application/json")
+    assert status == 200
+    assert len(answer["predictions"]) == 2
+    status, answer = call(f"{api}/predict", b"alcohol\n9.5\n", "text/csv")
+    assert status == 422
+    assert answer["error"]["type"] == "schema_violation"
+    # A CSV dropped under incoming/ is scored through S3 -> SQS -> the batch handler
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{s3_port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    rows = WINE_CSV.read_text().splitlines()[:11]
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/dropped.csv", Body="\n".join(rows).encode())
+    scored = wait_for(s3, "predictions/dropped.csv")
+    lines = scored.decode().splitlines()
+    assert len(lines) == 11
+    assert lines[0].endswith(';"quality";prediction')
+    report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
+    assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
+
+
+# ----- clients no one here wrote, over HTTP ------------------------------------------------
+CLIENTS_PYTHON = ROOT / ".venv-clients" / "bin" / "python"
+REGRESSOR, CLASSIFIER = "wine-quality", "wine-quality-class"
+WINE_COLUMNS = [c.strip('"') for c in WINE_CSV.read_text().splitlines()[0].split(";")][:11]
+SAMPLE = [
+    [float(v) for v in line.split(";")[:11]] for line in WINE_CSV.read_text().splitlines()[1:7]
+]
+
+
+def _predict(api: str, model: str) -> dict[str, Any]:
+    body = json.dumps({"dataframe_split": {"columns": WINE_COLUMNS, "data": SAMPLE}}).encode()
+    status, answer = call(f"{api}/models/{model}/predict", body, "application/json")
+    assert status == 200, answer
+    return dict(answer)
+
+
+def test_tritonclient_speaks_to_the_api(local_stack: LocalStack) -> None:
+    if not CLIENTS_PYTHON.exists():
+        pytest.fail("no .venv-clients: `make test` creates it (requirements-clients.txt)")
+    url = local_stack.api.removeprefix("http://")
+    run = subprocess.run(
+        [
+            str(CLIENTS_PYTHON),
+            "tests/clients/tritonclient_checks.py",
+            url,
+            REGRESSOR,
+            CLASSIFIER,
+            json.dumps(SAMPLE),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    expected = _predict(local_stack.api, REGRESSOR)
+    classes = _predict(local_stack.api, CLASSIFIER)
+    assert got["live"]
+    assert got["ready"]
+    assert got["model_ready"]
+    assert got["version_ready"]
+    assert got["unknown_model_ready"] is False
+    assert "binary_tensor_data" in got["server_metadata"]["extensions"]
+    assert [i["name"] for i in got["metadata"]["inputs"]] == WINE_COLUMNS
+    # The same rows, the same predictions: binary, JSON per column, at a version.
+    assert got["predict_binary"] == expected["predictions"]
+    assert got["predict_json"] == expected["predictions"]
+    assert got["predict_version"] == expected["predictions"]
+    assert got["request_id"] == "req-42"
+    assert got["labels"] == classes["predictions"]
+    order = list(classes["probabilities"][0])
+    assert got["proba"] == [[row[c] for c in order] for row in classes["probabilities"]]
+    assert got["regressor_proba"]["status"] == "400"
+    assert "regressor" in got["regressor_proba"]["message"]
+    assert got["unknown_model"]["status"] == "404"
+
+
+def test_mlflow_requests_as_its_docs_show_them(local_stack: LocalStack) -> None:
+    """The request bodies of `mlflow models serve`'s documentation, sent with requests."""
+    url = f"{local_stack.api}/invocations"
+    expected = _predict(local_stack.api, REGRESSOR)["predictions"]
+    records = [dict(zip(WINE_COLUMNS, row, strict=True)) for row in SAMPLE]
+    index = list(range(len(SAMPLE)))
+    bodies = {
+        "dataframe_records": {"dataframe_records": records},
+        "dataframe_split": {
+            "dataframe_split": {"columns": WINE_COLUMNS, "index": index, "data": SAMPLE}
+        },
+        "inputs": {"inputs": SAMPLE},
+        "instances": {"instances": records},
+        "inputs with params": {
+            "inputs": {c: [r[c] for r in records] for c in WINE_COLUMNS},
+            "params": {"max_answer_len": 10},
+        },
+    }
+    for name, document in bodies.items():
+        response = requests.post(
+            url, headers={"Content-Type": "application/json"}, data=json.dumps(document), timeout=10
+        )
+        assert response.status_code == 200, (name, response.text)
+        assert response.json()["predictions"] == expected, name
+    # The older docs' "Content-Type:application/json;" (an empty parameter list) too.
+    response = requests.post(
+        url, headers={"Content-Type": "application/json;"}, json=bodies["inputs"], timeout=10
+    )
+    assert response.json()["predictions"] == expected
+    csv_text = ",".join(WINE_COLUMNS) + "\n" + "\n".join(",".join(map(str, r)) for r in SAMPLE)
+    response = requests.post(
+        url, headers={"Content-Type": "text/csv", "Accept": "text/csv"}, data=csv_text, timeout=10
+    )
+    assert [float(v) for v in response.text.split()] == expected
+    assert requests.get(f"{local_stack.api}/ping", timeout=10).status_code == 200
+
+
+#: The bounded loopback load: clients, seconds.
+LOAD_CLIENTS, LOAD_SECONDS = 8, 15
+
+
+def test_mixed_load_has_no_5xx_and_matches_a_sequential_run(local_stack: LocalStack) -> None:
+    api = local_stack.api
+    records = [dict(zip(WINE_COLUMNS, row, strict=True)) for row in SAMPLE]
+    v2 = {"inputs": [{"name": "x", "shape": [6, 11], "datatype": "FP64", "data": SAMPLE}]}
+    requests_mix: list[tuple[str, str, dict[str, str], int]] = [
+        (f"/models/{REGRESSOR}/predict", json.dumps({"instances": records}), {}, 200),
+        ("/invocations", json.dumps({"dataframe_records": records}), {}, 200),
+        ("/invocations", json.dumps({"inputs": SAMPLE}), {"x-model-name": CLASSIFIER}, 200),
+        (f"/v2/models/{REGRESSOR}/infer", json.dumps(v2), {}, 200),
+        (f"/v2/models/{CLASSIFIER}/infer", json.dumps(v2), {}, 200),
+        ("/predict", json.dumps({"instances": [[1, 2]]}), {}, 422),
+        ("/invocations", '{"instances": [', {}, 400),
+        (f"/v2/models/{REGRESSOR}/infer", '{"inputs": []}', {}, 400),
+        ("/models/unknown/predict", json.dumps({"instances": records}), {}, 404),
+    ]
+
+    def send(item: tuple[str, str, dict[str, str], int]) -> tuple[int, bytes, float]:
+        path, body, headers, _ = item
+        started = time.perf_counter()
+        response = requests.post(
+            api + path,
+            data=body.encode(),
+            headers={"content-type": "application/json", **headers},
+            timeout=30,
+        )
+        return response.status_code, response.content, time.perf_counter() - started
+
+    sequential = [send(item)[:2] for item in requests_mix]
+    assert [s for s, _ in sequential] == [item[3] for item in requests_mix]
+    deadline = time.monotonic() + LOAD_SECONDS
+    latencies: list[float] = []
+    mismatches: list[tuple[int, int]] = []
+
+    def client(offset: int) -> None:
+        i = offset
+        while time.monotonic() < deadline:
+            k = i % len(requests_mix)
+            status, body, elapsed = send(requests_mix[k])
+            latencies.append(elapsed)
+            if (status, body) != sequential[k]:
+                mismatches.append((k, status))
+            i += 1
+
+    with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+        list(pool.map(client, range(LOAD_CLIENTS)))
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print(
+        f"\nloopback load: {LOAD_CLIENTS} clients x {LOAD_SECONDS} s, {len(latencies)} requests, "
+        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+    )
+    assert len(latencies) >= 100
+    assert mismatches == []

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from infra.lambda_context import LambdaContext
-from realtime import app
 from tests.helpers import ROW, Artifacts, invoke, post
 from training.registry_admin import ModelRegistry
 
@@ -84,13 +83,6 @@ def cases(rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
         loose = rng.choice(["3_4", "\uff17.\uff18", "\u0663.\u0665", "\xa09.4\xa0", "9.4\u2003"])
         header, values = ",".join(COLUMNS), ",".join(str(v) for v in ROW.values())
         yield "loose number", post(f"{header}\n{values.replace('9.4', loose)}\n", "text/csv")
-
-
-@pytest.fixture
-def limits(monkeypatch: pytest.MonkeyPatch, wine: str) -> None:
-    monkeypatch.setenv("MAX_REQUEST_ROWS", "5")
-    monkeypatch.setenv("MAX_REQUEST_BYTES", "2500")
-    app.container.reset()
 
 
 def test_every_malformed_request_is_a_json_4xx(

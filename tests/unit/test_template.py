@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from typing import Any
 
 import pytest
@@ -177,6 +178,17 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
     assert deny["Action"] == "s3:*"
 
 
+def app_routes() -> set[str]:
+    """The routes the realtime handler answers, as API Gateway route keys.
+
+    Read from powertools' list of registered routes ("POST/models/<name>/predict"): the
+    template must declare each one, or API Gateway would refuse it before the function.
+    """
+    from realtime.app import app
+
+    return {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in app._route_keys}
+
+
 def test_api_requires_iam_unless_the_demo_parameter_opens_it(
     expanded: dict[str, Any], source: dict[str, Any]
 ) -> None:
@@ -185,7 +197,7 @@ def test_api_requires_iam_unless_the_demo_parameter_opens_it(
         for r in expanded["Resources"].values()
         if r["Type"] == "AWS::ApiGatewayV2::Route"
     }
-    assert set(routes) == {"POST /predict", "GET /model", "GET /health", "GET /openapi.json"}
+    assert set(routes) == app_routes()
     for auth in routes.values():
         assert auth == {"Fn::If": ["OpenApi", "NONE", "AWS_IAM"]}
     assert source["Conditions"]["OpenApi"] == {"Fn::Equals": [{"Ref": "ApiAuth"}, "NONE"]}
@@ -262,7 +274,8 @@ def test_one_front_door_or_the_other(expanded: dict[str, Any]) -> None:
         for name, resource in resources.items()
         if resource["Type"].startswith("AWS::ApiGatewayV2::") or name == "RealtimeInvokePermission"
     ]
-    assert len(http_api) == 8  # the API, its stage, integration, four routes and permission
+    # the API, its stage, integration, one route per operation and the permission
+    assert len(http_api) == 4 + len(app_routes())
     assert all(resources[name]["Condition"] == "UsesHttpApi" for name in http_api)
     url = resources["RealtimeFunctionUrl"]
     assert url["Condition"] == "UsesFunctionUrl"
