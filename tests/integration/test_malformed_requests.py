@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.lambda_context import LambdaContext
-from tests.helpers import ROW, Artifacts, invoke, post
+from tests.helpers import ROW, Artifacts, call, invoke, post
 from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
@@ -203,3 +203,185 @@ def test_more_probed_requests(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(post(repeated), lambda_context)
     assert status == 400
     assert len(body["error"]["message"]) < 200
+
+
+# ----- the other protocols' routes and formats ---------------------------------------------
+V2_COLUMN = {"name": "alcohol", "shape": [1], "datatype": "FP32", "data": [9.4]}
+
+
+def _v2_all(data: list[Any] | None = None, **change: Any) -> dict[str, Any]:
+    """One valid V2 input per wine column, with ``change`` applied to the first."""
+    inputs = [
+        {"name": c, "shape": [1], "datatype": "FP64", "data": [v] if data is None else data}
+        for c, v in ROW.items()
+    ]
+    inputs[0] = {**inputs[0], **change}
+    return {"inputs": inputs}
+
+
+def protocol_cases(rng: random.Random) -> Iterator[tuple[str, str, str, bytes, dict[str, str]]]:
+    """(kind, path, protocol, body, headers): malformed requests for the other routes."""
+    one = json.dumps({"instances": [ROW]})
+    for i in range(32):
+        garbage = "".join(rng.choice('{}[]:,"ab1 \n\\') for _ in range(rng.randint(1, 30)))
+        yield "v2 not json", "/v2/models/wine/infer", "v2", garbage.encode(), {}
+        mangled = rng.choice(
+            [
+                {"inputs": "x"},
+                {"inputs": [1]},
+                {"inputs": [{"name": 1}]},
+                {"inputs": [{"name": "x", "shape": "1"}]},
+                {"inputs": [{"name": "x", "shape": [1, 2, 3], "datatype": "FP32", "data": [1]}]},
+                {"inputs": [{"name": "x", "shape": [-1], "datatype": "FP32", "data": [1]}]},
+                {"inputs": [{**V2_COLUMN, "datatype": "FP8"}]},
+                {"inputs": [V2_COLUMN, V2_COLUMN]},
+                {"inputs": [{**V2_COLUMN, "data": [[1, [2]]]}]},
+                {"inputs": [{**V2_COLUMN, "data": {"a": 1}}]},
+                {"inputs": [{**V2_COLUMN, "shape": [2]}]},
+                {"inputs": [{k: v for k, v in V2_COLUMN.items() if k != "data"}]},
+                {**_v2_all(), "outputs": "predict"},
+                {**_v2_all(), "outputs": [{"name": "predict_proba"}]},
+                {**_v2_all(), "outputs": [{"name": rng.choice(["p", "", "PREDICT"])}]},
+                {**_v2_all(), "parameters": [1]},
+                {**_v2_all(), "parameters": {"classification": 2}},
+                {**_v2_all(), "id": rng.choice([1, [], {}, True])},
+                _v2_all(datatype="BOOL", data=[True]),
+                _v2_all(datatype="INT8", data=[1000]),
+                _v2_all(datatype="UINT8", data=[-1]),
+                _v2_all(datatype="INT32", data=[1.5]),
+                _v2_all(datatype="BYTES", data=[1]),
+                _v2_all(datatype="FP64", data=["9.4"]),
+                _v2_all(shape=[1, 2]),
+                {
+                    "inputs": [
+                        {"name": "x", "shape": [1, 11], "datatype": "FP32", "data": [1] * 11},
+                        V2_COLUMN,
+                    ]
+                },
+            ]
+        )
+        yield "v2 bad request", "/v2/models/wine/infer", "v2", json.dumps(mangled).encode(), {}
+        header = json.dumps(
+            {
+                "inputs": [
+                    {
+                        "name": "x",
+                        "shape": [1, 11],
+                        "datatype": rng.choice(["FP32", "FP64", "BYTES"]),
+                        "parameters": {"binary_data_size": rng.choice([0, 3, 44, 10**9, -4])},
+                    }
+                ]
+            }
+        ).encode()
+        tail = bytes(rng.randrange(256) for _ in range(rng.choice([0, 3, 44, 45, 100])))
+        length = rng.choice([str(len(header)), "0", "-1", "abc", str(len(header) + len(tail) + 9)])
+        yield (
+            "v2 broken binary",
+            "/v2/models/wine/infer",
+            "v2",
+            header + tail,
+            {"inference-header-content-length": length},
+        )
+        name = rng.choice(["nope", "..", "a" * 120, "wine%2F..", "WINE", "wine.1"])
+        path = rng.choice([f"/v2/models/{name}/infer", f"/v2/models/wine/versions/{name}/infer"])
+        yield "v2 unknown model", path, "v2", json.dumps(_v2_all()).encode(), {}
+        form = rng.choice(
+            [
+                {},
+                {"params": {}},
+                {"instances": [ROW], "params": [1]},
+                {"dataframe_records": ROW},
+                {"dataframe_records": [ROW, [1]]},
+                {"inputs": {"alcohol": [1, 2], "pH": [1]}},
+                {"inputs": {"alcohol": [1], "pH": 3.5}},
+                {"dataframe_split": {"data": [[1] * 11], "index": [0, 1]}},
+                {"dataframe_split": {"data": [[1] * 11], "index": "0"}},
+                {"dataframe_split": {"data": [[1] * 10]}},
+                {"instances": [[1] * 11, ROW]},
+                {"instances": [1, 2, 3]},
+                {"inputs": [[1] * rng.randint(0, 10)]},
+                {"inputs": [ROW], "extra": True},
+            ]
+        )
+        yield "mlflow bad body", "/invocations", "mlflow", json.dumps(form).encode(), {}
+        content_type = rng.choice(
+            [
+                "application/json; charset=latin-1",
+                "application/json; charset=utf-16",
+                "application/json; format=pandas-split",
+                "application/json; orient=records",
+                "text/csv; header=absent",
+                "application/jsonlines; charset=ascii",
+                "text/plain",
+                "application/x-www-form-urlencoded",
+            ]
+        )
+        yield (
+            "mlflow bad content type",
+            "/invocations",
+            "mlflow",
+            one.encode(),
+            {"content-type": content_type},
+        )
+        lines = rng.choice(
+            [
+                '{"alcohol": 1}\n[1, 2]\n',
+                "1\n",
+                '"text"\n',
+                "{\n",
+                json.dumps(list(ROW.values())[:5]) + "\n",
+                json.dumps(ROW) + "\n" + json.dumps({**ROW, "alcohol": "x"}) + "\n",
+                "[1, 2]\n" * rng.randint(1, 3),
+            ]
+        )
+        route = rng.choice(["/invocations", "/predict", "/models/wine/predict"])
+        protocol = "mlflow" if route == "/invocations" else "ours"
+        yield (
+            "jsonlines",
+            route,
+            protocol,
+            lines.encode(),
+            {"content-type": "application/jsonlines"},
+        )
+        width = rng.choice([1, 5, 10, 12, 20])
+        headerless = ",".join(["1.5"] * width) + "\n" + ",".join(["2"] * 11) + "\n"
+        yield "headerless csv", route, protocol, headerless.encode(), {"content-type": "text/csv"}
+        accept = rng.choice(["image/png", "text/html", "application/xml;q=1", "*/*;q=0", "x"])
+        yield "accept", route, protocol, one.encode(), {"accept": accept}
+        unknown = rng.choice(["nope", "..", "wine-2", "a" * 101])
+        yield (
+            "unknown model",
+            rng.choice([f"/models/{unknown}/predict", "/invocations"]),
+            "ours" if i % 2 else "mlflow",
+            one.encode(),
+            {"x-model-name": unknown},
+        )
+
+
+def _shape_ok(protocol: str, path: str, body: dict[str, Any]) -> bool:
+    if path.startswith("/v2"):
+        return set(body) == {"error"} and isinstance(body["error"], str) and body["error"] != ""
+    ours = set(body.get("error", {})) == {"type", "message", "details"}
+    if path == "/invocations":
+        return ours and isinstance(body.get("error_code"), str) and "message" in body
+    return ours
+
+
+def test_every_malformed_request_on_the_other_protocols_is_a_4xx_in_their_shape(
+    wine: str, limits: None, lambda_context: LambdaContext
+) -> None:
+    kinds: Counter[str] = Counter()
+    wrong = []
+    for kind, path, protocol, body, headers in protocol_cases(random.Random(11)):
+        kinds[kind] += 1
+        status, raw, _ = call("POST", path, body, headers, lambda_context)
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = {}
+        if not (400 <= status < 500 and _shape_ok(protocol, path, answer)) or b"Traceback" in raw:
+            wrong.append((kind, path, status, raw[:200]))
+    print(f"\n{sum(kinds.values())} requests over the other protocols: {dict(kinds)}")
+    assert sum(kinds.values()) >= 300
+    assert min(kinds.values()) >= 30
+    assert wrong == []
