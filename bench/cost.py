@@ -165,7 +165,7 @@ def batch_costs(
 def main() -> int:
     prices = json.loads((ROOT / "bench" / "prices.json").read_text())
     template = load_template(ROOT / "template.yaml")
-    realtime = json.loads((RESULTS / "realtime.json").read_text())
+    realtime = json.loads((RESULTS / "realtime.json").read_text())["models"]
     batch = json.loads((RESULTS / "batch.json").read_text())["throughput"]
     realtime_table = realtime_costs(prices, template, realtime)
     cold = cold_start_costs(prices, template, realtime)

@@ -14,12 +14,12 @@ WINE = Path(__file__).resolve().parent.parent / "data" / "winequality-red.csv"
 __all__ = ["CANDIDATES", "train_and_promote"]
 
 
-def train_and_promote(s3: Any, bucket: str, kind: str) -> dict[str, Any]:
-    """Train one candidate on the wine data, promote it to production; its manifest."""
+def train_and_promote(s3: Any, bucket: str, kind: str, name: str = "wine") -> dict[str, Any]:
+    """Train one candidate on the wine data as ``name``, promote it to production; its manifest."""
     config = TrainingConfig(
         data=str(WINE),
         target="quality",
-        name="wine",
+        name=name,
         registry=RegistryLocation(bucket),
         candidates=(kind,),
         promote="production",
