@@ -69,7 +69,8 @@ class ModelCache:
             if current is not None:
                 return current
             if self._failure is not None:
-                raise self._failure
+                # Without its old traceback: re-raising one object would grow it each time.
+                raise self._failure.with_traceback(None)
         with self._lock:
             if self.clock() < self._next_check and self._current is not None:
                 return self._current  # another thread re-checked while we waited

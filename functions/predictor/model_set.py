@@ -215,6 +215,8 @@ class ModelSet:
                     break
                 if key == keep or (key[0] == self.default_name and key[1] is None):
                     continue  # the model in use, and the default model, stay
+                if len(self._caches) <= MAX_ENTRIES and self._caches[key].current is None:
+                    continue  # holds no bytes (a remembered failure): only the count evicts it
                 dropped = self._caches.pop(key)
                 if dropped.current is not None:
                     total -= dropped.current.size_bytes

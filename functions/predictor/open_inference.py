@@ -98,18 +98,18 @@ def parse_infer_request(
     if not isinstance(document, dict):
         raise _bad('the inference request must be a JSON object with "inputs"')
     request_id = document.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise _bad('"id" must be a string')
+    if request_id is not None and (not isinstance(request_id, str) or len(request_id) > 256):
+        raise _bad('"id" must be a string of at most 256 characters')
     parameters = _parameters(document.get("parameters"), '"parameters"')
     if "classification" in parameters:
         raise _bad('the classification extension is not supported: ask for "predict_proba"')
     inputs = document.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise _bad('"inputs" must be a non-empty list of tensors')
-    tensors = _read_tensors(inputs, binary, max_rows)
+    tensors = _read_tensors(inputs, binary, max_rows, len(model.predictor.schema.names))
     parsed = _columns(tensors, model)
     outputs = _requested_outputs(
-        document.get("outputs"), model, bool(parameters.get("binary_data_output", False))
+        document.get("outputs"), model, _flag(parameters, "binary_data_output")
     )
     return InferRequest(parsed, request_id, outputs)
 
@@ -156,7 +156,8 @@ class _Tensor:
     values: list[Any]
 
 
-def _read_tensors(inputs: list[Any], binary: bytes, max_rows: int) -> list[_Tensor]:
+def _read_tensors(inputs: list[Any], binary: bytes, max_rows: int, width: int) -> list[_Tensor]:
+    """Each input's values, checked against its shape and datatype (``width``: the model's)."""
     tensors: list[_Tensor] = []
     offset = 0
     names: set[str] = set()
@@ -179,6 +180,13 @@ def _read_tensors(inputs: list[Any], binary: bytes, max_rows: int) -> list[_Tens
             raise _bad(f"{where}: shape must be [N] or [N, F] with sizes >= 0")
         if shape[0] > max_rows:
             raise PayloadTooLargeError(f"{where} has {shape[0]} rows; the limit is {max_rows}")
+        if shape[0] == 0:
+            raise _bad(f"{where} has no rows")
+        if len(shape) == 2 and shape[1] not in (1, width):
+            raise _bad(
+                f"{where} has {shape[1]} columns; the model takes {width}, or one input per "
+                "column of shape [N] or [N, 1]"
+            )
         if datatype not in DATATYPES:
             raise _bad(
                 f"{where}: datatype {str(datatype)[:20]!r} is not supported; use one of "
@@ -197,7 +205,7 @@ def _read_tensors(inputs: list[Any], binary: bytes, max_rows: int) -> list[_Tens
             values = _from_binary(binary[offset : offset + size], datatype, count, where)
             offset += size
         elif "data" in tensor:
-            values = _flat(tensor["data"], len(shape), where)
+            values = _flat(tensor["data"], shape, where)
             if len(values) != count:
                 raise _bad(f"{where}: shape {shape} holds {count} values; data has {len(values)}")
             _check_json_types(values, datatype, where)
@@ -209,22 +217,24 @@ def _read_tensors(inputs: list[Any], binary: bytes, max_rows: int) -> list[_Tens
     return tensors
 
 
-def _flat(data: object, depth: int, where: str) -> list[Any]:
-    """Row-major values of nested lists at most ``depth`` deep (flat data is also accepted)."""
+def _flat(data: object, shape: list[int], where: str) -> list[Any]:
+    """Row-major values: flat data, or lists nested as deep as ``shape`` with its sizes."""
     if not isinstance(data, list):
         raise _bad(f"{where}: data must be a list")
-    values: list[Any] = []
+    if not any(isinstance(v, list) for v in data):
+        if any(isinstance(v, dict) for v in data):
+            raise _bad(f"{where}: data holds an object")
+        return data
     level: list[Any] = data
-    for _ in range(depth):
-        if not any(isinstance(v, list) for v in level):
-            break
-        if not all(isinstance(v, list) for v in level):
-            raise _bad(f"{where}: data mixes lists and values at one level")
+    for depth, size in enumerate(shape[:-1]):
+        if len(level) != math.prod(shape[:depth]) * size or not all(
+            isinstance(v, list) and len(v) == shape[depth + 1] for v in level
+        ):
+            raise _bad(f"{where}: nested data does not have the shape {shape}")
         level = [item for sub in level for item in sub]
     if any(isinstance(v, list | dict) for v in level):
-        raise _bad(f"{where}: data is nested deeper than its shape")
-    values.extend(level)
-    return values
+        raise _bad(f"{where}: data is nested deeper than its shape {shape}")
+    return level
 
 
 _INT_RANGES = {
@@ -258,6 +268,8 @@ def _from_binary(data: bytes, datatype: str, count: int, where: str) -> list[Any
         values: list[Any] = []
         offset = 0
         while offset < len(data):
+            if len(values) == count:
+                raise _bad(f"{where}: the BYTES data holds more than the shape's {count} values")
             if offset + 4 > len(data):
                 raise _bad(f"{where}: BYTES data ends inside an element's 4-byte length")
             (length,) = struct.unpack_from("<I", data, offset)
@@ -344,8 +356,17 @@ def _requested_outputs(
         parameters = _parameters(output.get("parameters"), f"outputs[{position}].parameters")
         if "classification" in parameters:
             raise _bad('the classification extension is not supported: ask for "predict_proba"')
-        requested.append(RequestedOutput(name, bool(parameters.get("binary_data", False))))
+        if any(r.name == name for r in requested):
+            raise _bad(f"output {name!r} is asked for twice")
+        requested.append(RequestedOutput(name, _flag(parameters, "binary_data")))
     return tuple(requested)
+
+
+def _flag(parameters: Mapping[str, Any], key: str) -> bool:
+    value = parameters.get(key, False)
+    if type(value) is not bool:
+        raise _bad(f"parameter {key} must be true or false")
+    return value
 
 
 def output_names(model: LoadedModel) -> tuple[str, ...]:
@@ -370,13 +391,15 @@ def infer_answer(result: ScoringResult, request: InferRequest) -> InferAnswer:
     n = len(result.predictions)
     outputs: list[dict[str, Any]] = []
     chunks: list[bytes] = []
+    label_datatype = _label_datatype(result.predictions)
     for wanted in request.outputs:
         if wanted.name == PREDICT:
-            values: list[Any] = [
-                str(v) if _label_datatype(result.predictions) == "BYTES" else v
-                for v in result.predictions
-            ]
-            datatype, shape = _label_datatype(result.predictions), [n]
+            values: list[Any] = (
+                [str(v) for v in result.predictions]
+                if label_datatype == "BYTES"
+                else result.predictions
+            )
+            datatype, shape = label_datatype, [n]
         else:
             probabilities = result.probabilities or []
             classes = len(probabilities[0]) if probabilities else 0

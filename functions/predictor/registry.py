@@ -38,7 +38,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def check_name(value: str, what: str = "name") -> str:
     """Refuse names that are not safe as one S3 key segment."""
-    if not _NAME.match(value) or ".." in value:
+    if not _NAME.fullmatch(value) or ".." in value:
         raise ValueError(
             f"invalid {what} {value!r}: use letters, digits, '.', '_' or '-' (at most 100)"
         )
@@ -134,7 +134,7 @@ class RegistryReader:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/", Delimiter="/"):
             for common in page.get("CommonPrefixes", []):
                 name = common["Prefix"][len(self.prefix) + 1 :].rstrip("/")
-                if _NAME.match(name):
+                if _NAME.fullmatch(name):
                     names.append(name)
         return sorted(names)
 

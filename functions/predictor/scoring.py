@@ -58,10 +58,14 @@ class ScoringResult:
 
     def _with_ignored(self, response: dict[str, Any]) -> dict[str, Any]:
         if self.ignored_columns:
-            response["ignored_columns"] = self.ignored_columns[:MAX_IGNORED_LISTED]
+            response["ignored_columns"] = [
+                _shown(name) for name in self.ignored_columns[:MAX_IGNORED_LISTED]
+            ]
             response["ignored_columns_count"] = len(self.ignored_columns)
         if self.ignored_params:
-            response["ignored_params"] = list(self.ignored_params[:MAX_IGNORED_LISTED])
+            response["ignored_params"] = [
+                _shown(name) for name in self.ignored_params[:MAX_IGNORED_LISTED]
+            ]
         return response
 
     def render(self, fmt: ResponseFormat, document: dict[str, Any]) -> tuple[str, str]:
@@ -71,6 +75,15 @@ class ScoringResult:
         if fmt is ResponseFormat.JSONLINES:
             return json_lines(self.predictions, self.probabilities), "application/jsonlines"
         return json.dumps(document), "application/json"
+
+
+#: Names echoed in a response are cut to this many characters (the request's own names
+#: could otherwise make an answer larger than Lambda may return).
+MAX_ECHOED_NAME = 200
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= MAX_ECHOED_NAME else name[: MAX_ECHOED_NAME - 3] + "..."
 
 
 def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:

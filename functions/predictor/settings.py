@@ -74,7 +74,7 @@ _MODEL_PATTERN = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9._*?-]{0,99}$")
 def _model_patterns(raw: str) -> tuple[str, ...]:
     """``a,b,region-*`` or ``*``: the names (or wildcard patterns) a function may serve."""
     patterns = tuple(part.strip() for part in raw.split(","))
-    if not all(_MODEL_PATTERN.match(p) and ".." not in p for p in patterns):
+    if not all(_MODEL_PATTERN.fullmatch(p) and ".." not in p for p in patterns):
         raise ValueError(raw)
     return patterns
 

@@ -55,7 +55,8 @@ def _runtime() -> Runtime:
 
 def current_model(name: str | None = None, version: str | None = None) -> LoadedModel:
     """The model a route serves now (loaded or swapped as the model set decides)."""
-    model = service.model_for(_runtime(), name, version)
+    parameter = service.path_parameter
+    model = service.model_for(_runtime(), parameter(name), parameter(version))
     logger.append_keys(model_version=model.version)
     return model
 
@@ -82,9 +83,18 @@ def _count_error(kind: str) -> None:
 
 def _error(status: int, kind: str, message: str, details: list[Any] | None = None) -> Response[str]:
     _count_error(kind)
-    path = app.current_event.path if app.current_event is not None else ""
+    event = app.current_event
+    path = event.path if event is not None else ""
     body = service.error_body(path, kind, status, message, details)
-    return _json(status, body, model_headers(_loaded_model()))
+    default_route = path in DEFAULT_MODEL_ROUTES or (
+        path == "/invocations" and service.invocations_model_name(event.headers) is None
+    )
+    # The default model's headers, only where the default model is the one asked for.
+    return _json(status, body, model_headers(_loaded_model()) if default_route else None)
+
+
+#: Routes that serve the function's own model (an error there names it in its headers).
+DEFAULT_MODEL_ROUTES = frozenset({"/predict", "/model", "/health", "/ping", "/v2/health/ready"})
 
 
 def _scored(answer: Answer) -> Response[Any]:
@@ -247,7 +257,8 @@ def client_error(exc: errors.RequestError) -> Response[str]:
 
 @app.exception_handler(errors.ModelUnavailableError)
 def model_unavailable(exc: errors.ModelUnavailableError) -> Response[str]:
-    """503 while no model can be served."""
+    """503 while no model can be served (the cause logged with its traceback)."""
+    logger.error("no model can be served: %s", exc, exc_info=exc.__cause__ or exc)
     return _error(503, "model_unavailable", str(exc))
 
 

@@ -102,17 +102,13 @@ def model_for(runtime: Runtime, name: str | None = None, version: str | None = N
     A name or version the function does not serve is a 404; the default model missing,
     or any model failing to load, is a 503 (the failure is logged).
     """
-    name = None if name is None else unquote(name)
-    version = None if version is None else unquote(version)
     try:
         return runtime.models.get(name, version)
-    except errors.UnknownModelError:
+    except errors.UnknownModelError as exc:
         if name is None:  # the function's own model is missing: it cannot serve at all
-            logger.exception("no model can be served")
-            raise errors.ModelUnavailableError("no model is available to serve") from None
+            raise errors.ModelUnavailableError("no model is available to serve") from exc
         raise
-    except Exception as exc:
-        logger.exception("model %s cannot be served", name or runtime.settings.model_name)
+    except Exception as exc:  # logged where it is answered (the router's 503)
         raise errors.ModelUnavailableError(
             f"model {name!r} cannot be loaded now" if name else "no model is available to serve"
         ) from exc
@@ -136,9 +132,14 @@ def _timed_score(model: LoadedModel, parsed: ParsedRequest) -> tuple[ScoringResu
     return result, (time.perf_counter() - started) * 1000
 
 
+def path_parameter(value: str | None) -> str | None:
+    """A path segment as the client meant it (a name may arrive percent-encoded)."""
+    return None if value is None else unquote(value)
+
+
 def predict(runtime: Runtime, request: HttpRequest, name: str | None = None) -> Answer:
     """``POST /predict`` and ``POST /models/{name}/predict``."""
-    model = model_for(runtime, name)
+    model = model_for(runtime, path_parameter(name))
     fmt = negotiate(request.headers.get("accept"))
     parsed = _parse(runtime, request, model)
     result, elapsed_ms = _timed_score(model, parsed)
@@ -155,7 +156,7 @@ def invocations_model_name(headers: Mapping[str, str]) -> str | None:
     name = headers.get(MODEL_HEADER)
     if name is None and (target := headers.get(SAGEMAKER_MODEL_HEADER)) is not None:
         name = target.rsplit("/", 1)[-1].removesuffix(".tar.gz")
-    return None if name is None else name.strip()
+    return (name or "").strip() or None  # an empty header names no model: the default
 
 
 def invocations(runtime: Runtime, request: HttpRequest) -> Answer:
@@ -170,7 +171,7 @@ def invocations(runtime: Runtime, request: HttpRequest) -> Answer:
 
 def infer(runtime: Runtime, request: HttpRequest, name: str, version: str | None = None) -> Answer:
     """``POST /v2/models/{name}[/versions/{version}]/infer``."""
-    model = model_for(runtime, name, version)
+    model = model_for(runtime, path_parameter(name), path_parameter(version))
     settings = runtime.settings
     infer_request = parse_infer_request(
         request.body_bytes(settings.max_request_bytes),

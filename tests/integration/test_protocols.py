@@ -336,6 +336,36 @@ def test_v2_classifier_probabilities_and_bytes_inputs(
         ({"inputs": _v2_columns(ROWS[:1]), "outputs": [{"name": "predict_proba"}]}, "regressor"),
         ({"inputs": _v2_columns(ROWS[:1]), "outputs": [{"name": "score"}]}, "does not exist"),
         ({"inputs": _v2_columns(ROWS[:1]), "id": 5}, '"id" must be a string'),
+        ({"inputs": _v2_columns(ROWS[:1]), "id": "x" * 257}, "at most 256"),
+        (
+            {"inputs": _v2_columns(ROWS[:1]), "outputs": [{"name": "predict"}] * 2},
+            "asked for twice",
+        ),
+        (
+            {
+                "inputs": [
+                    {
+                        "name": "x",
+                        "shape": [2, 11],
+                        "datatype": "FP64",
+                        "data": [[1] * 12, [1] * 10],
+                    }
+                ]
+            },
+            "does not have the shape",
+        ),
+        (
+            {"inputs": [{"name": "alcohol", "shape": [0], "datatype": "FP32", "data": []}]},
+            "no rows",
+        ),
+        (
+            {"inputs": _v2_columns(ROWS[:1]), "parameters": {"binary_data_output": "false"}},
+            "true or false",
+        ),
+        (
+            {"inputs": [{"name": "x", "shape": [10, 300], "datatype": "FP32", "data": [1] * 3000}]},
+            "300 columns",
+        ),
     ],
 )
 def test_v2_refusals_are_400_with_a_message(
@@ -428,6 +458,28 @@ def test_a_star_serves_every_model_by_path_header_and_v2(
     assert call("GET", "/v2/models/churn/ready")[0] == 200
     status, answer, _ = _json(call("GET", "/models/nope/predict"))
     assert status == 404
+
+
+def test_errors_name_the_default_model_only_where_it_was_asked_for(
+    two_models: str, wine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVED_MODELS", "*")
+    bad = json.dumps({"instances": [{"tenure months": "long"}]})
+    assert call("POST", "/predict", bad)[2]["X-Model-Name"] == "wine"
+    for path, headers in (
+        ("/models/churn/predict", {}),
+        ("/invocations", {"x-model-name": "churn"}),
+        ("/models/nope/predict", {}),
+    ):
+        status, _, answer_headers = call("POST", path, bad, headers)
+        assert status in (404, 422)
+        assert "X-Model-Name" not in answer_headers, path
+    # An empty model header names no model: the default answers.
+    status, answer, _ = _json(
+        call("POST", "/invocations", json.dumps({"instances": ROWS}), {"x-model-name": " "})
+    )
+    assert status == 200
+    assert answer["model"]["name"] == "wine"
 
 
 def test_a_name_outside_the_allowlist_is_404_without_touching_s3(

@@ -149,3 +149,35 @@ def test_many_threads_share_one_load_per_model() -> None:
         thread.join()
     assert errors == []
     assert models.loaded_bytes <= 10 + 10  # the default, and at most the last one used
+
+
+def test_remembered_failures_keep_their_place_while_models_are_over_budget() -> None:
+    models = model_set({"main": 500, "a": 10}, ("*",), 100)
+    models.get("main")  # the default alone is over the budget
+    for _ in range(3):
+        for ghost in ("x", "y"):
+            with pytest.raises(UnknownModelError):
+                models.get(ghost)
+    looks = [c for c in reader_of(models).calls if c == ("resolve", "x")]
+    assert len(looks) == 1  # remembered, not evicted for bytes it does not hold
+
+
+def test_a_remembered_failure_does_not_grow_its_traceback() -> None:
+    import traceback
+
+    models = model_set({"main": 1}, ("*",), 100)
+    sizes = []
+    for _ in range(50):
+        try:
+            models.get("ghost")
+        except UnknownModelError as exc:
+            sizes.append(len("".join(traceback.format_exception(exc))))
+    assert max(sizes) < 2 * min(sizes)
+
+
+@pytest.mark.parametrize("name", ["main\n", "main\r", " main"])
+def test_names_with_line_breaks_or_spaces_are_not_names(name: str) -> None:
+    models = model_set({"main": 1}, ("*",), 100)
+    with pytest.raises(UnknownModelError):
+        models.get(name)
+    assert reader_of(models).calls == []
