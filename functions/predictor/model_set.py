@@ -126,6 +126,9 @@ class ModelSet:
         S3 call) and for a model or version the registry does not hold; other failures
         (S3 unreachable, a corrupt artifact) propagate as they are.
         """
+        if name is None and version is None:
+            # The warm path of the function's own model: never evicted, so no bookkeeping.
+            return self._cache((self.default_name, None)).get()
         name = self.default_name if name is None else name
         if not self.allows(name):
             raise UnknownModelError(f"model {_shown(name)} is not served by this function")
@@ -136,12 +139,15 @@ class ModelSet:
                 raise UnknownModelError(f"model {name!r} has no version {_shown(version)}") from exc
         key: Key = (name, version)
         cache = self._cache(key)
+        before = cache.current
         try:
-            return cache.get()
+            model = cache.get()
         except ModelNotFoundError as exc:
+            self._evict(keep=key)  # names that fail count as entries
             raise UnknownModelError(str(exc)) from exc
-        finally:
-            self._evict(keep=key)  # after a failure too: names that fail count as entries
+        if model is not before:  # a load (or a swap) changed the bytes held
+            self._evict(keep=key)
+        return model
 
     @property
     def current(self) -> LoadedModel | None:
@@ -172,6 +178,9 @@ class ModelSet:
         return sum(cache.current.size_bytes for _, cache in self.loaded_items() if cache.current)
 
     def _cache(self, key: Key) -> ModelCache:
+        cache = self._caches.get(key)
+        if cache is not None and key[0] == self.default_name and key[1] is None:
+            return cache  # the default entry is never evicted: its place in the order is moot
         with self._lock:
             cache = self._caches.get(key)
             if cache is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,6 +90,7 @@ class ContentType:
     media: str
 
     @classmethod
+    @functools.lru_cache(maxsize=64)  # the same few headers, request after request
     def parse(cls, header: str | None) -> ContentType:
         """Parse a Content-Type header: 415 for a charset other than UTF-8, or another parameter."""
         media, *parameters = (header or "").split(";")

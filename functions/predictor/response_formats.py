@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
 import io
 import json
 from typing import Any
@@ -38,6 +39,7 @@ _ACCEPTED: dict[str, ResponseFormat] = {
 }
 
 
+@functools.lru_cache(maxsize=64)  # clients send the same few Accept headers over and over
 def negotiate(accept: str | None) -> ResponseFormat:
     """The format an Accept header prefers (highest q, then its order); JSON when absent.
 
