@@ -63,10 +63,15 @@ class HttpRequest:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> HttpRequest:
-        """Headers as API Gateway delivers them (lower-case names), the raw body."""
-        return cls(
-            event.get("headers") or {}, event.get("body") or "", bool(event.get("isBase64Encoded"))
-        )
+        """Headers with lower-case names, the raw body.
+
+        API Gateway and Function URLs deliver header names in lower case; other front
+        doors (`sam local start-api`) keep the client's case, so those are folded.
+        """
+        headers = event.get("headers") or {}
+        if not all(name.islower() for name in headers):
+            headers = {name.lower(): value for name, value in headers.items()}
+        return cls(headers, event.get("body") or "", bool(event.get("isBase64Encoded")))
 
     def body_bytes(self, max_bytes: int) -> bytes:
         """The body's bytes (decoded from base64 when the event says so)."""

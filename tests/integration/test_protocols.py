@@ -101,6 +101,15 @@ def test_every_mlflow_and_sagemaker_body_gives_the_same_predictions(
         assert answer["ignored_params"] == ["temperature"]
 
 
+def test_header_names_in_any_case_are_read(expected: list[float]) -> None:
+    # API Gateway sends lower-case names; sam local start-api keeps the client's case.
+    body = _csv(LISTS, header=False)
+    headers = {"Content-Type": "text/csv", "Accept": "text/csv", "content-type": None}
+    status, answer, _ = call("POST", "/invocations", body, headers)
+    assert status == 200
+    assert [float(v) for v in answer.split()] == expected
+
+
 def test_invocations_answers_as_mlflow_does(expected: list[float], wine: str) -> None:
     status, answer, _ = _json(call("POST", "/invocations", MLFLOW_BODIES["dataframe_split"][0]))
     assert status == 200
