@@ -516,3 +516,32 @@ def test_a_name_outside_the_allowlist_is_404_without_touching_s3(
     )
     assert status == 404
     assert "no alias" in answer["error"]["message"]
+
+
+def test_each_model_reloads_on_its_own_alias(
+    two_models: str,
+    wine: str,
+    serve: ModelRegistry,
+    churn_classifier: Artifacts,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from realtime import app
+
+    monkeypatch.setenv("SERVED_MODELS", "*")
+    body = json.dumps({"instances": CHURN_ROWS})
+    assert _json(call("POST", "/models/churn/predict", body))[1]["model"]["version"] == two_models
+    models = app.container.get().models
+    now = [0.0]
+    models.clock = lambda: now[0]
+    models.recheck_now()
+    call("POST", "/models/churn/predict", body)  # checked at 0: the next look is at 60
+    newer = churn_classifier.publish(serve, "churn")["version"]
+    serve.set_alias("churn", "production", newer)
+    assert _json(call("POST", "/models/churn/predict", body))[1]["model"]["version"] == two_models
+    now[0] = 61.0
+    status, answer, headers = _json(call("POST", "/models/churn/predict", body))
+    assert status == 200
+    assert answer["model"]["version"] == newer
+    assert headers["X-Model-Version"] == newer
+    # The default model is untouched by the other's move.
+    assert _json(call("GET", "/health"))[1]["model"]["version"] == wine
