@@ -256,35 +256,28 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
+    from predictor.inference import Task
     from predictor.settings import RegistryLocation, Settings
     from training.job import TrainingConfig, run_training
 
-    print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
-    result = run_training(
-        TrainingConfig(
+    def train(name: str, candidates: tuple[str, ...], task: Task | None = None) -> Any:
+        """Train ``name`` on the demo data and promote it to ALIAS."""
+        config = TrainingConfig(
             data=str(DEMO_DATA),
             target="quality",
-            name=MODEL_NAME,
+            name=name,
             registry=RegistryLocation(MODEL_BUCKET),
-            candidates=tuple(args.candidates.split(",")),
+            task=task,
+            candidates=candidates,
             promote=ALIAS,
-        ),
-        s3,
-    )
+        )
+        return run_training(config, s3)
+
+    print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
+    result = train(MODEL_NAME, tuple(args.candidates.split(",")))
     print(result.summary(), flush=True)
     print(f"Training a second model, {CLASSIFIER_NAME} (quality as classes) ...", flush=True)
-    classifier = run_training(
-        TrainingConfig(
-            data=str(DEMO_DATA),
-            target="quality",
-            name=CLASSIFIER_NAME,
-            registry=RegistryLocation(MODEL_BUCKET),
-            task="classification",
-            candidates=("linear",),
-            promote=ALIAS,
-        ),
-        s3,
-    )
+    classifier = train(CLASSIFIER_NAME, ("linear",), "classification")
 
     from batch import app as batch_app
     from realtime import app

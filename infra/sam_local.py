@@ -111,21 +111,19 @@ def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProc
 
 def remove_function_containers() -> None:
     """Remove the function containers on NETWORK (all but moto's)."""
-    listed = subprocess.run(
-        [tool("docker"), "ps", "--all", "--quiet", "--filter", f"network={NETWORK}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    ).stdout.split()
-    moto = subprocess.run(
-        [tool("docker"), "ps", "--all", "--quiet", "--filter", f"name={NAME_PREFIX}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    ).stdout.split()
-    stale = [c for c in listed if c not in moto]
+
+    def containers(docker_filter: str) -> list[str]:
+        listed = subprocess.run(
+            [tool("docker"), "ps", "--all", "--quiet", "--filter", docker_filter],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        return listed.stdout.split()
+
+    moto = containers(f"name={NAME_PREFIX}")
+    stale = [c for c in containers(f"network={NETWORK}") if c not in moto]
     if stale:
         subprocess.run(
             [tool("docker"), "rm", "--force", *stale], capture_output=True, check=False, timeout=120

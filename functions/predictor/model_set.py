@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from predictor.errors import ModelNotFoundError, UnknownModelError
 from predictor.model_cache import ModelCache
 from predictor.registry import LoadedModel, RegistryReader, check_name
+from predictor.values import shortened
 
 logger = logging.getLogger(__name__)
 
@@ -127,16 +128,18 @@ class ModelSet:
         (S3 unreachable, a corrupt artifact) propagate as they are.
         """
         if name is None and version is None:
-            # The warm path of the function's own model: never evicted, so no bookkeeping.
-            return self._cache((self.default_name, None)).get()
+            # The warm path of the function's own model: never evicted, so neither its place
+            # in the order nor the budget needs the lock.
+            default = self._caches.get((self.default_name, None))
+            return (default or self._cache((self.default_name, None))).get()
         name = self.default_name if name is None else name
         if not self.allows(name):
-            raise UnknownModelError(f"model {_shown(name)} is not served by this function")
+            raise UnknownModelError(f"model {_repr(name)} is not served by this function")
         if version is not None:
             try:
                 check_name(version, "version")
             except ValueError as exc:
-                raise UnknownModelError(f"model {name!r} has no version {_shown(version)}") from exc
+                raise UnknownModelError(f"model {name!r} has no version {_repr(version)}") from exc
         key: Key = (name, version)
         cache = self._cache(key)
         before = cache.current
@@ -178,9 +181,6 @@ class ModelSet:
         return sum(cache.current.size_bytes for _, cache in self.loaded_items() if cache.current)
 
     def _cache(self, key: Key) -> ModelCache:
-        cache = self._caches.get(key)
-        if cache is not None and key[0] == self.default_name and key[1] is None:
-            return cache  # the default entry is never evicted: its place in the order is moot
         with self._lock:
             cache = self._caches.get(key)
             if cache is None:
@@ -237,5 +237,5 @@ class ModelSet:
                     )
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+def _repr(text: str) -> str:
+    return repr(shortened(text, 60))

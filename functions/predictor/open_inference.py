@@ -30,7 +30,7 @@ from predictor.errors import MalformedRequestError, PayloadTooLargeError
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest, load_json
 from predictor.schema import NUMERIC
-from predictor.scoring import PUBLIC_MANIFEST_KEYS, ScoringResult
+from predictor.scoring import ScoringResult
 
 #: The header that splits a binary request or response into JSON and tensor data.
 HEADER_LENGTH = "inference-header-content-length"
@@ -470,9 +470,7 @@ def model_metadata(model: LoadedModel) -> dict[str, Any]:
         "inputs": inputs,
         "outputs": outputs,
         "parameters": {
-            key: model.manifest.get(key)
-            for key in PUBLIC_MANIFEST_KEYS
-            if key in ("task", "target", "estimator", "created_at")
+            key: model.manifest.get(key) for key in ("task", "target", "estimator", "created_at")
         },
     }
 

@@ -28,7 +28,7 @@ from predictor.errors import (
     SchemaViolationError,
     UnsupportedMediaTypeError,
 )
-from predictor.values import OversizedInteger
+from predictor.values import OversizedInteger, shortened
 
 JSON_TYPES = frozenset({"application/json"})
 CSV_TYPES = frozenset({"text/csv", "application/csv"})
@@ -103,7 +103,7 @@ class ContentType:
             if key == "charset":
                 if value not in ("utf-8", "utf8"):
                     raise UnsupportedMediaTypeError(
-                        f"charset {_short(value)!r} is not supported: send UTF-8 "
+                        f"charset {shortened(value)!r} is not supported: send UTF-8 "
                         "(charset=utf-8, or no charset)"
                     )
             else:
@@ -111,15 +111,10 @@ class ContentType:
         if unknown:
             raise UnsupportedMediaTypeError(
                 "unrecognized content type parameter(s): "
-                + ", ".join(repr(_short(k)) for k in unknown)
+                + ", ".join(repr(shortened(k)) for k in unknown)
                 + " (only charset=utf-8 is accepted)"
             )
         return cls(media.strip().lower())
-
-
-def media_type(content_type: str | None) -> str:
-    """The bare media type of a Content-Type header, lower-cased (``""`` when absent)."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def body_bytes(body: str | None, base64_encoded: bool, max_bytes: int) -> bytes:
@@ -154,7 +149,7 @@ def parse_request(
     kind = ContentType.parse(content_type).media
     if kind not in JSON_TYPES and kind not in CSV_TYPES and kind not in JSONLINES_TYPES:
         raise UnsupportedMediaTypeError(
-            f"unsupported content type {_short(kind) or '(none)'!r}: send {ACCEPTED_TYPES}"
+            f"unsupported content type {shortened(kind) or '(none)'!r}: send {ACCEPTED_TYPES}"
         )
     try:
         text = body.decode("utf-8-sig")
@@ -173,17 +168,13 @@ def parse_request(
     return parsed
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object as a dict, refusing a key given twice (json keeps the last silently)."""
     document = dict(pairs)
     if len(document) != len(pairs):
         seen: set[str] = set()
         twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise MalformedRequestError(f"JSON object has the key {_short(twice)!r} more than once")
+        raise MalformedRequestError(f"JSON object has the key {shortened(twice)!r} more than once")
     return document
 
 
@@ -232,7 +223,7 @@ def _parse_json(text: str, names: Sequence[str]) -> ParsedRequest:
     unknown = [key for key in document if key not in DATA_KEYS and key != "params"]
     if len(forms) != 1 or unknown:
         extra = (
-            f" (found {', '.join(repr(_short(k)) for k in forms + unknown)})" if document else ""
+            f" (found {', '.join(repr(shortened(k)) for k in forms + unknown)})" if document else ""
         )
         raise MalformedRequestError(_SHAPES + extra)
     params = document.get("params", {})
@@ -306,7 +297,8 @@ def _from_columnar(inputs: dict[str, Any]) -> ParsedRequest:
     if not all(lists):
         column = next(k for k, v in inputs.items() if not isinstance(v, list))
         raise MalformedRequestError(
-            f'"inputs" must map every column to a list of values; {_short(column)!r} is not a list'
+            f'"inputs" must map every column to a list of values; {shortened(column)!r} is '
+            "not a list"
         )
     lengths = {len(v) for v in inputs.values()}
     if len(lengths) != 1:

@@ -17,6 +17,7 @@ from predictor.inference import NOT_FINITE_PREDICTION
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest
 from predictor.response_formats import ResponseFormat, csv_lines, json_lines
+from predictor.values import shortened
 
 #: How many row problems one error response lists (the message gives the total).
 MAX_ERROR_DETAILS = 100
@@ -59,12 +60,14 @@ class ScoringResult:
     def _with_ignored(self, response: dict[str, Any]) -> dict[str, Any]:
         if self.ignored_columns:
             response["ignored_columns"] = [
-                _shown(name) for name in self.ignored_columns[:MAX_IGNORED_LISTED]
+                shortened(name, MAX_ECHOED_NAME)
+                for name in self.ignored_columns[:MAX_IGNORED_LISTED]
             ]
             response["ignored_columns_count"] = len(self.ignored_columns)
         if self.ignored_params:
             response["ignored_params"] = [
-                _shown(name) for name in self.ignored_params[:MAX_IGNORED_LISTED]
+                shortened(name, MAX_ECHOED_NAME)
+                for name in self.ignored_params[:MAX_IGNORED_LISTED]
             ]
         return response
 
@@ -82,8 +85,9 @@ class ScoringResult:
 MAX_ECHOED_NAME = 200
 
 
-def _shown(name: str) -> str:
-    return name if len(name) <= MAX_ECHOED_NAME else name[: MAX_ECHOED_NAME - 3] + "..."
+def _echoed(names: Sequence[str]) -> list[str]:
+    """The first names of a list a response echoes, each cut to MAX_ECHOED_NAME."""
+    return [shortened(name, MAX_ECHOED_NAME) for name in names[:MAX_IGNORED_LISTED]]
 
 
 def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:

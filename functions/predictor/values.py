@@ -28,9 +28,13 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
 
 
+def shortened(text: str, limit: int = _QUOTE_LIMIT) -> str:
+    """``text``, cut to ``limit`` characters (ending in "...") when it is longer."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _quote(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
+    return shortened(repr(value))
 
 
 _NOT_NULLABLE = "missing value in a column that does not allow one"
@@ -93,8 +97,7 @@ def _finish_numeric(
 
 
 def _quote_text(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
+    return shortened(str(value))
 
 
 # JSON values: requests are small (bounded by MAX_REQUEST_ROWS), so plain Python per

@@ -181,10 +181,8 @@ def invocations() -> Response[Any]:
 
 @app.get("/ping")
 def ping() -> Response[str]:
-    """200 when the default model is loaded (or loads now); 503 when none can be."""
-    model = current_model()
-    body = {"status": "ok", "model": {"name": model.name, "version": model.version}}
-    return _json(200, body, model_headers(model))
+    """MLflow's and SageMaker's health check: ``GET /health``'s answer."""
+    return health()
 
 
 # ----- Open Inference Protocol (KServe V2) -------------------------------------------------

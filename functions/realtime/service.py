@@ -14,8 +14,6 @@ Errors keep one status per cause everywhere; their body follows the route's prot
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,8 +27,6 @@ from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
 from predictor.response_formats import negotiate
 from predictor.runtime import Container, Runtime
 from predictor.scoring import ScoringResult, score_rows
-
-logger = logging.getLogger(__name__)
 
 container = Container()
 
@@ -216,8 +212,3 @@ def error_body(
         code = MLFLOW_ERROR_CODES.get(status, "BAD_REQUEST")
         return {"error_code": code, "message": message, **body}
     return body
-
-
-def json_text(document: Any) -> str:
-    """A JSON document as response text."""
-    return json.dumps(document)
