@@ -3,8 +3,9 @@
 ``incoming/<rel>`` (``.csv`` or ``.csv.gz``, in any case) is scored into
 ``predictions/<rel>``, ``errors/<rel>`` and ``reports/<rel>.json``: the same relative
 path for every output, so no two inputs can share one. A gzipped input gets gzipped
-outputs. ``reports/<rel>.lease`` is the lease of a run in progress. Nothing is ever
-written under ``incoming/``, so outputs never trigger another run.
+outputs. ``reports/<rel>.lease`` is the lease of a run in progress, and a run in byte
+ranges keeps its parts under ``runs/<rel>/<run>/`` until it assembles them. Nothing is
+ever written under ``incoming/``, so outputs never trigger another run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ INCOMING = "incoming/"
 PREDICTIONS = "predictions/"
 ERRORS = "errors/"
 REPORTS = "reports/"
+RUNS = "runs/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,8 @@ class OutputKeys:
     report: str
     lease: str
     gzipped: bool
+    #: The prefix under which runs in byte ranges keep their parts.
+    runs: str
 
 
 def output_keys(key: str) -> OutputKeys | None:
@@ -42,4 +46,5 @@ def output_keys(key: str) -> OutputKeys | None:
         report=f"{REPORTS}{relative}.json",
         lease=f"{REPORTS}{relative}.lease",
         gzipped=suffix.endswith(".gz"),
+        runs=f"{RUNS}{relative}/",
     )

@@ -42,6 +42,9 @@ class BatchReport:
     error: str | None = None
     reason: str | None = None
     duplicate: bool = False
+    #: A run in byte ranges (see :mod:`predictor.fan_out`): its execution, ranges,
+    #: rounds, workers and timings.
+    fan_out: dict[str, Any] | None = None
     #: The stored JSON, for a report read back: it is answered as stored, never rewritten.
     stored: dict[str, Any] | None = None
 
@@ -80,6 +83,8 @@ class BatchReport:
             document["error"] = self.error
         if self.reason is not None:
             document["reason"] = self.reason
+        if self.fan_out is not None:
+            document["fan_out"] = self.fan_out
         return document
 
     @classmethod
@@ -99,6 +104,7 @@ class BatchReport:
             rows=RowCounts(**document.get("rows", {})),
             error=document.get("error"),
             reason=document.get("reason"),
+            fan_out=document.get("fan_out"),
         )
         report.started = _epoch(document.get("started_at"))
         report.finished = report.started + float(document.get("seconds", 0.0))

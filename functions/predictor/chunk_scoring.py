@@ -21,6 +21,13 @@ from predictor.inference import NOT_FINITE_PREDICTION, Predictions
 from predictor.registry import LoadedModel
 from predictor.schema import NUMERIC, Features
 
+#: Rows the graph is run on at least: fewer are padded (with copies of the first row)
+#: up to this many. onnxruntime may compute a row differently in a small batch (one
+#: row through a linear model, a few through a forest on several threads: the last
+#: digit moves), and a row's output must not depend on which rows share its chunk: a
+#: file scored whole and the same file scored in byte ranges give the same bytes.
+MIN_INFERENCE_ROWS = 256
+
 
 @dataclass(slots=True)
 class RowCounts:
@@ -118,7 +125,7 @@ class ChunkScorer:
             features = {name: values.reshape(-1, 1) for name, values in features.items()}
         text = ""
         if len(rows):
-            predictions = self.model.predictor.predict(features)
+            predictions = self._predict(features, len(rows))
             overflowed = predictions.non_finite_rows()
             if len(overflowed):
                 for row in overflowed:
@@ -135,6 +142,17 @@ class ChunkScorer:
         self.rows.rejected += rejected
         problems.sort(key=lambda p: int(p[0]))
         return text, problems
+
+    def _predict(self, features: Features, rows: int) -> Predictions:
+        """Predictions for ``rows`` rows, computed in a batch of MIN_INFERENCE_ROWS or more."""
+        if rows >= MIN_INFERENCE_ROWS:
+            return self.model.predictor.predict(features)
+        padding = MIN_INFERENCE_ROWS - rows
+        padded = {
+            name: np.concatenate([values, np.repeat(values[:1], padding, axis=0)])
+            for name, values in features.items()
+        }
+        return self.model.predictor.predict(padded).take(np.arange(rows))
 
     def _validate(self, chunk: Chunk) -> tuple[np.ndarray, Features, list[list[str]], int]:
         """The row path: which records are rows (indices), their features, the error

@@ -163,6 +163,14 @@ def record_problems(chunk: Chunk, width: int) -> dict[int, str]:
     return problems
 
 
+def _more_lines(count: int) -> str:
+    """``1 line``, ``3 lines``. Reasons count lines from the record's own line, never name
+    another line's number: a range of a file scored on its own (see :mod:`predictor.fan_out`)
+    writes the same reasons as the whole file read at once.
+    """
+    return f"{count} line" if count == 1 else f"{count} lines"
+
+
 def shown_raw(raw: str) -> str:
     """A refused record's text as the error file shows it (UTF-8, cut lines marked)."""
     if CUT_MARK in raw:
@@ -172,7 +180,11 @@ def shown_raw(raw: str) -> str:
 
 
 class CsvStream:
-    """The header and the records of a CSV text stream, read lazily."""
+    """The header and the records of a CSV text stream, read lazily.
+
+    Record line numbers count from the stream's first line (the header's, or with
+    :meth:`resume` the first line given).
+    """
 
     def __init__(self, text: IO[str]) -> None:
         allow_long_fields()
@@ -200,6 +212,26 @@ class CsvStream:
         duplicates = sorted(name for name, seen in counts.items() if seen > 1)
         if duplicates:
             raise InputError("duplicate column name(s) in the header: " + ", ".join(duplicates))
+
+    @classmethod
+    def resume(cls, text: IO[str], delimiter: str, columns: list[str]) -> CsvStream:
+        """Records of a stream that starts at a record of a file whose header was read
+        elsewhere (a byte range of a large file): no sniffing, no header; line 1 is the
+        stream's first line.
+        """
+        allow_long_fields()
+        stream = cls.__new__(cls)
+        stream.delimiter = delimiter
+        stream.columns = list(columns)
+        stream.header_raw = ""
+        stream._lines = Lines("", text)
+        stream._line = 0
+        return stream
+
+    @property
+    def lines_read(self) -> int:
+        """Physical lines consumed so far (the header's included)."""
+        return self._line
 
     def chunks(self, rows: int, check: RecordCheck | None = None) -> Iterator[Chunk]:
         """The records after the header, about ``rows`` lines at a time.
@@ -258,7 +290,7 @@ class CsvStream:
             except csv.Error as exc:
                 record, reason = [], f"quotes out of place: {exc}"
                 if len(tap.taken) > 1:
-                    reason += f" (the record would run to line {start + len(tap.taken) - 1})"
+                    reason += f" (the record would run on for {_more_lines(len(tap.taken) - 1)})"
             taken = tap.taken
             if reason is None and width is not None and len(taken) > 1:
                 problem = (
@@ -267,10 +299,9 @@ class CsvStream:
                     else (check(record) if check is not None else None)
                 )
                 if problem is not None:
-                    end = start + len(taken) - 1
                     reason = (
-                        f"a quote opened on this line makes lines {start}-{end} one record: "
-                        + problem
+                        "a quote opened on this line makes it and the next "
+                        f"{_more_lines(len(taken) - 1)} one record: {problem}"
                     )
             if reason is not None:
                 if len(taken) > 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -61,6 +62,63 @@ def delete(s3: Any, bucket: str, keys: list[str]) -> None:
     """Delete each key (absent keys are fine)."""
     for key in keys:
         s3.delete_object(Bucket=bucket, Key=key)
+
+
+def delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (a thousand per call); returns how many."""
+    deleted = 0
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+            deleted += len(keys)
+    return deleted
+
+
+def abort_uploads(s3: Any, bucket: str, key: str) -> int:
+    """Abort every multipart upload still open for exactly ``key``; returns how many."""
+    aborted = 0
+    paginator = s3.get_paginator("list_multipart_uploads")
+    for page in paginator.paginate(Bucket=bucket, Prefix=key):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] == key:
+                s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+                aborted += 1
+    return aborted
+
+
+def update_json(
+    s3: Any,
+    bucket: str,
+    key: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    attempts: int = 10,
+) -> bool:
+    """Read-modify-write one JSON object with a conditional write, retried on a race.
+
+    ``change`` returns the new document, or None to leave it as it is. Returns whether a
+    change was written (False: absent, unchanged, or still racing after ``attempts``).
+    """
+    for _ in range(attempts):
+        found = read_json(s3, bucket, key)
+        if found is None:
+            return False
+        document, etag = found
+        changed = change(document)
+        if changed is None:
+            return False
+        body = json.dumps(changed, indent=2).encode()
+        try:
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentType="application/json", IfMatch=etag
+            )
+        except Exception as exc:
+            if error_code(exc) not in CONDITION_FAILED:
+                raise
+            continue
+        return True
+    return False
 
 
 def open_current(s3: Any, obj: ObjectRef) -> tuple[IO[bytes] | None, str | None]:

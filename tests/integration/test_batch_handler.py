@@ -136,7 +136,7 @@ def test_every_kind_of_bad_row_is_reported_with_its_line(data: Any) -> None:
     assert by_line[6][2] == "expected 12 fields, got 5"
     assert by_line[7][2] == "blank line"
     assert by_line[8][2] == (
-        "a quote opened on this line makes lines 8-9 one record: "
+        "a quote opened on this line makes it and the next 1 line one record: "
         "citric acid: not a number: '0.\\n5'"
     )
     assert by_line[8][3] == lines[7].split("\n")[0]
@@ -474,7 +474,7 @@ def test_bad_rows_are_refused_one_at_a_time_wherever_they_are(data: Any) -> None
     assert by_line[4] == by_line[20_001] == "a NUL byte"
     assert (
         by_line[26]
-        == "quotes out of place: ';' expected after '\"' (the record would run to line 41)"
+        == "quotes out of place: ';' expected after '\"' (the record would run on for 15 lines)"
     )
     assert by_line[101] == "expected 12 fields, got 13"  # refused for its width, not its size
     assert by_line[29_001] == "a line longer than 1,048,576 characters"

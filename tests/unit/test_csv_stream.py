@@ -135,7 +135,7 @@ def test_a_stray_quote_refuses_its_line_and_rereads_the_rest() -> None:
     rows[30] = b'30,3"0\n'  # ...closed by another at line 32: one record of the right width
     found, chunks = problems_by_line(b"a,b\n" + b"".join(rows), rows=7)
     assert found == {
-        25: "quotes out of place: ',' expected after '\"' (the record would run to line 32)"
+        25: "quotes out of place: ',' expected after '\"' (the record would run on for 7 lines)"
     }
     read = [(line, f) for c in chunks for line, f in zip(c.lines, c.fields, strict=True)]
     assert len(read) == 40

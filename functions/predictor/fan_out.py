@@ -1,0 +1,705 @@
+"""Scoring one large CSV object in byte ranges, in parallel: plan, score, check, finalize.
+
+The state machine of ``template.yaml`` runs these steps; each is one function call here
+and S3 holds everything between them (under ``runs/<rel>/<run>/``, see
+:mod:`predictor.batch_layout`), so the state it passes stays small.
+
+- :func:`plan_run` pins the object's version, reads the header, dialect and BOM once,
+  and cuts the rest into ranges that start at a line start. It writes the plan and a
+  ``running`` report.
+- :func:`score_range` scores one range with the same reader and scorer as a whole file
+  (:mod:`predictor.batch`): its predictions part (the output header in range 0's), its
+  errors part (line numbers counted from the range's first line) and a result saying
+  where its last record ended.
+- :func:`check_run` proves the cuts. A cut is only a guess: a quoted field may hold line
+  breaks, so a line start need not be a record start. But range 0 starts at the first
+  record, and a range that starts at a record start reads the same records as the whole
+  file would, past its end if its last record runs on; so where it stopped is a record
+  start. When every range starts exactly where the one before it stopped, every range
+  read the whole file's own records. A range that does not is scored again from where
+  the one before stopped (a range swallowed whole by its neighbour is empty), until the
+  chain holds. Then each range's first line number is the sum of the lines before it.
+- :func:`finalize_run` assembles the parts in range order into the two outputs (S3 copies
+  them: UploadPartCopy), renumbers the error lines, writes the report and deletes the
+  parts. Nothing appears under ``predictions/`` before this step.
+- :func:`abort_run` ends a run that cannot finish: a ``failed`` report naming the failed
+  ranges, no outputs, no parts, no open multipart uploads.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import re
+import statistics
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from predictor import s3_store
+from predictor.batch_layout import OutputKeys, output_keys
+from predictor.batch_report import BatchReport
+from predictor.byte_lines import LineCountingReader, best_cut, offset_after_lines
+from predictor.chunk_scoring import ChunkScorer, RowCounts, error_lines
+from predictor.csv_lines import open_text
+from predictor.csv_stream import CsvStream
+from predictor.errors import InputError, MissingColumnsError
+from predictor.registry import LoadedModel, RegistryReader
+from predictor.s3_multipart import MultipartWriter
+from predictor.s3_store import ObjectRef
+from predictor.schema import FeatureSchema
+
+logger = logging.getLogger(__name__)
+
+#: The most ranges of one run: the list of ranges travels in the state machine's state,
+#: whose payload is limited to 256 KiB. A larger file gets larger ranges.
+MAX_RANGES = 4000
+#: Bytes read at the head of the object to find its header (the header's lines may add
+#: up to MAX_RECORD_CHARS characters, each up to four bytes, plus one line).
+HEADER_BYTES = 9 * 1024 * 1024
+#: Bytes read around each planned cut to choose a line start (a longer line moves on).
+CUT_WINDOW_BYTES = 64 * 1024
+CUT_WINDOW_MAX_BYTES = 4 * 1024 * 1024
+#: Rounds of re-scoring misplaced ranges before the run gives up.
+MAX_ROUNDS = 8
+#: Concurrent S3 reads of the planner and the checker.
+S3_THREADS = 16
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def run_name(obj: ObjectRef) -> str:
+    """The execution name of a run: one per object version, so a repeated event for the
+    same version finds its run instead of starting another.
+    """
+    identity = f"{obj.bucket}/{obj.key}@{obj.version_id or obj.etag}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    stem = re.sub(r"[^0-9A-Za-z_-]", "-", obj.key.rsplit("/", 1)[-1])[:40]
+    return f"{stem}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """One planned range: bytes [start, end) of the object."""
+
+    index: int
+    start: int
+    end: int
+
+    def to_item(self) -> dict[str, int]:
+        return {"index": self.index, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Range:
+        return cls(int(item["index"]), int(item["start"]), int(item["end"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What every step of one run shares, stored as ``plan.json`` under the run's prefix."""
+
+    run: str
+    input: ObjectRef
+    size: int
+    delimiter: str
+    columns: list[str]
+    header_lines: int
+    data_start: int
+    model_name: str
+    model_version: str
+    ranges: list[Range]
+    started: float
+    planned_seconds: float
+    execution: str = ""
+
+    @property
+    def prefix(self) -> str:
+        keys = _keys(self.input)
+        return f"{keys.runs}{self.run}/"
+
+    @property
+    def key(self) -> str:
+        return self.prefix + "plan.json"
+
+    def part_key(self, index: int, start: int, suffix: str) -> str:
+        return f"{self.prefix}{index:05d}-{start}.{suffix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["input"] = asdict(self.input)
+        document["ranges"] = [[r.start, r.end] for r in self.ranges]
+        return document
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Plan:
+        values = dict(document)
+        values["input"] = ObjectRef(**document["input"])
+        values["ranges"] = [Range(i, s, e) for i, (s, e) in enumerate(document["ranges"])]
+        return cls(**values)
+
+
+@dataclass(slots=True)
+class RangeResult:
+    """What scoring one range produced, stored beside its parts."""
+
+    index: int
+    start: int
+    end: int
+    lines: int
+    rows: RowCounts
+    predictions_key: str
+    predictions_bytes: int
+    errors_key: str | None
+    errors_bytes: int
+    seconds: float
+    worker: str
+    failed: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["rows"] = self.rows.to_dict()
+        return document
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> RangeResult:
+        values = dict(document)
+        values["rows"] = RowCounts(**document["rows"])
+        return cls(**values)
+
+
+def _keys(obj: ObjectRef) -> OutputKeys:
+    keys = output_keys(obj.key)
+    if keys is None:
+        raise ValueError(f"not an incoming CSV: {obj.key}")
+    return keys
+
+
+def _pinned(obj: ObjectRef) -> dict[str, str]:
+    """GET arguments that read exactly the planned version, whatever happens to the key."""
+    return {"VersionId": obj.version_id} if obj.version_id else {"IfMatch": obj.etag}
+
+
+def _read(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
+    response = s3.get_object(
+        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={start}-{end - 1}", **_pinned(obj)
+    )
+    return bytes(response["Body"].read())
+
+
+# ----- plan ------------------------------------------------------------------------------
+def plan_run(
+    s3: Any,
+    obj: ObjectRef,
+    registry: RegistryReader,
+    model: tuple[str, str],
+    *,
+    range_bytes: int,
+    execution: str = "",
+) -> tuple[Plan | None, BatchReport]:
+    """Pin the version, read the header, cut the ranges; store the plan and a running report.
+
+    Returns the plan and the report, or no plan and the final report of a run that ends
+    here: a duplicate, a stale event (``skipped``), or a file that can never be scored.
+    """
+    began = time.time()
+    keys = _keys(obj)
+    finished = _finished_report(s3, obj, keys)
+    if finished is not None:
+        return None, finished
+    report = BatchReport("running", obj, started=began)
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key, **_pinned(obj))
+    except Exception as exc:
+        if s3_store.error_code(exc) not in (*s3_store.NOT_FOUND, *s3_store.CONDITION_FAILED):
+            raise
+        return None, report.finish("skipped", reason="the object version of the event is gone")
+    pinned = ObjectRef(obj.bucket, obj.key, obj.etag, obj.version_id or head.get("VersionId"))
+    size = int(head["ContentLength"])
+    if size == 0:
+        return None, _store_final(s3, keys, report.finish("failed", error="the file is empty"))
+    name, version = model
+    report.model = {"name": name, "version": version}
+    report.input = pinned
+    try:
+        head_bytes = _read(s3, pinned, 0, min(size, HEADER_BYTES))
+        stream = CsvStream(open_text(io.BytesIO(head_bytes), gzipped=False))
+        bom = len(UTF8_BOM) if head_bytes.startswith(UTF8_BOM) else 0
+        header_end = offset_after_lines(
+            head_bytes[bom:], stream.lines_read, at_end=len(head_bytes) == size
+        )
+        if header_end is None or bom + header_end >= size:
+            raise InputError("the file has a header but no rows")
+        schema = FeatureSchema.from_dict(registry.manifest(name, version)["schema"])
+        missing = schema.missing_columns(stream.columns)
+        if missing:
+            raise MissingColumnsError(missing)
+    except InputError as exc:
+        logger.warning("cannot score %s: %s", obj.key, exc)
+        return None, _store_final(s3, keys, report.finish("failed", error=str(exc)))
+    data_start = bom + header_end
+    cuts = _cuts(s3, pinned, data_start, size, range_bytes)
+    bounds = [data_start, *cuts, size]
+    ranges = [Range(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+    plan = Plan(
+        run=run_name(obj),
+        input=pinned,
+        size=size,
+        delimiter=stream.delimiter,
+        columns=stream.columns,
+        header_lines=stream.lines_read,
+        data_start=data_start,
+        model_name=name,
+        model_version=version,
+        ranges=ranges,
+        started=began,
+        planned_seconds=round(time.time() - began, 3),
+        execution=execution,
+    )
+    s3_store.write_json(s3, obj.bucket, plan.key, plan.to_dict())
+    report.fan_out = _progress(plan, done=0)
+    s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
+    logger.info("planned %s: %d ranges of %d bytes", obj.key, len(ranges), size)
+    return plan, report
+
+
+def _progress(plan: Plan, done: int) -> dict[str, Any]:
+    return {
+        "execution": plan.execution,
+        "run": plan.run,
+        "ranges": {"total": len(plan.ranges), "done": done},
+    }
+
+
+def _cuts(s3: Any, obj: ObjectRef, data_start: int, size: int, range_bytes: int) -> list[int]:
+    """Line starts near every ``range_bytes`` after ``data_start`` (fewer past MAX_RANGES)."""
+    span = size - data_start
+    step = max(range_bytes, -(-span // MAX_RANGES), 1)
+    targets = list(range(data_start + step, size, step))
+
+    def cut_near(target: int) -> int | None:
+        window = CUT_WINDOW_BYTES
+        while True:
+            end = min(size, target + window)
+            # The window starts one byte early: a cut right at the target needs to see
+            # that the byte before it ends a line.
+            found = best_cut(_read(s3, obj, target - 1, end), at_end=end == size)
+            if found is not None:
+                cut = target - 1 + found
+                return cut if cut < size else None
+            if end == size or window >= CUT_WINDOW_MAX_BYTES:
+                return None
+            window *= 4
+
+    with ThreadPoolExecutor(S3_THREADS) as pool:
+        found = list(pool.map(cut_near, targets))
+    cuts: list[int] = []
+    for cut in found:
+        if cut is not None and cut > (cuts[-1] if cuts else data_start):
+            cuts.append(cut)
+    return cuts
+
+
+def _finished_report(s3: Any, obj: ObjectRef, keys: OutputKeys) -> BatchReport | None:
+    """The report of an earlier, finished run of this very object version, if any."""
+    found = s3_store.read_json(s3, obj.bucket, keys.report)
+    if found is None:
+        return None
+    report = BatchReport.from_dict(found[0])
+    scored = report.input
+    same = scored.etag.strip('"') == obj.etag.strip('"') and (
+        not obj.version_id or not scored.version_id or scored.version_id == obj.version_id
+    )
+    if not same or report.status not in ("succeeded", "failed"):
+        return None
+    report.duplicate = True
+    return report
+
+
+def _store_final(s3: Any, keys: OutputKeys, report: BatchReport) -> BatchReport:
+    """Store a failed run's report, its outputs removed so that they agree with it."""
+    bucket = report.input.bucket
+    for key in (keys.predictions, keys.errors):
+        s3_store.abort_uploads(s3, bucket, key)
+    s3_store.delete(s3, bucket, [keys.predictions, keys.errors])
+    s3_store.write_json(s3, bucket, keys.report, report.to_dict())
+    return report
+
+
+def load_plan(s3: Any, bucket: str, key: str) -> Plan:
+    """The plan a step was given (by its key)."""
+    found = s3_store.read_json(s3, bucket, key)
+    if found is None:
+        raise InputError(f"the run's plan {key} is gone")
+    return Plan.from_dict(found[0])
+
+
+# ----- score one range -------------------------------------------------------------------
+def score_range(
+    s3: Any,
+    plan: Plan,
+    item: Range,
+    model: LoadedModel,
+    *,
+    chunk_rows: int,
+    worker: str,
+) -> RangeResult:
+    """Score the records that start in ``item`` (reading past its end if the last runs on).
+
+    A retried range finds its stored result and returns it. A file the model can never
+    score (a missing column) gives a result that says so: retrying would not help.
+    """
+    result_key = plan.part_key(item.index, item.start, "json")
+    found = s3_store.read_json(s3, plan.input.bucket, result_key)
+    if found is not None:
+        return RangeResult.from_dict(found[0])
+    began = time.monotonic()
+    bucket = plan.input.bucket
+    predictions_key = plan.part_key(item.index, item.start, "predictions.csv")
+    errors_key = plan.part_key(item.index, item.start, "errors.csv")
+    predictions = MultipartWriter(s3, bucket, predictions_key)
+    errors = MultipartWriter(s3, bucket, errors_key)
+    try:
+        result = _score_range(s3, plan, item, model, chunk_rows, (predictions, errors))
+    except InputError as exc:
+        for writer in (predictions, errors):
+            writer.abort()
+        result = RangeResult(
+            item.index, item.start, item.end, 0, RowCounts(), "", 0, None, 0, 0.0, worker,
+            failed=str(exc),
+        )  # fmt: skip
+    except BaseException:
+        for writer in (predictions, errors):
+            writer.abort()
+        raise
+    result.seconds = round(time.monotonic() - began, 3)
+    result.worker = worker
+    s3_store.write_json(s3, bucket, result_key, result.to_dict())
+    return result
+
+
+def _score_range(
+    s3: Any,
+    plan: Plan,
+    item: Range,
+    model: LoadedModel,
+    chunk_rows: int,
+    writers: tuple[MultipartWriter, MultipartWriter],
+) -> RangeResult:
+    obj = plan.input
+    last = item.end >= plan.size
+    response = s3.get_object(
+        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={item.start}-", **_pinned(obj)
+    )
+    counter = LineCountingReader(response["Body"], None if last else item.end - item.start)
+    # Plain UTF-8 (no BOM is dropped: a range starts after the header) with the same
+    # error handling and line endings as a whole file (open_text).
+    text = io.TextIOWrapper(
+        io.BufferedReader(counter, buffer_size=1 << 20),
+        encoding="utf-8",
+        errors="surrogateescape",
+        newline="",
+    )
+    stream = CsvStream.resume(text, plan.delimiter, plan.columns)
+    scorer = ChunkScorer(model, plan.columns, plan.delimiter)
+    predictions, errors = writers
+    if item.index == 0:
+        predictions.write(scorer.output_header(_header_raw(s3, plan)).encode())
+    next_line = None  # the line where the first record after this range starts
+    for chunk in _own_chunks(stream, scorer, chunk_rows, counter):
+        if isinstance(chunk, int):
+            next_line = chunk
+            break
+        text_out, problems = scorer.score(chunk)
+        predictions.write(text_out.encode())
+        if problems:
+            errors.write(error_lines(problems))
+    response["Body"].close()
+    if next_line is None:  # the file ended inside this range (or its last record)
+        end, lines = plan.size, stream.lines_read
+    else:
+        lines = next_line - 1
+        assert counter.lines is not None
+        overrun = lines - counter.lines
+        end = item.end if overrun == 0 else item.end + _bytes_of_lines(s3, plan, item.end, overrun)
+    for writer in writers:
+        if writer.written:
+            writer.complete()
+    return RangeResult(
+        index=item.index,
+        start=item.start,
+        end=end,
+        lines=lines,
+        rows=scorer.rows,
+        predictions_key=predictions.key if predictions.written else "",
+        predictions_bytes=predictions.size,
+        errors_key=errors.key if errors.written else None,
+        errors_bytes=errors.size,
+        seconds=0.0,
+        worker="",
+    )
+
+
+def _own_chunks(
+    stream: CsvStream, scorer: ChunkScorer, chunk_rows: int, counter: LineCountingReader
+) -> Iterator[Any]:
+    """The chunks of records that start inside the range, then the line of the first
+    record that does not (an int), if there is one.
+
+    The range's line count is known once its last byte has been read; records are only
+    ever parsed from lines already read, so until then every record starts inside it.
+    """
+    for chunk in stream.chunks(chunk_rows, scorer.check_record):
+        own = counter.lines
+        if own is None or chunk.lines[-1] <= own:
+            yield chunk
+            continue
+        inside = [i for i, line in enumerate(chunk.lines) if line <= own]
+        if inside:
+            yield chunk.subset(inside)
+        yield chunk.lines[len(inside)]
+        return
+
+
+def _bytes_of_lines(s3: Any, plan: Plan, start: int, lines: int) -> int:
+    """How many bytes the ``lines`` lines from ``start`` take (a record that ran on)."""
+    data = b""
+    step = 1 << 20
+    while True:
+        end = min(plan.size, start + len(data) + step)
+        data += _read(s3, plan.input, start + len(data), end)
+        at_end = end == plan.size
+        found = offset_after_lines(data, lines, at_end=at_end)
+        if found is not None:
+            return found
+        if at_end:
+            return len(data)
+        step *= 2
+
+
+def _header_raw(s3: Any, plan: Plan) -> str:
+    """The header row's text, as the whole-file reader gives it."""
+    head = _read(s3, plan.input, 0, plan.data_start)
+    return CsvStream(open_text(io.BytesIO(head), gzipped=False)).header_raw
+
+
+def count_progress(s3: Any, plan: Plan) -> None:
+    """Add one to the running report's ranges done (best effort: it is only progress)."""
+    keys = _keys(plan.input)
+
+    def add_one(document: dict[str, Any]) -> dict[str, Any] | None:
+        fan_out = document.get("fan_out") or {}
+        if document.get("status") != "running" or fan_out.get("run") != plan.run:
+            return None
+        ranges = fan_out["ranges"]
+        ranges["done"] = min(ranges["total"], ranges["done"] + 1)
+        return document
+
+    try:
+        s3_store.update_json(s3, plan.input.bucket, keys.report, add_one)
+    except Exception:
+        logger.warning("could not count the progress of %s", plan.input.key, exc_info=True)
+
+
+# ----- check -----------------------------------------------------------------------------
+@dataclass(slots=True)
+class Check:
+    """Where a run stands after a round of scoring."""
+
+    #: "scoring" (ranges to score again in ``pending``), "finalizing" or "failed".
+    status: str
+    pending: list[Range] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    reason: str | None = None
+
+
+def check_run(s3: Any, plan: Plan, scored: list[Range], round_number: int) -> Check:
+    """Follow the chain of ranges; store it when it holds, else say what to score again.
+
+    ``scored`` are the ranges the last round scored: one of them with no result failed
+    after its retries.
+    """
+    bucket = plan.input.bucket
+    wanted: dict[tuple[int, int], RangeResult | None] = {}
+
+    def fetch(index: int, start: int) -> RangeResult | None:
+        if (index, start) not in wanted:
+            found = s3_store.read_json(s3, bucket, plan.part_key(index, start, "json"))
+            wanted[(index, start)] = None if found is None else RangeResult.from_dict(found[0])
+        return wanted[(index, start)]
+
+    # Most results are where they were planned: read those at once.
+    with ThreadPoolExecutor(S3_THREADS) as pool:
+        list(pool.map(lambda r: fetch(r.index, r.start), plan.ranges))
+    ran = {(r.index, r.start) for r in scored}
+    chain: list[RangeResult] = []
+    pending: list[Range] = []
+    failed: list[int] = []
+    expected: int | None = plan.data_start
+    for planned in plan.ranges:
+        if expected is not None and expected >= planned.end:
+            chain.append(_empty(planned.index, expected))  # swallowed by the range before
+            continue
+        result = fetch(planned.index, expected) if expected is not None else None
+        if result is not None and result.failed:
+            return Check("failed", failed=[planned.index], reason=result.failed)
+        if result is not None:
+            chain.append(result)
+            expected = result.end
+            continue
+        if expected is not None:
+            if (planned.index, expected) in ran:
+                failed.append(planned.index)
+            else:
+                pending.append(Range(planned.index, expected, planned.end))
+        guess = fetch(planned.index, planned.start)
+        expected = guess.end if guess is not None and not guess.failed else None
+    if failed:
+        return Check("failed", failed=failed, reason="scoring failed after its retries")
+    if pending:
+        if round_number >= MAX_ROUNDS:
+            return Check(
+                "failed",
+                failed=[r.index for r in pending],
+                reason=f"ranges still misaligned after {MAX_ROUNDS} rounds",
+            )
+        return Check("scoring", pending=pending)
+    first_line = plan.header_lines + 1
+    links = []
+    for result in chain:
+        links.append({**result.to_dict(), "first_line": first_line})
+        first_line += result.lines
+    s3_store.write_json(s3, bucket, plan.prefix + "chain.json", {"ranges": links})
+    return Check("finalizing")
+
+
+def _empty(index: int, at: int) -> RangeResult:
+    return RangeResult(index, at, at, 0, RowCounts(), "", 0, None, 0, 0.0, "")
+
+
+# ----- finalize --------------------------------------------------------------------------
+def finalize_run(s3: Any, plan: Plan, finished_scoring: float | None = None) -> BatchReport:
+    """Assemble the outputs in range order, write the report, delete the parts."""
+    began = time.time()
+    obj, keys = plan.input, _keys(plan.input)
+    found = s3_store.read_json(s3, obj.bucket, plan.prefix + "chain.json")
+    if found is None:
+        raise InputError(f"the run {plan.run} has no checked chain of ranges")
+    chain = found[0]["ranges"]
+    report = BatchReport("running", obj, started=plan.started)
+    report.model = {"name": plan.model_name, "version": plan.model_version}
+    rows = RowCounts()
+    for link in chain:
+        for name, value in link["rows"].items():
+            setattr(rows, name, getattr(rows, name) + value)
+    report.rows = rows
+    if not s3_store.still_current(s3, obj):
+        s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
+        _forget_running_report(s3, plan, keys)
+        stale = "the object was overwritten or deleted while it was scored"
+        logger.info("skipping %s: %s", obj.key, stale)
+        return report.finish("skipped", reason=stale)
+    if rows.read == 0:
+        report.finish("failed", error="the file has a header but no rows")
+        _store_final(s3, keys, report)
+        s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
+        return report
+    predictions = MultipartWriter(s3, obj.bucket, keys.predictions)
+    errors = MultipartWriter(s3, obj.bucket, keys.errors)
+    try:
+        for link in chain:
+            if link["predictions_bytes"]:
+                predictions.append_object(link["predictions_key"], link["predictions_bytes"])
+        for link in chain:
+            if link["errors_key"]:
+                if not errors.written:
+                    errors.write(b"line,column,reason,row\n")
+                errors.write(_renumbered(s3, obj.bucket, link["errors_key"], link["first_line"]))
+        for name, writer in (("predictions", predictions), ("errors", errors)):
+            if writer.written:
+                writer.complete()
+                report.outputs[name] = writer.key
+    except BaseException:
+        for writer in (predictions, errors):
+            writer.abort()
+        raise
+    produced = set(report.outputs.values())
+    s3_store.delete(s3, obj.bucket, [k for k in (keys.predictions, keys.errors) if k not in produced])
+    report.finish("succeeded")
+    report.fan_out = _summary(plan, chain, began, finished_scoring)
+    s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
+    s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
+    return report
+
+
+def _renumbered(s3: Any, bucket: str, key: str, first_line: int) -> bytes:
+    """A range's error rows with the file's own line numbers."""
+    text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    shift = first_line - 1
+    problems = [
+        [str(int(row[0]) + shift), *row[1:]]
+        for row in csv.reader(io.StringIO(text, newline=""))
+    ]
+    return error_lines(problems)
+
+
+def _summary(
+    plan: Plan, chain: list[dict[str, Any]], began: float, finished_scoring: float | None
+) -> dict[str, Any]:
+    seconds = [link["seconds"] for link in chain if link["worker"]]
+    rescored = sum(
+        1 for link, planned in zip(chain, plan.ranges, strict=True) if link["start"] != planned.start
+    )
+    return {
+        **_progress(plan, done=len(plan.ranges)),
+        "bytes": plan.size,
+        "rescored_ranges": rescored,
+        "workers": len({link["worker"] for link in chain if link["worker"]}),
+        "seconds": {
+            "plan": plan.planned_seconds,
+            "score": round((finished_scoring or began) - plan.started - plan.planned_seconds, 3),
+            "finalize": round(time.time() - began, 3),
+            "range": {
+                "min": min(seconds, default=0.0),
+                "median": round(statistics.median(seconds), 3) if seconds else 0.0,
+                "max": max(seconds, default=0.0),
+            },
+        },
+    }
+
+
+def _forget_running_report(s3: Any, plan: Plan, keys: OutputKeys) -> None:
+    """Remove this run's ``running`` report (a skipped run leaves no report, as a skipped
+    whole-file run does); a report of another run is left alone.
+    """
+    found = s3_store.read_json(s3, plan.input.bucket, keys.report)
+    if found is None:
+        return
+    fan_out = found[0].get("fan_out") or {}
+    if found[0].get("status") == "running" and fan_out.get("run") == plan.run:
+        s3_store.delete(s3, plan.input.bucket, [keys.report])
+
+
+# ----- abort -----------------------------------------------------------------------------
+def abort_run(
+    s3: Any, obj: ObjectRef, error: str, failed_ranges: list[int] | None = None
+) -> BatchReport:
+    """End a run that cannot finish: a failed report, no outputs, no parts, no uploads."""
+    keys = _keys(obj)
+    found = s3_store.read_json(s3, obj.bucket, keys.report)
+    report = BatchReport("running", obj)
+    if found is not None and found[0].get("status") == "running":
+        running = BatchReport.from_dict(found[0])
+        report.started, report.model, report.fan_out = (
+            running.started, running.model, running.fan_out,
+        )  # fmt: skip
+    if failed_ranges:
+        report.fan_out = {**(report.fan_out or {}), "failed_ranges": sorted(failed_ranges)}
+        shown = ", ".join(str(i) for i in sorted(failed_ranges)[:20])
+        error = f"range(s) {shown} failed: {error}"
+    report.finish("failed", error=error)
+    _store_final(s3, keys, report)
+    s3_store.delete_prefix(s3, obj.bucket, keys.runs + run_name(obj) + "/")
+    return report
