@@ -4,7 +4,10 @@ Fake credentials and a fixed region (nothing local can reach real AWS), moto's t
 server on 127.0.0.1 (or moto in-process, for the tests), and what template.yaml defines
 for the data path, read from the template itself so the two cannot drift apart: both
 buckets (versioned as the template versions them), the incoming queue with its
-dead-letter queue, and the data bucket's notification of ``incoming/`` objects.
+dead-letter queue, the data bucket's notification of ``incoming/`` objects, and the
+batch state machine, its definition taken from the template and run by moto's Step
+Functions interpreter, its Lambda tasks answered by the real handlers
+(:mod:`infra.local_lambda`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from infra.lambda_context import REGION
+from infra.lambda_context import ACCOUNT, REGION
+from infra.local_lambda import InvokeEndpoint, LocalFunction
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -23,6 +28,13 @@ MODEL_BUCKET = "serverless-predictor-models-local"
 DATA_BUCKET = "serverless-predictor-data-local"
 QUEUE = "serverless-predictor-incoming-local"
 DEAD_LETTER_QUEUE = "serverless-predictor-dead-letter-local"
+STATE_MACHINE = "serverless-predictor-batch-fan-out-local"
+#: The template's state machine, and each function its definition names: its handler.
+TEMPLATE_STATE_MACHINE = "BatchFanOutStateMachine"
+FAN_OUT_FUNCTIONS = {
+    "FanOutControlFunction": "batch.fan_out_app:control_handler",
+    "FanOutRangeFunction": "batch.fan_out_app:range_handler",
+}
 #: The template's logical id of each bucket created locally.
 TEMPLATE_BUCKETS = {"ModelBucket": MODEL_BUCKET, "DataBucket": DATA_BUCKET}
 #: Locally a failed message comes back after this many seconds (the template's 5,400
@@ -134,34 +146,98 @@ def create_data_path(s3: Any, sqs: Any) -> str:
     return str(queue)
 
 
+def state_machine_definition(function_arns: dict[str, str]) -> str:
+    """The template's state machine definition as JSON, its substitutions made with
+    ``function_arns`` (logical id -> ARN). moto's CloudFormation would read only a
+    DefinitionString, so the definition is created directly from the template.
+    """
+    machine = _template_resources()[TEMPLATE_STATE_MACHINE]["Properties"]
+    text = json.dumps(machine["Definition"])
+    values = {}
+    for name, value in machine.get("DefinitionSubstitutions", {}).items():
+        logical_id = next(iter(value.values()))[0] if isinstance(value, dict) else None
+        if logical_id not in function_arns:
+            raise ValueError(f"no local value for the substitution {name}: {value}")
+        values[name] = function_arns[logical_id]
+
+    def substitute(found: re.Match[str]) -> str:
+        return values[found.group(1)]
+
+    return re.sub(r"\$\{(\w+)\}", substitute, text)
+
+
+class _MotoWithLambda:
+    """moto's threaded server, with the local Lambda Invoke endpoint in front of it."""
+
+    def __init__(self, port: int) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        self.endpoint = InvokeEndpoint(DomainDispatcherApplication(create_backend_app))
+        endpoint = self.endpoint
+
+        class Server(ThreadedMotoServer):
+            def _server_entry(self) -> None:
+                self._server = make_server(
+                    self._ip_address, self._port, endpoint, True, request_handler=MotoRequestHandler
+                )
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self.server = Server(ip_address="127.0.0.1", port=port, verbose=False)
+
+
 class LocalAws:
-    """moto's threaded server on 127.0.0.1 holding the template's buckets (and queue).
+    """moto's threaded server on 127.0.0.1 holding the template's buckets (and queue, and
+    state machine).
 
     ``start()`` also points this process's AWS clients at it (fake credentials and
-    ``AWS_ENDPOINT_URL``), so handlers imported afterwards use it.
+    ``AWS_ENDPOINT_URL``), so handlers imported afterwards use it. With ``states``, the
+    batch state machine is created and run for real; ``range_processes`` worker
+    processes then score its ranges in parallel (0: in this process, one at a time).
     """
 
-    def __init__(self, port: int = 0, *, queue: bool = False) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        queue: bool = False,
+        states: bool = False,
+        range_processes: int = 0,
+        range_environment: dict[str, str] | None = None,
+    ) -> None:
         self._port = port
         self._with_queue = queue
+        self._with_states = states
+        self._range_processes = range_processes
+        self._range_environment = range_environment or {}
         self._server: Any = None
+        self._moto: _MotoWithLambda | None = None
         self.endpoint = ""
         self.s3: Any = None
         self.sqs: Any = None
+        self.states: Any = None
         self.queue_url: str | None = None
+        self.state_machine_arn: str | None = None
 
     def start(self) -> LocalAws:
         """Start the server (OSError if the port is taken) and create the resources."""
-        from moto.server import ThreadedMotoServer
-
         # The server's request log would bury the output of whoever started it.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         use_fake_credentials()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._moto = _MotoWithLambda(self._port)
+        self._server = self._moto.server
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        # Where moto's Step Functions interpreter sends its Lambda calls: this server.
+        os.environ["MOTO_PORT"] = str(port)
         import boto3
 
         self.s3 = boto3.client("s3")
@@ -169,13 +245,52 @@ class LocalAws:
         if self._with_queue:
             self.sqs = boto3.client("sqs")
             self.queue_url = create_data_path(self.s3, self.sqs)
+        if self._with_states:
+            self.state_machine_arn = self._create_state_machine()
         return self
+
+    def _create_state_machine(self) -> str:
+        """The template's batch state machine, executed by moto, its tasks run locally."""
+        import boto3
+        import requests  # moto's own dependency
+
+        config = {"stepfunctions": {"execute_state_machine": True}}
+        requests.post(
+            f"{self.endpoint}/moto-api/config", json=config, timeout=10
+        ).raise_for_status()
+        assert self._moto is not None
+        arns = {
+            logical_id: self._moto.endpoint.register(
+                LocalFunction(
+                    logical_id,
+                    handler,
+                    processes=self._range_processes if logical_id == "FanOutRangeFunction" else 0,
+                    environment=self._range_environment,
+                )
+            )
+            for logical_id, handler in FAN_OUT_FUNCTIONS.items()
+        }
+        self.states = boto3.client("stepfunctions")
+        created = self.states.create_state_machine(
+            name=STATE_MACHINE,
+            definition=state_machine_definition(arns),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/{STATE_MACHINE}",
+        )
+        return str(created["stateMachineArn"])
+
+    def invocations(self, logical_id: str) -> int:
+        """How many times the state machine invoked a function so far."""
+        assert self._moto is not None
+        return self._moto.endpoint.functions[logical_id].invocations
 
     def stop(self) -> None:
         """Stop the server."""
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._moto is not None:
+            self._moto.endpoint.close()
+            self._moto = None
 
     def __enter__(self) -> LocalAws:
         return self.start()

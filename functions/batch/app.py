@@ -5,11 +5,14 @@ function with ``ReportBatchItemFailures``; each SQS record is processed on its o
 the powertools batch utility, so one failed file is retried without the others. A bare
 S3 event (what ``sam local generate-event s3 put`` produces) is accepted too.
 The work itself is :func:`predictor.batch.score_object`; settings, client and model come
-from this function's :class:`~predictor.runtime.Container`.
+from this function's :class:`~predictor.runtime.Container`. A file of at least
+``FAN_OUT_MIN_MIB`` (not gzipped: a gzip stream cannot be cut) starts the batch state
+machine instead, which scores it in byte ranges in parallel (:mod:`predictor.fan_out`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +28,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from predictor import fan_out
 from predictor.batch import score_object
 from predictor.batch_layout import output_keys
 from predictor.batch_report import BatchReport
@@ -64,14 +68,52 @@ def s3_objects(notification: dict[str, Any]) -> list[ObjectRef]:
         if output_keys(key) is None:
             logger.info("ignoring %s: not a CSV under incoming/", key)
             continue
-        found.append(ObjectRef(bucket, key, entry.get("eTag", ""), entry.get("versionId")))
+        size = entry.get("size")
+        found.append(
+            ObjectRef(
+                bucket,
+                key,
+                entry.get("eTag", ""),
+                entry.get("versionId"),
+                int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+            )
+        )
     return found
 
 
+@functools.cache
+def _states_client() -> Any:
+    import boto3  # here, not at import: only a run in ranges needs it
+
+    return boto3.client("stepfunctions")
+
+
+def _in_ranges(obj: ObjectRef, min_bytes: int) -> bool:
+    """Whether ``obj`` is large enough for the state machine (and can be cut at all)."""
+    keys = output_keys(obj.key)
+    if keys is None or keys.gzipped:
+        return False
+    size = obj.size
+    if size is None:  # a hand-made event: ask S3
+        size = int(container.get().s3.head_object(Bucket=obj.bucket, Key=obj.key)["ContentLength"])
+    return size >= min_bytes
+
+
 def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
-    """Score one object and record its metrics."""
+    """Score one object (or start its run in ranges) and record its metrics."""
     runtime = container.get()
     logger.append_keys(object_key=obj.key)
+    settings = runtime.settings
+    min_bytes = int(settings.fan_out_min_mib * 1024 * 1024)
+    if settings.fan_out_state_machine and _in_ranges(obj, min_bytes):
+        started = fan_out.start_run(
+            _states_client(), settings.fan_out_state_machine, obj, settings.fan_out_max_concurrency
+        )
+        logger.info(
+            "scoring in byte ranges" if not started.duplicate else "already scored in ranges",
+            extra={"execution": (started.fan_out or {}).get("execution")},
+        )
+        return started
 
     def load_model() -> LoadedModel:
         model = runtime.models.get()

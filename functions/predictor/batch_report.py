@@ -85,6 +85,8 @@ class BatchReport:
             document["reason"] = self.reason
         if self.fan_out is not None:
             document["fan_out"] = self.fan_out
+        if self.duplicate:
+            document["duplicate"] = True
         return document
 
     @classmethod

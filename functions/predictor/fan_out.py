@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import logging
 import re
 import statistics
@@ -187,6 +188,43 @@ def _read(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
         Bucket=obj.bucket, Key=obj.key, Range=f"bytes={start}-{end - 1}", **_pinned(obj)
     )
     return bytes(response["Body"].read())
+
+
+# ----- start -----------------------------------------------------------------------------
+def start_run(states: Any, state_machine: str, obj: ObjectRef, max_concurrency: int) -> BatchReport:
+    """Start the state machine on ``obj``; a repeated event finds the run of its version.
+
+    The execution is named after the object version (:func:`run_name`): Step Functions
+    refuses a second execution of that name, running or finished.
+    """
+    report = BatchReport("running", obj)
+    document = {
+        "bucket": obj.bucket,
+        "key": obj.key,
+        "etag": obj.etag,
+        "version_id": obj.version_id,
+        "max_concurrency": max_concurrency,
+    }
+    try:
+        started = states.start_execution(
+            stateMachineArn=state_machine, name=run_name(obj), input=json.dumps(document)
+        )
+    except Exception as exc:
+        if s3_store.error_code(exc) != "ExecutionAlreadyExists":
+            raise
+        report.duplicate = True
+        execution = state_machine.replace(":stateMachine:", ":execution:") + ":" + run_name(obj)
+        report.fan_out = {"execution": execution, "run": run_name(obj)}
+        return report
+    report.fan_out = {"execution": started["executionArn"], "run": run_name(obj)}
+    return report
+
+
+def input_of(document: dict[str, Any]) -> ObjectRef:
+    """The object a run scores, from the execution's input."""
+    return ObjectRef(
+        document["bucket"], document["key"], document["etag"], document.get("version_id")
+    )
 
 
 # ----- plan ------------------------------------------------------------------------------
@@ -626,7 +664,9 @@ def finalize_run(s3: Any, plan: Plan, finished_scoring: float | None = None) -> 
             writer.abort()
         raise
     produced = set(report.outputs.values())
-    s3_store.delete(s3, obj.bucket, [k for k in (keys.predictions, keys.errors) if k not in produced])
+    s3_store.delete(
+        s3, obj.bucket, [k for k in (keys.predictions, keys.errors) if k not in produced]
+    )
     report.finish("succeeded")
     report.fan_out = _summary(plan, chain, began, finished_scoring)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
@@ -639,8 +679,7 @@ def _renumbered(s3: Any, bucket: str, key: str, first_line: int) -> bytes:
     text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     shift = first_line - 1
     problems = [
-        [str(int(row[0]) + shift), *row[1:]]
-        for row in csv.reader(io.StringIO(text, newline=""))
+        [str(int(row[0]) + shift), *row[1:]] for row in csv.reader(io.StringIO(text, newline=""))
     ]
     return error_lines(problems)
 
@@ -650,7 +689,9 @@ def _summary(
 ) -> dict[str, Any]:
     seconds = [link["seconds"] for link in chain if link["worker"]]
     rescored = sum(
-        1 for link, planned in zip(chain, plan.ranges, strict=True) if link["start"] != planned.start
+        1
+        for link, planned in zip(chain, plan.ranges, strict=True)
+        if link["start"] != planned.start
     )
     return {
         **_progress(plan, done=len(plan.ranges)),

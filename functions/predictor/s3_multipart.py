@@ -78,7 +78,9 @@ class MultipartWriter:
             self.write(self._read(key, position, size))
 
     def _read(self, key: str, start: int, end: int) -> bytes:
-        response = self._s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+        response = self._s3.get_object(
+            Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
+        )
         return bytes(response["Body"].read())
 
     def _copy_part(self, key: str, start: int, end: int) -> None:

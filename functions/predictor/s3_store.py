@@ -39,6 +39,8 @@ class ObjectRef:
     key: str
     etag: str
     version_id: str | None = None
+    #: The object's size as the event gave it (not stored in reports).
+    size: int | None = None
 
 
 def read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:

@@ -79,6 +79,13 @@ def _model_patterns(raw: str) -> tuple[str, ...]:
     return patterns
 
 
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(raw)
+    return value
+
+
 def _non_negative_float(raw: str) -> float:
     value = float(raw)
     if not math.isfinite(value) or value < 0:
@@ -106,6 +113,15 @@ class Settings:
     #: Loaded models are kept, least recently used first out, while the sum of their
     #: ONNX graphs' sizes stays within this many MiB (the last one used is always kept).
     model_cache_mib: int = 256
+    #: The state machine that scores large files in byte ranges (batch function only;
+    #: empty: every file is scored in one invocation).
+    fan_out_state_machine: str = ""
+    #: Files of at least this many MiB (and not gzipped) go to the state machine.
+    fan_out_min_mib: float = 256.0
+    #: The size of each byte range, in MiB (the planner's step).
+    fan_out_range_mib: float = 64.0
+    #: Ranges scored at once (the Distributed Map's MaxConcurrency).
+    fan_out_max_concurrency: int = 100
 
     @property
     def registry(self) -> RegistryLocation:
@@ -150,4 +166,8 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
         "a comma-separated list of model names or patterns such as region-* or *",
     ),
     ("model_cache_mib", "MODEL_CACHE_MIB", _positive_int, "an integer > 0"),
+    ("fan_out_state_machine", "FAN_OUT_STATE_MACHINE_ARN", _text, "a state machine ARN"),
+    ("fan_out_min_mib", "FAN_OUT_MIN_MIB", _positive_float, "a number of MiB > 0"),
+    ("fan_out_range_mib", "FAN_OUT_RANGE_MIB", _positive_float, "a number of MiB > 0"),
+    ("fan_out_max_concurrency", "FAN_OUT_MAX_CONCURRENCY", _positive_int, "an integer > 0"),
 )

@@ -140,7 +140,8 @@ def data_line_starts(body: bytes) -> list[int]:
 def test_one_cut_at_every_line_start(data: Any, wine: str, name: str, body: bytes) -> None:
     """Two ranges, the cut at each line start in turn: inside quoted fields too."""
     expected = whole(data, wine, name, body)
-    assert expected["rows"]["rejected"] >= 3 and expected["rows"]["scored"] >= 18
+    assert expected["rows"]["rejected"] >= 3
+    assert expected["rows"]["scored"] >= 18
     header_end = data_line_starts(body)[0]
     cuts = [c for c in data_line_starts(body) if c > header_end]
     rescored = 0
@@ -196,11 +197,12 @@ def test_missing_column_fails_at_planning(data: Any, wine: str) -> None:
     got, final = in_ranges(data, wine, "missing.csv", body, range_bytes=200)
     assert final["status"] == "failed"
     assert "alcohol" in final["error"]
-    assert got["predictions"] is None and got["errors"] is None
+    assert got["predictions"] is None
+    assert got["errors"] is None
 
 
 def test_header_only_file(data: Any, wine: str) -> None:
-    got, final = in_ranges(data, wine, "header-only.csv", (HEADER + "\n").encode())
+    _got, final = in_ranges(data, wine, "header-only.csv", (HEADER + "\n").encode())
     assert final["status"] == "failed"
     assert final["error"] == "the file has a header but no rows"
 
@@ -229,11 +231,10 @@ def test_plan_is_stored_and_read_back(data: Any, wine: str) -> None:
     put(data, "incoming/plan.csv", quoted_file())
     obj = _obj(data, "incoming/plan.csv")
     reader = RegistryReader(data, MODEL_BUCKET)
-    plan, running = fan_out.plan_run(data, obj, reader, ("wine", wine), range_bytes=300)
+    plan, _running = fan_out.plan_run(data, obj, reader, ("wine", wine), range_bytes=300)
     assert plan is not None
     assert fan_out.load_plan(data, DATA_BUCKET, plan.key) == plan
     assert isinstance(plan, Plan)
     stored = report(data, "plan.csv")
     assert stored["status"] == "running"
     assert stored["fan_out"]["ranges"] == {"total": len(plan.ranges), "done": 0}
-

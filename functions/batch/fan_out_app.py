@@ -1,0 +1,102 @@
+"""The steps of the batch state machine (template.yaml): large files scored in byte ranges.
+
+Two functions, each with its own role: :func:`control_handler` plans, checks, finalizes
+and aborts runs (no model); :func:`range_handler` scores one range with the model the
+plan names. Each adapts the state machine's payload to :mod:`predictor.fan_out` and
+answers the small document the next state reads (``status`` drives its Choice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from predictor import fan_out
+from predictor.fan_out import Range
+from predictor.registry import RegistryReader
+from predictor.runtime import Container
+
+logger = Logger()
+container = Container()
+#: Outcomes of a run that ends at planning: nothing to score.
+_ENDED = {"succeeded": "done", "failed": "failed", "skipped": "done", "running": "done"}
+
+
+def _state(plan_key: str, pending: list[Range], round_number: int) -> dict[str, Any]:
+    return {
+        "status": "scoring",
+        "plan_key": plan_key,
+        "pending": [item.to_item() for item in pending],
+        "round": round_number,
+    }
+
+
+@logger.inject_lambda_context
+def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``{"step": "plan" | "check" | "finalize" | "abort", "input": <state>}``."""
+    runtime = container.get()
+    s3, settings = runtime.s3, runtime.settings
+    state = event["input"]
+    obj = fan_out.input_of(state)
+    logger.append_keys(object_key=obj.key, step=event["step"])
+    step = event["step"]
+    if step == "plan":
+        reader = RegistryReader(s3, settings.registry)
+        version = reader.resolve(settings.model_name, settings.model_alias)
+        plan, report = fan_out.plan_run(
+            s3,
+            obj,
+            reader,
+            (settings.model_name, version),
+            range_bytes=max(1, int(settings.fan_out_range_mib * 1024 * 1024)),
+            execution=str(event.get("execution", "")),
+        )
+        if plan is None:
+            logger.info("run ends at planning", extra={"status": report.status})
+            return {"status": _ENDED[report.status], "report": report.status}
+        return _state(plan.key, plan.ranges, 1)
+    run = state["run"]
+    plan = fan_out.load_plan(s3, obj.bucket, run["plan_key"])
+    if step == "check":
+        scored = [Range.from_item(item) for item in run["pending"]]
+        check = fan_out.check_run(s3, plan, scored, int(run["round"]))
+        if check.status == "scoring":
+            logger.info("re-scoring misplaced ranges", extra={"ranges": len(check.pending)})
+            return _state(plan.key, check.pending, int(run["round"]) + 1)
+        if check.status == "failed":
+            report = fan_out.abort_run(s3, obj, check.reason or "failed", check.failed)
+            logger.warning("run failed", extra={"error": report.error})
+            return {"status": "failed", "plan_key": plan.key, "error": report.error}
+        return {"status": "finalizing", "plan_key": plan.key}
+    if step == "finalize":
+        report = fan_out.finalize_run(s3, plan)
+        logger.info("run finished", extra={"status": report.status, "rows": report.rows.to_dict()})
+        return {"status": report.status}
+    if step == "abort":
+        cause = state.get("error") or {}
+        error = str(cause.get("Cause") or cause.get("Error") or "the run failed")
+        report = fan_out.abort_run(s3, obj, error[:2000])
+        return {"status": "failed", "error": report.error}
+    raise ValueError(f"unknown step {step!r}")
+
+
+@logger.inject_lambda_context
+def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``{"bucket", "plan_key", "range": {"index", "start", "end"}}``: score one range."""
+    runtime = container.get()
+    plan = fan_out.load_plan(runtime.s3, event["bucket"], event["plan_key"])
+    item = Range.from_item(event["range"])
+    logger.append_keys(object_key=plan.input.key, range=item.index)
+    model = runtime.models.get(plan.model_name, plan.model_version)
+    result = fan_out.score_range(
+        runtime.s3,
+        plan,
+        item,
+        model,
+        chunk_rows=runtime.settings.batch_chunk_rows,
+        worker=str(getattr(context, "log_stream_name", "") or id(container)),
+    )
+    fan_out.count_progress(runtime.s3, plan)
+    logger.info("scored range", extra={"rows": result.rows.to_dict(), "seconds": result.seconds})
+    return {"index": result.index, "start": result.start, "end": result.end}
