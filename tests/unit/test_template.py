@@ -79,7 +79,10 @@ def s3_grants(expanded: dict[str, Any], function: str) -> dict[str, set[str]]:
     return grants
 
 
-@pytest.mark.parametrize("function", ["RealtimeFunction", "BatchFunction"])
+@pytest.mark.parametrize(
+    "function",
+    ["RealtimeFunction", "BatchFunction", "FanOutControlFunction", "FanOutRangeFunction"],
+)
 def test_serving_roles_cannot_delete_versions_or_change_acls(
     expanded: dict[str, Any], function: str
 ) -> None:
@@ -312,3 +315,106 @@ def test_the_build_fetches_wheels_for_the_architecture(arch: str, wheels: str) -
     ).stdout
     assert f"--platform manylinux2014_{wheels} --platform manylinux_2_28_{wheels}" in planned
     assert "--require-hashes" in planned
+
+
+# ----- the batch state machine ---------------------------------------------------------
+def _prefixes(statement_resources: set[str]) -> list[str]:
+    """The data bucket prefixes (``runs/``) of S3 object grants, sorted."""
+    found = []
+    for text in statement_resources:
+        value = json.loads(text)
+        for resource in value if isinstance(value, list) else [value]:
+            arn = (
+                resource["Fn::Sub"] if isinstance(resource, dict) and "Fn::Sub" in resource else ""
+            )
+            if "-data-" in arn:
+                found.append(arn.split("}/", 1)[1])
+    return sorted(found)
+
+
+def test_the_state_machine_may_only_invoke_its_two_functions_and_run_its_map(
+    expanded: dict[str, Any],
+) -> None:
+    machine = expanded["Resources"]["BatchFanOutStateMachine"]
+    role = expanded["Resources"][machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]]
+    statements = [
+        s
+        for policy in role["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    ]
+    granted = {(action, resources(s)) for s in statements for action in actions(s)}
+    invoked = {r for a, r in granted if a == "lambda:InvokeFunction"}
+    assert all("FanOutControlFunction" in r or "FanOutRangeFunction" in r for r in invoked)
+    assert any("FanOutControlFunction" in r for r in invoked)
+    assert any("FanOutRangeFunction" in r for r in invoked)
+    assert {a for a, _ in granted} == {
+        "lambda:InvokeFunction",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "states:StopExecution",
+    }
+    (own,) = {r for a, r in granted if a == "states:StartExecution"}
+    assert own.endswith('stateMachine:${AWS::StackName}-batch-fan-out"}')
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        (executions,) = {r for a, r in granted if a == action}
+        assert executions.endswith('execution:${AWS::StackName}-batch-fan-out/*"}')
+
+
+def test_the_batch_function_may_start_only_the_state_machine(expanded: dict[str, Any]) -> None:
+    starts = [s for s in role_statements(expanded, "BatchFunction") if "states" in actions(s)[0]]
+    assert [actions(s) for s in starts] == [["states:StartExecution"]]
+    assert resources(starts[0]).endswith('stateMachine:${AWS::StackName}-batch-fan-out"}')
+    machine = expanded["Resources"]["BatchFanOutStateMachine"]["Properties"]
+    assert machine["StateMachineName"] == {"Fn::Sub": "${AWS::StackName}-batch-fan-out"}
+
+
+def test_a_range_worker_writes_only_run_parts_and_progress(expanded: dict[str, Any]) -> None:
+    grants = s3_grants(expanded, "FanOutRangeFunction")
+    assert set(grants) == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+    }
+    assert _prefixes(grants["s3:PutObject"]) == [
+        f"{batch_layout.REPORTS}*",
+        f"{batch_layout.RUNS}*",
+    ]
+    assert _prefixes(grants["s3:AbortMultipartUpload"]) == [f"{batch_layout.RUNS}*"]
+    assert _prefixes(grants["s3:GetObjectVersion"]) == [f"{batch_layout.INCOMING}*"]
+
+
+def test_the_control_function_assembles_outputs_but_never_writes_inputs_or_models(
+    expanded: dict[str, Any],
+) -> None:
+    grants = s3_grants(expanded, "FanOutControlFunction")
+    assert "s3:GetObjectVersion" in grants and "s3:ListBucketMultipartUploads" in grants
+    assert _prefixes(grants["s3:PutObject"]) == sorted(
+        [
+            f"{batch_layout.ERRORS}*",
+            f"{batch_layout.PREDICTIONS}*",
+            f"{batch_layout.REPORTS}*",
+            f"{batch_layout.RUNS}*",
+        ]
+    )
+    assert _prefixes(grants["s3:DeleteObject"]) == _prefixes(grants["s3:PutObject"])
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert "ModelBucket" not in " ".join(grants[action])
+        assert batch_layout.INCOMING not in " ".join(grants[action])
+
+
+def test_the_definition_retries_ranges_and_aborts_on_any_failure(source: dict[str, Any]) -> None:
+    machine = source["Resources"]["BatchFanOutStateMachine"]["Properties"]
+    states = machine["Definition"]["States"]
+    score = states["ScoreRanges"]
+    assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert score["MaxConcurrencyPath"] == "$.max_concurrency"
+    (retry,) = score["ItemProcessor"]["States"]["ScoreRange"]["Retry"]
+    assert retry["MaxAttempts"] >= 2 and retry["BackoffRate"] > 1
+    for name in ("Plan", "ScoreRanges", "Check", "Finalize"):
+        assert [c["Next"] for c in states[name]["Catch"]] == ["Abort"], name
+    assert states["Abort"]["Next"] == "Failed"
+    batch = source["Resources"]["BatchFunction"]["Properties"]["Environment"]["Variables"]
+    assert batch["FAN_OUT_MAX_CONCURRENCY"] == {"Ref": "FanOutMaxConcurrency"}
+    assert batch["FAN_OUT_STATE_MACHINE_ARN"] == {"Ref": "BatchFanOutStateMachine"}
