@@ -11,6 +11,8 @@ import uuid
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+#: One log stream per process, as Lambda has one per container.
+_LOG_STREAM = f"local/[$LATEST]{uuid.uuid4().hex}"
 
 
 class LambdaContext:
@@ -23,6 +25,7 @@ class LambdaContext:
         self.memory_limit_in_mb = memory_limit_in_mb
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
         self.aws_request_id = str(uuid.uuid4())
+        self.log_stream_name = _LOG_STREAM
         self._deadline = time.monotonic() + seconds
 
     def get_remaining_time_in_millis(self) -> int:

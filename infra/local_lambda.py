@@ -73,21 +73,30 @@ class LocalFunction:
         self.name, self.handler = name, handler
         self.invocations = 0
         self._lock = threading.Lock()
+        self._processes = processes
+        self._environment = environment or {}
         self._pool: ProcessPoolExecutor | None = None
-        if processes:
-            self._pool = ProcessPoolExecutor(
-                processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(list(sys.path), {**os.environ, **(environment or {})}),
-            )
+
+    def _workers(self) -> ProcessPoolExecutor:
+        """The worker processes, started on the first event with this process's
+        environment as it is then (the functions' variables are set by then).
+        """
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    self._processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(list(sys.path), {**os.environ, **self._environment}),
+                )
+            return self._pool
 
     def invoke(self, payload: bytes) -> tuple[bytes, bool]:
         """The answer to one Invoke, and whether it is a function error."""
         with self._lock:
             self.invocations += 1
-        if self._pool is not None:
-            return self._pool.submit(_run, self.handler, self.name, payload).result()
+        if self._processes:
+            return self._workers().submit(_run, self.handler, self.name, payload).result()
         with self._lock:  # one event at a time, as in one container
             return _run(self.handler, self.name, payload)
 

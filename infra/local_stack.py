@@ -7,7 +7,10 @@ queue. Trains and promotes the demo model on the bundled wine data with the real
 training job, serves the realtime API on http://127.0.0.1:3000 through the real Lambda
 handler (each HTTP request becomes an API Gateway HTTP API payload 2.0 event), and polls
 the queue like Lambda's SQS event source, so a CSV copied to ``incoming/`` is scored by
-the real batch handler within seconds. Ctrl-C stops everything.
+the real batch handler within seconds. A file of ``--fan-out-min-mib`` or more takes the
+state machine of template.yaml instead, executed by moto's Step Functions interpreter,
+its ranges scored by the real range handler in ``--range-workers`` processes. Ctrl-C
+stops everything.
 """
 
 from __future__ import annotations
@@ -230,6 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-port", type=int, default=5000)
     parser.add_argument("--api-port", type=int, default=3000)
     parser.add_argument(
+        "--fan-out-min-mib",
+        type=float,
+        default=8.0,
+        help="files of this many MiB or more are scored in byte ranges by the state machine",
+    )
+    parser.add_argument(
+        "--range-mib", type=float, default=2.0, help="size of each byte range, in MiB"
+    )
+    parser.add_argument(
+        "--range-workers", type=int, default=2, help="processes scoring ranges in parallel"
+    )
+    parser.add_argument(
         "--candidates",
         default="linear,random_forest,hist_gradient_boosting",
         help="training candidates for the demo model",
@@ -237,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
 
-    local = LocalAws(args.s3_port, queue=True)
+    local = LocalAws(args.s3_port, queue=True, states=True, range_processes=args.range_workers)
     try:
         local.start()
     except OSError as exc:
@@ -253,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             ALIAS_RECHECK_SECONDS="5",
             POWERTOOLS_METRICS_DISABLED="true",
             SERVED_MODELS="*",  # every model of the registry, each at ALIAS
+            FAN_OUT_STATE_MACHINE_ARN=str(local.state_machine_arn),
+            FAN_OUT_MIN_MIB=str(args.fan_out_min_mib),
+            FAN_OUT_RANGE_MIB=str(args.range_mib),
+            FAN_OUT_MAX_CONCURRENCY=str(max(1, args.range_workers)),
         )
     )
 
@@ -341,6 +360,15 @@ Batch: copy a CSV under incoming/ (AWS CLI, any credentials):
 then, seconds later:
   aws --endpoint-url {endpoint} s3 ls --recursive s3://{DATA_BUCKET}/
   predictions/<path>.csv  scored rows   errors/<path>.csv  refused rows   reports/<path>.csv.json
+A file of {args.fan_out_min_mib:g} MiB or more is scored in byte ranges of {
+            args.range_mib:g} MiB by the state
+machine ({args.range_workers} worker processes); its report counts the ranges done meanwhile:
+  (head -1 data/winequality-red.csv; \\
+   for i in $(seq 100); do tail -n +2 data/winequality-red.csv; done) > /tmp/wine-10mb.csv
+  aws --endpoint-url {endpoint} s3 cp /tmp/wine-10mb.csv s3://{DATA_BUCKET}/incoming/
+  aws --endpoint-url {endpoint} stepfunctions list-executions --state-machine-arn {
+            local.state_machine_arn
+        }
 
 Ctrl-C stops everything.""",
         flush=True,

@@ -8,6 +8,7 @@ answers the small document the next state reads (``status`` drives its Choice).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -30,6 +31,18 @@ def _state(plan_key: str, pending: list[Range], round_number: int) -> dict[str, 
         "pending": [item.to_item() for item in pending],
         "round": round_number,
     }
+
+
+def _cause(error: dict[str, Any]) -> str:
+    """What a Catch caught, in one line: ``Type: message`` of the failed task."""
+    cause = str(error.get("Cause") or "")
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and "errorMessage" in document:
+        return f"{document.get('errorType', 'Error')}: {document['errorMessage']}"[:2000]
+    return (cause or str(error.get("Error") or "the run failed"))[:2000]
 
 
 @logger.inject_lambda_context
@@ -56,6 +69,17 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             logger.info("run ends at planning", extra={"status": report.status})
             return {"status": _ENDED[report.status], "report": report.status}
         return _state(plan.key, plan.ranges, 1)
+    if step == "abort":  # after any failure, planning's included: there may be no plan
+        error = _cause(state.get("error") or {})
+        failed: list[int] = []
+        run = state.get("run") or {}
+        if run.get("plan_key") and run.get("pending"):  # the round the Map was scoring
+            plan = fan_out.load_plan(s3, obj.bucket, run["plan_key"])
+            pending = [Range.from_item(item) for item in run["pending"]]
+            failed = fan_out.unfinished(s3, plan, pending)
+        report = fan_out.abort_run(s3, obj, error, failed)
+        logger.warning("run aborted", extra={"error": report.error})
+        return {"status": "failed", "error": report.error}
     run = state["run"]
     plan = fan_out.load_plan(s3, obj.bucket, run["plan_key"])
     if step == "check":
@@ -73,11 +97,6 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         report = fan_out.finalize_run(s3, plan)
         logger.info("run finished", extra={"status": report.status, "rows": report.rows.to_dict()})
         return {"status": report.status}
-    if step == "abort":
-        cause = state.get("error") or {}
-        error = str(cause.get("Cause") or cause.get("Error") or "the run failed")
-        report = fan_out.abort_run(s3, obj, error[:2000])
-        return {"status": "failed", "error": report.error}
     raise ValueError(f"unknown step {step!r}")
 
 
@@ -95,7 +114,7 @@ def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         item,
         model,
         chunk_rows=runtime.settings.batch_chunk_rows,
-        worker=str(getattr(context, "log_stream_name", "") or id(container)),
+        worker=str(getattr(context, "log_stream_name", "")),  # one per container
     )
     fan_out.count_progress(runtime.s3, plan)
     logger.info("scored range", extra={"rows": result.rows.to_dict(), "seconds": result.seconds})

@@ -180,7 +180,9 @@ def _keys(obj: ObjectRef) -> OutputKeys:
 
 def _pinned(obj: ObjectRef) -> dict[str, str]:
     """GET arguments that read exactly the planned version, whatever happens to the key."""
-    return {"VersionId": obj.version_id} if obj.version_id else {"IfMatch": obj.etag}
+    if obj.version_id:
+        return {"VersionId": obj.version_id}
+    return {"IfMatch": '"' + obj.etag.strip('"') + '"'}  # S3 compares the quoted form
 
 
 def _read(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
@@ -611,6 +613,16 @@ def check_run(s3: Any, plan: Plan, scored: list[Range], round_number: int) -> Ch
         first_line += result.lines
     s3_store.write_json(s3, bucket, plan.prefix + "chain.json", {"ranges": links})
     return Check("finalizing")
+
+
+def unfinished(s3: Any, plan: Plan, ranges: list[Range]) -> list[int]:
+    """The ranges among ``ranges`` that have no result (they failed, or never ran)."""
+    bucket = plan.input.bucket
+    return [
+        item.index
+        for item in ranges
+        if s3_store.read_json(s3, bucket, plan.part_key(item.index, item.start, "json")) is None
+    ]
 
 
 def _empty(index: int, at: int) -> RangeResult:

@@ -67,6 +67,8 @@ def local_stack() -> Iterator[LocalStack]:
     s3_port, api_port = free_port(), free_port()
     command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
     command += ["--api-port", str(api_port), "--candidates", "linear"]
+    # Files of 0.5 MiB or more take the state machine, in ranges of 0.1 MiB.
+    command += ["--fan-out-min-mib", "0.5", "--range-mib", "0.1", "--range-workers", "2"]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -122,6 +124,22 @@ def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
     assert lines[0].endswith(';"quality";prediction')
     report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
     assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
+    # A larger file is scored in byte ranges by the state machine, to the same rows.
+    header, data_rows = rows[0], WINE_CSV.read_text().splitlines()[1:]
+    large = "\n".join([header, *(data_rows * 7)]) + "\n"
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/large.csv", Body=large.encode())
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        report = json.loads(wait_for(s3, "reports/large.csv.json"))
+        if report["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert report["status"] == "succeeded", report
+    assert report["rows"]["scored"] == len(data_rows) * 7
+    assert report["fan_out"]["ranges"]["total"] >= 5
+    assert report["fan_out"]["workers"] == 2
+    scored_large = wait_for(s3, "predictions/large.csv").decode().splitlines()
+    assert scored_large[:11] == lines
 
 
 # ----- clients no one here wrote, over HTTP ------------------------------------------------

@@ -389,7 +389,8 @@ def test_the_control_function_assembles_outputs_but_never_writes_inputs_or_model
     expanded: dict[str, Any],
 ) -> None:
     grants = s3_grants(expanded, "FanOutControlFunction")
-    assert "s3:GetObjectVersion" in grants and "s3:ListBucketMultipartUploads" in grants
+    assert "s3:GetObjectVersion" in grants
+    assert "s3:ListBucketMultipartUploads" in grants
     assert _prefixes(grants["s3:PutObject"]) == sorted(
         [
             f"{batch_layout.ERRORS}*",
@@ -411,7 +412,8 @@ def test_the_definition_retries_ranges_and_aborts_on_any_failure(source: dict[st
     assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert score["MaxConcurrencyPath"] == "$.max_concurrency"
     (retry,) = score["ItemProcessor"]["States"]["ScoreRange"]["Retry"]
-    assert retry["MaxAttempts"] >= 2 and retry["BackoffRate"] > 1
+    assert retry["MaxAttempts"] >= 2
+    assert retry["BackoffRate"] > 1
     for name in ("Plan", "ScoreRanges", "Check", "Finalize"):
         assert [c["Next"] for c in states[name]["Catch"]] == ["Abort"], name
     assert states["Abort"]["Next"] == "Failed"
