@@ -99,6 +99,7 @@ sam-local: build  ## sam local for real: training image, every event, start-api,
 bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
 	$(PY) -m bench.realtime
 	$(PY) -m bench.batch
+	$(PY) -m bench.fan_out
 	$(PY) -m bench.cost
 	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json
 

@@ -714,6 +714,8 @@ def _summary(
             "plan": plan.planned_seconds,
             "score": round((finished_scoring or began) - plan.started - plan.planned_seconds, 3),
             "finalize": round(time.time() - began, 3),
+            # Seconds the range workers spent in all, the run's work.
+            "ranges_total": round(sum(seconds), 3),
             "range": {
                 "min": min(seconds, default=0.0),
                 "median": round(statistics.median(seconds), 3) if seconds else 0.0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -16,6 +17,9 @@ logger = logging.getLogger(__name__)
 #: Multipart part size: S3 needs at least MIN_PART_SIZE for every part but the last.
 PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
+
+#: Parts S3 copies at once when an object is assembled from others.
+COPY_THREADS = 16
 
 #: zlib's fastest level: measured on wine rows, 106 MB/s and 2.9x smaller (level 6:
 #: 12 MB/s, 3.7x), so compressing a gzipped input's outputs barely slows scoring.
@@ -40,6 +44,7 @@ class MultipartWriter:
         self._parts: list[dict[str, Any]] = []
         self._buffer: list[bytes] = []
         self._buffered = 0
+        self._copies: list[tuple[dict[str, Any], str, int, int]] = []
         self.written = False
         #: Bytes in the object so far (compressed, for a gzip upload).
         self.size = 0
@@ -84,19 +89,35 @@ class MultipartWriter:
         return bytes(response["Body"].read())
 
     def _copy_part(self, key: str, start: int, end: int) -> None:
-        upload_id = self._start()
-        number = len(self._parts) + 1
-        response = self._s3.upload_part_copy(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=upload_id,
-            PartNumber=number,
-            CopySource={"Bucket": self.bucket, "Key": key},
-            CopySourceRange=f"bytes={start}-{end - 1}",
-        )
-        self._parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+        """Number a part copied from ``key``; the copies run together on :meth:`complete`."""
+        self._start()
+        part = {"PartNumber": len(self._parts) + 1}
+        self._parts.append(part)
+        self._copies.append((part, key, start, end))
         self.written = True
         self.size += end - start
+
+    def _run_copies(self) -> None:
+        """UploadPartCopy of every numbered copy, COPY_THREADS at a time (S3 copies each
+        part on its side: the time is S3's, and parallel copies add up to more bandwidth).
+        """
+
+        def copy(entry: tuple[dict[str, Any], str, int, int]) -> None:
+            part, key, start, end = entry
+            response = self._s3.upload_part_copy(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                PartNumber=part["PartNumber"],
+                CopySource={"Bucket": self.bucket, "Key": key},
+                CopySourceRange=f"bytes={start}-{end - 1}",
+            )
+            part["ETag"] = response["CopyPartResult"]["ETag"]
+
+        copies, self._copies = self._copies, []
+        if copies:
+            with ThreadPoolExecutor(min(COPY_THREADS, len(copies))) as pool:
+                list(pool.map(copy, copies))
 
     def _start(self) -> str:
         if self._upload_id is None:
@@ -128,6 +149,7 @@ class MultipartWriter:
             self.size += len(flushed)
         if self._buffered or not self._parts:  # no empty part after a copied one
             self._upload_part()
+        self._run_copies()
         self._s3.complete_multipart_upload(
             Bucket=self.bucket,
             Key=self.key,

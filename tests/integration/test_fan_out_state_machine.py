@@ -192,7 +192,13 @@ def test_a_large_file_is_scored_in_ranges_to_the_same_bytes(
     assert report["fan_out"]["ranges"]["total"] > 3
     assert report["fan_out"]["ranges"]["done"] == report["fan_out"]["ranges"]["total"]
     assert report["fan_out"]["execution"] == execution
-    assert set(report["fan_out"]["seconds"]) == {"plan", "score", "finalize", "range"}
+    assert set(report["fan_out"]["seconds"]) == {
+        "plan",
+        "score",
+        "finalize",
+        "range",
+        "ranges_total",
+    }
     assert leftovers(stack) == ([], [])
 
 
