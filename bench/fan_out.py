@@ -133,6 +133,39 @@ def model_aws(gigabytes: float, concurrency: int, worker_mb_s: float) -> dict[st
     }
 
 
+def cost_per_gb(
+    mb_s: float, ranges_per_gb: float, local: LocalAws, execution: str
+) -> dict[str, float]:
+    """List-price cost of scoring one GB in ranges (bench/prices.json), x86_64.
+
+    Lambda: the range workers' GB-seconds at ``mb_s`` (2,048 MB each) and the control
+    steps' (1,024 MB, a second each); Step Functions: the run's own state transitions
+    (counted in its history) and two per range (a child execution and its task);
+    S3: per range its GETs (input, result, part copy source) and PUTs (parts, result,
+    progress, part copies).
+    """
+    prices = json.loads((ROOT / "bench" / "prices.json").read_text())
+    gb_second = prices["lambda_gb_second"]["x86_64"]
+    work_s = 1000 / mb_s
+    history = local.states.get_execution_history(executionArn=execution)["events"]
+    own = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    transitions = own / 2 + 2 * ranges_per_gb  # a 2 GB run's own transitions, per GB
+    lambda_cost = (work_s * 2.0 + 4 * 1.0) * gb_second
+    sfn = transitions * prices["step_functions_standard_transitions_per_thousand"] / 1000
+    s3 = (
+        ranges_per_gb
+        * (3 * prices["s3_get_requests_per_thousand"] + 5 * prices["s3_put_requests_per_thousand"])
+        / 1000
+    )
+    return {
+        "lambda": lambda_cost,
+        "step_functions": sfn,
+        "s3_requests": s3,
+        "total": lambda_cost + sfn + s3,
+        "lambda_single": work_s * 2.0 * gb_second,
+    }
+
+
 def main() -> int:
     workers = int(os.environ.get("BENCH_RANGE_WORKERS", "2"))
     work = Path(tempfile.mkdtemp(prefix="bench-fan-out-"))
@@ -232,6 +265,13 @@ def main() -> int:
         flush=True,
     )
     lambda_mb_s = size / 1e6 / single_s  # a process with a core of its own
+    cost = cost_per_gb(lambda_mb_s, fan["ranges"]["total"] / gb, local, execution)
+    print(
+        f"cost per GB on AWS at that rate: Lambda ${cost['lambda']:.4f}, Step Functions "
+        f"${cost['step_functions']:.4f}, S3 requests ${cost['s3_requests']:.4f}: "
+        f"${cost['total']:.4f} (one invocation: ${cost['lambda_single']:.4f})",
+        flush=True,
+    )
     modelled = [model_aws(g, c, lambda_mb_s) for g in (10, 50) for c in (100, 1000)]
     for m in modelled:
         print(
@@ -257,6 +297,7 @@ def main() -> int:
                 "plan_finalize_s_per_gb": (seconds["plan"] + seconds["finalize"]) / gb,
                 "worker_mb_s": worker_mb_s,
                 "moto_64kib_get_s": moto_window_s,
+                "cost_per_gb": cost,
                 "aws_model": {
                     "assumptions": {
                         "orchestration_s": AWS_ORCHESTRATION_S,

@@ -178,6 +178,9 @@ class _MotoWithLambda:
         )
         from werkzeug.serving import make_server
 
+        from infra import moto_ranges
+
+        moto_ranges.apply()
         self.endpoint = InvokeEndpoint(DomainDispatcherApplication(create_backend_app))
         endpoint = self.endpoint
 
