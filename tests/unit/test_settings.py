@@ -49,3 +49,25 @@ def test_all_problems_are_reported_together() -> None:
 def test_recheck_seconds_must_be_a_finite_non_negative_number(value: str) -> None:
     with pytest.raises(ConfigError, match="ALIAS_RECHECK_SECONDS"):
         Settings.from_env({**REQUIRED, "ALIAS_RECHECK_SECONDS": value})
+
+
+def test_the_fan_out_settings() -> None:
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "FAN_OUT_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:m",
+            "FAN_OUT_MIN_MIB": "0.5",
+            "FAN_OUT_RANGE_MIB": "64",
+            "FAN_OUT_MAX_CONCURRENCY": "1000",
+        }
+    )
+    assert settings.fan_out_state_machine.endswith(":m")
+    assert (settings.fan_out_min_mib, settings.fan_out_range_mib) == (0.5, 64.0)
+    assert settings.fan_out_max_concurrency == 1000
+    assert Settings.from_env(REQUIRED).fan_out_state_machine == ""  # one invocation always
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "big"])
+def test_fan_out_sizes_must_be_positive_numbers(value: str) -> None:
+    with pytest.raises(ConfigError, match="FAN_OUT_MIN_MIB.*FAN_OUT_RANGE_MIB"):
+        Settings.from_env({**REQUIRED, "FAN_OUT_MIN_MIB": value, "FAN_OUT_RANGE_MIB": value})
