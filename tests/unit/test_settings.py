@@ -69,5 +69,5 @@ def test_the_fan_out_settings() -> None:
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "big"])
 def test_fan_out_sizes_must_be_positive_numbers(value: str) -> None:
-    with pytest.raises(ConfigError, match="FAN_OUT_MIN_MIB.*FAN_OUT_RANGE_MIB"):
+    with pytest.raises(ConfigError, match=r"FAN_OUT_MIN_MIB.*FAN_OUT_RANGE_MIB"):
         Settings.from_env({**REQUIRED, "FAN_OUT_MIN_MIB": value, "FAN_OUT_RANGE_MIB": value})
