@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from predictor import fan_out
+from predictor import fan_out, range_scoring
 from predictor.fan_out import Range
 from predictor.registry import RegistryReader
 from predictor.runtime import Container
@@ -21,7 +21,7 @@ from predictor.runtime import Container
 logger = Logger()
 container = Container()
 #: Outcomes of a run that ends at planning: nothing to score.
-_ENDED = {"succeeded": "done", "failed": "failed", "skipped": "done", "running": "done"}
+_ENDED = {"succeeded": "done", "failed": "failed", "skipped": "done"}
 
 
 def _state(plan_key: str, pending: list[Range], round_number: int) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     item = Range.from_item(event["range"])
     logger.append_keys(object_key=plan.input.key, range=item.index)
     model = runtime.models.get(plan.model_name, plan.model_version)
-    result = fan_out.score_range(
+    result = range_scoring.score_range(
         runtime.s3,
         plan,
         item,
@@ -116,6 +116,6 @@ def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         chunk_rows=runtime.settings.batch_chunk_rows,
         worker=str(getattr(context, "log_stream_name", "")),  # one per container
     )
-    fan_out.count_progress(runtime.s3, plan)
+    range_scoring.count_progress(runtime.s3, plan)
     logger.info("scored range", extra={"rows": result.rows.to_dict(), "seconds": result.seconds})
     return {"index": result.index, "start": result.start, "end": result.end}

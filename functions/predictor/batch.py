@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from predictor import s3_store
-from predictor.batch_layout import OutputKeys, output_keys
+from predictor.batch_layout import OutputKeys, incoming_keys
 from predictor.batch_report import BatchReport
 from predictor.chunk_scoring import ChunkScorer, error_lines
 from predictor.csv_lines import open_text
@@ -57,17 +57,15 @@ def score_object(
     should be tried again; returns a ``failed`` report for files that can never be scored
     and a ``skipped`` one (not stored) for events that no longer describe the object.
     """
-    keys = output_keys(obj.key)
-    if keys is None:
-        raise ValueError(f"not an incoming CSV: {obj.key}")
-    finished = _finished_report(s3, obj, keys)
+    keys = incoming_keys(obj.key)
+    finished = finished_report(s3, obj, keys)
     if finished is not None:
         logger.info("already scored: %s (%s)", obj.key, finished.status)
         return finished
     lease = Lease(s3, obj, keys.lease)
     lease.claim(seconds_left() + 60)
     try:
-        finished = _finished_report(s3, obj, keys)  # finished while we were claiming
+        finished = finished_report(s3, obj, keys)  # finished while we were claiming
         if finished is not None:
             return finished
         report = BatchReport("running", obj)
@@ -81,14 +79,16 @@ def score_object(
         lease.release()
 
 
-def _finished_report(s3: Any, obj: ObjectRef, keys: OutputKeys) -> BatchReport | None:
-    """The report of an earlier, finished run of this very object version, if any."""
+def finished_report(s3: Any, obj: ObjectRef, keys: OutputKeys) -> BatchReport | None:
+    """The report of an earlier, finished run of this very object version, if any (a run
+    of the whole file or in byte ranges: both store the same report).
+    """
     found = s3_store.read_json(s3, obj.bucket, keys.report)
     if found is None:
         return None
     report = BatchReport.from_dict(found[0])
     scored = report.input
-    same = scored.etag == obj.etag and (
+    same = scored.etag.strip('"') == obj.etag.strip('"') and (
         not obj.version_id or not scored.version_id or scored.version_id == obj.version_id
     )
     if not same or report.status not in ("succeeded", "failed"):

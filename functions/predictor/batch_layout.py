@@ -32,6 +32,14 @@ class OutputKeys:
     runs: str
 
 
+def incoming_keys(key: str) -> OutputKeys:
+    """Output keys of an object already known to be an incoming CSV (ValueError if not)."""
+    keys = output_keys(key)
+    if keys is None:
+        raise ValueError(f"not an incoming CSV: {key}")
+    return keys
+
+
 def output_keys(key: str) -> OutputKeys | None:
     """Output keys for an ``incoming/`` CSV (``.csv`` or ``.csv.gz``); None for anything else."""
     if not key.startswith(INCOMING):

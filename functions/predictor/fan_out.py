@@ -7,10 +7,10 @@ and S3 holds everything between them (under ``runs/<rel>/<run>/``, see
 - :func:`plan_run` pins the object's version, reads the header, dialect and BOM once,
   and cuts the rest into ranges that start at a line start. It writes the plan and a
   ``running`` report.
-- :func:`score_range` scores one range with the same reader and scorer as a whole file
-  (:mod:`predictor.batch`): its predictions part (the output header in range 0's), its
-  errors part (line numbers counted from the range's first line) and a result saying
-  where its last record ended.
+- :func:`predictor.range_scoring.score_range` (the worker) scores one range with the
+  same reader and scorer as a whole file (:mod:`predictor.batch`): its predictions part
+  (the output header in range 0's), its errors part (line numbers counted from the
+  range's first line) and a result saying where its last record ended.
 - :func:`check_run` proves the cuts. A cut is only a guess: a quoted field may hold line
   breaks, so a line start need not be a record start. But range 0 starts at the first
   record, and a range that starts at a record start reads the same records as the whole
@@ -36,20 +36,20 @@ import logging
 import re
 import statistics
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from predictor import s3_store
-from predictor.batch_layout import OutputKeys, output_keys
+from predictor.batch import finished_report
+from predictor.batch_layout import OutputKeys, incoming_keys
 from predictor.batch_report import BatchReport
-from predictor.byte_lines import LineCountingReader, best_cut, offset_after_lines
-from predictor.chunk_scoring import ChunkScorer, RowCounts, error_lines
+from predictor.byte_lines import best_cut, offset_after_lines
+from predictor.chunk_scoring import RowCounts, error_lines
 from predictor.csv_lines import open_text
 from predictor.csv_stream import CsvStream
 from predictor.errors import InputError, MissingColumnsError
-from predictor.registry import LoadedModel, RegistryReader
+from predictor.registry import RegistryReader
 from predictor.s3_multipart import MultipartWriter
 from predictor.s3_store import ObjectRef
 from predictor.schema import FeatureSchema
@@ -107,6 +107,8 @@ class Plan:
     size: int
     delimiter: str
     columns: list[str]
+    #: The header row's text, as the whole-file reader gives it (range 0 writes it).
+    header_raw: str
     header_lines: int
     data_start: int
     model_name: str
@@ -118,7 +120,7 @@ class Plan:
 
     @property
     def prefix(self) -> str:
-        keys = _keys(self.input)
+        keys = incoming_keys(self.input.key)
         return f"{keys.runs}{self.run}/"
 
     @property
@@ -171,23 +173,16 @@ class RangeResult:
         return cls(**values)
 
 
-def _keys(obj: ObjectRef) -> OutputKeys:
-    keys = output_keys(obj.key)
-    if keys is None:
-        raise ValueError(f"not an incoming CSV: {obj.key}")
-    return keys
-
-
-def _pinned(obj: ObjectRef) -> dict[str, str]:
+def version_args(obj: ObjectRef) -> dict[str, str]:
     """GET arguments that read exactly the planned version, whatever happens to the key."""
     if obj.version_id:
         return {"VersionId": obj.version_id}
     return {"IfMatch": '"' + obj.etag.strip('"') + '"'}  # S3 compares the quoted form
 
 
-def _read(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
+def read_bytes(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
     response = s3.get_object(
-        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={start}-{end - 1}", **_pinned(obj)
+        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={start}-{end - 1}", **version_args(obj)
     )
     return bytes(response["Body"].read())
 
@@ -245,13 +240,13 @@ def plan_run(
     here: a duplicate, a stale event (``skipped``), or a file that can never be scored.
     """
     began = time.time()
-    keys = _keys(obj)
-    finished = _finished_report(s3, obj, keys)
+    keys = incoming_keys(obj.key)
+    finished = finished_report(s3, obj, keys)
     if finished is not None:
         return None, finished
     report = BatchReport("running", obj, started=began)
     try:
-        head = s3.head_object(Bucket=obj.bucket, Key=obj.key, **_pinned(obj))
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key, **version_args(obj))
     except Exception as exc:
         if s3_store.error_code(exc) not in (*s3_store.NOT_FOUND, *s3_store.CONDITION_FAILED):
             raise
@@ -264,7 +259,7 @@ def plan_run(
     report.model = {"name": name, "version": version}
     report.input = pinned
     try:
-        head_bytes = _read(s3, pinned, 0, min(size, HEADER_BYTES))
+        head_bytes = read_bytes(s3, pinned, 0, min(size, HEADER_BYTES))
         stream = CsvStream(open_text(io.BytesIO(head_bytes), gzipped=False))
         bom = len(UTF8_BOM) if head_bytes.startswith(UTF8_BOM) else 0
         header_end = offset_after_lines(
@@ -289,6 +284,7 @@ def plan_run(
         size=size,
         delimiter=stream.delimiter,
         columns=stream.columns,
+        header_raw=stream.header_raw,
         header_lines=stream.lines_read,
         data_start=data_start,
         model_name=name,
@@ -325,7 +321,7 @@ def _cuts(s3: Any, obj: ObjectRef, data_start: int, size: int, range_bytes: int)
             end = min(size, target + window)
             # The window starts one byte early: a cut right at the target needs to see
             # that the byte before it ends a line.
-            found = best_cut(_read(s3, obj, target - 1, end), at_end=end == size)
+            found = best_cut(read_bytes(s3, obj, target - 1, end), at_end=end == size)
             if found is not None:
                 cut = target - 1 + found
                 return cut if cut < size else None
@@ -340,22 +336,6 @@ def _cuts(s3: Any, obj: ObjectRef, data_start: int, size: int, range_bytes: int)
         if cut is not None and cut > (cuts[-1] if cuts else data_start):
             cuts.append(cut)
     return cuts
-
-
-def _finished_report(s3: Any, obj: ObjectRef, keys: OutputKeys) -> BatchReport | None:
-    """The report of an earlier, finished run of this very object version, if any."""
-    found = s3_store.read_json(s3, obj.bucket, keys.report)
-    if found is None:
-        return None
-    report = BatchReport.from_dict(found[0])
-    scored = report.input
-    same = scored.etag.strip('"') == obj.etag.strip('"') and (
-        not obj.version_id or not scored.version_id or scored.version_id == obj.version_id
-    )
-    if not same or report.status not in ("succeeded", "failed"):
-        return None
-    report.duplicate = True
-    return report
 
 
 def _store_final(s3: Any, keys: OutputKeys, report: BatchReport) -> BatchReport:
@@ -374,173 +354,6 @@ def load_plan(s3: Any, bucket: str, key: str) -> Plan:
     if found is None:
         raise InputError(f"the run's plan {key} is gone")
     return Plan.from_dict(found[0])
-
-
-# ----- score one range -------------------------------------------------------------------
-def score_range(
-    s3: Any,
-    plan: Plan,
-    item: Range,
-    model: LoadedModel,
-    *,
-    chunk_rows: int,
-    worker: str,
-) -> RangeResult:
-    """Score the records that start in ``item`` (reading past its end if the last runs on).
-
-    A retried range finds its stored result and returns it. A file the model can never
-    score (a missing column) gives a result that says so: retrying would not help.
-    """
-    result_key = plan.part_key(item.index, item.start, "json")
-    found = s3_store.read_json(s3, plan.input.bucket, result_key)
-    if found is not None:
-        return RangeResult.from_dict(found[0])
-    began = time.monotonic()
-    bucket = plan.input.bucket
-    predictions_key = plan.part_key(item.index, item.start, "predictions.csv")
-    errors_key = plan.part_key(item.index, item.start, "errors.csv")
-    predictions = MultipartWriter(s3, bucket, predictions_key)
-    errors = MultipartWriter(s3, bucket, errors_key)
-    try:
-        result = _score_range(s3, plan, item, model, chunk_rows, (predictions, errors))
-    except InputError as exc:
-        for writer in (predictions, errors):
-            writer.abort()
-        result = RangeResult(
-            item.index, item.start, item.end, 0, RowCounts(), "", 0, None, 0, 0.0, worker,
-            failed=str(exc),
-        )  # fmt: skip
-    except BaseException:
-        for writer in (predictions, errors):
-            writer.abort()
-        raise
-    result.seconds = round(time.monotonic() - began, 3)
-    result.worker = worker
-    s3_store.write_json(s3, bucket, result_key, result.to_dict())
-    return result
-
-
-def _score_range(
-    s3: Any,
-    plan: Plan,
-    item: Range,
-    model: LoadedModel,
-    chunk_rows: int,
-    writers: tuple[MultipartWriter, MultipartWriter],
-) -> RangeResult:
-    obj = plan.input
-    last = item.end >= plan.size
-    response = s3.get_object(
-        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={item.start}-", **_pinned(obj)
-    )
-    counter = LineCountingReader(response["Body"], None if last else item.end - item.start)
-    # Plain UTF-8 (no BOM is dropped: a range starts after the header) with the same
-    # error handling and line endings as a whole file (open_text).
-    text = io.TextIOWrapper(
-        io.BufferedReader(counter, buffer_size=1 << 20),
-        encoding="utf-8",
-        errors="surrogateescape",
-        newline="",
-    )
-    stream = CsvStream.resume(text, plan.delimiter, plan.columns)
-    scorer = ChunkScorer(model, plan.columns, plan.delimiter)
-    predictions, errors = writers
-    if item.index == 0:
-        predictions.write(scorer.output_header(_header_raw(s3, plan)).encode())
-    next_line = None  # the line where the first record after this range starts
-    for chunk in _own_chunks(stream, scorer, chunk_rows, counter):
-        if isinstance(chunk, int):
-            next_line = chunk
-            break
-        text_out, problems = scorer.score(chunk)
-        predictions.write(text_out.encode())
-        if problems:
-            errors.write(error_lines(problems))
-    response["Body"].close()
-    if next_line is None:  # the file ended inside this range (or its last record)
-        end, lines = plan.size, stream.lines_read
-    else:
-        lines = next_line - 1
-        assert counter.lines is not None
-        overrun = lines - counter.lines
-        end = item.end if overrun == 0 else item.end + _bytes_of_lines(s3, plan, item.end, overrun)
-    for writer in writers:
-        if writer.written:
-            writer.complete()
-    return RangeResult(
-        index=item.index,
-        start=item.start,
-        end=end,
-        lines=lines,
-        rows=scorer.rows,
-        predictions_key=predictions.key if predictions.written else "",
-        predictions_bytes=predictions.size,
-        errors_key=errors.key if errors.written else None,
-        errors_bytes=errors.size,
-        seconds=0.0,
-        worker="",
-    )
-
-
-def _own_chunks(
-    stream: CsvStream, scorer: ChunkScorer, chunk_rows: int, counter: LineCountingReader
-) -> Iterator[Any]:
-    """The chunks of records that start inside the range, then the line of the first
-    record that does not (an int), if there is one.
-
-    The range's line count is known once its last byte has been read; records are only
-    ever parsed from lines already read, so until then every record starts inside it.
-    """
-    for chunk in stream.chunks(chunk_rows, scorer.check_record):
-        own = counter.lines
-        if own is None or chunk.lines[-1] <= own:
-            yield chunk
-            continue
-        inside = [i for i, line in enumerate(chunk.lines) if line <= own]
-        if inside:
-            yield chunk.subset(inside)
-        yield chunk.lines[len(inside)]
-        return
-
-
-def _bytes_of_lines(s3: Any, plan: Plan, start: int, lines: int) -> int:
-    """How many bytes the ``lines`` lines from ``start`` take (a record that ran on)."""
-    data = b""
-    step = 1 << 20
-    while True:
-        end = min(plan.size, start + len(data) + step)
-        data += _read(s3, plan.input, start + len(data), end)
-        at_end = end == plan.size
-        found = offset_after_lines(data, lines, at_end=at_end)
-        if found is not None:
-            return found
-        if at_end:
-            return len(data)
-        step *= 2
-
-
-def _header_raw(s3: Any, plan: Plan) -> str:
-    """The header row's text, as the whole-file reader gives it."""
-    head = _read(s3, plan.input, 0, plan.data_start)
-    return CsvStream(open_text(io.BytesIO(head), gzipped=False)).header_raw
-
-
-def count_progress(s3: Any, plan: Plan) -> None:
-    """Add one to the running report's ranges done (best effort: it is only progress)."""
-    keys = _keys(plan.input)
-
-    def add_one(document: dict[str, Any]) -> dict[str, Any] | None:
-        fan_out = document.get("fan_out") or {}
-        if document.get("status") != "running" or fan_out.get("run") != plan.run:
-            return None
-        ranges = fan_out["ranges"]
-        ranges["done"] = min(ranges["total"], ranges["done"] + 1)
-        return document
-
-    try:
-        s3_store.update_json(s3, plan.input.bucket, keys.report, add_one)
-    except Exception:
-        logger.warning("could not count the progress of %s", plan.input.key, exc_info=True)
 
 
 # ----- check -----------------------------------------------------------------------------
@@ -633,7 +446,7 @@ def _empty(index: int, at: int) -> RangeResult:
 def finalize_run(s3: Any, plan: Plan, finished_scoring: float | None = None) -> BatchReport:
     """Assemble the outputs in range order, write the report, delete the parts."""
     began = time.time()
-    obj, keys = plan.input, _keys(plan.input)
+    obj, keys = plan.input, incoming_keys(plan.input.key)
     found = s3_store.read_json(s3, obj.bucket, plan.prefix + "chain.json")
     if found is None:
         raise InputError(f"the run {plan.run} has no checked chain of ranges")
@@ -742,7 +555,7 @@ def abort_run(
     s3: Any, obj: ObjectRef, error: str, failed_ranges: list[int] | None = None
 ) -> BatchReport:
     """End a run that cannot finish: a failed report, no outputs, no parts, no uploads."""
-    keys = _keys(obj)
+    keys = incoming_keys(obj.key)
     found = s3_store.read_json(s3, obj.bucket, keys.report)
     report = BatchReport("running", obj)
     if found is not None and found[0].get("status") == "running":

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
-from predictor import fan_out, s3_store
+from predictor import fan_out, range_scoring, s3_store
 from predictor.batch import score_object
 from predictor.byte_lines import best_cut, count_lines, line_starts
 from predictor.fan_out import Plan, Range
@@ -77,7 +77,7 @@ def in_ranges(
     pending, round_number = plan.ranges, 1
     while True:
         for item in pending:
-            fan_out.score_range(s3, plan, item, model, chunk_rows=chunk_rows, worker="w")
+            range_scoring.score_range(s3, plan, item, model, chunk_rows=chunk_rows, worker="w")
         check = fan_out.check_run(s3, plan, pending, round_number)
         if check.status != "scoring":
             break

@@ -22,7 +22,7 @@ from batch import app as batch_app
 from batch import fan_out_app
 from infra.lambda_context import LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, LocalAws
-from predictor import fan_out
+from predictor import fan_out, range_scoring
 from predictor.batch import score_object
 from predictor.registry import RegistryReader
 from predictor.s3_store import ObjectRef
@@ -159,12 +159,12 @@ def around_ranges(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[..., An
     """Wrap the range step: ``wrap(hook)`` calls ``hook(item, score)`` for each range."""
 
     def wrap(hook: Callable[..., Any]) -> None:
-        original = fan_out.score_range
+        original = range_scoring.score_range
 
         def score(s3: Any, plan: Any, item: Any, model: Any, **options: Any) -> Any:
             return hook(item, lambda: original(s3, plan, item, model, **options))
 
-        monkeypatch.setattr(fan_out, "score_range", score)
+        monkeypatch.setattr(range_scoring, "score_range", score)
 
     return wrap
 
