@@ -26,6 +26,7 @@ from infra.lambda_context import REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets
 from predictor.inference import OnnxPredictor
 from predictor.registry import JOBLIB_ARTIFACT, MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
+from predictor.s3_store import ObjectRef
 from predictor.schema import FeatureSchema
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
@@ -235,3 +236,36 @@ def leases(s3: Any) -> list[str]:
     """Lease objects left in the data bucket."""
     listed = s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="reports/").get("Contents", [])
     return [o["Key"] for o in listed if o["Key"].endswith(".lease")]
+
+
+def object_ref(s3: Any, key: str) -> ObjectRef:
+    """The data bucket's current version of ``key``, as an S3 event names it."""
+    head = s3.head_object(Bucket=DATA_BUCKET, Key=key)
+    return ObjectRef(DATA_BUCKET, key, head["ETag"].strip('"'), head.get("VersionId"))
+
+
+def batch_outputs(s3: Any, relative: str) -> dict[str, Any]:
+    """What a batch run of ``incoming/<relative>`` left: outputs, and its report's rows,
+    status and error (None when there is no report)."""
+    stored = read(s3, f"reports/{relative}.json")
+    done = json.loads(stored) if stored else {}
+    return {
+        "predictions": read(s3, f"predictions/{relative}"),
+        "errors": read(s3, f"errors/{relative}"),
+        "rows": done.get("rows"),
+        "status": done.get("status"),
+        "error": done.get("error"),
+    }
+
+
+def score_whole(s3: Any, name: str, body: bytes, version: str) -> dict[str, Any]:
+    """``body`` scored in one invocation (``incoming/whole/<name>``), for comparison."""
+    from predictor.batch import score_object
+    from predictor.registry import RegistryReader
+
+    key = f"incoming/whole/{name}"
+    put(s3, key, body)
+    model = RegistryReader(s3, MODEL_BUCKET).load_onnx("wine", version)
+    obj = object_ref(s3, key)
+    score_object(s3, obj, lambda: model, chunk_rows=7, seconds_left=lambda: 900.0)
+    return batch_outputs(s3, f"whole/{name}")

@@ -15,39 +15,20 @@ import pytest
 
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
 from predictor import fan_out, range_scoring, s3_store
-from predictor.batch import score_object
 from predictor.byte_lines import best_cut, count_lines, line_starts
 from predictor.fan_out import Plan, Range
 from predictor.registry import RegistryReader
-from predictor.s3_store import ObjectRef
-from tests.helpers import HEADER, ROWS, put, read, report
+from tests.helpers import (
+    HEADER,
+    ROWS,
+    batch_outputs,
+    object_ref,
+    put,
+    report,
+    score_whole,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def _obj(s3: Any, key: str) -> ObjectRef:
-    head = s3.head_object(Bucket=DATA_BUCKET, Key=key)
-    return ObjectRef(DATA_BUCKET, key, head["ETag"].strip('"'), head.get("VersionId"))
-
-
-def whole(s3: Any, wine: str, name: str, body: bytes) -> dict[str, Any]:
-    """Score ``body`` as one file (today's path); its outputs and report."""
-    key = f"incoming/whole/{name}"
-    put(s3, key, body)
-    model = RegistryReader(s3, MODEL_BUCKET).load_onnx("wine", wine)
-    score_object(s3, _obj(s3, key), lambda: model, chunk_rows=7, seconds_left=lambda: 900.0)
-    return outputs(s3, f"whole/{name}")
-
-
-def outputs(s3: Any, relative: str) -> dict[str, Any]:
-    done = report(s3, relative)
-    return {
-        "predictions": read(s3, f"predictions/{relative}"),
-        "errors": read(s3, f"errors/{relative}"),
-        "rows": done["rows"],
-        "status": done["status"],
-        "error": done.get("error"),
-    }
 
 
 def in_ranges(
@@ -63,11 +44,11 @@ def in_ranges(
     """Score ``body`` in ranges (``cuts`` forced, or planned every ``range_bytes``)."""
     key = f"incoming/ranges/{name}"
     put(s3, key, body)
-    obj = _obj(s3, key)
+    obj = object_ref(s3, key)
     reader = RegistryReader(s3, MODEL_BUCKET)
     plan, first = fan_out.plan_run(s3, obj, reader, ("wine", wine), range_bytes=range_bytes)
     if plan is None:
-        return outputs(s3, f"ranges/{name}"), first.to_dict()
+        return batch_outputs(s3, f"ranges/{name}"), first.to_dict()
     if cuts is not None:
         bounds = [plan.data_start, *cuts, plan.size]
         ranges = [Range(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
@@ -87,12 +68,12 @@ def in_ranges(
     else:
         final = fan_out.finalize_run(s3, plan)
     assert not s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="runs/").get("Contents")
-    return outputs(s3, f"ranges/{name}"), final.to_dict()
+    return batch_outputs(s3, f"ranges/{name}"), final.to_dict()
 
 
 def same(s3: Any, wine: str, name: str, body: bytes, **options: Any) -> dict[str, Any]:
     """Score ``body`` both ways, assert the same outputs; the ranged run's report."""
-    expected = whole(s3, wine, name, body)
+    expected = score_whole(s3, name, body, wine)
     got, final = in_ranges(s3, wine, name, body, **options)
     assert got == expected
     return final
@@ -139,7 +120,7 @@ def data_line_starts(body: bytes) -> list[int]:
 )
 def test_one_cut_at_every_line_start(data: Any, wine: str, name: str, body: bytes) -> None:
     """Two ranges, the cut at each line start in turn: inside quoted fields too."""
-    expected = whole(data, wine, name, body)
+    expected = score_whole(data, name, body, wine)
     assert expected["rows"]["rejected"] >= 3
     assert expected["rows"]["scored"] >= 18
     header_end = data_line_starts(body)[0]
@@ -218,7 +199,7 @@ def test_best_cut_prefers_a_line_start_away_from_quotes() -> None:
 def test_planned_cuts_are_line_starts_for_every_target(data: Any, wine: str) -> None:
     body = quoted_file("\r\n")
     put(data, "incoming/cuts.csv", body)
-    obj = _obj(data, "incoming/cuts.csv")
+    obj = object_ref(data, "incoming/cuts.csv")
     starts = set(data_line_starts(body))
     header_end = min(starts)
     for step in range(1, len(body) - header_end, 7):
@@ -229,7 +210,7 @@ def test_planned_cuts_are_line_starts_for_every_target(data: Any, wine: str) -> 
 
 def test_plan_is_stored_and_read_back(data: Any, wine: str) -> None:
     put(data, "incoming/plan.csv", quoted_file())
-    obj = _obj(data, "incoming/plan.csv")
+    obj = object_ref(data, "incoming/plan.csv")
     reader = RegistryReader(data, MODEL_BUCKET)
     plan, _running = fan_out.plan_run(data, obj, reader, ("wine", wine), range_bytes=300)
     assert plan is not None

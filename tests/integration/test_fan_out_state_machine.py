@@ -23,10 +23,17 @@ from batch import fan_out_app
 from infra.lambda_context import LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, LocalAws
 from predictor import fan_out, range_scoring
-from predictor.batch import score_object
 from predictor.registry import RegistryReader
 from predictor.s3_store import ObjectRef
-from tests.helpers import HEADER, ROWS, Artifacts, load_event
+from tests.helpers import (
+    HEADER,
+    ROWS,
+    Artifacts,
+    batch_outputs,
+    load_event,
+    read,
+    score_whole,
+)
 from training.registry_admin import ModelRegistry
 
 pytestmark = pytest.mark.integration
@@ -104,33 +111,8 @@ def wait(stack: LocalAws, execution: str, seconds: float = 60) -> str:
     raise AssertionError(f"{execution} still running after {seconds} s")
 
 
-def read(stack: LocalAws, key: str) -> bytes | None:
-    try:
-        return bytes(stack.s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
-    except stack.s3.exceptions.NoSuchKey:
-        return None
-
-
-def outputs(stack: LocalAws, relative: str) -> dict[str, Any]:
-    report = json.loads(read(stack, f"reports/{relative}.json") or b"{}")
-    return {
-        "predictions": read(stack, f"predictions/{relative}"),
-        "errors": read(stack, f"errors/{relative}"),
-        "rows": report.get("rows"),
-        "status": report.get("status"),
-    }
-
-
-def whole(stack: LocalAws, name: str, body: bytes) -> dict[str, Any]:
-    """``body`` scored in one invocation (today's path), for comparison."""
-    key = f"incoming/whole/{name}"
-    stack.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
-    head = stack.s3.head_object(Bucket=DATA_BUCKET, Key=key)
-    obj = ObjectRef(DATA_BUCKET, key, head["ETag"].strip('"'), head["VersionId"])
-    reader = RegistryReader(stack.s3, MODEL_BUCKET)
-    model = reader.load_onnx("wine", reader.resolve("wine", "production"))
-    score_object(stack.s3, obj, lambda: model, chunk_rows=7, seconds_left=lambda: 900.0)
-    return outputs(stack, f"whole/{name}")
+def wine_version(stack: LocalAws) -> str:
+    return RegistryReader(stack.s3, MODEL_BUCKET).resolve("wine", "production")
 
 
 def leftovers(stack: LocalAws) -> tuple[list[str], list[str]]:
@@ -186,9 +168,9 @@ def test_a_large_file_is_scored_in_ranges_to_the_same_bytes(
     assert started["status"] == "running"
     execution = started["fan_out"]["execution"]
     assert wait(stack, execution) == "SUCCEEDED"
-    got = outputs(stack, name)
-    assert got == whole(stack, name, body)
-    report = json.loads(read(stack, f"reports/{name}.json") or b"")
+    got = batch_outputs(stack.s3, name)
+    assert got == score_whole(stack.s3, name, body, wine_version(stack))
+    report = json.loads(read(stack.s3, f"reports/{name}.json") or b"")
     assert report["fan_out"]["ranges"]["total"] > 3
     assert report["fan_out"]["ranges"]["done"] == report["fan_out"]["ranges"]["total"]
     assert report["fan_out"]["execution"] == execution
@@ -218,7 +200,7 @@ def test_progress_is_counted_in_the_running_report(
     seen: list[dict[str, Any]] = []
 
     def watch(item: Any, score: Callable[[], Any]) -> Any:
-        seen.append(json.loads(read(stack, "reports/sm-progress.csv.json") or b"{}"))
+        seen.append(json.loads(read(stack.s3, "reports/sm-progress.csv.json") or b"{}"))
         return score()
 
     around_ranges(watch)
@@ -248,7 +230,9 @@ def test_a_range_failing_once_is_retried(
     started = drop(stack, "sm-flaky.csv", body)
     assert wait(stack, started["fan_out"]["execution"]) == "SUCCEEDED"
     assert failures == [2]
-    assert outputs(stack, "sm-flaky.csv") == whole(stack, "sm-flaky.csv", body)
+    assert batch_outputs(stack.s3, "sm-flaky.csv") == score_whole(
+        stack.s3, "sm-flaky.csv", body, wine_version(stack)
+    )
 
 
 def test_a_range_failing_always_fails_the_run_and_leaves_nothing(
@@ -266,11 +250,11 @@ def test_a_range_failing_always_fails_the_run_and_leaves_nothing(
     started = drop(stack, "sm-broken.csv", semicolon_file(300))
     assert wait(stack, started["fan_out"]["execution"], seconds=90) == "FAILED"
     assert len(attempts) == 4  # the first try and three retries
-    got = outputs(stack, "sm-broken.csv")
+    got = batch_outputs(stack.s3, "sm-broken.csv")
     assert got["status"] == "failed"
     assert got["predictions"] is None
     assert got["errors"] is None
-    report = json.loads(read(stack, "reports/sm-broken.csv.json") or b"")
+    report = json.loads(read(stack.s3, "reports/sm-broken.csv.json") or b"")
     assert report["fan_out"]["failed_ranges"] == [1]
     assert report["error"].startswith("range(s) 1 failed")
     assert leftovers(stack) == ([], [])
@@ -297,11 +281,13 @@ def test_the_pinned_version_is_scored_when_the_object_is_overwritten(
     assert sum(read_by_ranges) == 300  # every range read the version of the event
     # The run of the first version ends "skipped": its outputs would be stale. The
     # second version's event then scores the second version.
-    assert read(stack, "predictions/sm-moving.csv") is None
+    assert read(stack.s3, "predictions/sm-moving.csv") is None
     head = stack.s3.head_object(Bucket=DATA_BUCKET, Key="incoming/sm-moving.csv")
     again = deliver(s3_event("incoming/sm-moving.csv", head))
     assert wait(stack, again["fan_out"]["execution"]) == "SUCCEEDED"
-    assert outputs(stack, "sm-moving.csv") == whole(stack, "sm-moving.csv", second)
+    assert batch_outputs(stack.s3, "sm-moving.csv") == score_whole(
+        stack.s3, "sm-moving.csv", second, wine_version(stack)
+    )
 
 
 def test_duplicate_events_start_one_run(stack: LocalAws) -> None:
