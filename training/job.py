@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import platform
 import time
@@ -18,6 +19,13 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, train_test_split
 
 from predictor.inference import OnnxPredictor, Task
+from predictor.profiles import (
+    CONSTRAINTS_FILE,
+    STATISTICS_FILE,
+    constraints_document,
+    statistics_document,
+    training_baseline,
+)
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
 from predictor.schema import Features, FeatureSchema
 from predictor.settings import RegistryLocation
@@ -260,6 +268,8 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             f"({equivalence.reason})"
         )
 
+    statistics, constraints = _baseline_documents(schema, features, served)
+
     # Parallel fitting helps training; parallel prediction of one row costs ~100 ms of
     # thread start-up to whoever loads model.joblib, so the artifact predicts serially.
     if "n_jobs" in pipeline.named_steps["model"].get_params():
@@ -301,12 +311,48 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     }
     registry = ModelRegistry(s3, config.registry)
     stored = registry.publish(
-        config.name, manifest, {JOBLIB_ARTIFACT: buffer.getvalue(), ONNX_ARTIFACT: onnx_bytes}
+        config.name,
+        manifest,
+        {
+            JOBLIB_ARTIFACT: buffer.getvalue(),
+            ONNX_ARTIFACT: onnx_bytes,
+            STATISTICS_FILE: _json_bytes(statistics),
+            CONSTRAINTS_FILE: _json_bytes(constraints),
+        },
     )
     result = TrainingResult(manifest=stored)
     if config.promote:
         _promote(config, registry, result, served, holdout_features, y_holdout)
     return result
+
+
+def _baseline_documents(
+    schema: FeatureSchema, features: Features, served: OnnxPredictor
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The monitoring baseline: every training row, and the served graph's predictions of
+    them, counted into fixed bins (SageMaker's statistics.json and constraints.json).
+    """
+    predictions = served.predict(features)
+    baseline = training_baseline(schema, features, predictions.values, served.classes)
+    summaries = {}
+    for spec in schema.columns:
+        if spec.kind == "numeric":
+            values = features[spec.name].astype(np.float64).ravel()
+            present = values[~np.isnan(values)]
+            if len(present):
+                summaries[spec.name] = {
+                    "mean": float(present.mean()),
+                    "sum": float(present.sum()),
+                    "std_dev": float(present.std()),
+                }
+    return (
+        statistics_document(baseline, schema, summaries),
+        constraints_document(baseline, schema),
+    )
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, indent=1).encode()
 
 
 def _promote(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -28,12 +29,13 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor import fan_out
+from predictor import capture, fan_out
 from predictor.batch import score_object
 from predictor.batch_layout import output_keys
 from predictor.batch_report import BatchReport
+from predictor.profiles import Profile
 from predictor.registry import LoadedModel
-from predictor.runtime import Container
+from predictor.runtime import Container, Runtime
 from predictor.s3_store import ObjectRef
 
 logger = Logger()
@@ -99,6 +101,24 @@ def _in_ranges(obj: ObjectRef, min_bytes: int) -> bool:
     return size >= min_bytes
 
 
+def store_batch_profile(runtime: Runtime, source: ObjectRef, profile: Profile) -> None:
+    """Store the profile of a scored file for monitoring; a failure is logged and counted,
+    never the file's (its outputs and report are already written).
+    """
+    bucket = runtime.settings.capture_bucket
+    if not bucket:
+        return
+    try:
+        key = capture.store_profile(
+            runtime.s3, bucket, profile, capture.batch_writer(source), time.time()
+        )
+    except Exception:
+        logger.warning("could not store the profile of %s", source.key, exc_info=True)
+        metrics.add_metric(name="CaptureErrors", unit=MetricUnit.Count, value=1)
+        return
+    logger.debug("stored the profile %s", key)
+
+
 def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
     """Score one object (or start its run in ranges) and record its metrics."""
     runtime = container.get()
@@ -126,6 +146,7 @@ def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
         load_model,
         chunk_rows=runtime.settings.batch_chunk_rows,
         seconds_left=seconds_left,
+        on_profile=functools.partial(store_batch_profile, runtime, obj),
     )
     if report.duplicate or report.status == "skipped":
         return report

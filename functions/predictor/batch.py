@@ -32,6 +32,7 @@ from predictor.chunk_scoring import ChunkScorer, error_lines
 from predictor.csv_lines import open_text
 from predictor.csv_stream import CsvStream
 from predictor.errors import DeadlineError, InputError
+from predictor.profiles import Profile
 from predictor.registry import LoadedModel
 from predictor.s3_multipart import PART_SIZE, MultipartWriter
 from predictor.s3_store import Lease, ObjectRef
@@ -50,6 +51,7 @@ def score_object(
     chunk_rows: int,
     seconds_left: Callable[[], float],
     part_size: int = PART_SIZE,
+    on_profile: Callable[[Profile], None] | None = None,
 ) -> BatchReport:
     """Score one ``incoming/`` object and return its report (see the module docstring).
 
@@ -74,7 +76,10 @@ def score_object(
             for k in (keys.predictions, keys.errors)
         )
         writers = (predictions, errors)
-        return _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left)
+        report, profile = _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left)
+        if profile is not None and on_profile is not None:
+            on_profile(profile)
+        return report
     finally:
         lease.release()
 
@@ -105,15 +110,19 @@ def _score(
     writers: tuple[MultipartWriter, MultipartWriter],
     chunk_rows: int,
     seconds_left: Callable[[], float],
-) -> BatchReport:
-    """Stream, score, commit or abort, tidy and report; the caller holds the lease."""
+) -> tuple[BatchReport, Profile | None]:
+    """Stream, score, commit or abort, tidy and report; the caller holds the lease.
+
+    Returns the report and, for a file scored to the end, the profile of its rows.
+    """
     obj = report.input
     report.model = {"name": model.name, "version": model.version}
     body, stale = s3_store.open_current(s3, obj)
     if stale is not None:  # nothing is written: the outputs belong to the current version
         logger.info("skipping %s: %s", obj.key, stale)
-        return report.finish("skipped", reason=stale)
+        return report.finish("skipped", reason=stale), None
     assert body is not None
+    profile = None
     predictions, errors = writers
     try:
         stream = CsvStream(open_text(body, gzipped=keys.gzipped))
@@ -126,12 +135,13 @@ def _score(
                 writer.abort()
             stale = "the object was overwritten or deleted while it was scored"
             logger.info("skipping %s: %s", obj.key, stale)
-            return report.finish("skipped", reason=stale)
+            return report.finish("skipped", reason=stale), None
         for name, writer in (("predictions", predictions), ("errors", errors)):
             if writer.written:
                 writer.complete()
                 report.outputs[name] = writer.key
         report.finish("succeeded")
+        profile = scorer.profile
     except InputError as exc:
         for writer in writers:
             writer.abort()
@@ -145,7 +155,7 @@ def _score(
     stale_outputs = [k for k in (keys.predictions, keys.errors) if k not in produced]
     s3_store.delete(s3, obj.bucket, stale_outputs)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
-    return report
+    return report, profile
 
 
 def _score_chunks(

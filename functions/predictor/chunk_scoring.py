@@ -18,6 +18,7 @@ from predictor.csv_numeric import NumericColumns
 from predictor.csv_stream import Chunk, record_problems, shown_raw
 from predictor.errors import MissingColumnsError
 from predictor.inference import NOT_FINITE_PREDICTION, Predictions
+from predictor.profiles import Layout, Profile
 from predictor.registry import LoadedModel
 from predictor.schema import NUMERIC, Features
 
@@ -70,6 +71,8 @@ class ChunkScorer:
             name: columns.index(name) for name in self.schema.names if name in columns
         }
         self.rows = RowCounts()
+        #: What was scored and refused, counted into the baseline's bins (monitoring).
+        self.profile = Profile.empty(model.name, model.version, self._layout)
         # Plain chunks of an all-numeric model whose columns are all in the file have
         # their values parsed in C; other models and chunks take the row path only.
         self._numeric: NumericColumns | None = None
@@ -78,6 +81,11 @@ class ChunkScorer:
         ):
             order = [self.positions[name] for name in self.schema.names]
             self._numeric = NumericColumns(delimiter, self.width, order)
+
+    @property
+    def _layout(self) -> Layout | None:
+        baseline = self.model.baseline
+        return baseline.layout if baseline is not None else None
 
     def check_record(self, fields: list[str]) -> str | None:
         """Why one record is not a row of the model's (None when it is one)."""
@@ -134,12 +142,16 @@ class ChunkScorer:
                     problems.append([line, "", NOT_FINITE_PREDICTION, raw])
                 keep = np.setdiff1d(np.arange(len(rows)), overflowed)
                 rows, predictions = rows[keep], predictions.take(keep)
+                features = {name: values[keep] for name, values in features.items()}
                 rejected += len(overflowed)
+            self.profile.add_rows(self._layout, features, predictions.values)
             raws = chunk.raws
             text = self._format([raws[i] for i in rows.tolist()], predictions)
         self.rows.scored += len(rows)
         self.rows.read += n
         self.rows.rejected += rejected
+        if problems:
+            self.profile.add_refusals(rejected, [p[1] or None for p in problems])
         problems.sort(key=lambda p: int(p[0]))
         return text, problems
 

@@ -7,6 +7,7 @@ Nothing parses messages: a handler decides by type alone (a client mistake is a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -93,7 +94,23 @@ class UnsupportedMediaTypeError(RequestError, status=415, type="unsupported_medi
 
 
 class SchemaViolationError(RequestError, status=422, type="schema_violation"):
-    """Rows or columns that do not fit the model's schema; details name row and column."""
+    """Rows or columns that do not fit the model's schema; details name row and column.
+
+    ``refused_rows`` and ``refused_columns`` count every problem (the details list only
+    the first ones): monitoring counts them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        *,
+        refused_rows: int = 0,
+        refused_columns: Sequence[str | None] = (),
+    ) -> None:
+        super().__init__(message, details)
+        self.refused_rows = refused_rows
+        self.refused_columns = tuple(refused_columns)
 
 
 class UnknownModelError(RequestError, status=404, type="model_not_found"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ from typing import Any
 
 from predictor.errors import IntegrityError, ModelNotFoundError
 from predictor.inference import OnnxPredictor, Predictor
+from predictor.profiles import (
+    CONSTRAINTS_FILE,
+    STATISTICS_FILE,
+    Baseline,
+    baseline_from_documents,
+)
 from predictor.schema import FeatureSchema
 from predictor.settings import MODEL_PREFIX, RegistryLocation
 
@@ -32,6 +39,8 @@ __all__ = ["MODEL_PREFIX", "LoadedModel", "RegistryReader", "check_name", "sha25
 JOBLIB_ARTIFACT = "model.joblib"
 ONNX_ARTIFACT = "model.onnx"
 MANIFEST_FILE = "manifest.json"
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -56,6 +65,8 @@ class LoadedModel:
 
     manifest: dict[str, Any]
     predictor: Predictor
+    #: The monitoring baseline (None for a version published without one).
+    baseline: Baseline | None = None
 
     @property
     def name(self) -> str:
@@ -173,4 +184,30 @@ class RegistryReader:
             manifest.get("classes"),
             intra_op_threads=inference_threads,
         )
-        return LoadedModel(manifest=manifest, predictor=predictor)
+        try:
+            baseline = self.baseline(manifest)
+        except IntegrityError:  # monitoring must never keep a model from serving
+            logger.warning("the baseline of %s %s is unusable", name, version, exc_info=True)
+            baseline = None
+        return LoadedModel(manifest=manifest, predictor=predictor, baseline=baseline)
+
+    def baseline(self, manifest: Mapping[str, Any]) -> Baseline | None:
+        """The version's monitoring baseline; None when it was published without one.
+
+        A listed baseline that is missing, altered or malformed is an IntegrityError.
+        """
+        artifacts = manifest.get("artifacts", {})
+        if STATISTICS_FILE not in artifacts or CONSTRAINTS_FILE not in artifacts:
+            return None
+        documents = []
+        for filename in (STATISTICS_FILE, CONSTRAINTS_FILE):
+            try:
+                documents.append(json.loads(self.read_artifact(manifest, filename)))
+            except json.JSONDecodeError as exc:
+                raise IntegrityError(f"{filename} of {manifest['version']} is not JSON") from exc
+        try:
+            return baseline_from_documents(documents[0], documents[1])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(
+                f"the baseline of {manifest['name']} {manifest['version']} is malformed: {exc!r}"
+            ) from exc

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from predictor.capture import CaptureRecorder
 from predictor.errors import ConfigError
 from predictor.model_set import ModelSet
 from predictor.registry import RegistryReader
@@ -31,9 +32,13 @@ class Runtime:
     settings: Settings
     s3: Any
     models: ModelSet
+    #: Counts what this container scores (None when CAPTURE_BUCKET is unset).
+    capture: CaptureRecorder | None = None
 
 
-def build_runtime(settings: Settings, s3: Any) -> Runtime:
+def build_runtime(
+    settings: Settings, s3: Any, on_capture_failure: Callable[[str], None] | None = None
+) -> Runtime:
     """The runtime of ``settings``: the served models, loaded lazily through ``s3``."""
     models = ModelSet(
         RegistryReader(s3, settings.registry),
@@ -44,7 +49,17 @@ def build_runtime(settings: Settings, s3: Any) -> Runtime:
         recheck_seconds=settings.alias_recheck_seconds,
         inference_threads=settings.inference_threads,
     )
-    return Runtime(settings, s3, models)
+    capture = None
+    if settings.capture_bucket:
+        capture = CaptureRecorder(
+            s3,
+            settings.capture_bucket,
+            flush_seconds=settings.capture_flush_seconds,
+            sample_percent=settings.capture_sample_percent,
+            writer=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            on_failure=on_capture_failure,
+        )
+    return Runtime(settings, s3, models, capture)
 
 
 def _s3_client() -> Any:
@@ -56,8 +71,14 @@ def _s3_client() -> Any:
 class Container:
     """Creates this function's :class:`Runtime` on first use and keeps it."""
 
-    def __init__(self, s3_client: Callable[[], Any] = _s3_client) -> None:
+    def __init__(
+        self,
+        s3_client: Callable[[], Any] = _s3_client,
+        on_capture_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self._s3_client = s3_client
+        #: Called with a sentence when capture fails (the handler counts it as a metric).
+        self.on_capture_failure = on_capture_failure
         self._runtime: Runtime | None = None
         self._config_error: ConfigError | None = None
 
@@ -73,7 +94,7 @@ class Container:
             logger.error("the function cannot start: %s", exc)
             self._config_error = exc
             raise
-        self._runtime = build_runtime(settings, self._s3_client())
+        self._runtime = build_runtime(settings, self._s3_client(), self.on_capture_failure)
         logger.info(
             "serving %s@%s from %s", settings.model_name, settings.model_alias, settings.registry
         )
@@ -110,7 +131,7 @@ class Container:
         runtime = self._runtime
         if runtime is None:
             return
-        fresh = build_runtime(runtime.settings, self._s3_client())
+        fresh = build_runtime(runtime.settings, self._s3_client(), self.on_capture_failure)
         fresh.models.adopt(runtime.models)
         self._runtime = fresh
 

@@ -60,6 +60,39 @@ def write_json(s3: Any, bucket: str, key: str, document: dict[str, Any]) -> None
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
+def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    """Store ``body`` as one object."""
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
+    """An object's bytes, or None when the key does not exist."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if error_code(exc) in NOT_FOUND:
+            return None
+        raise
+    return bytes(response["Body"].read())
+
+
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix``."""
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(entry["Key"] for entry in page.get("Contents", []))
+    return keys
+
+
+def list_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The next key segment of every key under ``prefix`` (its "folders"), sorted."""
+    names: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        names.extend(p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", []))
+    return sorted(names)
+
+
 def delete(s3: Any, bucket: str, keys: list[str]) -> None:
     """Delete each key (absent keys are fine)."""
     for key in keys:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from predictor.errors import MissingColumnsError, SchemaViolationError
 from predictor.inference import NOT_FINITE_PREDICTION
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest
 from predictor.response_formats import ResponseFormat, csv_lines, json_lines
+from predictor.schema import Features
 from predictor.values import shortened
 
 #: How many row problems one error response lists (the message gives the total).
@@ -37,6 +40,9 @@ class ScoringResult:
     ignored_columns: list[str]
     #: MLflow ``params`` the request carried (no model here takes any).
     ignored_params: tuple[str, ...] = ()
+    #: The model input and the predictions as arrays (what monitoring counts).
+    features: Features = field(default_factory=dict, repr=False)
+    values: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The response document of ``POST /predict``."""
@@ -99,13 +105,17 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
         details = [
             {"row": None, "column": c, "reason": "required column is missing"} for c in exc.columns
         ]
-        raise SchemaViolationError(str(exc), details) from exc
+        raise SchemaViolationError(
+            str(exc), details, refused_rows=request.n_rows, refused_columns=exc.columns
+        ) from exc
     if validated.errors:
         problems = validated.errors
         raise SchemaViolationError(
             f"{len(problems)} problem(s) in {request.n_rows - validated.accepted} of "
             f"{request.n_rows} row(s); no row was scored",
             [p.to_dict() for p in problems[:MAX_ERROR_DETAILS]],
+            refused_rows=request.n_rows - validated.accepted,
+            refused_columns=[p.column for p in problems],
         )
     predictions = model.predictor.predict(validated.features)
     overflowed = predictions.non_finite_rows()
@@ -117,6 +127,7 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
                 {"row": int(row), "column": None, "reason": NOT_FINITE_PREDICTION}
                 for row in overflowed[:MAX_ERROR_DETAILS]
             ],
+            refused_rows=len(overflowed),
         )
     probabilities = None
     if predictions.probabilities is not None and predictions.classes is not None:
@@ -131,6 +142,8 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
         probabilities,
         validated.extra_columns,
         request.ignored_params,
+        validated.features,
+        predictions.values,
     )
 
 

@@ -93,6 +93,13 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def _percentage(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 100:
+        raise ValueError(raw)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What a serving function needs to know about its model and its limits."""
@@ -122,6 +129,13 @@ class Settings:
     fan_out_range_mib: float = 64.0
     #: Ranges scored at once (the Distributed Map's MaxConcurrency).
     fan_out_max_concurrency: int = 100
+    #: The bucket monitoring keeps profiles and sampled requests in (under
+    #: ``monitoring/``); empty: nothing is captured.
+    capture_bucket: str = ""
+    #: The percentage of realtime requests stored whole (SageMaker's capture format).
+    capture_sample_percent: float = 0.0
+    #: A container stores its profiles at most this many seconds after it scores.
+    capture_flush_seconds: float = 60.0
 
     @property
     def registry(self) -> RegistryLocation:
@@ -170,4 +184,7 @@ _VARIABLES: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("fan_out_min_mib", "FAN_OUT_MIN_MIB", _positive_float, "a number of MiB > 0"),
     ("fan_out_range_mib", "FAN_OUT_RANGE_MIB", _positive_float, "a number of MiB > 0"),
     ("fan_out_max_concurrency", "FAN_OUT_MAX_CONCURRENCY", _positive_int, "an integer > 0"),
+    ("capture_bucket", "CAPTURE_BUCKET", _text, "a bucket name"),
+    ("capture_sample_percent", "CAPTURE_SAMPLE_PERCENT", _percentage, "a percentage 0-100"),
+    ("capture_flush_seconds", "CAPTURE_FLUSH_SECONDS", _positive_float, "a number > 0"),
 )

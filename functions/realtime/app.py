@@ -81,6 +81,19 @@ def _count_error(kind: str) -> None:
         metric.add_dimension(name="ErrorType", value=kind)
 
 
+def _capture_failed(what: str) -> None:
+    """A capture failure (logged where it happened): the CaptureErrors metric."""
+    if is_metrics_disabled():
+        return
+    with single_metric(
+        name="CaptureErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as metric:
+        metric.add_dimension(name="service", value=str(metrics.service))
+
+
+container.on_capture_failure = _capture_failed
+
+
 def _error(status: int, kind: str, message: str, details: list[Any] | None = None) -> Response[str]:
     _count_error(kind)
     event = app.current_event
@@ -319,14 +332,15 @@ def _metrics_line() -> PredictionMetricsLine | None:
 
 
 def _lean_answer(runtime: Runtime, path: str, request: HttpRequest) -> Answer | None:
+    # A refusal is answered (and counted for monitoring) by the routed path.
     if path == "/predict":
-        return service.predict(runtime, request)
+        return service.predict(runtime, request, count_refusals=False)
     if path == "/invocations":
-        return service.invocations(runtime, request)
+        return service.invocations(runtime, request, count_refusals=False)
     if (match := _MODEL_PREDICT.fullmatch(path)) is not None:
-        return service.predict(runtime, request, match[1])
+        return service.predict(runtime, request, match[1], count_refusals=False)
     if (match := _V2_INFER.fullmatch(path)) is not None:
-        return service.infer(runtime, request, match[1], match[2])
+        return service.infer(runtime, request, match[1], match[2], count_refusals=False)
     return None
 
 

@@ -14,6 +14,7 @@ Errors keep one status per cause everywhere; their body follows the route's prot
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from predictor import errors
+from predictor.capture import Exchange
 from predictor.open_inference import error_document, infer_answer, parse_infer_request
 from predictor.registry import LoadedModel
 from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
@@ -126,11 +128,41 @@ def _parse(runtime: Runtime, request: HttpRequest, model: LoadedModel) -> Parsed
     )
 
 
-def _timed_score(model: LoadedModel, parsed: ParsedRequest) -> tuple[ScoringResult, float]:
-    """Score ``parsed`` and the milliseconds it took (the InferenceLatency metric)."""
+def _timed_score(
+    runtime: Runtime, model: LoadedModel, parsed: ParsedRequest, count_refusals: bool
+) -> tuple[ScoringResult, float]:
+    """Score ``parsed`` and the milliseconds it took (the InferenceLatency metric).
+
+    Rows the schema refuses are counted for monitoring when ``count_refusals`` is set
+    (the lean path leaves a refusal to the routed path, which meets it again).
+    """
     started = time.perf_counter()
-    result = score_rows(model, parsed)
+    try:
+        result = score_rows(model, parsed)
+    except errors.SchemaViolationError as exc:
+        if count_refusals and runtime.capture is not None:
+            runtime.capture.refused(model, exc.refused_rows, exc.refused_columns)
+        raise
     return result, (time.perf_counter() - started) * 1000
+
+
+def _capture(
+    runtime: Runtime, request: HttpRequest, result: ScoringResult, answer: Answer
+) -> Answer:
+    """Note the scored rows for monitoring (and the exchange, if it is sampled)."""
+    capture = runtime.capture
+    if capture is not None:
+        capture.record(
+            answer.model, result.features, result.values, lambda: _exchange(request, answer)
+        )
+    return answer
+
+
+def _exchange(request: HttpRequest, answer: Answer) -> Exchange:
+    body: str | bytes = request.body
+    if request.base64_encoded:
+        body = base64.b64decode(request.body)
+    return Exchange(request.headers.get("content-type", ""), body, answer.content_type, answer.body)
 
 
 def path_parameter(value: str | None) -> str | None:
@@ -138,14 +170,17 @@ def path_parameter(value: str | None) -> str | None:
     return None if value is None else unquote(value)
 
 
-def predict(runtime: Runtime, request: HttpRequest, name: str | None = None) -> Answer:
+def predict(
+    runtime: Runtime, request: HttpRequest, name: str | None = None, *, count_refusals: bool = True
+) -> Answer:
     """``POST /predict`` and ``POST /models/{name}/predict``."""
     model = model_for(runtime, path_parameter(name))
     fmt = negotiate(request.headers.get("accept"))
     parsed = _parse(runtime, request, model)
-    result, elapsed_ms = _timed_score(model, parsed)
+    result, elapsed_ms = _timed_score(runtime, model, parsed, count_refusals)
     body, content_type = result.render(fmt, result.to_dict())
-    return Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+    answer = Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+    return _capture(runtime, request, result, answer)
 
 
 def invocations_model_name(headers: Mapping[str, str]) -> str | None:
@@ -160,17 +195,25 @@ def invocations_model_name(headers: Mapping[str, str]) -> str | None:
     return (name or "").strip() or None  # an empty header names no model: the default
 
 
-def invocations(runtime: Runtime, request: HttpRequest) -> Answer:
+def invocations(runtime: Runtime, request: HttpRequest, *, count_refusals: bool = True) -> Answer:
     """``POST /invocations``: MLflow's scoring protocol, SageMaker's Accept conventions."""
     model = model_for(runtime, invocations_model_name(request.headers))
     fmt = negotiate(request.headers.get("accept"))
     parsed = _parse(runtime, request, model)
-    result, elapsed_ms = _timed_score(model, parsed)
+    result, elapsed_ms = _timed_score(runtime, model, parsed, count_refusals)
     body, content_type = result.render(fmt, result.to_mlflow_dict())
-    return Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+    answer = Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
+    return _capture(runtime, request, result, answer)
 
 
-def infer(runtime: Runtime, request: HttpRequest, name: str, version: str | None = None) -> Answer:
+def infer(
+    runtime: Runtime,
+    request: HttpRequest,
+    name: str,
+    version: str | None = None,
+    *,
+    count_refusals: bool = True,
+) -> Answer:
     """``POST /v2/models/{name}[/versions/{version}]/infer``."""
     model = model_for(runtime, path_parameter(name), path_parameter(version))
     settings = runtime.settings
@@ -180,19 +223,20 @@ def infer(runtime: Runtime, request: HttpRequest, name: str, version: str | None
         model,
         settings.max_request_rows,
     )
-    result, elapsed_ms = _timed_score(model, infer_request.parsed)
-    answer = infer_answer(result, infer_request)
+    result, elapsed_ms = _timed_score(runtime, model, infer_request.parsed, count_refusals)
+    inferred = infer_answer(result, infer_request)
     headers = {}
-    if answer.json_length is not None:
-        headers["Inference-Header-Content-Length"] = str(answer.json_length)
-    return Answer(
-        answer.body if answer.json_length is not None else answer.body.decode("utf-8"),
-        answer.content_type,
+    if inferred.json_length is not None:
+        headers["Inference-Header-Content-Length"] = str(inferred.json_length)
+    answer = Answer(
+        inferred.body if inferred.json_length is not None else inferred.body.decode("utf-8"),
+        inferred.content_type,
         model,
         infer_request.parsed.n_rows,
         elapsed_ms,
         headers,
     )
+    return _capture(runtime, request, result, answer)
 
 
 # ----- errors --------------------------------------------------------------------------

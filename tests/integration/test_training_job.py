@@ -96,7 +96,12 @@ def test_manifest_records_what_the_contract_promises(s3: Any) -> None:
     }
     assert set(manifest["metrics"]) >= {"cv", "holdout", "baseline"}
     assert [c["name"] for c in manifest["schema"]][:2] == ["fixed acidity", "volatile acidity"]
-    assert set(manifest["artifacts"]) == {"model.joblib", "model.onnx"}
+    assert set(manifest["artifacts"]) == {
+        "model.joblib",
+        "model.onnx",
+        "statistics.json",
+        "constraints.json",
+    }
 
 
 def test_promotion_only_when_not_worse(s3: Any, capsys: pytest.CaptureFixture[str]) -> None:

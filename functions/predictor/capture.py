@@ -1,0 +1,269 @@
+"""Data capture in a serving container: profiles of what it scores, and sampled requests.
+
+:meth:`CaptureRecorder.record` is on every request's path, so it only appends the
+request's model input and predictions to a list (about a microsecond). Every
+``flush_seconds`` a background thread counts what was appended into the baseline's bins
+(:mod:`predictor.profiles`) and stores, per model version and window, this container's
+running profile of that window (one object per container and window, rewritten on each
+flush, so a failed write is made good by the next one). Sampled requests, when a
+percentage is set, go to JSON Lines files in SageMaker's data capture format.
+
+Capture never fails or holds up a prediction: every error is logged, counted and handed
+to ``on_failure`` (the handler's metric), and the predictions are answered regardless.
+What a container counted after its last flush is lost if Lambda reclaims it first; a
+container flushes at most ``flush_seconds`` after it scores.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from predictor import s3_store
+from predictor.monitoring_layout import WINDOW_SECONDS, capture_key, profile_key
+from predictor.profiles import Layout, Profile
+from predictor.registry import LoadedModel
+from predictor.s3_store import ObjectRef
+
+logger = logging.getLogger(__name__)
+
+#: Windows kept in memory while their profile cannot be stored (a day of windows).
+MAX_UNSTORED_WINDOWS = 288
+#: Sampled requests kept in memory while they cannot be stored.
+MAX_UNSTORED_SAMPLES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and its answer, as a sampled capture record holds them."""
+
+    content_type: str
+    body: str | bytes
+    answer_type: str
+    answer: str | bytes
+
+    def to_record(self, when: float) -> dict[str, Any]:
+        """SageMaker's data capture record (one line of a ``.jsonl`` file)."""
+        return {
+            "captureData": {
+                "endpointInput": _captured(self.content_type, self.body, "INPUT"),
+                "endpointOutput": _captured(self.answer_type, self.answer, "OUTPUT"),
+            },
+            "eventMetadata": {
+                "eventId": str(uuid.uuid4()),
+                "inferenceTime": datetime.fromtimestamp(when, UTC).isoformat(
+                    timespec="milliseconds"
+                ),
+            },
+            "eventVersion": "0",
+        }
+
+
+def _captured(content_type: str, data: str | bytes, mode: str) -> dict[str, str]:
+    if isinstance(data, bytes):
+        text, encoding = base64.b64encode(data).decode(), "BASE64"
+    else:
+        text = data
+        encoding = "CSV" if "csv" in content_type else "JSON"
+    return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What one model version was fed in one window since the last flush."""
+
+    layout: Layout | None
+    batches: list[tuple[Mapping[str, np.ndarray], np.ndarray]] = field(default_factory=list)
+    refusals: list[tuple[int, tuple[str | None, ...]]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+WindowKey = tuple[str, str, int]  # model name, version, window number
+
+
+class CaptureRecorder:
+    """Counts one container's scored rows into profiles and stores them in the background."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        *,
+        flush_seconds: float = 60.0,
+        sample_percent: float = 0.0,
+        writer: str = "realtime",
+        on_failure: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        background: bool = True,
+    ) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+        self.flush_seconds = flush_seconds
+        self.sample_percent = sample_percent
+        # Unique per container (and per SnapStart restore, which builds a new recorder).
+        self.writer = f"{writer}-{uuid.uuid4().hex[:12]}"
+        self._on_failure = on_failure
+        self._clock = clock
+        self._background = background
+        self._lock = threading.Lock()
+        self._pending: dict[WindowKey, _Pending] = {}
+        self._profiles: dict[WindowKey, Profile] = {}  # this container's running counts
+        self._unstored: set[WindowKey] = set()
+        self._samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._sequence = 0
+        self._next_flush = clock() + flush_seconds
+        self._flushing = threading.Lock()
+        self.failures = 0
+
+    # ----- the request path ------------------------------------------------------------
+    def record(
+        self,
+        model: LoadedModel,
+        features: Mapping[str, np.ndarray],
+        predictions: np.ndarray,
+        exchange: Callable[[], Exchange] | None = None,
+    ) -> None:
+        """Note one request's scored rows (and sample it); never raises."""
+        try:
+            now = self._clock()
+            sample = None
+            sampled = self.sample_percent > 0 and random.random() * 100 < self.sample_percent  # noqa: S311
+            if sampled and exchange is not None:
+                sample = exchange().to_record(now)
+            with self._lock:  # the flush takes the pending lists under the same lock
+                pending = self._pending_for(model, now)
+                pending.batches.append((features, predictions))
+                if sample is not None:
+                    pending.samples.append(sample)
+            self._maybe_flush(now)
+        except Exception:
+            self._failed("capture could not note a request")
+
+    def refused(self, model: LoadedModel, rows: int, columns: Iterable[str | None]) -> None:
+        """Note rows the schema refused; never raises."""
+        try:
+            now = self._clock()
+            with self._lock:
+                self._pending_for(model, now).refusals.append((rows, tuple(columns)))
+            self._maybe_flush(now)
+        except Exception:
+            self._failed("capture could not note a refusal")
+
+    def _pending_for(self, model: LoadedModel, now: float) -> _Pending:
+        """The pending lists of ``model`` in the current window (the caller holds the lock)."""
+        key = (model.name, model.version, int(now) // WINDOW_SECONDS)
+        pending = self._pending.get(key)
+        if pending is None:
+            baseline = model.baseline
+            pending = self._pending[key] = _Pending(baseline.layout if baseline else None)
+        return pending
+
+    def _maybe_flush(self, now: float) -> None:
+        if now < self._next_flush:
+            return
+        self._next_flush = now + self.flush_seconds
+        if not self._background:
+            self.flush()
+        elif not self._flushing.locked():
+            threading.Thread(target=self.flush, name="capture-flush", daemon=True).start()
+
+    # ----- the background path ---------------------------------------------------------
+    def flush(self) -> None:
+        """Count what was noted and store every changed profile and the samples."""
+        with self._flushing:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+            try:
+                self._count(pending)
+            except Exception:
+                self._failed("capture could not count a batch of requests")
+            self._store_profiles()
+            self._store_samples()
+
+    def _count(self, pending: dict[WindowKey, _Pending]) -> None:
+        for key, noted in pending.items():
+            name, version, _ = key
+            profile = self._profiles.get(key) or Profile.empty(name, version, noted.layout)
+            for features, predictions in noted.batches:
+                profile.add_rows(noted.layout, features, predictions)
+            for rows, columns in noted.refusals:
+                profile.add_refusals(rows, columns)
+            self._profiles[key] = profile
+            self._unstored.add(key)
+            if noted.samples:
+                self._samples.setdefault((name, version), []).extend(noted.samples)
+
+    def _store_profiles(self) -> None:
+        current_window = int(self._clock()) // WINDOW_SECONDS
+        for key in sorted(self._unstored):
+            name, version, window = key
+            try:
+                store_profile(
+                    self._s3, self.bucket, self._profiles[key], self.writer, window * WINDOW_SECONDS
+                )
+            except Exception:
+                self._failed(f"capture could not store the profile of {name} {version}")
+                continue
+            self._unstored.discard(key)
+        # A stored window that has ended will not change again: forget it.
+        for key in [k for k in self._profiles if k[2] < current_window and k not in self._unstored]:
+            del self._profiles[key]
+        while len(self._unstored) > MAX_UNSTORED_WINDOWS:
+            oldest = min(self._unstored)
+            self._unstored.discard(oldest)
+            del self._profiles[oldest]
+            self._failed(f"capture dropped the unstored profile of window {oldest}")
+
+    def _store_samples(self) -> None:
+        for (name, version), records in list(self._samples.items()):
+            if not records:
+                continue
+            self._sequence += 1
+            when = datetime.fromtimestamp(self._clock(), UTC)
+            key = capture_key(name, version, when, self.writer, self._sequence)
+            body = "".join(json.dumps(r) + "\n" for r in records).encode()
+            try:
+                s3_store.put_bytes(self._s3, self.bucket, key, body, "application/jsonlines")
+            except Exception:
+                self._failed(f"capture could not store sampled requests of {name} {version}")
+                del records[: max(0, len(records) - MAX_UNSTORED_SAMPLES)]
+                continue
+            self._samples[(name, version)] = []
+
+    def _failed(self, what: str) -> None:
+        self.failures += 1
+        logger.warning(what, exc_info=True)
+        if self._on_failure is not None:
+            try:
+                self._on_failure(what)
+            except Exception:
+                logger.warning("capture could not count its failure", exc_info=True)
+
+
+def batch_writer(source: ObjectRef) -> str:
+    """The profile writer of one input object version: the same for a duplicate run, whose
+    profile then replaces the first instead of counting the file twice.
+    """
+    identity = f"{source.bucket}/{source.key}@{source.version_id or source.etag.strip(chr(34))}"
+    return "batch-" + hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+def store_profile(s3: Any, bucket: str, profile: Profile, writer: str, when: float) -> str:
+    """Store one profile in the window of ``when``; returns its key."""
+    start = datetime.fromtimestamp(int(when) // WINDOW_SECONDS * WINDOW_SECONDS, UTC)
+    key = profile_key(profile.model, profile.version, start, writer)
+    body = json.dumps(profile.to_dict()).encode()
+    s3_store.put_bytes(s3, bucket, key, body, "application/json")
+    return key

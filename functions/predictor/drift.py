@@ -1,0 +1,292 @@
+"""Drift and violations: a window's merged profile against its version's baseline.
+
+Per column and for the predictions, the population stability index (PSI) and the
+Jensen-Shannon distance between the baseline's and the window's shares of rows per bin.
+A column has drifted when its PSI is at least ``drift_psi`` *and* above what sampling
+noise alone reaches in a window of that many rows (:func:`noise_floor`): without that
+floor a window of a few dozen rows would be flagged on chance alone.
+
+Violations follow SageMaker Model Monitor's ``constraint_check_type`` names where one
+exists: ``baseline_drift_check``, ``completeness_check`` (more missing values than in
+training), ``categorical_values_check`` (unknown categories); and this product's
+``range_check`` (values outside the training minimum and maximum) and
+``schema_refusal_check`` (rows the schema refused).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from predictor.profiles import (
+    MISSING_SLOT,
+    OUTSIDE_SLOT,
+    PREDICTION,
+    Baseline,
+    Bins,
+    Counts,
+    Profile,
+)
+from predictor.schema import NUMERIC
+
+#: Added to every bin's count before shares are taken, so that an empty bin (every
+#: training value is inside the training range) does not make the PSI infinite.
+SMOOTHING = 0.5
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    """Smoothed shares of rows per bin."""
+    smoothed = counts.astype(np.float64) + SMOOTHING
+    return np.asarray(smoothed / smoothed.sum())
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Population stability index of ``actual`` counts against ``expected`` counts."""
+    p, q = shares(expected), shares(actual)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def js_distance(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Jensen-Shannon distance (base 2: 0 identical, 1 disjoint) of the two shares."""
+    p, q = shares(expected), shares(actual)
+    m = (p + q) / 2
+    divergence = 0.5 * np.sum(p * np.log2(p / m)) + 0.5 * np.sum(q * np.log2(q / m))
+    return float(math.sqrt(max(divergence, 0.0)))
+
+
+def chi_square_quantile(degrees: int, probability: float) -> float:
+    """The chi-square quantile (Wilson-Hilferty; within 1% for the degrees used here)."""
+    if degrees <= 0:
+        return 0.0
+    z = NormalDist().inv_cdf(probability)
+    h = 2 / (9 * degrees)
+    return float(degrees * (1 - h + z * math.sqrt(h)) ** 3)
+
+
+def noise_floor(bins: int, rows: int, baseline_rows: int, false_alarm: float) -> float:
+    """The PSI two samples of one population exceed with chance ``false_alarm``.
+
+    For samples of n and N rows over k bins, n·N/(n+N) times the PSI is close to a
+    chi-square variable with k-1 degrees of freedom.
+    """
+    if rows == 0 or baseline_rows == 0:
+        return math.inf
+    scale = 1 / rows + 1 / baseline_rows
+    return scale * chi_square_quantile(bins - 1, 1 - false_alarm)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDrift:
+    """One column's (or the predictions') comparison with the baseline."""
+
+    name: str
+    kind: str
+    rows: int
+    psi: float
+    js_distance: float
+    noise_floor: float
+    status: str  # "drift", "moderate" or "stable"; "no data" with no row
+    labels: list[str]
+    baseline_shares: list[float]
+    current_shares: list[float]
+    missing_share: float
+    baseline_missing_share: float
+    outside_share: float  # below or above the training range, or an unknown category
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "rows": self.rows,
+            "psi": round(self.psi, 6),
+            "js_distance": round(self.js_distance, 6),
+            "noise_floor": round(self.noise_floor, 6) if math.isfinite(self.noise_floor) else None,
+            "status": self.status,
+            "missing_share": round(self.missing_share, 6),
+            "baseline_missing_share": round(self.baseline_missing_share, 6),
+            "outside_share": round(self.outside_share, 6),
+            "min": self.minimum,
+            "max": self.maximum,
+            "bins": [
+                {"bin": label, "baseline": round(b, 6), "current": round(c, 6)}
+                for label, b, c in zip(
+                    self.labels, self.baseline_shares, self.current_shares, strict=True
+                )
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken constraint, in SageMaker's ``constraint_violations.json`` shape."""
+
+    feature_name: str
+    constraint_check_type: str
+    description: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "feature_name": self.feature_name,
+            "constraint_check_type": self.constraint_check_type,
+            "description": self.description,
+        }
+
+
+@dataclass(slots=True)
+class Comparison:
+    """A window against the baseline: every column's drift, and the violations."""
+
+    rows: int
+    refused_rows: int
+    columns: list[ColumnDrift] = field(default_factory=list)
+    prediction: ColumnDrift | None = None
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[str]:
+        """Columns (and ``prediction``) whose status is drift."""
+        found = [c.name for c in self.columns if c.status == "drift"]
+        if self.prediction is not None and self.prediction.status == "drift":
+            found.append(PREDICTION)
+        return found
+
+    @property
+    def max_psi(self) -> float:
+        """The largest PSI of any input column (the alarm's metric)."""
+        return max((c.psi for c in self.columns if c.rows), default=0.0)
+
+
+def _column(
+    bins: Bins,
+    expected: Counts,
+    actual: Counts,
+    baseline_rows: int,
+    thresholds: dict[str, float],
+    tests: int,
+) -> ColumnDrift:
+    rows = int(actual.counts.sum())
+    base_total = int(expected.counts.sum()) or 1
+    outside = int(actual.counts[OUTSIDE_SLOT])
+    if bins.kind == NUMERIC:
+        outside += int(actual.counts[bins.above_slot])
+    # Bins that neither side ever used add nothing but smoothing noise: leave them out.
+    used = (expected.counts > 0) | (actual.counts > 0)
+    value = psi(expected.counts[used], actual.counts[used]) if rows else 0.0
+    distance = js_distance(expected.counts[used], actual.counts[used]) if rows else 0.0
+    floor = noise_floor(
+        int(used.sum()), rows, baseline_rows, thresholds["false_alarm_rate"] / tests
+    )
+    if rows == 0:
+        status = "no data"
+    elif value >= max(thresholds["drift_psi"], floor):
+        status = "drift"
+    elif value >= max(thresholds["moderate_psi"], floor):
+        status = "moderate"
+    else:
+        status = "stable"
+    return ColumnDrift(
+        name=bins.name,
+        kind=bins.kind,
+        rows=rows,
+        psi=value,
+        js_distance=distance,
+        noise_floor=floor,
+        status=status,
+        labels=bins.labels(),
+        baseline_shares=(expected.counts / base_total).tolist(),
+        current_shares=(actual.counts / rows).tolist() if rows else [0.0] * bins.size,
+        missing_share=int(actual.counts[MISSING_SLOT]) / rows if rows else 0.0,
+        baseline_missing_share=int(expected.counts[MISSING_SLOT]) / base_total,
+        outside_share=outside / rows if rows else 0.0,
+        minimum=actual.minimum,
+        maximum=actual.maximum,
+    )
+
+
+def compare(baseline: Baseline, window: Profile) -> Comparison:
+    """Every column of ``window`` against ``baseline``, and the violations."""
+    thresholds = baseline.constraints["thresholds"]
+    layout = baseline.layout
+    tests = len(layout.features) + 1  # the false-alarm rate is shared by all columns
+    result = Comparison(window.rows, window.refused_rows)
+    for bins in layout.all_bins():
+        expected = baseline.training.columns[bins.name]
+        actual = window.columns.get(bins.name) or Counts(np.zeros(bins.size, dtype=np.int64))
+        drift = _column(bins, expected, actual, baseline.rows, thresholds, tests)
+        if bins.name == PREDICTION and bins is layout.prediction:
+            result.prediction = drift
+        else:
+            result.columns.append(drift)
+    result.violations = violations(result, thresholds)
+    return result
+
+
+def violations(result: Comparison, thresholds: dict[str, float]) -> list[Violation]:
+    """The constraints ``result`` breaks."""
+    found: list[Violation] = []
+    columns = list(result.columns)
+    if result.prediction is not None:
+        columns.append(result.prediction)
+    for column in columns:
+        if not column.rows:
+            continue
+        if column.status == "drift":
+            found.append(
+                Violation(
+                    column.name,
+                    "baseline_drift_check",
+                    f"PSI {column.psi:.3f} is at least {thresholds['drift_psi']:g} (and above "
+                    f"the {column.noise_floor:.3f} noise alone reaches in {column.rows} rows); "
+                    f"Jensen-Shannon distance {column.js_distance:.3f}",
+                )
+            )
+        if column.name == PREDICTION:
+            continue
+        increase = column.missing_share - column.baseline_missing_share
+        if increase > thresholds["missing_share_increase"]:
+            found.append(
+                Violation(
+                    column.name,
+                    "completeness_check",
+                    f"{column.missing_share:.1%} of values missing, against "
+                    f"{column.baseline_missing_share:.1%} in training",
+                )
+            )
+        if column.kind == NUMERIC and column.outside_share > thresholds["outside_range_share"]:
+            found.append(
+                Violation(
+                    column.name,
+                    "range_check",
+                    f"{column.outside_share:.1%} of values outside the training range "
+                    f"(seen {_fmt(column.minimum)} to {_fmt(column.maximum)})",
+                )
+            )
+        if column.kind != NUMERIC and column.outside_share > thresholds["unknown_category_share"]:
+            found.append(
+                Violation(
+                    column.name,
+                    "categorical_values_check",
+                    f"{column.outside_share:.1%} of values are categories unseen in training",
+                )
+            )
+    offered = result.rows + result.refused_rows
+    if offered and result.refused_rows / offered > thresholds["refused_share"]:
+        found.append(
+            Violation(
+                "(all)",
+                "schema_refusal_check",
+                f"{result.refused_rows} of {offered} rows ({result.refused_rows / offered:.1%}) "
+                "were refused by the schema",
+            )
+        )
+    return found
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"

@@ -1,0 +1,74 @@
+"""Where monitoring keeps its objects, under ``monitoring/`` of the capture bucket::
+
+    monitoring/profiles/<model>/<version>/<window start>/<writer>.json   counts (profiles)
+    monitoring/capture/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<writer>-<n>.jsonl
+                                                    sampled requests (SageMaker's format)
+    monitoring/reports/<model>/<version>/<window end>.json and .html     drift reports
+    monitoring/reports/<model>/latest.json and latest.html               the newest of them
+
+A window start is a UTC time floored to :data:`WINDOW_SECONDS`, written
+``2026-11-24T10:05Z``, so keys sort by time and a monitor lists only the windows it reads.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+PREFIX = "monitoring/"
+PROFILES = PREFIX + "profiles/"
+CAPTURE = PREFIX + "capture/"
+REPORTS = PREFIX + "reports/"
+#: Profiles are kept per window of this many seconds: the monitor's finest grain.
+WINDOW_SECONDS = 300
+_WINDOW_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+
+def window_start(epoch_seconds: float) -> datetime:
+    """The start of the window holding ``epoch_seconds``."""
+    floored = int(epoch_seconds) // WINDOW_SECONDS * WINDOW_SECONDS
+    return datetime.fromtimestamp(floored, UTC)
+
+
+def window_name(start: datetime) -> str:
+    """A window's key segment."""
+    return start.astimezone(UTC).strftime(_WINDOW_FORMAT)
+
+
+def parse_window(name: str) -> datetime | None:
+    """The start of the window a key segment names (None for anything else)."""
+    try:
+        return datetime.strptime(name, _WINDOW_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def profile_key(model: str, version: str, start: datetime, writer: str) -> str:
+    """The key of one writer's profile of one version in one window."""
+    return f"{PROFILES}{model}/{version}/{window_name(start)}/{writer}.json"
+
+
+def capture_key(model: str, version: str, when: datetime, writer: str, sequence: int) -> str:
+    """The key of one file of sampled requests."""
+    hour = when.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    return f"{CAPTURE}{model}/{version}/{hour}/{writer}-{sequence:06d}.jsonl"
+
+
+def report_key(model: str, version: str, end: datetime, suffix: str) -> str:
+    """The key of one drift report (``suffix`` is ``json`` or ``html``)."""
+    return f"{REPORTS}{model}/{version}/{window_name(end)}.{suffix}"
+
+
+def latest_report_key(model: str, suffix: str) -> str:
+    """The key of a model's newest drift report."""
+    return f"{REPORTS}{model}/latest.{suffix}"
+
+
+def windows_between(start: datetime, end: datetime) -> list[datetime]:
+    """The starts of the windows that overlap ``[start, end)``."""
+    first = window_start(start.timestamp())
+    found = []
+    current = first
+    while current < end:
+        found.append(current)
+        current += timedelta(seconds=WINDOW_SECONDS)
+    return found
