@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--force", action="store_true", help="promote even if the current holder is better"
     )
+    where.add_argument(
+        "--require-improvement",
+        action="store_true",
+        help="promote only if strictly better than the current holder on the same holdout",
+    )
     where.add_argument("--json", action="store_true", help="print the manifest as JSON")
     return parser
 
@@ -147,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             refit=args.refit,
             promote=args.promote,
             force=args.force,
+            require_improvement=args.require_improvement,
         )
     except ValueError as exc:
         parser.error(str(exc))

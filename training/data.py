@@ -39,6 +39,43 @@ def read_bytes(source: str, s3: Any | None = None) -> bytes:
 
 
 def read_table(source: str, s3: Any | None = None) -> Table:
+    """Read a CSV (optionally gzipped) into a DataFrame with typed columns; a source
+    ``s3://bucket/prefix/`` (ending in a slash) is every CSV under the prefix, in key
+    order, with the same columns (retraining reads the data accumulated there).
+    """
+    if source.startswith("s3://") and source.endswith("/"):
+        return _read_prefix(source, s3)
+    return _read_one(source, s3)
+
+
+def _read_prefix(source: str, s3: Any | None) -> Table:
+    parsed = urlparse(source)
+    if s3 is None or not parsed.netloc:
+        raise ValueError(f"reading {source!r} needs an S3 client and a bucket")
+    prefix = parsed.path.lstrip("/")
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
+        keys.extend(
+            entry["Key"]
+            for entry in page.get("Contents", [])
+            if entry["Key"].endswith((".csv", ".csv.gz"))
+        )
+    if not keys:
+        raise ValueError(f"{source}: no .csv or .csv.gz file under this prefix")
+    tables = [_read_one(f"s3://{parsed.netloc}/{key}", s3) for key in sorted(keys)]
+    columns = list(tables[0].frame.columns)
+    for table in tables[1:]:
+        if list(table.frame.columns) != columns:
+            raise ValueError(
+                f"{table.source} has other columns than {tables[0].source}: "
+                f"{', '.join(table.frame.columns)}"
+            )
+    digest = hashlib.sha256("".join(t.sha256 for t in tables).encode()).hexdigest()
+    frame = pd.concat([t.frame for t in tables], ignore_index=True)
+    return Table(frame=frame, source=source, sha256=digest, delimiter=tables[0].delimiter)
+
+
+def _read_one(source: str, s3: Any | None = None) -> Table:
     """Read a CSV (optionally gzipped) into a DataFrame with typed columns.
 
     UTF-8 with or without a byte-order mark; the delimiter is sniffed from the header;

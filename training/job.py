@@ -80,6 +80,9 @@ class TrainingConfig:
     refit: bool = True
     promote: str | None = None
     force: bool = False
+    #: Move the alias only if the new version is strictly better than its holder (the
+    #: retraining schedule's gate), not merely as good.
+    require_improvement: bool = False
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.candidates if c not in CANDIDATES]
@@ -389,6 +392,12 @@ def _promote(
             result.promotion = (
                 f"not promoted: {metric} {new_value:.4f} is worse than {old_value:.4f} of "
                 f"{current.version}, which stays on {config.promote} (use --force)"
+            )
+            return
+        if config.require_improvement and new_value == old_value:
+            result.promotion = (
+                f"not promoted: {metric} {new_value:.4f} does not beat {old_value:.4f} of "
+                f"{current.version} on the same holdout, which stays on {config.promote}"
             )
             return
     registry.set_alias(config.name, config.promote, manifest["version"])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -102,21 +101,10 @@ def _in_ranges(obj: ObjectRef, min_bytes: int) -> bool:
 
 
 def store_batch_profile(runtime: Runtime, source: ObjectRef, profile: Profile) -> None:
-    """Store the profile of a scored file for monitoring; a failure is logged and counted,
-    never the file's (its outputs and report are already written).
-    """
+    """Store the profile of a scored file for monitoring (a failure is counted)."""
     bucket = runtime.settings.capture_bucket
-    if not bucket:
-        return
-    try:
-        key = capture.store_profile(
-            runtime.s3, bucket, profile, capture.batch_writer(source), time.time()
-        )
-    except Exception:
-        logger.warning("could not store the profile of %s", source.key, exc_info=True)
+    if bucket and not capture.store_file_profile(runtime.s3, bucket, profile, source):
         metrics.add_metric(name="CaptureErrors", unit=MetricUnit.Count, value=1)
-        return
-    logger.debug("stored the profile %s", key)
 
 
 def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:

@@ -13,8 +13,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from predictor import fan_out, range_scoring
+from predictor import capture, fan_out, range_scoring
 from predictor.fan_out import Range
+from predictor.profiles import Profile
 from predictor.registry import RegistryReader
 from predictor.runtime import Container
 
@@ -94,7 +95,12 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return {"status": "failed", "plan_key": plan.key, "error": report.error}
         return {"status": "finalizing", "plan_key": plan.key}
     if step == "finalize":
-        report = fan_out.finalize_run(s3, plan)
+
+        def store(profile: Profile) -> None:
+            if settings.capture_bucket:
+                capture.store_file_profile(s3, settings.capture_bucket, profile, obj)
+
+        report = fan_out.finalize_run(s3, plan, on_profile=store)
         logger.info("run finished", extra={"status": report.status, "rows": report.rows.to_dict()})
         return {"status": report.status}
     raise ValueError(f"unknown step {step!r}")

@@ -267,3 +267,15 @@ def store_profile(s3: Any, bucket: str, profile: Profile, writer: str, when: flo
     body = json.dumps(profile.to_dict()).encode()
     s3_store.put_bytes(s3, bucket, key, body, "application/json")
     return key
+
+
+def store_file_profile(s3: Any, bucket: str, profile: Profile, source: ObjectRef) -> bool:
+    """Store the profile of a scored file; False (logged) when it cannot be stored: the
+    file's outputs and report are written already, and stay so.
+    """
+    try:
+        store_profile(s3, bucket, profile, batch_writer(source), time.time())
+    except Exception:
+        logger.warning("could not store the profile of %s", source.key, exc_info=True)
+        return False
+    return True

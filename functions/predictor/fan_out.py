@@ -36,6 +36,7 @@ import logging
 import re
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ from predictor.chunk_scoring import RowCounts, error_lines
 from predictor.csv_lines import open_text
 from predictor.csv_stream import CsvStream
 from predictor.errors import InputError, MissingColumnsError
+from predictor.profiles import Profile
 from predictor.registry import RegistryReader
 from predictor.s3_multipart import MultipartWriter
 from predictor.s3_store import ObjectRef
@@ -160,6 +162,8 @@ class RangeResult:
     seconds: float
     worker: str
     failed: str | None = None
+    #: The range's rows counted for monitoring (:meth:`Profile.to_dict`).
+    profile: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
@@ -443,8 +447,15 @@ def _empty(index: int, at: int) -> RangeResult:
 
 
 # ----- finalize --------------------------------------------------------------------------
-def finalize_run(s3: Any, plan: Plan, finished_scoring: float | None = None) -> BatchReport:
-    """Assemble the outputs in range order, write the report, delete the parts."""
+def finalize_run(
+    s3: Any,
+    plan: Plan,
+    finished_scoring: float | None = None,
+    on_profile: Callable[[Profile], None] | None = None,
+) -> BatchReport:
+    """Assemble the outputs in range order, write the report, delete the parts; hand the
+    file's profile (every range's, merged) to ``on_profile``.
+    """
     began = time.time()
     obj, keys = plan.input, incoming_keys(plan.input.key)
     found = s3_store.read_json(s3, obj.bucket, plan.prefix + "chain.json")
@@ -496,7 +507,23 @@ def finalize_run(s3: Any, plan: Plan, finished_scoring: float | None = None) -> 
     report.fan_out = _summary(plan, chain, began, finished_scoring)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
     s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
+    profile = _merged_profile(chain)
+    if profile is not None and on_profile is not None:
+        on_profile(profile)
     return report
+
+
+def _merged_profile(chain: list[dict[str, Any]]) -> Profile | None:
+    """The sum of the ranges' profiles (None if a range has none)."""
+    merged = None
+    for link in chain:
+        if link.get("profile") is None:
+            if link["rows"]["read"]:
+                return None
+            continue  # an empty range
+        profile = Profile.from_dict(link["profile"])
+        merged = profile if merged is None else merged.merged(profile)
+    return merged
 
 
 def _renumbered(s3: Any, bucket: str, key: str, first_line: int) -> bytes:

@@ -130,6 +130,7 @@ def _score_range(
         errors_bytes=errors.size,
         seconds=0.0,
         worker="",
+        profile=scorer.profile.to_dict(),
     )
 
 

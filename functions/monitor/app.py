@@ -1,0 +1,95 @@
+"""The scheduled monitor: EventBridge Scheduler -> this Lambda function.
+
+Event (all optional): ``{"lookback_minutes": 60, "models": ["wine-quality"]}``; the
+schedule in template.yaml sends ``{}``, so the period is ``MONITOR_LOOKBACK_MINUTES``.
+Each model's report is written by :func:`predictor.monitor.run_monitor`; its figures go
+to CloudWatch as metrics in embedded metric format (log lines, no API call, so the role
+needs no ``cloudwatch:PutMetricData``): ``MaxDriftScore``, ``DriftedFeatures``,
+``Violations`` and ``RowsProfiled`` per model, and ``DriftScore`` per model and feature.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from predictor.monitor import ModelReport, MonitorSettings, run_monitor
+from predictor.registry import RegistryReader
+
+logger = Logger()
+
+
+@functools.cache
+def _settings() -> MonitorSettings:
+    return MonitorSettings.from_env(os.environ)
+
+
+@functools.cache
+def _s3() -> Any:
+    import boto3  # here, not at import
+
+    return boto3.client("s3")
+
+
+def _metric(name: str, value: float, unit: MetricUnit, dimensions: dict[str, str]) -> None:
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
+    with single_metric(name=name, unit=unit, value=value, namespace=namespace) as metric:
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)
+
+
+def publish_metrics(report: ModelReport) -> None:
+    """One model's figures (the worst of its versions in the period)."""
+    if is_metrics_disabled():
+        return
+    compared = [v for v in report.versions if v.comparison is not None and v.rows]
+    model = {"Model": report.model}
+    _metric("RowsProfiled", sum(v.rows for v in report.versions), MetricUnit.Count, model)
+    if not compared:
+        return
+    scores: dict[str, float] = {}
+    for version in compared:
+        assert version.comparison is not None
+        for column in version.comparison.columns:
+            scores[column.name] = max(scores.get(column.name, 0.0), column.psi)
+    _metric("MaxDriftScore", max(scores.values(), default=0.0), MetricUnit.NoUnit, model)
+    drifted = max(len(v.comparison.drifted) for v in compared if v.comparison)
+    _metric("DriftedFeatures", drifted, MetricUnit.Count, model)
+    violations = sum(len(v.comparison.violations) for v in compared if v.comparison)
+    _metric("Violations", violations, MetricUnit.Count, model)
+    for feature, score in scores.items():
+        _metric("DriftScore", score, MetricUnit.NoUnit, {**model, "Feature": feature})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Report every model with profiles in the period; answer a summary per model."""
+    settings = _settings()
+    lookback = int(event.get("lookback_minutes") or settings.lookback_minutes)
+    reports = run_monitor(
+        _s3(),
+        settings.capture_bucket,
+        RegistryReader(_s3(), settings.registry),
+        end=datetime.now(UTC),
+        lookback_minutes=lookback,
+        models=list(event.get("models") or ()),
+    )
+    summaries = []
+    for report in reports:
+        publish_metrics(report)
+        summary = {
+            "model": report.model,
+            "status": report.status,
+            "versions": {v.version: v.message for v in report.versions},
+            "report": report.keys.get("html"),
+        }
+        logger.info("monitored", extra=summary)
+        summaries.append(summary)
+    return {"reports": summaries}
