@@ -25,7 +25,7 @@ from moto import mock_aws
 from infra.lambda_context import REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets
 from predictor.inference import OnnxPredictor
-from predictor.registry import JOBLIB_ARTIFACT, MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
+from predictor.registry import MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
 from predictor.s3_store import ObjectRef
 from predictor.schema import FeatureSchema
 from predictor.settings import RegistryLocation
@@ -103,9 +103,7 @@ def train_once(
         )
         manifest = run_training(config, client).manifest
         store = ModelRegistry(client, MODEL_BUCKET)
-        files = {
-            name: store.read_artifact(manifest, name) for name in (JOBLIB_ARTIFACT, ONNX_ARTIFACT)
-        }
+        files = {name: store.read_artifact(manifest, name) for name in manifest["artifacts"]}
         assert MANIFEST_FILE not in files
         return Artifacts(manifest=manifest, files=files)
 

@@ -13,6 +13,7 @@ from samtranslator.translator.transform import transform
 
 from infra.cfn_yaml import load_template
 from predictor import batch_layout
+from predictor.monitoring_layout import CAPTURE, PROFILES, REPORTS
 from predictor.registry import MODEL_PREFIX
 from tests.helpers import ROOT
 
@@ -93,9 +94,16 @@ def test_serving_roles_cannot_delete_versions_or_change_acls(
     assert "AmazonS3" not in managed  # no bucket-wide managed S3 policy
 
 
-def test_realtime_reads_only_models(expanded: dict[str, Any]) -> None:
+def test_realtime_reads_only_models_and_writes_only_monitoring_captures(
+    expanded: dict[str, Any],
+) -> None:
     grants = s3_grants(expanded, "RealtimeFunction")
-    assert set(grants) == {"s3:GetObject", "s3:ListBucket"}  # no delete of any kind
+    assert set(grants) == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}  # no delete
+    (written,) = grants["s3:PutObject"]
+    assert [r["Fn::Sub"] for r in json.loads(written)] == [
+        f"${{DataBucket.Arn}}/{PROFILES}*",
+        f"${{DataBucket.Arn}}/{CAPTURE}*",
+    ]
     (objects,) = grants["s3:GetObject"]
     assert "ModelBucket" in objects
     assert f"/{MODEL_PREFIX}/*" in objects
@@ -130,15 +138,14 @@ def test_batch_reads_models_and_inputs_and_writes_only_its_prefixes(
     assert f"/{MODEL_PREFIX}/*" in reads
     assert f"/{batch_layout.INCOMING}*" in reads
     assert f"/{batch_layout.REPORTS}*" in reads
+    outputs = [batch_layout.PREDICTIONS, batch_layout.ERRORS, batch_layout.REPORTS]
+    assert _prefixes(grants["s3:PutObject"]) == sorted(
+        [*(o + "*" for o in outputs), f"{PROFILES}*"]
+    )
+    assert _prefixes(grants["s3:AbortMultipartUpload"]) == sorted(o + "*" for o in outputs)
     for action in ("s3:PutObject", "s3:AbortMultipartUpload"):
-        (written,) = grants[action]
-        arns = [r["Fn::Sub"] for r in json.loads(written)]
-        targets = [arn.rsplit("/", 2)[-2] + "/" for arn in arns]
-        assert sorted(targets) == sorted(
-            [batch_layout.PREDICTIONS, batch_layout.ERRORS, batch_layout.REPORTS]
-        )
-        assert "ModelBucket" not in written
-        assert batch_layout.INCOMING not in written
+        assert "ModelBucket" not in " ".join(grants[action])
+        assert batch_layout.INCOMING not in " ".join(grants[action])
 
 
 def test_only_the_training_job_writes_models(expanded: dict[str, Any]) -> None:
@@ -391,15 +398,14 @@ def test_the_control_function_assembles_outputs_but_never_writes_inputs_or_model
     grants = s3_grants(expanded, "FanOutControlFunction")
     assert "s3:GetObjectVersion" in grants
     assert "s3:ListBucketMultipartUploads" in grants
-    assert _prefixes(grants["s3:PutObject"]) == sorted(
-        [
-            f"{batch_layout.ERRORS}*",
-            f"{batch_layout.PREDICTIONS}*",
-            f"{batch_layout.REPORTS}*",
-            f"{batch_layout.RUNS}*",
-        ]
-    )
-    assert _prefixes(grants["s3:DeleteObject"]) == _prefixes(grants["s3:PutObject"])
+    outputs = [
+        f"{batch_layout.ERRORS}*",
+        f"{batch_layout.PREDICTIONS}*",
+        f"{batch_layout.REPORTS}*",
+        f"{batch_layout.RUNS}*",
+    ]
+    assert _prefixes(grants["s3:PutObject"]) == sorted([*outputs, f"{PROFILES}*"])
+    assert _prefixes(grants["s3:DeleteObject"]) == sorted(outputs)
     for action in ("s3:PutObject", "s3:DeleteObject"):
         assert "ModelBucket" not in " ".join(grants[action])
         assert batch_layout.INCOMING not in " ".join(grants[action])
@@ -420,3 +426,94 @@ def test_the_definition_retries_ranges_and_aborts_on_any_failure(source: dict[st
     batch = source["Resources"]["BatchFunction"]["Properties"]["Environment"]["Variables"]
     assert batch["FAN_OUT_MAX_CONCURRENCY"] == {"Ref": "FanOutMaxConcurrency"}
     assert batch["FAN_OUT_STATE_MACHINE_ARN"] == {"Ref": "BatchFanOutStateMachine"}
+
+
+# ----- monitoring ------------------------------------------------------------------------
+def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
+    expanded: dict[str, Any],
+) -> None:
+    """Least privilege: list and read profiles, read each version's manifest and baseline
+    (no model artifact), write reports; no delete, no other prefix, no CloudWatch API
+    (its metrics are log lines in embedded metric format).
+    """
+    statements = role_statements(expanded, "MonitorFunction")
+    assert {a for s in statements for a in actions(s)} == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+    }
+    grants = s3_grants(expanded, "MonitorFunction")
+    (written,) = grants["s3:PutObject"]
+    assert json.loads(written) == {"Fn::Sub": f"${{DataBucket.Arn}}/{REPORTS}*"}
+    reads = sorted(
+        r["Fn::Sub"] for text in grants["s3:GetObject"] for r in _as_list(json.loads(text))
+    )
+    assert reads == sorted(
+        [
+            f"${{DataBucket.Arn}}/{PROFILES}*",
+            f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/constraints.json",
+            f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/manifest.json",
+            f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/statistics.json",
+        ]
+    )
+    conditions = sorted(
+        s["Condition"]["StringLike"]["s3:prefix"]
+        for s in statements
+        if actions(s) == ["s3:ListBucket"]
+    )
+    assert conditions == [f"{MODEL_PREFIX}/*", f"{PROFILES}*"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_monitor_runs_on_a_schedule_and_its_metric_has_an_alarm(
+    expanded: dict[str, Any],
+) -> None:
+    resources = expanded["Resources"]
+    (schedule,) = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Scheduler::Schedule" and "Condition" not in r  # not retraining
+    ]
+    properties = schedule["Properties"]
+    assert properties["ScheduleExpression"] == {"Fn::Sub": "rate(${MonitorPeriodMinutes} minutes)"}
+    assert properties["Target"]["Arn"] == {"Fn::GetAtt": ["MonitorFunction", "Arn"]}
+    alarm = resources["DriftAlarm"]["Properties"]
+    assert alarm["MetricName"] == "MaxDriftScore"
+    assert alarm["Dimensions"] == [{"Name": "Model", "Value": {"Ref": "ModelName"}}]
+    assert alarm["Threshold"] == {"Ref": "DriftAlarmThreshold"}
+    # The scheduler's role may invoke the monitor and nothing else.
+    role = next(
+        r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role" and "Every" in name
+    )
+    (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert actions(statement) == ["lambda:InvokeFunction"]
+    assert "MonitorFunction" in json.dumps(statement["Resource"])
+
+
+def test_capture_is_wired_to_the_data_bucket_and_can_be_turned_off(
+    source: dict[str, Any],
+) -> None:
+    resources = source["Resources"]
+    for function in ("RealtimeFunction", "BatchFunction", "FanOutControlFunction"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        bucket = variables["CAPTURE_BUCKET"]
+        assert bucket["Fn::If"][0] == "Captures"
+        assert bucket["Fn::If"][2] == ""
+    realtime = resources["RealtimeFunction"]["Properties"]["Environment"]["Variables"]
+    assert realtime["CAPTURE_SAMPLE_PERCENT"] == {"Ref": "CaptureSamplePercent"}
+    assert source["Parameters"]["CaptureSamplePercent"]["Default"] == 0
+
+
+def test_retraining_is_off_by_default_and_gated(source: dict[str, Any]) -> None:
+    assert source["Parameters"]["RetrainSchedule"]["Default"] == ""
+    schedule = source["Resources"]["RetrainingSchedule"]
+    assert schedule["Condition"] == "Retrains"
+    target = schedule["Properties"]["Target"]
+    assert '"require_improvement": true' in target["Input"]["Fn::Sub"]
+    role = source["Resources"]["RetrainingScheduleRole"]
+    (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["TrainingFunction", "Arn"]}
