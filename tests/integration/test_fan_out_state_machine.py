@@ -311,3 +311,38 @@ def test_duplicate_events_start_one_run(stack: LocalAws) -> None:
         )
         == 1
     )
+
+
+def test_a_run_in_ranges_stores_the_profile_the_whole_file_gives(
+    stack: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monitoring sees a file scored in ranges exactly as one scored whole: the ranges'
+    profiles, merged by the finalizer, equal the single invocation's.
+    """
+    from predictor.batch import score_object
+    from predictor.profiles import Profile
+
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    fan_out_app.container.reset()
+    batch_app.container.reset()
+    body = quoted()
+    started = drop(stack, "sm-profiled.csv", body)
+    assert wait(stack, started["fan_out"]["execution"]) == "SUCCEEDED"
+    listed = stack.s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix="monitoring/profiles/")
+    (key,) = [entry["Key"] for entry in listed["Contents"]]
+    stored = json.loads(stack.s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
+    whole: list[Profile] = []
+    model = RegistryReader(stack.s3, MODEL_BUCKET).load_onnx("wine", wine_version(stack))
+    stack.s3.put_object(Bucket=DATA_BUCKET, Key="incoming/whole/sm-profiled.csv", Body=body)
+    head = stack.s3.head_object(Bucket=DATA_BUCKET, Key="incoming/whole/sm-profiled.csv")
+    obj = ObjectRef(DATA_BUCKET, "incoming/whole/sm-profiled.csv", head["ETag"], head["VersionId"])
+    score_object(
+        stack.s3, obj, lambda: model, chunk_rows=7, seconds_left=lambda: 900.0,
+        on_profile=whole.append,
+    )  # fmt: skip
+    assert stored == whole[0].to_dict()
+    rows = json.loads(read(stack.s3, "reports/sm-profiled.csv.json") or b"")["rows"]
+    assert stored["rows"] == rows["scored"]
+    assert stored["refused_rows"] == rows["rejected"] > 0
+    fan_out_app.container.reset()
+    batch_app.container.reset()

@@ -1,0 +1,311 @@
+"""Monitoring through the handlers: capture on both paths, the monitor, its CLI, retraining."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from monitor import __main__ as monitor_cli
+from monitor import app as monitor_app
+
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET
+from predictor import s3_store
+from predictor.monitor import run_monitor
+from predictor.monitoring_layout import CAPTURE, PROFILES
+from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, RegistryReader
+from realtime import app as realtime_app
+from tests.helpers import (
+    ROOT,
+    ROW,
+    Artifacts,
+    call,
+    instances,
+    invoke,
+    post,
+    put,
+    run,
+    sqs_event,
+)
+from training.registry_admin import ModelRegistry
+
+WHITE = (ROOT / "data" / "winequality-white-sample.csv").read_bytes()
+
+
+@pytest.fixture
+def capturing(monkeypatch: pytest.MonkeyPatch, wine: str) -> str:
+    """Capture on, into the data bucket, flushed only when a test asks."""
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    monkeypatch.setenv("CAPTURE_FLUSH_SECONDS", "3600")
+    realtime_app.container.reset()
+    return wine
+
+
+def _flush() -> None:
+    capture = realtime_app.container.get().capture
+    assert capture is not None
+    capture.flush()
+
+
+def _profiles(s3: Any) -> list[dict[str, Any]]:
+    keys = s3_store.list_keys(s3, DATA_BUCKET, PROFILES)
+    return [json.loads(s3.get_object(Bucket=DATA_BUCKET, Key=k)["Body"].read()) for k in keys]
+
+
+def _monitor(s3: Any, **kwargs: Any) -> Any:
+    return run_monitor(
+        s3,
+        DATA_BUCKET,
+        RegistryReader(s3, MODEL_BUCKET),
+        end=datetime.now(UTC),
+        lookback_minutes=60,
+        **kwargs,
+    )
+
+
+def test_realtime_counts_every_scored_row_and_each_refusal_once(s3: Any, capturing: str) -> None:
+    # Given: capture on; three requests scored (the first routed, the others lean) and one
+    # refused (the lean path passes it to the routed one: it must be counted once)
+    for rows in (1, 2, 3):
+        status, _, _ = invoke(post(instances(*[ROW] * rows)))
+        assert status == 200
+    status, _, _ = invoke(post(instances({**ROW, "pH": "acid"})))
+    assert status == 422
+    # When: the container flushes
+    _flush()
+    # Then: one profile, 6 rows, 1 refusal naming pH, counts in every column
+    (profile,) = _profiles(s3)
+    assert (profile["model"], profile["version"]) == ("wine", capturing)
+    assert profile["rows"] == 6
+    assert profile["refused_rows"] == 1
+    assert profile["refusals"] == {"pH": 1}
+    assert all(sum(c["counts"]) == 6 for c in profile["columns"].values())
+
+
+def test_sampled_requests_are_stored_in_sagemakers_capture_format(
+    s3: Any, capturing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAPTURE_SAMPLE_PERCENT", "100")
+    realtime_app.container.reset()
+    body = instances(ROW)
+    assert invoke(post(body))[0] == 200
+    _flush()
+    (key,) = s3_store.list_keys(s3, DATA_BUCKET, CAPTURE)
+    assert key.startswith(f"{CAPTURE}wine/{capturing}/")
+    (line,) = s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read().decode().splitlines()
+    record = json.loads(line)
+    captured = record["captureData"]
+    assert captured["endpointInput"] == {
+        "observedContentType": "application/json",
+        "mode": "INPUT",
+        "data": body,
+        "encoding": "JSON",
+    }
+    assert captured["endpointOutput"]["mode"] == "OUTPUT"
+    assert json.loads(captured["endpointOutput"]["data"])["model"]["version"] == capturing
+    assert record["eventVersion"] == "0"
+    assert record["eventMetadata"]["inferenceTime"].endswith("+00:00")
+
+
+def test_capture_with_s3_failing_still_answers_every_prediction(
+    s3: Any, capturing: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: every capture write fails
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("S3 is down")
+
+    monkeypatch.setattr(s3_store, "put_bytes", broken)
+    monkeypatch.setenv("CAPTURE_FLUSH_SECONDS", "0.000001")  # flush on every request
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    realtime_app.container.reset()
+    # When: requests come
+    answers = [invoke(post(instances(ROW)))[0] for _ in range(5)]
+    _flush()
+    # Then: each was answered, the failures counted (and kept for the next flush)
+    assert answers == [200] * 5
+    capture = realtime_app.container.get().capture
+    assert capture is not None
+    assert capture.failures >= 1
+    assert '"CaptureErrors"' in capsys.readouterr().out
+    # and once S3 is back, the counts that failed to go are stored
+    monkeypatch.undo()
+    capture.flush()
+    (profile,) = _profiles(s3)
+    assert profile["rows"] == 5
+
+
+def test_batch_profiles_a_file_and_the_monitor_flags_the_white_wines(
+    data: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: capture on for the batch function, and the white wines dropped into the
+    # red-wine model
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    etag = put(data, "incoming/white.csv", WHITE)
+    assert run(sqs_event("incoming/white.csv", etag)) == {"batchItemFailures": []}
+    # a duplicate delivery must not count the file twice
+    assert run(sqs_event("incoming/white.csv", etag, "m-2")) == {"batchItemFailures": []}
+    (profile,) = _profiles(data)
+    assert profile["rows"] == 600
+    # When: the monitor runs (through its handler, as the schedule invokes it)
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monitor_app._settings.cache_clear()
+    monitor_app._s3.cache_clear()
+    answer = monitor_app.lambda_handler({}, _context())
+    # Then: drift, on the features that moved, in the JSON and the HTML report
+    (summary,) = answer["reports"]
+    assert summary["model"] == "wine"
+    assert summary["status"] == "drift"
+    latest = json.loads(
+        data.get_object(Bucket=DATA_BUCKET, Key="monitoring/reports/wine/latest.json")[
+            "Body"
+        ].read()
+    )
+    (version,) = latest["versions"]
+    assert version["rows"] == 600
+    assert {"chlorides", "total sulfur dioxide", "residual sugar"} <= set(version["drifted"])
+    page = data.get_object(Bucket=DATA_BUCKET, Key=summary["report"])["Body"].read().decode()
+    assert "<svg" in page
+    assert "total sulfur dioxide" in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # self-contained
+    # and the metrics, in embedded metric format
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
+    names = {m["Name"] for line in lines for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"MaxDriftScore", "DriftScore", "Violations", "RowsProfiled"} <= names
+    top = next(line for line in lines if "MaxDriftScore" in line)
+    assert top["Model"] == "wine"
+    value = top["MaxDriftScore"]
+    assert min(value if isinstance(value, list) else [value]) >= 0.25
+
+
+def _context() -> Any:
+    from infra.lambda_context import LambdaContext
+
+    return LambdaContext("monitor")
+
+
+def test_a_version_without_a_baseline_is_served_and_reported_clearly(
+    s3: Any, serve: ModelRegistry, wine_linear: Artifacts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a version published before baselines existed (no statistics.json)
+    old = Artifacts(
+        wine_linear.manifest,
+        {k: v for k, v in wine_linear.files.items() if k in (JOBLIB_ARTIFACT, ONNX_ARTIFACT)},
+    )
+    version = old.publish(serve)["version"]
+    serve.set_alias("wine", "production", version)
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    realtime_app.container.reset()
+    # When: it serves, and the monitor runs
+    assert invoke(post(instances(ROW, ROW)))[0] == 200
+    _flush()
+    (report,) = _monitor(s3)
+    # Then: the rows are counted, and the report says why nothing is compared
+    (section,) = report.versions
+    assert section.status == "no baseline"
+    assert "published without a monitoring baseline" in section.message
+    assert section.rows == 2
+
+
+def test_corrupt_profiles_are_skipped_and_named(s3: Any, capturing: str) -> None:
+    assert invoke(post(instances(ROW)))[0] == 200
+    _flush()
+    (good,) = s3_store.list_keys(s3, DATA_BUCKET, PROFILES)
+    folder = good.rsplit("/", 1)[0]
+    (document,) = _profiles(s3)
+    s3.put_object(Bucket=DATA_BUCKET, Key=f"{folder}/broken.json", Body=b"{not json")
+    s3.put_object(
+        Bucket=DATA_BUCKET,
+        Key=f"{folder}/other-bins.json",
+        Body=json.dumps({**document, "layout": "0123456789abcdef"}).encode(),
+    )
+    (report,) = _monitor(s3)
+    (section,) = report.versions
+    assert section.rows == 1
+    assert section.profiles == 1
+    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped) == [
+        "broken.json",
+        "other-bins.json",
+    ]
+    assert "other bins" in " ".join(s["reason"] for s in section.skipped)
+
+
+def test_an_empty_period_gives_a_clear_report(s3: Any, wine: str) -> None:
+    assert _monitor(s3) == []  # nothing captured: nothing to report
+    (report,) = _monitor(s3, models=["wine"])
+    assert report.status == "no data"
+    assert "no profile of wine" in report.versions[0].message
+
+
+def test_the_command_line_reports_and_exits_by_what_it_found(
+    s3: Any, capturing: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given: red wines scored (no drift)
+    for _ in range(3):
+        assert invoke(post(instances(ROW)))[0] == 200
+    _flush()
+    argv = ["--bucket", DATA_BUCKET, "--registry", f"s3://{MODEL_BUCKET}"]
+    # Then: exit 0 and one line per version with the report's URL
+    assert monitor_cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"wine {capturing}: ok" in out
+    assert f"s3://{DATA_BUCKET}/monitoring/reports/wine/" in out
+    # and JSON on demand; 2 for a bucket that does not exist
+    assert monitor_cli.main([*argv, "--json", "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["versions"][0]["rows"] == 3
+    assert monitor_cli.main(["--bucket", "no-such-bucket", "--registry", MODEL_BUCKET]) == 2
+    assert "monitor:" in capsys.readouterr().err
+
+
+def test_retraining_promotes_only_a_better_model_and_records_why(
+    s3: Any, wine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import handler
+
+    # Given: the training data accumulated under a prefix, in two files
+    lines = (ROOT / "data" / "winequality-red.csv").read_text().splitlines(keepends=True)
+    put(s3, "training/part-1.csv", "".join(lines[:800]).encode())
+    put(s3, "training/part-2.csv", "".join(lines[:1] + lines[800:]).encode())
+    monkeypatch.setattr(handler, "s3_client", lambda: s3)
+    event = {
+        "data": f"s3://{DATA_BUCKET}/training/",
+        "target": "quality",
+        "name": "wine",
+        "candidates": ["linear"],
+        "promote": "production",
+        "require_improvement": True,
+        "report_to": f"s3://{DATA_BUCKET}/monitoring/retraining/",
+    }
+    # When: the schedule's event trains twice on the same data (the same model twice)
+    first = handler.lambda_handler(event, None)
+    second = handler.lambda_handler(event, None)
+    # Then: read all 1,599 rows; the second is no better than the first, so stays off
+    assert first["rows"] == 1599
+    assert second["promoted"] is False
+    assert "does not beat" in second["promotion"] or "worse" in second["promotion"]
+    stored = json.loads(
+        s3.get_object(
+            Bucket=DATA_BUCKET, Key=f"monitoring/retraining/wine/{second['version']}.json"
+        )["Body"].read()
+    )
+    assert stored["promotion"] == second["promotion"]
+    assert (
+        stored["comparison"]["current_version"] == first["version"] if first["promoted"] else wine
+    )
+
+
+def test_calls_through_every_route_are_counted(s3: Any, capturing: str) -> None:
+    """/invocations and the Open Inference Protocol count their rows too."""
+    assert call("POST", "/invocations", instances(ROW))[0] == 200
+    body = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": [1, 11], "datatype": "FP32", "data": list(ROW.values())}
+            ]
+        }
+    )
+    assert call("POST", "/v2/models/wine/infer", body)[0] == 200
+    _flush()
+    (profile,) = _profiles(s3)
+    assert profile["rows"] == 2
