@@ -24,7 +24,7 @@ UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run test test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
+.PHONY: help setup tools run monitor test test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,14 @@ $(CLIENTS_STAMP): requirements-clients.txt infra/find-python.sh
 
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
 	$(PY) -m infra.local_stack
+
+# The drift monitor once, against `make run`'s stack (or AWS: python -m monitor --help).
+MONITOR_ARGS ?=
+monitor: $(STAMP)  ## Drift reports now, from `make run`'s profiles (MONITOR_ARGS="--json")
+	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	AWS_DEFAULT_REGION=us-east-1 $(PY) -m monitor --bucket $$($(PY) -c \
+	  'from infra.local_env import DATA_BUCKET as b; print(b)') --registry $$($(PY) -c \
+	  'from infra.local_env import MODEL_BUCKET as b; print(b)') --lookback-minutes 15 $(MONITOR_ARGS)
 
 test: $(STAMP) $(CLIENTS_STAMP)  ## Run the whole test suite (all but the tests marked large)
 	$(PY) -m pytest

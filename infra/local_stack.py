@@ -28,7 +28,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from infra.api_gateway import CONTENT_LENGTHS_KEY, SEND_CONTINUE_KEY, ApiGatewayApp
 from infra.lambda_context import ACCOUNT, REGION, LambdaContext
-from infra.local_env import DATA_BUCKET, MODEL_BUCKET, QUEUE, ROOT, LocalAws, function_environment
+from infra.local_env import (
+    DATA_BUCKET,
+    MODEL_BUCKET,
+    QUEUE,
+    ROOT,
+    LocalAws,
+    function_environment,
+)
 
 MODEL_NAME = "wine-quality"
 #: A second model, served by the same function: the wine quality as classes.
@@ -97,6 +104,44 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                         + _error_line(exc),
                         flush=True,
                     )
+
+
+def watch_drift(
+    s3: Any, endpoint: str, every_seconds: float, lookback_minutes: int, stop: threading.Event
+) -> None:
+    """The scheduled monitor, locally: run it every ``every_seconds`` and print each model's
+    status when it changes, with the URL of its report.
+    """
+    from datetime import UTC, datetime
+
+    from predictor.monitor import run_monitor
+    from predictor.registry import RegistryReader
+
+    shown: dict[str, str] = {}
+    registry = RegistryReader(s3, MODEL_BUCKET)
+    while not stop.wait(every_seconds):
+        try:
+            reports = run_monitor(
+                s3,
+                DATA_BUCKET,
+                registry,
+                end=datetime.now(UTC),
+                lookback_minutes=lookback_minutes,
+            )
+        except Exception as exc:  # the next run tries again, as the schedule would
+            print(f"monitor  failed, will run again: {_error_line(exc)}", flush=True)
+            continue
+        for report in reports:
+            rows = sum(v.rows for v in report.versions)
+            line = "; ".join(v.message for v in report.versions)
+            if shown.get(report.model) == line:
+                continue
+            shown[report.model] = line
+            print(
+                f"monitor  {report.model}: {report.status} ({rows} rows: {line})\n"
+                f"         {endpoint}/{DATA_BUCKET}/monitoring/reports/{report.model}/latest.html",
+                flush=True,
+            )
 
 
 def _first_line(text: str) -> str:
@@ -245,6 +290,18 @@ def main(argv: list[str] | None = None) -> int:
         "--range-workers", type=int, default=2, help="processes scoring ranges in parallel"
     )
     parser.add_argument(
+        "--monitor-seconds",
+        type=float,
+        default=20.0,
+        help="the drift monitor runs this often (the template's schedule, sped up)",
+    )
+    parser.add_argument(
+        "--monitor-lookback-minutes",
+        type=int,
+        default=15,
+        help="each drift report covers the rows scored in this many last minutes",
+    )
+    parser.add_argument(
         "--candidates",
         default="linear,random_forest,hist_gradient_boosting",
         help="training candidates for the demo model",
@@ -272,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
             FAN_OUT_MIN_MIB=str(args.fan_out_min_mib),
             FAN_OUT_RANGE_MIB=str(args.range_mib),
             FAN_OUT_MAX_CONCURRENCY=str(max(1, args.range_workers)),
+            CAPTURE_BUCKET=DATA_BUCKET,
+            # Profiles reach S3 within seconds, so that a report shows a file soon.
+            CAPTURE_FLUSH_SECONDS="5",
         )
     )
 
@@ -370,6 +430,15 @@ machine ({args.range_workers} worker processes); its report counts the ranges do
             local.state_machine_arn
         }
 
+Monitoring: every scored row is counted into the model's training bins; the drift
+monitor runs every {args.monitor_seconds:g} s over the last {
+            args.monitor_lookback_minutes
+        } minutes and prints what changes.
+Drop white wines into the red-wine model to see drift, then open the report:
+  aws --endpoint-url {endpoint} s3 cp data/winequality-white-sample.csv s3://{DATA_BUCKET}/incoming/
+  {endpoint}/{DATA_BUCKET}/monitoring/reports/{MODEL_NAME}/latest.html
+  make monitor    (the same monitor, from the command line)
+
 Ctrl-C stops everything.""",
         flush=True,
     )
@@ -379,6 +448,12 @@ Ctrl-C stops everything.""",
         target=poll_queue, args=(sqs, queue, batch_app.lambda_handler, stopping), daemon=True
     )
     poller.start()
+    monitor = threading.Thread(
+        target=watch_drift,
+        args=(s3, endpoint, args.monitor_seconds, args.monitor_lookback_minutes, stopping),
+        daemon=True,
+    )
+    monitor.start()
 
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
@@ -394,6 +469,7 @@ Ctrl-C stops everything.""",
     finally:
         stopping.set()
         poller.join(timeout=5)
+        monitor.join(timeout=5)
         api.server_close()
         local.stop()
         print("stopped", flush=True)

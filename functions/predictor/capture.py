@@ -2,7 +2,8 @@
 
 :meth:`CaptureRecorder.record` is on every request's path, so it only appends the
 request's model input and predictions to a list (about a microsecond). Every
-``flush_seconds`` a background thread counts what was appended into the baseline's bins
+``flush_seconds`` a background thread (started by the first request) counts what was
+appended into the baseline's bins
 (:mod:`predictor.profiles`) and stores, per model version and window, this container's
 running profile of that window (one object per container and window, rewritten on each
 flush, so a failed write is made good by the next one). Sampled requests, when a
@@ -11,7 +12,8 @@ percentage is set, go to JSON Lines files in SageMaker's data capture format.
 Capture never fails or holds up a prediction: every error is logged, counted and handed
 to ``on_failure`` (the handler's metric), and the predictions are answered regardless.
 What a container counted after its last flush is lost if Lambda reclaims it first; a
-container flushes at most ``flush_seconds`` after it scores.
+container flushes ``flush_seconds`` after it scores, or, when Lambda has frozen it
+meanwhile, as soon as its next request thaws it.
 """
 
 from __future__ import annotations
@@ -106,7 +108,6 @@ class CaptureRecorder:
         writer: str = "realtime",
         on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
-        background: bool = True,
     ) -> None:
         self._s3 = s3
         self.bucket = bucket
@@ -116,14 +117,13 @@ class CaptureRecorder:
         self.writer = f"{writer}-{uuid.uuid4().hex[:12]}"
         self._on_failure = on_failure
         self._clock = clock
-        self._background = background
+        self._flusher: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pending: dict[WindowKey, _Pending] = {}
         self._profiles: dict[WindowKey, Profile] = {}  # this container's running counts
         self._unstored: set[WindowKey] = set()
         self._samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._sequence = 0
-        self._next_flush = clock() + flush_seconds
         self._flushing = threading.Lock()
         self.failures = 0
 
@@ -147,7 +147,8 @@ class CaptureRecorder:
                 pending.batches.append((features, predictions))
                 if sample is not None:
                     pending.samples.append(sample)
-            self._maybe_flush(now)
+            if self._flusher is None:
+                self._start_flusher()
         except Exception:
             self._failed("capture could not note a request")
 
@@ -157,7 +158,8 @@ class CaptureRecorder:
             now = self._clock()
             with self._lock:
                 self._pending_for(model, now).refusals.append((rows, tuple(columns)))
-            self._maybe_flush(now)
+            if self._flusher is None:
+                self._start_flusher()
         except Exception:
             self._failed("capture could not note a refusal")
 
@@ -170,14 +172,15 @@ class CaptureRecorder:
             pending = self._pending[key] = _Pending(baseline.layout if baseline else None)
         return pending
 
-    def _maybe_flush(self, now: float) -> None:
-        if now < self._next_flush:
-            return
-        self._next_flush = now + self.flush_seconds
-        if not self._background:
+    def _start_flusher(self) -> None:
+        """Start the thread that flushes every ``flush_seconds`` (once per recorder)."""
+        self._flusher = threading.Thread(target=self._flush_forever, name="capture", daemon=True)
+        self._flusher.start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.flush_seconds)
             self.flush()
-        elif not self._flushing.locked():
-            threading.Thread(target=self.flush, name="capture-flush", daemon=True).start()
 
     # ----- the background path ---------------------------------------------------------
     def flush(self) -> None:

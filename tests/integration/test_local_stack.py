@@ -69,6 +69,7 @@ def local_stack() -> Iterator[LocalStack]:
     command += ["--api-port", str(api_port), "--candidates", "linear"]
     # Files of 0.5 MiB or more take the state machine, in ranges of 0.1 MiB.
     command += ["--fan-out-min-mib", "0.5", "--range-mib", "0.1", "--range-workers", "2"]
+    command += ["--monitor-seconds", "1"]
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -124,6 +125,21 @@ def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
     assert lines[0].endswith(';"quality";prediction')
     report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
     assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
+    # White wines dropped into the red-wine model show up as drift in the monitor's report
+    # (before the large red file, which would outweigh them in the same window).
+    white = (ROOT / "data" / "winequality-white-sample.csv").read_bytes()
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/white.csv", Body=white)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        latest = json.loads(wait_for(s3, "monitoring/reports/wine-quality/latest.json"))
+        if latest["status"] == "drift":
+            break
+        time.sleep(0.5)
+    assert latest["status"] == "drift", latest
+    (version,) = latest["versions"]
+    assert {"chlorides", "total sulfur dioxide"} <= set(version["drifted"])
+    page = wait_for(s3, "monitoring/reports/wine-quality/latest.html").decode()
+    assert page.startswith("<!doctype html>")
     # A larger file is scored in byte ranges by the state machine, to the same rows.
     header, data_rows = rows[0], WINE_CSV.read_text().splitlines()[1:]
     large = "\n".join([header, *(data_rows * 7)]) + "\n"
