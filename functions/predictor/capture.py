@@ -1,10 +1,9 @@
 """Data capture in a serving container: profiles of what it scores, and sampled requests.
 
 :meth:`CaptureRecorder.record` is on every request's path, so it only appends the
-request's model input and predictions to a list (about a microsecond). Every
-``flush_seconds`` a background thread (started by the first request) counts what was
-appended into the baseline's bins
-(:mod:`predictor.profiles`) and stores, per model version and window, this container's
+request's model input and predictions to a queue. A background thread (started by the
+first request) counts the queue into the baseline's bins every second and, every
+``flush_seconds``, stores per model version and window this container's
 running profile of that window (one object per container and window, rewritten on each
 flush, so a failed write is made good by the next one). Sampled requests, when a
 percentage is set, go to JSON Lines files in SageMaker's data capture format.
@@ -26,8 +25,9 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from predictor import s3_store
 from predictor.monitoring_layout import WINDOW_SECONDS, capture_key, profile_key
-from predictor.profiles import Layout, Profile
+from predictor.profiles import Profile
 from predictor.registry import LoadedModel
 from predictor.s3_store import ObjectRef
 
@@ -82,17 +82,10 @@ def _captured(content_type: str, data: str | bytes, mode: str) -> dict[str, str]
     return {"observedContentType": content_type, "mode": mode, "data": text, "encoding": encoding}
 
 
-@dataclass(slots=True)
-class _Pending:
-    """What one model version was fed in one window since the last flush."""
-
-    layout: Layout | None
-    batches: list[tuple[Mapping[str, np.ndarray], np.ndarray]] = field(default_factory=list)
-    refusals: list[tuple[int, tuple[str | None, ...]]] = field(default_factory=list)
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-
 WindowKey = tuple[str, str, int]  # model name, version, window number
+
+#: The flusher counts what requests noted this often (a request keeps nothing longer).
+COUNT_SECONDS = 1.0
 
 
 class CaptureRecorder:
@@ -118,8 +111,9 @@ class CaptureRecorder:
         self._on_failure = on_failure
         self._clock = clock
         self._flusher: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._pending: dict[WindowKey, _Pending] = {}
+        # What requests noted, oldest first: appending and popping are thread-safe, so
+        # the request path takes no lock.
+        self._noted: deque[tuple[Any, ...]] = deque()
         self._profiles: dict[WindowKey, Profile] = {}  # this container's running counts
         self._unstored: set[WindowKey] = set()
         self._samples: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -127,7 +121,7 @@ class CaptureRecorder:
         self._flushing = threading.Lock()
         self.failures = 0
 
-    # ----- the request path ------------------------------------------------------------
+    # ----- the request path: note, nothing more ------------------------------------------
     def record(
         self,
         model: LoadedModel,
@@ -139,14 +133,10 @@ class CaptureRecorder:
         try:
             now = self._clock()
             sample = None
-            sampled = self.sample_percent > 0 and random.random() * 100 < self.sample_percent  # noqa: S311
-            if sampled and exchange is not None:
-                sample = exchange().to_record(now)
-            with self._lock:  # the flush takes the pending lists under the same lock
-                pending = self._pending_for(model, now)
-                pending.batches.append((features, predictions))
-                if sample is not None:
-                    pending.samples.append(sample)
+            sampled = self.sample_percent > 0 and exchange is not None
+            if sampled and random.random() * 100 < self.sample_percent:  # noqa: S311
+                sample = exchange().to_record(now)  # type: ignore[misc]
+            self._noted.append((now, model, features, predictions, sample))
             if self._flusher is None:
                 self._start_flusher()
         except Exception:
@@ -155,58 +145,73 @@ class CaptureRecorder:
     def refused(self, model: LoadedModel, rows: int, columns: Iterable[str | None]) -> None:
         """Note rows the schema refused; never raises."""
         try:
-            now = self._clock()
-            with self._lock:
-                self._pending_for(model, now).refusals.append((rows, tuple(columns)))
+            self._noted.append((self._clock(), model, None, (rows, tuple(columns)), None))
             if self._flusher is None:
                 self._start_flusher()
         except Exception:
             self._failed("capture could not note a refusal")
 
-    def _pending_for(self, model: LoadedModel, now: float) -> _Pending:
-        """The pending lists of ``model`` in the current window (the caller holds the lock)."""
-        key = (model.name, model.version, int(now) // WINDOW_SECONDS)
-        pending = self._pending.get(key)
-        if pending is None:
-            baseline = model.baseline
-            pending = self._pending[key] = _Pending(baseline.layout if baseline else None)
-        return pending
-
     def _start_flusher(self) -> None:
-        """Start the thread that flushes every ``flush_seconds`` (once per recorder)."""
+        """Start the thread that counts and stores (once per recorder)."""
         self._flusher = threading.Thread(target=self._flush_forever, name="capture", daemon=True)
         self._flusher.start()
 
     def _flush_forever(self) -> None:
+        next_store = self._clock() + self.flush_seconds
         while True:
-            time.sleep(self.flush_seconds)
-            self.flush()
+            time.sleep(min(COUNT_SECONDS, self.flush_seconds))
+            if self._clock() >= next_store:
+                next_store = self._clock() + self.flush_seconds
+                self.flush()
+            else:
+                with self._flushing:
+                    self._count_noted()
 
     # ----- the background path ---------------------------------------------------------
     def flush(self) -> None:
         """Count what was noted and store every changed profile and the samples."""
         with self._flushing:
-            with self._lock:
-                pending, self._pending = self._pending, {}
-            try:
-                self._count(pending)
-            except Exception:
-                self._failed("capture could not count a batch of requests")
+            self._count_noted()
             self._store_profiles()
             self._store_samples()
 
-    def _count(self, pending: dict[WindowKey, _Pending]) -> None:
-        for key, noted in pending.items():
-            name, version, _ = key
-            profile = self._profiles.get(key) or Profile.empty(name, version, noted.layout)
-            for features, predictions in noted.batches:
-                profile.add_rows(noted.layout, features, predictions)
-            for rows, columns in noted.refusals:
+    def _count_noted(self) -> None:
+        """Count the noted requests, a window's requests of a version at once."""
+        groups: dict[WindowKey, tuple[LoadedModel, list[tuple[Any, ...]]]] = {}
+        while True:
+            try:
+                item = self._noted.popleft()
+            except IndexError:
+                break
+            when, model = item[0], item[1]
+            key = (model.name, model.version, int(when) // WINDOW_SECONDS)
+            groups.setdefault(key, (model, []))[1].append(item)
+        for key, (model, items) in groups.items():
+            try:
+                self._count(key, model, items)
+            except Exception:
+                self._failed(f"capture could not count requests of {key[0]} {key[1]}")
+
+    def _count(self, key: WindowKey, model: LoadedModel, items: list[tuple[Any, ...]]) -> None:
+        name, version, _ = key
+        layout = model.baseline.layout if model.baseline is not None else None
+        profile = self._profiles.get(key) or Profile.empty(name, version, layout)
+        scored = [item for item in items if item[2] is not None]
+        if scored:
+            features = {
+                column: np.concatenate([item[2][column] for item in scored])
+                for column in scored[0][2]
+            }
+            predictions = np.concatenate([np.asarray(item[3]).ravel() for item in scored])
+            profile.add_rows(layout, features, predictions)
+        for item in items:
+            if item[2] is None:
+                rows, columns = item[3]
                 profile.add_refusals(rows, columns)
-            self._profiles[key] = profile
-            self._unstored.add(key)
-            if noted.samples:
-                self._samples.setdefault((name, version), []).extend(noted.samples)
+            if item[4] is not None:
+                self._samples.setdefault((name, version), []).append(item[4])
+        self._profiles[key] = profile
+        self._unstored.add(key)
 
     def _store_profiles(self) -> None:
         current_window = int(self._clock()) // WINDOW_SECONDS

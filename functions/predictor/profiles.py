@@ -87,12 +87,22 @@ class Bins:
         """The counts of ``values`` (one column of model input or the predictions)."""
         flat = np.asarray(values).ravel()
         if self.kind == NUMERIC:
-            numbers = flat.astype(np.float64, copy=False)
-            slots = np.searchsorted(np.asarray(self.inner), numbers, side="right") + 2
-            slots[numbers < self.minimum] = OUTSIDE_SLOT
-            slots[numbers > self.maximum] = self.above_slot
-            slots[np.isnan(numbers)] = MISSING_SLOT
-            return np.bincount(slots, minlength=self.size).astype(np.int64)
+            if flat.dtype.kind != "f":
+                flat = flat.astype(np.float64)
+            # Counting the values at or above each bound (a dozen vectorised comparisons)
+            # is several times faster than a binary search per value. The bounds are
+            # [min, inner..., just above max] in the values' own precision: every edge is
+            # a training value, so a float32 input is compared with exactly that value.
+            bounds = np.asarray([self.minimum, *self.inner, self.maximum], dtype=flat.dtype)
+            bounds[-1] = np.nextafter(bounds[-1], bounds.dtype.type(np.inf))
+            at_least = [np.count_nonzero(flat >= bound) for bound in bounds.tolist()]
+            missing = int(np.count_nonzero(np.isnan(flat)))
+            counts = np.empty(self.size, dtype=np.int64)
+            counts[MISSING_SLOT] = missing
+            counts[OUTSIDE_SLOT] = len(flat) - at_least[0] - missing  # NaN is never >= a bound
+            counts[2:-1] = np.diff(-np.asarray(at_least, dtype=np.int64))
+            counts[-1] = at_least[-1]
+            return counts
         index = {category: slot for slot, category in enumerate(self.categories, start=2)}
         index[MISSING_CATEGORY] = MISSING_SLOT
         counts = np.zeros(self.size, dtype=np.int64)
@@ -182,13 +192,11 @@ def _pick(choose: Any, a: float | None, b: float | None) -> float | None:
 def count_column(bins: Bins, values: np.ndarray) -> Counts:
     """The counts of one batch of values."""
     counts = bins.count(values)
-    if bins.kind != NUMERIC:
+    if bins.kind != NUMERIC or counts[MISSING_SLOT] == counts.sum():
         return Counts(counts)
-    numbers = np.asarray(values, dtype=np.float64).ravel()
-    present = numbers[~np.isnan(numbers)]
-    if len(present) == 0:
-        return Counts(counts)
-    return Counts(counts, float(present.min()), float(present.max()))
+    numbers = np.asarray(values).ravel()
+    # fmin and fmax skip NaN (a missing value), as long as one value is present.
+    return Counts(counts, float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,151 @@
+"""What monitoring's capture costs: the 1-row realtime p50 and batch scoring throughput,
+with capture off and on.
+
+Off and on alternate, REPEATS times each, in this process, so that a change in the
+machine's load hits both; the figures are the medians of the runs and their spread.
+Realtime: the handler with ``CAPTURE_BUCKET`` unset, then set (a profile flushed by the
+container's thread every 60 s, as deployed). Batch: a wine file scored chunk by chunk
+(what the batch function does between reading and writing), with the version's
+baseline (every row counted into its bins) and without one. Writes results/capture.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.batch import generate_csv
+from bench.models import train_and_promote
+from bench.realtime import CALLS, RESULTS, ROOT, timed
+from infra.lambda_context import LambdaContext
+from infra.local_env import DATA_BUCKET, MODEL_BUCKET, LocalAws, function_environment
+
+REPEATS = 5
+BATCH_ROWS = 200_000
+CHUNK_ROWS = 50_000
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.4g}-{max(values):.4g}"
+
+
+def realtime(event: dict[str, Any]) -> dict[str, Any]:
+    from realtime import app
+
+    context = LambdaContext("bench")
+    medians: dict[str, list[float]] = {"off": [], "on": []}
+    counted = 0
+    for _ in range(REPEATS):
+        for mode in ("off", "on"):
+            if mode == "on":
+                os.environ["CAPTURE_BUCKET"] = DATA_BUCKET
+            else:
+                os.environ.pop("CAPTURE_BUCKET", None)
+            app.container.reset()
+            with contextlib.redirect_stdout(io.StringIO()):  # the metrics lines
+                for _ in range(200):  # load the model, warm up
+                    assert app.lambda_handler(event, context)["statusCode"] == 200
+                samples = timed(lambda: app.lambda_handler(event, context), CALLS)
+            medians[mode].append(statistics.median(samples))
+            capture = app.container.get().capture
+            if capture is not None:
+                capture.flush()
+                counted += 200 + len(samples)
+    os.environ.pop("CAPTURE_BUCKET", None)
+    ratio = statistics.median(medians["on"]) / statistics.median(medians["off"])
+    paired = [on / off for on, off in zip(medians["on"], medians["off"], strict=True)]
+    return {
+        "off_median_ms": statistics.median(medians["off"]),
+        "on_median_ms": statistics.median(medians["on"]),
+        "off_run_medians_ms": medians["off"],
+        "on_run_medians_ms": medians["on"],
+        "ratio_on_off": ratio,
+        "paired_ratios": paired,
+        "requests_counted": counted,
+    }
+
+
+def batch(s3: Any, version: str) -> dict[str, Any]:
+    from predictor.chunk_scoring import ChunkScorer
+    from predictor.csv_lines import open_text
+    from predictor.csv_stream import CsvStream
+    from predictor.registry import LoadedModel, RegistryReader
+
+    model = RegistryReader(s3, MODEL_BUCKET).load_onnx("wine", version, inference_threads=0)
+    assert model.baseline is not None
+    without = LoadedModel(model.manifest, model.predictor, None)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "wine.csv"
+        generate_csv(path, BATCH_ROWS)
+        data = path.read_bytes()
+
+    def score(loaded: LoadedModel) -> tuple[float, int]:
+        started = time.perf_counter()
+        stream = CsvStream(open_text(io.BytesIO(data), gzipped=False))
+        scorer = ChunkScorer(loaded, stream.columns, stream.delimiter)
+        for chunk in stream.chunks(CHUNK_ROWS, scorer.check_record):
+            scorer.score(chunk)
+        seconds = time.perf_counter() - started
+        assert scorer.rows.scored == BATCH_ROWS
+        counted = sum(int(c.counts.sum()) for c in scorer.profile.columns.values())
+        return BATCH_ROWS / seconds, counted
+
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(REPEATS):
+        rate, counted = score(without)
+        assert counted == 0
+        rates["off"].append(rate)
+        rate, counted = score(model)
+        assert counted == BATCH_ROWS * 12  # 11 features and the prediction
+        rates["on"].append(rate)
+    paired = [on / off for on, off in zip(rates["on"], rates["off"], strict=True)]
+    return {
+        "rows": BATCH_ROWS,
+        "off_rows_per_s": statistics.median(rates["off"]),
+        "on_rows_per_s": statistics.median(rates["on"]),
+        "off_runs": rates["off"],
+        "on_runs": rates["on"],
+        "ratio_on_off": statistics.median(rates["on"]) / statistics.median(rates["off"]),
+        "paired_ratios": paired,
+    }
+
+
+def main() -> int:
+    local = LocalAws().start()
+    os.environ.update(function_environment(local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"))
+    try:
+        manifest = train_and_promote(local.s3, MODEL_BUCKET, "linear")
+        event = json.loads((ROOT / "events/realtime_predict_json.json").read_text())
+        row = json.loads(event["body"])["instances"][0]
+        event["body"] = json.dumps({"instances": [row]})
+        results = {
+            "realtime_1row": realtime(event),
+            "batch": batch(local.s3, manifest["version"]),
+        }
+    finally:
+        local.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "capture.json").write_text(json.dumps(results, indent=2))
+    rt, bt = results["realtime_1row"], results["batch"]
+    print(f"Capture (linear model, off and on alternating, {REPEATS} runs each)")
+    print(
+        f"  realtime 1-row p50  off {rt['off_median_ms']:.4f} ms  on {rt['on_median_ms']:.4f} ms"
+        f"  on/off {rt['ratio_on_off']:.3f} (paired runs {_spread(rt['paired_ratios'])});"
+        f" {rt['requests_counted']} requests counted"
+    )
+    print(
+        f"  batch rows/s        off {bt['off_rows_per_s']:,.0f}  on {bt['on_rows_per_s']:,.0f}"
+        f"  on/off {bt['ratio_on_off']:.3f} (paired runs {_spread(bt['paired_ratios'])})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
