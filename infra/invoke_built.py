@@ -29,6 +29,8 @@ PLACEHOLDER_ETAG = "0123456789abcdef0123456789abcdef"
 FUNCTIONS = {
     "realtime_": ("RealtimeFunction", "realtime.app"),
     "batch_": ("BatchFunction", "batch.app"),
+    # After the others: the profiles their events leave are what it reports on.
+    "monitor_": ("MonitorFunction", "monitor.app"),
 }
 
 CHILD = """
@@ -63,6 +65,11 @@ def expected_ok(name: str, response: dict[str, Any]) -> str | None:
         body = json.loads(response["body"])
         if status == 200 and "predict" in name and len(body.get("predictions", [])) != 2:
             return f"expected 2 predictions: {body}"
+        return None
+    if name.startswith("monitor_"):
+        reports = response.get("reports")
+        if not reports or any(not r.get("report") for r in reports):
+            return f"expected a stored report per model: {response}"
         return None
     if "Records" in response or "reports" in response:
         statuses = [r["status"] for r in response["reports"]]
@@ -108,7 +115,12 @@ def main() -> int:
     local = LocalAws().start()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        **function_environment(local.endpoint, "wine-quality", POWERTOOLS_LOG_LEVEL="WARNING"),
+        **function_environment(
+            local.endpoint,
+            "wine-quality",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            CAPTURE_BUCKET=DATA_BUCKET,
+        ),
     }
     s3 = local.s3
     etag = prepare(s3)

@@ -153,6 +153,7 @@ def write_env_vars(folder: Path, endpoint: str) -> Path:
         "MODEL_BUCKET": MODEL_BUCKET,
         "MODEL_NAME": MODEL_NAME,
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "CAPTURE_BUCKET": DATA_BUCKET,
     }
     path = folder / "env.json"
     path.write_text(json.dumps({"Parameters": overrides}))

@@ -83,7 +83,7 @@ def _version_section(version: dict[str, Any]) -> str:
     parts = [
         f"<h2>Version {escape(version['version'])} {_status(version['status'])}</h2>",
         f'<p class="meta">{escape(version["message"])} · {version["rows"]} rows scored, '
-        f"{version['refused_rows']} refused · {version['profiles']} profiles merged</p>",
+        f"{version['refused_rows']} refused · {version['profiles']} profile(s) merged</p>",
     ]
     if version.get("skipped_profiles"):
         items = "".join(
@@ -93,18 +93,6 @@ def _version_section(version: dict[str, Any]) -> str:
         parts.append(f"<p>Skipped profiles:</p><ul>{items}</ul>")
     if "features" not in version:
         return "".join(parts)
-    violations = version["violations"]
-    if violations:
-        rows = "".join(
-            f"<tr><td>{escape(v['feature_name'])}</td><td>{escape(v['constraint_check_type'])}"
-            f"</td><td>{escape(v['description'])}</td></tr>"
-            for v in violations
-        )
-        parts.append(
-            f"<table><tr><th>feature</th><th>check</th><th>violation</th></tr>{rows}</table>"
-        )
-    else:
-        parts.append("<p>No constraint violations.</p>")
     summary = "".join(
         f"<tr><td>{escape(c['name'])}</td><td>{_status(c['status'])}</td>"
         f'<td class="num">{c["psi"]:.3f}</td><td class="num">{c["js_distance"]:.3f}</td>'
@@ -125,6 +113,18 @@ def _version_section(version: dict[str, Any]) -> str:
     if version.get("prediction"):
         cards.append(_card(version["prediction"]))
     parts.append(f'<div class="grid">{"".join(cards)}</div>')
+    violations = version["violations"]
+    if violations:
+        rows = "".join(
+            f"<tr><td>{escape(v['feature_name'])}</td><td>{escape(v['constraint_check_type'])}"
+            f"</td><td>{escape(v['description'])}</td></tr>"
+            for v in violations
+        )
+        parts.append(
+            f"<table><tr><th>feature</th><th>check</th><th>violation</th></tr>{rows}</table>"
+        )
+    else:
+        parts.append("<p>No constraint violations.</p>")
     return "".join(parts)
 
 

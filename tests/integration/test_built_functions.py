@@ -21,9 +21,8 @@ def test_built_functions_answer_every_event() -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-5000:]
     assert "OVER THE LIMIT" not in output
-    serving_events = [
-        p.name for p in EVENTS.glob("*.json") if p.name.startswith(("realtime_", "batch_"))
-    ]
+    prefixes = ("realtime_", "batch_", "monitor_")
+    serving_events = [p.name for p in EVENTS.glob("*.json") if p.name.startswith(prefixes)]
     for name in serving_events:
         assert f"{name}" in output, name
     assert "FAIL" not in output
