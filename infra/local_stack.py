@@ -114,20 +114,17 @@ def watch_drift(
     """
     from datetime import UTC, datetime
 
-    from predictor.monitor import run_monitor
+    from predictor.monitor import Period, run_monitor
     from predictor.registry import RegistryReader
 
     shown: dict[str, str] = {}
     registry = RegistryReader(s3, MODEL_BUCKET)
     while not stop.wait(every_seconds):
         try:
-            reports = run_monitor(
-                s3,
-                DATA_BUCKET,
-                registry,
-                end=datetime.now(UTC),
-                lookback_minutes=lookback_minutes,
-            )
+            # The rows counted so far, the window still open included: a file dropped
+            # now shows within one run.
+            period = Period.of(datetime.now(UTC), lookback_minutes, settle_seconds=None)
+            reports = run_monitor(s3, DATA_BUCKET, registry, period)
         except Exception as exc:  # the next run tries again, as the schedule would
             print(f"monitor  failed, will run again: {_error_line(exc)}", flush=True)
             continue

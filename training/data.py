@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from predictor import s3_store
 from predictor.csv_dialect import sniff_delimiter
 
 
@@ -53,13 +54,11 @@ def _read_prefix(source: str, s3: Any | None) -> Table:
     if s3 is None or not parsed.netloc:
         raise ValueError(f"reading {source!r} needs an S3 client and a bucket")
     prefix = parsed.path.lstrip("/")
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
-        keys.extend(
-            entry["Key"]
-            for entry in page.get("Contents", [])
-            if entry["Key"].endswith((".csv", ".csv.gz"))
-        )
+    keys = [
+        key
+        for key in s3_store.list_keys(s3, parsed.netloc, prefix)
+        if key.endswith((".csv", ".csv.gz"))
+    ]
     if not keys:
         raise ValueError(f"{source}: no .csv or .csv.gz file under this prefix")
     tables = [_read_one(f"s3://{parsed.netloc}/{key}", s3) for key in sorted(keys)]

@@ -6,7 +6,8 @@ Event: ``{"data": "s3://bucket/key.csv", "target": "quality", "name": "wine-qual
 The registry bucket is the function's ``MODEL_BUCKET``. ``data`` may be a prefix
 (``s3://bucket/training/``: every CSV under it). With ``report_to``
 (``s3://bucket/prefix/``) the answer is also stored there as
-``<name>/<time>.json``: the retraining schedule's record of what happened and why.
+``<name>/<version>.json`` (``<name>/failed-<time>.json`` when the run fails): the
+retraining schedule's record of what happened and why.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import dataclasses
 import functools
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from predictor import s3_store
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
 
@@ -32,16 +35,33 @@ def s3_client() -> Any:
 
 
 def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """Train from ``event`` and return the version, metrics and promotion decision."""
+    """Train from ``event`` and return the version, metrics and promotion decision.
+
+    With ``report_to``, the answer is stored there too, and so is a failure (then raised
+    again): a scheduled retraining leaves a record either way.
+    """
     unknown = sorted(set(event) - _EVENT_FIELDS - {"report_to"})
     if unknown:
         raise ValueError(f"unknown field(s) in event: {', '.join(unknown)}")
     options = dict(event)
-    report_to = options.pop("report_to", None)
+    report_to = _report_location(options.pop("report_to", None))
     if "candidates" in options:
         options["candidates"] = tuple(options["candidates"])
-    registry = RegistryLocation.from_env(os.environ)  # the same settings type as the CLI's
-    result = run_training(TrainingConfig(registry=registry, **options), s3_client())
+    try:
+        registry = RegistryLocation.from_env(os.environ)  # the same settings type as the CLI's
+        result = run_training(TrainingConfig(registry=registry, **options), s3_client())
+    except Exception as exc:
+        if report_to is not None:
+            failure = {
+                "name": options.get("name"),
+                "data": options.get("data"),
+                "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "promoted": False,
+                "promotion": f"not promoted: the training failed: {type(exc).__name__}: {exc}",
+            }
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            _store(report_to, f"{options.get('name')}/failed-{stamp}.json", failure)
+        raise
     manifest = result.manifest
     answer = {
         "name": manifest["name"],
@@ -55,16 +75,26 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         "promotion": result.promotion,
         "comparison": result.comparison,
     }
-    if report_to:
-        location = urlparse(str(report_to))
-        if location.scheme != "s3" or not location.netloc:
-            raise ValueError(f"report_to must be s3://bucket/prefix/, got {report_to!r}")
-        key = f"{location.path.strip('/')}/{manifest['name']}/{manifest['version']}.json"
-        s3_client().put_object(
-            Bucket=location.netloc,
-            Key=key.lstrip("/"),
-            Body=json.dumps(answer, indent=1).encode(),
-            ContentType="application/json",
+    if report_to is not None:
+        answer["report"] = _store(
+            report_to, f"{manifest['name']}/{manifest['version']}.json", answer
         )
-        answer["report"] = f"s3://{location.netloc}/{key.lstrip('/')}"
     return answer
+
+
+def _report_location(value: Any) -> tuple[str, str] | None:
+    """(bucket, prefix) of ``s3://bucket/prefix/``; ValueError for anything else."""
+    if value is None:
+        return None
+    location = urlparse(str(value))
+    if location.scheme != "s3" or not location.netloc:
+        raise ValueError(f"report_to must be s3://bucket/prefix/, got {value!r}")
+    prefix = location.path.strip("/")
+    return location.netloc, f"{prefix}/" if prefix else ""
+
+
+def _store(location: tuple[str, str], name: str, document: dict[str, Any]) -> str:
+    bucket, prefix = location
+    body = json.dumps(document, indent=1, default=str).encode()
+    s3_store.put_bytes(s3_client(), bucket, prefix + name, body, "application/json")
+    return f"s3://{bucket}/{prefix}{name}"

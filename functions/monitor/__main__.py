@@ -5,7 +5,8 @@ the options; the local stack's endpoint comes from ``AWS_ENDPOINT_URL`` (``make
 monitor`` sets it). Prints one line per model version and the report's S3 URL.
 
 Exit status: 0 no drift and no violation; 1 drift or violations found; 2 the command
-could not run (bad options, no such bucket, no credentials).
+could not run (bad options, no such bucket, no credentials) or a model's report could
+not be made.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from predictor.monitor import run_monitor
-from predictor.registry import RegistryReader
+from predictor.monitor import Period, run_monitor
+from predictor.registry import RegistryReader, check_name
 from predictor.settings import RegistryLocation
+
+#: What ``--closed-only`` waits after a window closes (the scheduled function's default).
+SETTLE_SECONDS = 120
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,29 +40,42 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lookback-minutes", type=int, default=60)
     parser.add_argument("--model", action="append", default=[], help="only this model (repeat)")
+    parser.add_argument(
+        "--closed-only",
+        action="store_true",
+        help="leave out the window still open (as the schedule does); by default a run on "
+        "demand includes the rows counted so far",
+    )
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument("--dry-run", action="store_true", help="compute, but store nothing")
     args = parser.parse_args(argv)
     if not args.bucket or not args.registry:
         parser.error("--bucket and --registry (or CAPTURE_BUCKET and MODEL_BUCKET) are needed")
-    if args.lookback_minutes <= 0:
-        parser.error("--lookback-minutes must be positive")
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    s3 = boto3.client("s3")
     try:
+        for name in args.model:
+            check_name(name, "model name")
+        period = Period.of(
+            datetime.now(UTC),
+            args.lookback_minutes,
+            settle_seconds=SETTLE_SECONDS if args.closed_only else None,
+        )
+        registry = RegistryLocation.from_uri(args.registry)
+    except ValueError as exc:
+        parser.error(str(exc))
+    import boto3
+
+    try:
+        s3 = boto3.client("s3")
         reports = run_monitor(
             s3,
             args.bucket,
-            RegistryReader(s3, RegistryLocation.from_uri(args.registry)),
-            end=datetime.now(UTC),
-            lookback_minutes=args.lookback_minutes,
+            RegistryReader(s3, registry),
+            period,
             models=args.model,
             write=not args.dry_run,
         )
-    except (BotoCoreError, ClientError, ValueError) as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
+    except Exception as exc:  # no bucket, no credentials, no network: it could not run
+        print(f"monitor: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=1))
@@ -74,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             if report.keys:
                 print(f"  report s3://{args.bucket}/{report.keys['html']}")
     found = {r.status for r in reports}
+    if "error" in found:
+        return 2
     return 1 if found & {"drift", "violations"} else 0
 
 

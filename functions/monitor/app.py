@@ -4,8 +4,10 @@ Event (all optional): ``{"lookback_minutes": 60, "models": ["wine-quality"]}``; 
 schedule in template.yaml sends ``{}``, so the period is ``MONITOR_LOOKBACK_MINUTES``.
 Each model's report is written by :func:`predictor.monitor.run_monitor`; its figures go
 to CloudWatch as metrics in embedded metric format (log lines, no API call, so the role
-needs no ``cloudwatch:PutMetricData``): ``MaxDriftScore``, ``DriftedFeatures``,
-``Violations`` and ``RowsProfiled`` per model, and ``DriftScore`` per model and feature.
+needs no ``cloudwatch:PutMetricData``): ``DriftedFeatures`` (the alarm's metric: columns
+whose drift is beyond the noise floor), ``MaxDriftScore``, ``Violations`` and
+``RowsProfiled`` per model, and ``DriftScore`` per model and feature. The scheduled run
+reads the windows that closed ``MONITOR_SETTLE_SECONDS`` ago.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor.monitor import ModelReport, MonitorSettings, run_monitor
-from predictor.registry import RegistryReader
+from predictor.monitor import (
+    MAX_LOOKBACK_MINUTES,
+    ModelReport,
+    MonitorSettings,
+    Period,
+    run_monitor,
+)
+from predictor.registry import RegistryReader, check_name
 
 logger = Logger()
 
@@ -68,18 +76,38 @@ def publish_metrics(report: ModelReport) -> None:
         _metric("DriftScore", score, MetricUnit.NoUnit, {**model, "Feature": feature})
 
 
+def _options(event: Any, default_lookback: int) -> tuple[int, list[str]]:
+    """The event's period and models, checked (ValueError says what is wrong)."""
+    if not isinstance(event, dict):
+        raise ValueError("the event must be a JSON object")
+    unknown = set(event) - {"lookback_minutes", "models"}
+    if unknown:
+        raise ValueError(f"unknown field(s) in the event: {', '.join(sorted(unknown))}")
+    lookback = event.get("lookback_minutes", default_lookback)
+    if isinstance(lookback, bool) or not isinstance(lookback, int):
+        raise ValueError(f"lookback_minutes must be a whole number, got {lookback!r}")
+    models = event.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ValueError(f"models must be a list of model names, got {models!r}")
+    for name in models:
+        check_name(name, "model name")
+    if not 0 < lookback <= MAX_LOOKBACK_MINUTES:
+        raise ValueError(f"lookback_minutes must be 1 to {MAX_LOOKBACK_MINUTES}")
+    return lookback, models
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Report every model with profiles in the period; answer a summary per model."""
     settings = _settings()
-    lookback = int(event.get("lookback_minutes") or settings.lookback_minutes)
+    lookback, models = _options(event, settings.lookback_minutes)
+    period = Period.of(datetime.now(UTC), lookback, settle_seconds=settings.settle_seconds)
     reports = run_monitor(
         _s3(),
         settings.capture_bucket,
         RegistryReader(_s3(), settings.registry),
-        end=datetime.now(UTC),
-        lookback_minutes=lookback,
-        models=list(event.get("models") or ()),
+        period,
+        models=models,
     )
     summaries = []
     for report in reports:

@@ -76,10 +76,7 @@ def score_object(
             for k in (keys.predictions, keys.errors)
         )
         writers = (predictions, errors)
-        report, profile = _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left)
-        if profile is not None and on_profile is not None:
-            on_profile(profile)
-        return report
+        return _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left, on_profile)
     finally:
         lease.release()
 
@@ -110,19 +107,21 @@ def _score(
     writers: tuple[MultipartWriter, MultipartWriter],
     chunk_rows: int,
     seconds_left: Callable[[], float],
-) -> tuple[BatchReport, Profile | None]:
+    on_profile: Callable[[Profile], None] | None,
+) -> BatchReport:
     """Stream, score, commit or abort, tidy and report; the caller holds the lease.
 
-    Returns the report and, for a file scored to the end, the profile of its rows.
+    The profile of a file scored to the end goes to ``on_profile`` before its report is
+    written: a run that stops in between scores the file again, and its profile replaces
+    the first (it is named after the object version), so nothing is counted twice or lost.
     """
     obj = report.input
     report.model = {"name": model.name, "version": model.version}
     body, stale = s3_store.open_current(s3, obj)
     if stale is not None:  # nothing is written: the outputs belong to the current version
         logger.info("skipping %s: %s", obj.key, stale)
-        return report.finish("skipped", reason=stale), None
+        return report.finish("skipped", reason=stale)
     assert body is not None
-    profile = None
     predictions, errors = writers
     try:
         stream = CsvStream(open_text(body, gzipped=keys.gzipped))
@@ -135,13 +134,14 @@ def _score(
                 writer.abort()
             stale = "the object was overwritten or deleted while it was scored"
             logger.info("skipping %s: %s", obj.key, stale)
-            return report.finish("skipped", reason=stale), None
+            return report.finish("skipped", reason=stale)
         for name, writer in (("predictions", predictions), ("errors", errors)):
             if writer.written:
                 writer.complete()
                 report.outputs[name] = writer.key
         report.finish("succeeded")
-        profile = scorer.profile
+        if on_profile is not None:
+            on_profile(scorer.profile)
     except InputError as exc:
         for writer in writers:
             writer.abort()
@@ -155,7 +155,7 @@ def _score(
     stale_outputs = [k for k in (keys.predictions, keys.errors) if k not in produced]
     s3_store.delete(s3, obj.bucket, stale_outputs)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
-    return report, profile
+    return report
 
 
 def _score_chunks(

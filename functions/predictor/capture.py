@@ -35,7 +35,7 @@ import numpy as np
 
 from predictor import s3_store
 from predictor.monitoring_layout import WINDOW_SECONDS, capture_key, profile_key
-from predictor.profiles import Profile
+from predictor.profiles import Baseline, Layout, Profile
 from predictor.registry import LoadedModel
 from predictor.s3_store import ObjectRef
 
@@ -65,9 +65,9 @@ class Exchange:
             },
             "eventMetadata": {
                 "eventId": str(uuid.uuid4()),
-                "inferenceTime": datetime.fromtimestamp(when, UTC).isoformat(
-                    timespec="milliseconds"
-                ),
+                "inferenceTime": datetime.fromtimestamp(when, UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
             },
             "eventVersion": "0",
         }
@@ -86,6 +86,7 @@ WindowKey = tuple[str, str, int]  # model name, version, window number
 
 #: The flusher counts what requests noted this often (a request keeps nothing longer).
 COUNT_SECONDS = 1.0
+_RANDOM = random.SystemRandom()
 
 
 class CaptureRecorder:
@@ -101,6 +102,7 @@ class CaptureRecorder:
         writer: str = "realtime",
         on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        baseline_of: Callable[[LoadedModel], Baseline | None] | None = None,
     ) -> None:
         self._s3 = s3
         self.bucket = bucket
@@ -111,6 +113,13 @@ class CaptureRecorder:
         self._on_failure = on_failure
         self._clock = clock
         self._flusher: threading.Thread | None = None
+        self._starting = threading.Lock()
+        #: Loads a model's baseline when it was loaded without one (realtime).
+        self._baseline_of = baseline_of
+        self._layouts: dict[tuple[str, str], Layout | None] = {}
+        #: How often each window's profile was started afresh after it was stored and
+        #: forgotten (a late row): each start writes its own object, never over another.
+        self._generations: dict[WindowKey, int] = {}
         # What requests noted, oldest first: appending and popping are thread-safe, so
         # the request path takes no lock.
         self._noted: deque[tuple[Any, ...]] = deque()
@@ -134,7 +143,8 @@ class CaptureRecorder:
             now = self._clock()
             sample = None
             sampled = self.sample_percent > 0 and exchange is not None
-            if sampled and random.random() * 100 < self.sample_percent:  # noqa: S311
+            # SystemRandom: copies of one SnapStart snapshot must not sample alike.
+            if sampled and _RANDOM.random() * 100 < self.sample_percent:
                 sample = exchange().to_record(now)  # type: ignore[misc]
             self._noted.append((now, model, features, predictions, sample))
             if self._flusher is None:
@@ -153,19 +163,26 @@ class CaptureRecorder:
 
     def _start_flusher(self) -> None:
         """Start the thread that counts and stores (once per recorder)."""
-        self._flusher = threading.Thread(target=self._flush_forever, name="capture", daemon=True)
-        self._flusher.start()
+        with self._starting:
+            if self._flusher is not None:
+                return
+            thread = threading.Thread(target=self._flush_forever, name="capture", daemon=True)
+            thread.start()
+            self._flusher = thread
 
     def _flush_forever(self) -> None:
         next_store = self._clock() + self.flush_seconds
         while True:
             time.sleep(min(COUNT_SECONDS, self.flush_seconds))
-            if self._clock() >= next_store:
-                next_store = self._clock() + self.flush_seconds
-                self.flush()
-            else:
-                with self._flushing:
-                    self._count_noted()
+            try:
+                if self._clock() >= next_store:
+                    next_store = self._clock() + self.flush_seconds
+                    self.flush()
+                else:
+                    with self._flushing:
+                        self._count_noted()
+            except Exception:  # the thread must live on: the queue would grow for ever
+                self._failed("capture's thread met an error")
 
     # ----- the background path ---------------------------------------------------------
     def flush(self) -> None:
@@ -192,10 +209,30 @@ class CaptureRecorder:
             except Exception:
                 self._failed(f"capture could not count requests of {key[0]} {key[1]}")
 
+    def _layout(self, model: LoadedModel) -> Layout | None:
+        """The bins of ``model``: its baseline's, loaded once when it came without one."""
+        if model.baseline is not None:
+            return model.baseline.layout
+        identity = (model.name, model.version)
+        if identity not in self._layouts:
+            if self._baseline_of is None:
+                return None
+            try:
+                baseline = self._baseline_of(model)
+            except Exception:  # these rows are counted without bins; the next count retries
+                self._failed(f"capture could not load the baseline of {model.name}")
+                return None
+            self._layouts[identity] = baseline.layout if baseline is not None else None
+        return self._layouts[identity]
+
     def _count(self, key: WindowKey, model: LoadedModel, items: list[tuple[Any, ...]]) -> None:
         name, version, _ = key
-        layout = model.baseline.layout if model.baseline is not None else None
-        profile = self._profiles.get(key) or Profile.empty(name, version, layout)
+        layout = self._layout(model)
+        profile = self._profiles.get(key)
+        if profile is None:
+            profile = Profile.empty(name, version, layout)
+            if key in self._generations:  # stored and forgotten before: a late row
+                self._generations[key] += 1
         scored = [item for item in items if item[2] is not None]
         if scored:
             features = {
@@ -217,17 +254,23 @@ class CaptureRecorder:
         current_window = int(self._clock()) // WINDOW_SECONDS
         for key in sorted(self._unstored):
             name, version, window = key
+            generation = self._generations.get(key, 0)
+            writer = f"{self.writer}-{generation}" if generation else self.writer
             try:
                 store_profile(
-                    self._s3, self.bucket, self._profiles[key], self.writer, window * WINDOW_SECONDS
+                    self._s3, self.bucket, self._profiles[key], writer, window * WINDOW_SECONDS
                 )
             except Exception:
                 self._failed(f"capture could not store the profile of {name} {version}")
                 continue
             self._unstored.discard(key)
-        # A stored window that has ended will not change again: forget it.
-        for key in [k for k in self._profiles if k[2] < current_window and k not in self._unstored]:
+        # A stored window that ended before the last one will hardly change again: forget
+        # it (a row that comes later still is stored apart, in the window's next generation).
+        for key in [
+            k for k in self._profiles if k[2] < current_window - 1 and k not in self._unstored
+        ]:
             del self._profiles[key]
+            self._generations.setdefault(key, 0)
         while len(self._unstored) > MAX_UNSTORED_WINDOWS:
             oldest = min(self._unstored)
             self._unstored.discard(oldest)
@@ -261,8 +304,9 @@ class CaptureRecorder:
 
 
 def batch_writer(source: ObjectRef) -> str:
-    """The profile writer of one input object version: the same for a duplicate run, whose
-    profile then replaces the first instead of counting the file twice.
+    """The profile writer of one input object version. A finished file is not scored
+    again (its report says so); one scored again because its run stopped after storing
+    the profile replaces that profile instead of counting the file twice.
     """
     identity = f"{source.bucket}/{source.key}@{source.version_id or source.etag.strip(chr(34))}"
     return "batch-" + hashlib.sha256(identity.encode()).hexdigest()[:20]

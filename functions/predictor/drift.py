@@ -98,6 +98,8 @@ class ColumnDrift:
     outside_share: float  # below or above the training range, or an unknown category
     minimum: float | None = None
     maximum: float | None = None
+    missing: int = 0
+    outside: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,7 +160,7 @@ class Comparison:
 
     @property
     def max_psi(self) -> float:
-        """The largest PSI of any input column (the alarm's metric)."""
+        """The largest PSI of any input column (with or without drift: a figure to chart)."""
         return max((c.psi for c in self.columns if c.rows), default=0.0)
 
 
@@ -206,6 +208,8 @@ def _column(
         outside_share=outside / rows if rows else 0.0,
         minimum=actual.minimum,
         maximum=actual.maximum,
+        missing=int(actual.counts[MISSING_SLOT]),
+        outside=outside,
     )
 
 
@@ -215,21 +219,64 @@ def compare(baseline: Baseline, window: Profile) -> Comparison:
     layout = baseline.layout
     tests = len(layout.features) + 1  # the false-alarm rate is shared by all columns
     result = Comparison(window.rows, window.refused_rows)
-    for bins in layout.all_bins():
+    for bins in layout.features:
         expected = baseline.training.columns[bins.name]
-        actual = window.columns.get(bins.name) or Counts(np.zeros(bins.size, dtype=np.int64))
-        drift = _column(bins, expected, actual, baseline.rows, thresholds, tests)
-        if bins.name == PREDICTION and bins is layout.prediction:
-            result.prediction = drift
-        else:
-            result.columns.append(drift)
-    result.violations = violations(result, thresholds)
+        actual = window.columns.get(bins.name) or _zeros(bins)
+        result.columns.append(_column(bins, expected, actual, baseline.rows, thresholds, tests))
+    assert baseline.training.prediction is not None
+    result.prediction = _column(
+        layout.prediction,
+        baseline.training.prediction,
+        window.prediction or _zeros(layout.prediction),
+        baseline.rows,
+        thresholds,
+        tests,
+    )
+    result.violations = violations(result, baseline, thresholds, tests)
     return result
 
 
-def violations(result: Comparison, thresholds: dict[str, float]) -> list[Violation]:
-    """The constraints ``result`` breaks."""
+def _zeros(bins: Bins) -> Counts:
+    return Counts(np.zeros(bins.size, dtype=np.int64))
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): how likely k or more of n rows by chance alone."""
+    if k <= n * p or p >= 1:
+        return 1.0
+    if p <= 0:
+        return 0.0
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    total = 0.0
+    for i in range(k, min(n, k + 100_000) + 1):  # beyond the mean the terms fall fast
+        term = math.exp(
+            log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+        )
+        total += term
+        if term <= total * 1e-12:
+            break
+    return min(total, 1.0)
+
+
+def _unusual(count: int, rows: int, share: float, expected: float, alpha: float) -> bool:
+    """More than ``share`` of the rows, and more than chance gives at rate ``expected``."""
+    return rows > 0 and count / rows > share and binomial_tail(count, rows, expected) < alpha
+
+
+def violations(
+    result: Comparison, baseline: Baseline, thresholds: dict[str, float], tests: int
+) -> list[Violation]:
+    """The constraints ``result`` breaks.
+
+    Each share is compared with its threshold *and* with what chance gives at the rate
+    training suggests, at the drift check's false-alarm rate: a new value falls outside
+    the range of N training values with chance about 2/(N+1); an unseen category appears
+    about as often as categories seen once in training did (Good-Turing); a value is
+    missing about as often as in training (counted with one more missing value).
+    """
     found: list[Violation] = []
+    alpha = thresholds["false_alarm_rate"] / tests
+    n_train = baseline.rows
     columns = list(result.columns)
     if result.prediction is not None:
         columns.append(result.prediction)
@@ -246,10 +293,12 @@ def violations(result: Comparison, thresholds: dict[str, float]) -> list[Violati
                     f"Jensen-Shannon distance {column.js_distance:.3f}",
                 )
             )
-        if column.name == PREDICTION:
+        if column is result.prediction:
             continue
-        increase = column.missing_share - column.baseline_missing_share
-        if increase > thresholds["missing_share_increase"]:
+        rows = column.rows
+        expected_missing = (column.baseline_missing_share * n_train + 1) / (n_train + 1)
+        share = column.baseline_missing_share + thresholds["missing_share_increase"]
+        if _unusual(column.missing, rows, share, expected_missing, alpha):
             found.append(
                 Violation(
                     column.name,
@@ -258,25 +307,32 @@ def violations(result: Comparison, thresholds: dict[str, float]) -> list[Violati
                     f"{column.baseline_missing_share:.1%} in training",
                 )
             )
-        if column.kind == NUMERIC and column.outside_share > thresholds["outside_range_share"]:
-            found.append(
-                Violation(
-                    column.name,
-                    "range_check",
-                    f"{column.outside_share:.1%} of values outside the training range "
-                    f"(seen {_fmt(column.minimum)} to {_fmt(column.maximum)})",
+        if column.kind == NUMERIC:
+            expected = 2 / (n_train + 1)
+            if _unusual(column.outside, rows, thresholds["outside_range_share"], expected, alpha):
+                found.append(
+                    Violation(
+                        column.name,
+                        "range_check",
+                        f"{column.outside_share:.1%} of values outside the training range "
+                        f"(seen {_fmt(column.minimum)} to {_fmt(column.maximum)})",
+                    )
                 )
-            )
-        if column.kind != NUMERIC and column.outside_share > thresholds["unknown_category_share"]:
-            found.append(
-                Violation(
-                    column.name,
-                    "categorical_values_check",
-                    f"{column.outside_share:.1%} of values are categories unseen in training",
+        else:
+            training = baseline.training.columns[column.name].counts
+            expected = max(int(np.count_nonzero(training[2:] == 1)), 1) / (n_train + 1)
+            share = thresholds["unknown_category_share"]
+            if _unusual(column.outside, rows, share, expected, alpha):
+                found.append(
+                    Violation(
+                        column.name,
+                        "categorical_values_check",
+                        f"{column.outside_share:.1%} of values are categories unseen in training",
+                    )
                 )
-            )
     offered = result.rows + result.refused_rows
-    if offered and result.refused_rows / offered > thresholds["refused_share"]:
+    refused_share = thresholds["refused_share"]
+    if _unusual(result.refused_rows, offered, refused_share, 1 / (n_train + 1), alpha):
         found.append(
             Violation(
                 "(all)",

@@ -505,11 +505,11 @@ def finalize_run(
     )
     report.finish("succeeded")
     report.fan_out = _summary(plan, chain, began, finished_scoring)
+    profile = _merged_profile(chain)
+    if profile is not None and on_profile is not None:  # before the report: see batch._score
+        on_profile(profile)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
     s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
-    profile = _merged_profile(chain)
-    if profile is not None and on_profile is not None:
-        on_profile(profile)
     return report
 
 

@@ -74,6 +74,8 @@ class ModelSet:
         recheck_seconds: float = 60.0,
         inference_threads: int = 1,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        with_baselines: bool = True,
     ) -> None:
         self.default_name = default_name
         self.alias = alias
@@ -82,6 +84,7 @@ class ModelSet:
         self._budget = budget_bytes
         self._recheck_seconds = recheck_seconds
         self._threads = inference_threads
+        self._with_baselines = with_baselines
         self.clock = clock
         self._caches: OrderedDict[Key, ModelCache] = OrderedDict()
         self._lock = threading.Lock()
@@ -191,7 +194,7 @@ class ModelSet:
     def _new_cache(self, key: Key) -> ModelCache:
         name, version = key
         load = self._reader.load_onnx
-        threads = self._threads
+        threads, with_baseline = self._threads, self._with_baselines
         if version is None:
             alias = self.alias
 
@@ -209,7 +212,7 @@ class ModelSet:
 
         return ModelCache(
             resolve=resolve,
-            load=lambda v: load(name, v, inference_threads=threads),
+            load=lambda v: load(name, v, inference_threads=threads, with_baseline=with_baseline),
             recheck_seconds=recheck,
             clock=lambda: self.clock(),  # the set's clock, even when a test moves it later
         )

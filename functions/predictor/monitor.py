@@ -1,13 +1,20 @@
 """The monitor: merge a period's profiles per model version, compare, report.
 
 For every model with profiles under ``monitoring/profiles/`` (or the models asked for),
-and each of its versions with profiles in the windows that overlap the period, the
-monitor reads the profiles (skipping, and naming, any that are corrupt or counted into
-other bins), merges them, compares the sum with the version's baseline
-(:mod:`predictor.drift`), and writes one report per model, as JSON and as a
-self-contained HTML page (:mod:`predictor.drift_report`), under
-``monitoring/reports/<model>/`` (and as ``latest``). A version published without a
-baseline gets a report that says so instead of a comparison.
+and each of its versions with profiles in the period's windows, the monitor reads the
+profiles (skipping, and naming, any that is corrupt, too large or counted into other
+bins), merges them, compares the sum with the version's baseline (:mod:`predictor.drift`)
+and writes one report per model, as JSON and as a self-contained HTML page
+(:mod:`predictor.drift_report`), under ``monitoring/reports/<model>/`` (and as
+``latest``). A version published without a baseline gets a section that says so.
+
+The period is whole 5-minute windows. A scheduled run reads only windows that have
+closed ``settle_seconds`` ago (the containers have flushed them), so consecutive runs
+read each window once; a run on demand can include the window still open.
+
+Nothing in the bucket can stop a run: a bad folder, profile, manifest or baseline is
+named in its model's report, and a model whose report cannot be made is logged and
+skipped, while the others are reported.
 """
 
 from __future__ import annotations
@@ -25,18 +32,24 @@ from predictor.drift_report import render_html
 from predictor.errors import ConfigError, IntegrityError, ModelNotFoundError
 from predictor.monitoring_layout import (
     PROFILES,
+    THRESHOLDS,
     WINDOW_SECONDS,
     latest_report_key,
     parse_window,
     report_key,
+    window_name,
 )
-from predictor.profiles import Profile
-from predictor.registry import RegistryReader
+from predictor.profiles import Baseline, Profile, checked_thresholds
+from predictor.registry import RegistryReader, check_name
 from predictor.settings import RegistryLocation
 
 logger = logging.getLogger(__name__)
 
 REPORT_FORMAT = 1
+#: Profiles larger than this are skipped unread (a real one is a few kilobytes).
+MAX_PROFILE_BYTES = 1024 * 1024
+#: The longest period one run may cover.
+MAX_LOOKBACK_MINUTES = 31 * 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,33 +59,74 @@ class MonitorSettings:
     registry: RegistryLocation
     capture_bucket: str
     lookback_minutes: int = 60
+    #: A window is read once it closed this long ago (the containers' flush, and more).
+    settle_seconds: int = 120
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MonitorSettings:
-        """Settings from ``MODEL_BUCKET``, ``CAPTURE_BUCKET``, ``MONITOR_LOOKBACK_MINUTES``."""
+        """Settings from ``MODEL_BUCKET``, ``CAPTURE_BUCKET``, ``MONITOR_LOOKBACK_MINUTES``
+        and ``MONITOR_SETTLE_SECONDS``; every problem reported at once.
+        """
         problems = []
         bucket = environ.get("CAPTURE_BUCKET", "").strip()
         if not bucket:
             problems.append("CAPTURE_BUCKET is required (the bucket profiles are kept in)")
-        raw = environ.get("MONITOR_LOOKBACK_MINUTES", "").strip() or "60"
-        lookback = int(raw) if raw.isdigit() else 0
-        if lookback <= 0:
-            problems.append(f"MONITOR_LOOKBACK_MINUTES={raw!r} is not an integer > 0")
+        numbers = {}
+        for variable, default, low, high in (
+            ("MONITOR_LOOKBACK_MINUTES", 60, 5, MAX_LOOKBACK_MINUTES),
+            ("MONITOR_SETTLE_SECONDS", 120, 0, 3600),
+        ):
+            raw = environ.get(variable, "").strip() or str(default)
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                problems.append(f"{variable}={raw!r} is not an integer from {low} to {high}")
+            else:
+                numbers[variable] = int(raw)
         try:
             registry = RegistryLocation.from_env(environ)
         except ConfigError as exc:
             problems.append(str(exc))
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
-        return cls(registry, bucket, lookback)
+        return cls(
+            registry,
+            bucket,
+            numbers["MONITOR_LOOKBACK_MINUTES"],
+            numbers["MONITOR_SETTLE_SECONDS"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The windows a run reads: starts from ``first`` up to, not including, ``end``."""
+
+    first: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, now: datetime, lookback_minutes: int, *, settle_seconds: int | None) -> Period:
+        """The closed windows of the last ``lookback_minutes`` that closed ``settle_seconds``
+        ago; with ``settle_seconds`` None, up to and including the window still open.
+        """
+        if not 0 < lookback_minutes <= MAX_LOOKBACK_MINUTES:
+            raise ValueError(f"the lookback must be 1 to {MAX_LOOKBACK_MINUTES} minutes")
+        step = WINDOW_SECONDS
+        if settle_seconds is None:
+            end = (int(now.timestamp()) // step + 1) * step
+        else:
+            end = (int(now.timestamp()) - settle_seconds) // step * step
+        first = end - -(-lookback_minutes * 60 // step) * step
+        return cls(datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(end, UTC))
+
+    def holds(self, window: datetime) -> bool:
+        return self.first <= window < self.end
 
 
 @dataclass(slots=True)
 class VersionReport:
-    """One version's window: its comparison with the baseline, or why there is none."""
+    """One version's period: its comparison with the baseline, or why there is none."""
 
     version: str
-    status: str  # "ok", "drift", "violations", "no baseline", "no data", "unknown version"
+    status: str  # ok, drift, violations, no baseline, unknown version, error, no data
     message: str
     profiles: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -102,6 +156,10 @@ class VersionReport:
         return document
 
 
+#: Statuses from the most to the least pressing: a model's status is its worst version's.
+STATUS_ORDER = ("drift", "violations", "error", "no baseline", "unknown version", "ok", "no data")
+
+
 @dataclass(slots=True)
 class ModelReport:
     """One model's report for one period: a section per version that had traffic."""
@@ -115,9 +173,8 @@ class ModelReport:
     @property
     def status(self) -> str:
         """The worst of the versions' statuses."""
-        order = ["drift", "violations", "no baseline", "unknown version", "ok", "no data"]
         found = {v.status for v in self.versions} or {"no data"}
-        return next(s for s in order if s in found)
+        return next(s for s in STATUS_ORDER if s in found)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,69 +195,162 @@ def run_monitor(
     s3: Any,
     bucket: str,
     registry: RegistryReader,
+    period: Period,
     *,
-    end: datetime,
-    lookback_minutes: int,
     models: Sequence[str] = (),
     write: bool = True,
 ) -> list[ModelReport]:
-    """Report every model with profiles in ``[end - lookback, end)`` (or ``models``)."""
-    start = end - timedelta(minutes=lookback_minutes)
-    names = list(models) or s3_store.list_folders(s3, bucket, PROFILES)
+    """Report every model with profiles in ``period`` (or ``models``, each a valid name).
+
+    A model without a profile in the period is reported only when asked for by name, and
+    then not stored: its latest report stays the last one with data.
+    """
+    names = list(models)
+    for name in names:
+        check_name(name, "model name")
+    if not names:
+        for name in s3_store.list_folders(s3, bucket, PROFILES):
+            try:
+                names.append(check_name(name, "model name"))
+            except ValueError:
+                logger.warning("skipping the profile folder %r: not a model name", name)
     reports = []
     for name in names:
-        report = ModelReport(name, start, end)
-        versions = s3_store.list_folders(s3, bucket, f"{PROFILES}{name}/")
-        for version in versions:
-            keys = _profile_keys(s3, bucket, name, version, start, end)
-            if keys:
-                report.versions.append(_version_report(s3, bucket, registry, name, version, keys))
-        if not report.versions:
+        try:
+            report = _model_report(s3, bucket, registry, name, period)
+            if write and report.status != "no data":
+                _store(s3, bucket, report)
+        except Exception:  # one model's failure must not cost the others their reports
+            logger.exception("could not report on %s", name)
+            report = ModelReport(name, period.first, period.end)
             report.versions.append(
-                VersionReport(
-                    "-", "no data", f"no profile of {name} between {_iso(start)} and {_iso(end)}"
-                )
+                VersionReport("-", "error", "the report could not be made; see the log")
             )
-        if write:
-            _store(s3, bucket, report)
         reports.append(report)
     return reports
 
 
-def _profile_keys(
-    s3: Any, bucket: str, name: str, version: str, start: datetime, end: datetime
-) -> list[str]:
-    prefix = f"{PROFILES}{name}/{version}/"
-    keys = []
-    for folder in s3_store.list_folders(s3, bucket, prefix):
-        window = parse_window(folder)
-        if window is None:
+def _model_report(
+    s3: Any, bucket: str, registry: RegistryReader, name: str, period: Period
+) -> ModelReport:
+    report = ModelReport(name, period.first, period.end)
+    thresholds, problem = _threshold_override(s3, bucket, name)
+    for version in s3_store.list_folders(s3, bucket, f"{PROFILES}{name}/"):
+        try:
+            check_name(version, "version")
+        except ValueError:
+            report.versions.append(
+                VersionReport(version[:100], "error", "a profile folder that is not a version")
+            )
             continue
-        if window + timedelta(seconds=WINDOW_SECONDS) > start and window < end:
-            keys.extend(s3_store.list_keys(s3, bucket, f"{prefix}{folder}/"))
-    return keys
+        objects = _profile_objects(s3, bucket, name, version, period)
+        if objects:
+            section = _version_report(s3, bucket, registry, name, version, objects, thresholds)
+            if problem:
+                section.message += f" ({problem})"
+            report.versions.append(section)
+    if not report.versions:
+        report.versions.append(
+            VersionReport(
+                "-",
+                "no data",
+                f"no profile of {name} from {_iso(period.first)} to {_iso(period.end)}",
+            )
+        )
+    return report
+
+
+def _threshold_override(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any], str | None]:
+    """The operator's thresholds for ``name`` (``monitoring/thresholds/<name>.json``), over
+    each version's own; a broken file is named in the report and ignored.
+    """
+    key = f"{THRESHOLDS}{name}.json"
+    try:
+        raw = s3_store.get_bytes(s3, bucket, key)
+        if raw is None:
+            return {}, None
+        document = json.loads(raw)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        checked_thresholds(document)
+        return document, None
+    except Exception as exc:
+        logger.warning("ignoring %s: %s", key, exc)
+        return {}, f"{key} ignored: {str(exc)[:200]}"
+
+
+def _profile_objects(
+    s3: Any, bucket: str, name: str, version: str, period: Period
+) -> list[tuple[str, int]]:
+    prefix = f"{PROFILES}{name}/{version}/"
+    before_first = window_name(period.first - timedelta(seconds=WINDOW_SECONDS))
+    found = []
+    for folder in s3_store.list_folders(s3, bucket, prefix, start_after=before_first + "~"):
+        window = parse_window(folder)
+        if window is not None and period.holds(window):
+            found.extend(s3_store.list_objects(s3, bucket, f"{prefix}{folder}/"))
+    return found
 
 
 def _version_report(
-    s3: Any, bucket: str, registry: RegistryReader, name: str, version: str, keys: list[str]
+    s3: Any,
+    bucket: str,
+    registry: RegistryReader,
+    name: str,
+    version: str,
+    objects: list[tuple[str, int]],
+    override: dict[str, Any],
 ) -> VersionReport:
+    baseline: Baseline | None = None
+    status, message = "", ""
     try:
-        manifest = registry.manifest(name, version)
-        baseline = registry.baseline(manifest)
+        baseline = registry.baseline(registry.manifest(name, version))
     except ModelNotFoundError:
-        return VersionReport(
-            version,
-            "unknown version",
-            f"the registry has no version {version} of {name}: its profiles are not compared",
-            len(keys),
-        )
+        status = "unknown version"
+        message = f"the registry has no version {version} of {name}: its rows are not compared"
     except IntegrityError as exc:
-        return VersionReport(version, "no baseline", f"the baseline is unusable: {exc}", len(keys))
+        status, message = "no baseline", f"the baseline is unusable: {exc}"
+    if baseline is None and not status:
+        status = "no baseline"
+        message = (
+            f"version {version} of {name} was published without a monitoring baseline "
+            "(before baselines existed): train it again to compare its inputs"
+        )
+    merged, skipped = _merged(s3, bucket, name, version, objects, baseline)
+    counted = (len(objects) - len(skipped), skipped, merged.rows, merged.refused_rows)
+    if baseline is None:
+        return VersionReport(version, status, f"{message}; {merged.rows} rows scored", *counted)
+    if override:
+        thresholds = {**baseline.constraints["thresholds"], **checked_thresholds(override)}
+        baseline = Baseline(baseline.layout, baseline.training, {"thresholds": thresholds})
+    comparison = compare(baseline, merged)
+    if merged.rows == 0 and merged.refused_rows == 0:
+        status, message = "no data", "the profiles hold no row"
+    elif comparison.drifted:
+        status, message = "drift", f"drift in {', '.join(comparison.drifted)}"
+    elif comparison.violations:
+        status, message = "violations", f"{len(comparison.violations)} constraint violation(s)"
+    else:
+        status, message = "ok", "no drift, no violation"
+    return VersionReport(version, status, message, *counted, comparison)
+
+
+def _merged(
+    s3: Any,
+    bucket: str,
+    name: str,
+    version: str,
+    objects: list[tuple[str, int]],
+    baseline: Baseline | None,
+) -> tuple[Profile, list[dict[str, str]]]:
+    """The sum of the readable profiles, and each skipped one with the reason."""
     layout = baseline.layout if baseline is not None else None
     merged = Profile.empty(name, version, layout)
     skipped = []
-    for key in keys:
+    for key, size in objects:
         try:
+            if size > MAX_PROFILE_BYTES:
+                raise ValueError(f"{size} bytes: larger than any profile")
             raw = s3_store.get_bytes(s3, bucket, key)
             if raw is None:
                 continue  # deleted since it was listed
@@ -208,57 +358,23 @@ def _version_report(
             if (profile.model, profile.version) != (name, version):
                 raise ValueError(f"it describes {profile.model} {profile.version}")
             merged = merged.merged(profile)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # whatever is in the bucket: skip it, say why
             logger.warning("skipping the profile %s: %s", key, exc)
-            skipped.append({"key": key, "reason": str(exc)[:300] or type(exc).__name__})
-    used = len(keys) - len(skipped)
-    if baseline is None:
-        return VersionReport(
-            version,
-            "no baseline",
-            f"version {version} of {name} was published without a monitoring baseline "
-            "(before baselines existed): train it again to compare its inputs; "
-            f"{merged.rows} rows were scored",
-            used,
-            skipped,
-            merged.rows,
-            merged.refused_rows,
-        )
-    comparison = compare(baseline, merged)
-    if merged.rows == 0 and merged.refused_rows == 0:
-        status, message = "no data", "the profiles hold no row"
-    elif comparison.drifted:
-        status = "drift"
-        message = f"drift in {', '.join(comparison.drifted)}"
-    elif comparison.violations:
-        status = "violations"
-        message = f"{len(comparison.violations)} constraint violation(s)"
-    else:
-        status, message = "ok", "no drift, no violation"
-    return VersionReport(
-        version,
-        status,
-        message,
-        used,
-        skipped,
-        merged.rows,
-        merged.refused_rows,
-        comparison,
-    )
+            reason = str(exc)[:300] or type(exc).__name__
+            skipped.append({"key": key, "reason": f"{type(exc).__name__}: {reason}"})
+    return merged, skipped
 
 
 def _store(s3: Any, bucket: str, report: ModelReport) -> None:
     document = report.to_dict()
-    body = json.dumps(document, indent=1).encode()
+    body = json.dumps(document, indent=1, allow_nan=False).encode()
     page = render_html(document).encode()
+    keys = {suffix: report_key(report.model, report.end, suffix) for suffix in ("json", "html")}
     for key, data, kind in (
-        (report_key(report.model, report.end, "json"), body, "application/json"),
-        (report_key(report.model, report.end, "html"), page, "text/html; charset=utf-8"),
+        (keys["json"], body, "application/json"),
+        (keys["html"], page, "text/html; charset=utf-8"),
         (latest_report_key(report.model, "json"), body, "application/json"),
         (latest_report_key(report.model, "html"), page, "text/html; charset=utf-8"),
     ):
         s3_store.put_bytes(s3, bucket, key, data, kind)
-    report.keys = {
-        "json": report_key(report.model, report.end, "json"),
-        "html": report_key(report.model, report.end, "html"),
-    }
+    report.keys = keys

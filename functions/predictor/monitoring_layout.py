@@ -5,28 +5,27 @@
                                                     sampled requests (SageMaker's format)
     monitoring/reports/<model>/<window end>.json and .html               drift reports
     monitoring/reports/<model>/latest.json and latest.html               the newest of them
+    monitoring/thresholds/<model>.json             the operator's thresholds (optional)
+    monitoring/retraining/<model>/<version>.json   what a scheduled retraining did
 
 A window start is a UTC time floored to :data:`WINDOW_SECONDS`, written
-``2026-11-24T10:05Z``, so keys sort by time and a monitor lists only the windows it reads.
+``2026-11-24T10:05Z``, so keys sort by time and a monitor lists from the first window it
+reads.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 PREFIX = "monitoring/"
 PROFILES = PREFIX + "profiles/"
 CAPTURE = PREFIX + "capture/"
 REPORTS = PREFIX + "reports/"
+THRESHOLDS = PREFIX + "thresholds/"
+RETRAINING = PREFIX + "retraining/"
 #: Profiles are kept per window of this many seconds: the monitor's finest grain.
 WINDOW_SECONDS = 300
 _WINDOW_FORMAT = "%Y-%m-%dT%H:%MZ"
-
-
-def window_start(epoch_seconds: float) -> datetime:
-    """The start of the window holding ``epoch_seconds``."""
-    floored = int(epoch_seconds) // WINDOW_SECONDS * WINDOW_SECONDS
-    return datetime.fromtimestamp(floored, UTC)
 
 
 def window_name(start: datetime) -> str:
@@ -61,14 +60,3 @@ def report_key(model: str, end: datetime, suffix: str) -> str:
 def latest_report_key(model: str, suffix: str) -> str:
     """The key of a model's newest drift report."""
     return f"{REPORTS}{model}/latest.{suffix}"
-
-
-def windows_between(start: datetime, end: datetime) -> list[datetime]:
-    """The starts of the windows that overlap ``[start, end)``."""
-    first = window_start(start.timestamp())
-    found = []
-    current = first
-    while current < end:
-        found.append(current)
-        current += timedelta(seconds=WINDOW_SECONDS)
-    return found

@@ -148,6 +148,14 @@ def categorical_bins(name: str, categories: Iterable[str]) -> Bins:
     return Bins(name, CATEGORICAL, categories=tuple(str(c) for c in categories))
 
 
+#: The largest count a stored profile may hold: far more rows than any window sees, and
+#: small enough that hundreds of such profiles add up within 64-bit integers (a sum
+#: beyond 2**62 is refused, never wrapped).
+MAX_COUNT = 2**53
+#: The most refusal columns one profile may name (a model's columns, plus "(row)").
+MAX_REFUSAL_NAMES = 10_000
+
+
 @dataclass(slots=True)
 class Counts:
     """One column's counters, and the smallest and largest number seen (numeric only)."""
@@ -158,6 +166,8 @@ class Counts:
 
     def merged(self, other: Counts) -> Counts:
         """The sum of both (exact: integers, minima and maxima)."""
+        if int(self.counts.max(initial=0)) + int(other.counts.max(initial=0)) > 2**62:
+            raise ValueError("counts too large to add exactly")
         return Counts(
             self.counts + other.counts,
             _pick(min, self.minimum, other.minimum),
@@ -172,13 +182,25 @@ class Counts:
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any], size: int) -> Counts:
-        counts = np.asarray(document["counts"], dtype=np.int64)
-        if counts.shape != (size,) or (counts < 0).any():
-            raise ValueError(f"expected {size} non-negative counts")
+        """Inverse of :meth:`to_dict`; ValueError unless there are ``size`` whole counts
+        and the minimum and maximum are finite numbers (or both absent).
+        """
+        raw = document["counts"]
+        if not isinstance(raw, list) or len(raw) != size:
+            raise ValueError(f"expected a list of {size} counts")
+        counts = np.asarray([_count(value) for value in raw], dtype=np.int64)
         low, high = document.get("min"), document.get("max")
-        return cls(
-            counts, None if low is None else float(low), None if high is None else float(high)
-        )
+        if (low is None) != (high is None):
+            raise ValueError("a minimum without a maximum, or the other way round")
+        if low is None:
+            return cls(counts)
+        return cls(counts, _finite(low), _finite(high))
+
+
+def _finite(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value)
 
 
 def _pick(choose: Any, a: float | None, b: float | None) -> float | None:
@@ -196,7 +218,10 @@ def count_column(bins: Bins, values: np.ndarray) -> Counts:
         return Counts(counts)
     numbers = np.asarray(values).ravel()
     # fmin and fmax skip NaN (a missing value), as long as one value is present.
-    return Counts(counts, float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers)))
+    low, high = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))
+    if not (math.isfinite(low) and math.isfinite(high)):  # +-inf cannot be stored as JSON
+        return Counts(counts)
+    return Counts(counts, low, high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +238,20 @@ class Layout:
         text = json.dumps(document, sort_keys=True, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def all_bins(self) -> tuple[Bins, ...]:
-        return (*self.features, self.prediction)
+
+def _zeros(bins: Bins) -> Counts:
+    return Counts(np.zeros(bins.size, dtype=np.int64))
 
 
 @dataclass(slots=True)
 class Profile:
-    """What one writer saw of one model version in one time window: counts only."""
+    """What one writer saw of one model version in one time window: counts only.
+
+    ``columns`` holds the model's input columns by name; the predictions are counted
+    apart, in ``prediction`` (a column may be called "prediction" too). A profile
+    counted without a baseline (``layout`` empty) holds row counts only, and merges with
+    any profile of its version.
+    """
 
     model: str
     version: str
@@ -228,13 +260,15 @@ class Profile:
     refused_rows: int = 0
     refusals: dict[str, int] = field(default_factory=dict)
     columns: dict[str, Counts] = field(default_factory=dict)
+    prediction: Counts | None = None
 
     @classmethod
     def empty(cls, model: str, version: str, layout: Layout | None) -> Profile:
         profile = cls(model, version, layout.fingerprint if layout else "")
         if layout is not None:
-            for bins in layout.all_bins():
-                profile.columns[bins.name] = Counts(np.zeros(bins.size, dtype=np.int64))
+            for bins in layout.features:
+                profile.columns[bins.name] = _zeros(bins)
+            profile.prediction = _zeros(layout.prediction)
         return profile
 
     def add_rows(
@@ -250,13 +284,11 @@ class Profile:
         for bins in layout.features:
             values = features.get(bins.name)
             if values is not None:
-                self._add(bins, values)
-        self._add(layout.prediction, np.asarray(predictions))
-
-    def _add(self, bins: Bins, values: np.ndarray) -> None:
-        found = count_column(bins, values)
-        current = self.columns.get(bins.name)
-        self.columns[bins.name] = found if current is None else current.merged(found)
+                found = count_column(bins, values)
+                current = self.columns.get(bins.name)
+                self.columns[bins.name] = found if current is None else current.merged(found)
+        found = count_column(layout.prediction, np.asarray(predictions))
+        self.prediction = found if self.prediction is None else self.prediction.merged(found)
 
     def add_refusals(self, rows: int, columns: Iterable[str | None]) -> None:
         """Count rows the schema refused, and the columns their problems named."""
@@ -267,10 +299,11 @@ class Profile:
 
     def merged(self, other: Profile) -> Profile:
         """The sum of two profiles of the same model version and bins."""
-        if (self.model, self.version, self.layout) != (other.model, other.version, other.layout):
+        same_bins = self.layout == other.layout or "" in (self.layout, other.layout)
+        if (self.model, self.version) != (other.model, other.version) or not same_bins:
             raise ValueError(
-                f"cannot merge profiles of {self.model} {self.version} ({self.layout}) and "
-                f"{other.model} {other.version} ({other.layout})"
+                f"cannot merge profiles of {self.model} {self.version} (bins {self.layout}) "
+                f"and {other.model} {other.version} (bins {other.layout})"
             )
         columns = dict(self.columns)
         for name, counts in other.columns.items():
@@ -279,19 +312,21 @@ class Profile:
         refusals = dict(self.refusals)
         for name, count in other.refusals.items():
             refusals[name] = refusals.get(name, 0) + count
+        prediction = self.prediction
+        if other.prediction is not None:
+            prediction = (
+                other.prediction if prediction is None else prediction.merged(other.prediction)
+            )
         return Profile(
             self.model,
             self.version,
-            self.layout,
+            self.layout or other.layout,
             self.rows + other.rows,
             self.refused_rows + other.refused_rows,
             refusals,
             columns,
+            prediction,
         )
-
-    @property
-    def is_empty(self) -> bool:
-        return self.rows == 0 and self.refused_rows == 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored under ``monitoring/profiles/``."""
@@ -304,38 +339,58 @@ class Profile:
             "refused_rows": self.refused_rows,
             "refusals": dict(sorted(self.refusals.items())),
             "columns": {name: c.to_dict() for name, c in sorted(self.columns.items())},
+            "prediction": self.prediction.to_dict() if self.prediction is not None else None,
         }
 
     @classmethod
-    def from_dict(cls, document: Mapping[str, Any], layout: Layout | None = None) -> Profile:
+    def from_dict(cls, document: Any, layout: Layout | None = None) -> Profile:
         """Inverse of :meth:`to_dict`; ValueError for anything malformed.
 
-        With ``layout``, the counts must have its fingerprint and its bins' sizes.
+        With ``layout``, a profile with counts must have its fingerprint and sizes.
         """
-        if document.get("format") != PROFILE_FORMAT:
-            raise ValueError(f"unknown profile format {document.get('format')!r}")
-        sizes = {b.name: b.size for b in layout.all_bins()} if layout else None
+        if not isinstance(document, dict) or document.get("format") != PROFILE_FORMAT:
+            raise ValueError("not a profile (format 1)")
+        refusals = document["refusals"]
+        if not isinstance(refusals, dict) or len(refusals) > MAX_REFUSAL_NAMES:
+            raise ValueError(f"refusals must name at most {MAX_REFUSAL_NAMES} columns")
         profile = cls(
-            str(document["model"]),
-            str(document["version"]),
-            str(document["layout"]),
+            _text(document["model"]),
+            _text(document["version"]),
+            _text(document["layout"]),
             _count(document["rows"]),
             _count(document["refused_rows"]),
-            {str(k): _count(v) for k, v in dict(document["refusals"]).items()},
+            {_text(k): _count(v) for k, v in refusals.items()},
         )
-        if layout is not None and profile.layout not in ("", layout.fingerprint):
+        columns, prediction = document["columns"], document.get("prediction")
+        if not isinstance(columns, dict):
+            raise ValueError("columns must be an object")
+        if not profile.layout:
+            if columns or prediction is not None:
+                raise ValueError("counts without the bins they were counted into")
+            return profile
+        if layout is not None and profile.layout != layout.fingerprint:
             raise ValueError("counted into other bins than this version's baseline")
-        for name, counts in dict(document["columns"]).items():
-            size = len(counts["counts"]) if sizes is None else sizes.get(name)
+        sizes = {b.name: b.size for b in layout.features} if layout else None
+        for name, counts in columns.items():
+            size = len(counts.get("counts", ())) if sizes is None else sizes.get(name)
             if size is None:
                 raise ValueError(f"column {name!r} is not in the baseline")
-            profile.columns[str(name)] = Counts.from_dict(counts, size)
+            profile.columns[_text(name)] = Counts.from_dict(counts, size)
+        if prediction is not None:
+            size = len(prediction.get("counts", ())) if layout is None else layout.prediction.size
+            profile.prediction = Counts.from_dict(prediction, size)
         return profile
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {value!r}")
+    return value
+
+
 def _count(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"expected a count, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"expected a whole count from 0 to 2**53, got {value!r}")
     return value
 
 
@@ -457,9 +512,7 @@ def statistics_document(
         "version": 0,
         "dataset": {"item_count": baseline.training.rows},
         "features": features,
-        PREDICTION: _feature_statistics(
-            prediction, baseline.training.columns[prediction.name], None
-        ),
+        PREDICTION: _feature_statistics(prediction, _prediction_counts(baseline.training), None),
     }
 
 
@@ -496,37 +549,77 @@ def constraints_document(baseline: Baseline, schema: FeatureSchema) -> dict[str,
     }
 
 
+def _prediction_counts(profile: Profile) -> Counts:
+    if profile.prediction is None:
+        raise ValueError("the profile holds no prediction counts")
+    return profile.prediction
+
+
 def _bins_from_statistics(entry: Mapping[str, Any]) -> tuple[Bins, Counts]:
-    name = str(entry["name"])
+    name = _text(entry["name"])
     if "string_statistics" in entry:
         stats = entry["string_statistics"]
         buckets = stats["distribution"]["categorical"]["buckets"]
-        bins = categorical_bins(name, [str(b["value"]) for b in buckets])
+        bins = categorical_bins(name, [_text(b["value"]) for b in buckets])
         counts = [stats["common"]["num_missing"], 0, *[b["count"] for b in buckets]]
-        return bins, Counts(np.asarray(counts, dtype=np.int64))
+        return bins, Counts(np.asarray([_count(c) for c in counts], dtype=np.int64))
     stats = entry["numerical_statistics"]
     buckets = stats["distribution"]["kll"]["buckets"]
-    low, high = float(stats["min"]), float(stats["max"])
-    inner = tuple(float(b["lower_bound"]) for b in buckets[1:])
+    low, high = _finite(stats["min"]), _finite(stats["max"])
+    inner = tuple(_finite(b["lower_bound"]) for b in buckets[1:])
+    if list(inner) != sorted(set(inner)) or (inner and not low < inner[0] <= inner[-1] <= high):
+        raise ValueError(f"the buckets of {name!r} are not in order")
     bins = Bins(name, NUMERIC, low, high, inner)
     counts = [stats["common"]["num_missing"], 0, *[b["count"] for b in buckets], 0]
-    if not buckets:  # a column with no value at all in training: missing only
-        counts = [stats["common"]["num_missing"], 0, 0, 0]
-    return bins, Counts(np.asarray(counts, dtype=np.int64), low, high)
+    return bins, Counts(np.asarray([_count(c) for c in counts], dtype=np.int64), low, high)
 
 
-def baseline_from_documents(
-    statistics: Mapping[str, Any], constraints: Mapping[str, Any]
-) -> Baseline:
-    """The :class:`Baseline` stored as ``statistics.json`` and ``constraints.json``."""
+#: What each threshold may be: (smallest, largest), both included.
+_THRESHOLD_RANGES = {
+    "drift_psi": (0.0, 100.0),
+    "moderate_psi": (0.0, 100.0),
+    "false_alarm_rate": (1e-12, 0.5),
+    "outside_range_share": (0.0, 1.0),
+    "unknown_category_share": (0.0, 1.0),
+    "missing_share_increase": (0.0, 1.0),
+    "refused_share": (0.0, 1.0),
+}
+
+
+def checked_thresholds(values: Mapping[str, Any]) -> dict[str, float]:
+    """The defaults with ``values`` over them; ValueError for an unknown name or a value
+    that is not a number in its range.
+    """
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for name, value in values.items():
+        if name not in _THRESHOLD_RANGES:
+            raise ValueError(f"unknown threshold {name!r}")
+        low, high = _THRESHOLD_RANGES[name]
+        number = _finite(value)
+        if not low <= number <= high:
+            raise ValueError(f"threshold {name} must be from {low:g} to {high:g}, got {value!r}")
+        thresholds[name] = number
+    return thresholds
+
+
+def baseline_from_documents(statistics: Any, constraints: Any) -> Baseline:
+    """The :class:`Baseline` stored as ``statistics.json`` and ``constraints.json``;
+    ValueError, KeyError or TypeError for a malformed document.
+    """
+    if not isinstance(statistics, dict) or not isinstance(constraints, dict):
+        raise ValueError("statistics and constraints must be JSON objects")
     columns = [_bins_from_statistics(entry) for entry in statistics["features"]]
     prediction, prediction_counts = _bins_from_statistics(statistics[PREDICTION])
     layout = Layout(tuple(bins for bins, _ in columns), prediction)
-    training = Profile("", "", layout.fingerprint, int(statistics["dataset"]["item_count"]))
-    for bins, counts in (*columns, (prediction, prediction_counts)):
+    rows = _count(statistics["dataset"]["item_count"])
+    if rows == 0:
+        raise ValueError("a baseline of no rows")
+    training = Profile("", "", layout.fingerprint, rows)
+    for bins, counts in columns:
         if counts.counts.shape != (bins.size,):
             raise ValueError(f"statistics of {bins.name!r} do not match their buckets")
         training.columns[bins.name] = counts
+    training.prediction = prediction_counts
     config = constraints.get("monitoring_config", {})
-    thresholds = {**DEFAULT_THRESHOLDS, **config.get("thresholds", {})}
+    thresholds = checked_thresholds(config.get("thresholds", {}))
     return Baseline(layout, training, {"thresholds": thresholds})

@@ -124,8 +124,10 @@ class RegistryReader:
             raise ModelNotFoundError(f"model {name!r} has no version {version!r}")
         try:
             manifest = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise IntegrityError(f"manifest of {name} {version} is not JSON: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise IntegrityError(f"manifest of {name} {version} is not a JSON object")
         if manifest.get("name") != name or manifest.get("version") != version:
             raise IntegrityError(
                 f"manifest stored at {name}/{version} describes "
@@ -173,8 +175,12 @@ class RegistryReader:
             )
         return data
 
-    def load_onnx(self, name: str, version: str, inference_threads: int = 1) -> LoadedModel:
-        """Load the serving form of a version: the verified ONNX graph in onnxruntime."""
+    def load_onnx(
+        self, name: str, version: str, inference_threads: int = 1, *, with_baseline: bool = True
+    ) -> LoadedModel:
+        """Load the serving form of a version: the verified ONNX graph in onnxruntime, and
+        (``with_baseline``) its monitoring baseline.
+        """
         manifest = self.manifest(name, version)
         data = self.read_artifact(manifest, ONNX_ARTIFACT)
         predictor = OnnxPredictor(
@@ -184,11 +190,12 @@ class RegistryReader:
             manifest.get("classes"),
             intra_op_threads=inference_threads,
         )
-        try:
-            baseline = self.baseline(manifest)
-        except IntegrityError:  # monitoring must never keep a model from serving
-            logger.warning("the baseline of %s %s is unusable", name, version, exc_info=True)
-            baseline = None
+        baseline = None
+        if with_baseline:
+            try:
+                baseline = self.baseline(manifest)
+            except Exception:  # monitoring must never keep a model from serving
+                logger.warning("the baseline of %s %s is unusable", name, version, exc_info=True)
         return LoadedModel(manifest=manifest, predictor=predictor, baseline=baseline)
 
     def baseline(self, manifest: Mapping[str, Any]) -> Baseline | None:
@@ -196,14 +203,16 @@ class RegistryReader:
 
         A listed baseline that is missing, altered or malformed is an IntegrityError.
         """
-        artifacts = manifest.get("artifacts", {})
+        artifacts = manifest.get("artifacts")
+        if not isinstance(artifacts, dict):
+            raise IntegrityError(f"the manifest of {manifest.get('version')} lists no artifacts")
         if STATISTICS_FILE not in artifacts or CONSTRAINTS_FILE not in artifacts:
             return None
         documents = []
         for filename in (STATISTICS_FILE, CONSTRAINTS_FILE):
             try:
                 documents.append(json.loads(self.read_artifact(manifest, filename)))
-            except json.JSONDecodeError as exc:
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise IntegrityError(f"{filename} of {manifest['version']} is not JSON") from exc
         try:
             return baseline_from_documents(documents[0], documents[1])

@@ -37,17 +37,28 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, s3: Any, on_capture_failure: Callable[[str], None] | None = None
+    settings: Settings,
+    s3: Any,
+    on_capture_failure: Callable[[str], None] | None = None,
+    *,
+    eager_baselines: bool = True,
 ) -> Runtime:
-    """The runtime of ``settings``: the served models, loaded lazily through ``s3``."""
+    """The runtime of ``settings``: the served models, loaded lazily through ``s3``.
+
+    With ``eager_baselines`` a model's monitoring baseline is loaded with it (batch
+    counts each chunk as it scores it); otherwise (realtime, where a cold start should not
+    wait for two more GETs) the capture thread loads it when it first counts.
+    """
+    reader = RegistryReader(s3, settings.registry)
     models = ModelSet(
-        RegistryReader(s3, settings.registry),
+        reader,
         settings.model_name,
         settings.model_alias,
         patterns=settings.served_models,
         budget_bytes=settings.model_cache_mib * 1024 * 1024,
         recheck_seconds=settings.alias_recheck_seconds,
         inference_threads=settings.inference_threads,
+        with_baselines=eager_baselines,
     )
     capture = None
     if settings.capture_bucket:
@@ -58,6 +69,7 @@ def build_runtime(
             sample_percent=settings.capture_sample_percent,
             writer=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
             on_failure=on_capture_failure,
+            baseline_of=lambda model: reader.baseline(model.manifest),
         )
     return Runtime(settings, s3, models, capture)
 
@@ -75,8 +87,11 @@ class Container:
         self,
         s3_client: Callable[[], Any] = _s3_client,
         on_capture_failure: Callable[[str], None] | None = None,
+        *,
+        eager_baselines: bool = True,
     ) -> None:
         self._s3_client = s3_client
+        self._eager_baselines = eager_baselines
         #: Called with a sentence when capture fails (the handler counts it as a metric).
         self.on_capture_failure = on_capture_failure
         self._runtime: Runtime | None = None
@@ -94,7 +109,12 @@ class Container:
             logger.error("the function cannot start: %s", exc)
             self._config_error = exc
             raise
-        self._runtime = build_runtime(settings, self._s3_client(), self.on_capture_failure)
+        self._runtime = build_runtime(
+            settings,
+            self._s3_client(),
+            self.on_capture_failure,
+            eager_baselines=self._eager_baselines,
+        )
         logger.info(
             "serving %s@%s from %s", settings.model_name, settings.model_alias, settings.registry
         )
@@ -131,7 +151,12 @@ class Container:
         runtime = self._runtime
         if runtime is None:
             return
-        fresh = build_runtime(runtime.settings, self._s3_client(), self.on_capture_failure)
+        fresh = build_runtime(
+            runtime.settings,
+            self._s3_client(),
+            self.on_capture_failure,
+            eager_baselines=self._eager_baselines,
+        )
         fresh.models.adopt(runtime.models)
         self._runtime = fresh
 

@@ -45,13 +45,19 @@ class ObjectRef:
 
 def read_json(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
     """A JSON object and its ETag, or None when the key does not exist."""
+    response = _get(s3, bucket, key)
+    if response is None:
+        return None
+    return json.loads(response["Body"].read()), str(response["ETag"])
+
+
+def _get(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        response = s3.get_object(Bucket=bucket, Key=key)
+        return dict(s3.get_object(Bucket=bucket, Key=key))
     except Exception as exc:
         if error_code(exc) in NOT_FOUND:
             return None
         raise
-    return json.loads(response["Body"].read()), str(response["ETag"])
 
 
 def write_json(s3: Any, bucket: str, key: str, document: dict[str, Any]) -> None:
@@ -67,28 +73,35 @@ def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) ->
 
 def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     """An object's bytes, or None when the key does not exist."""
-    try:
-        response = s3.get_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        if error_code(exc) in NOT_FOUND:
-            return None
-        raise
-    return bytes(response["Body"].read())
+    response = _get(s3, bucket, key)
+    return None if response is None else bytes(response["Body"].read())
+
+
+def list_objects(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    """(key, size) of every object directly under ``prefix`` (not in its "folders")."""
+    found: list[tuple[str, int]] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        found.extend((entry["Key"], int(entry["Size"])) for entry in page.get("Contents", []))
+    return found
 
 
 def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """Every key under ``prefix``."""
+    """Every key under ``prefix``, at any depth."""
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(entry["Key"] for entry in page.get("Contents", []))
     return keys
 
 
-def list_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """The next key segment of every key under ``prefix`` (its "folders"), sorted."""
+def list_folders(s3: Any, bucket: str, prefix: str, start_after: str | None = None) -> list[str]:
+    """The next key segment of every key under ``prefix`` (its "folders"), sorted; with
+    ``start_after``, only the folders whose names sort after it.
+    """
     names: list[str] = []
     paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+    options = {"StartAfter": prefix + start_after} if start_after else {}
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/", **options):
         names.extend(p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", []))
     return sorted(names)
 

@@ -128,6 +128,7 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
                 for row in overflowed[:MAX_ERROR_DETAILS]
             ],
             refused_rows=len(overflowed),
+            refused_columns=[None] * len(overflowed),
         )
     probabilities = None
     if predictions.probabilities is not None and predictions.classes is not None:

@@ -30,7 +30,8 @@ from predictor.response_formats import negotiate
 from predictor.runtime import Container, Runtime
 from predictor.scoring import ScoringResult, score_rows
 
-container = Container()
+#: The baseline waits for the capture thread: a cold start loads the model alone.
+container = Container(eager_baselines=False)
 
 JSON = "application/json"
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from monitor import __main__ as monitor_cli
 from monitor import app as monitor_app
 
+from infra.cfn_yaml import load_template
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
-from predictor import s3_store
-from predictor.monitor import run_monitor
+from predictor import capture, s3_store
+from predictor.monitor import Period, run_monitor
 from predictor.monitoring_layout import CAPTURE, PROFILES
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, RegistryReader
 from realtime import app as realtime_app
@@ -54,14 +57,9 @@ def _profiles(s3: Any) -> list[dict[str, Any]]:
 
 
 def _monitor(s3: Any, **kwargs: Any) -> Any:
-    return run_monitor(
-        s3,
-        DATA_BUCKET,
-        RegistryReader(s3, MODEL_BUCKET),
-        end=datetime.now(UTC),
-        lookback_minutes=60,
-        **kwargs,
-    )
+    """The monitor over the last hour, the open window included (as on demand)."""
+    period = Period.of(datetime.now(UTC), 60, settle_seconds=None)
+    return run_monitor(s3, DATA_BUCKET, RegistryReader(s3, MODEL_BUCKET), period, **kwargs)
 
 
 def test_realtime_counts_every_scored_row_and_each_refusal_once(s3: Any, capturing: str) -> None:
@@ -105,7 +103,7 @@ def test_sampled_requests_are_stored_in_sagemakers_capture_format(
     assert captured["endpointOutput"]["mode"] == "OUTPUT"
     assert json.loads(captured["endpointOutput"]["data"])["model"]["version"] == capturing
     assert record["eventVersion"] == "0"
-    assert record["eventMetadata"]["inferenceTime"].endswith("+00:00")
+    assert record["eventMetadata"]["inferenceTime"].endswith("Z")
 
 
 def test_capture_with_s3_failing_still_answers_every_prediction(
@@ -142,6 +140,9 @@ def test_batch_profiles_a_file_and_the_monitor_flags_the_white_wines(
     # Given: capture on for the batch function, and the white wines dropped into the
     # red-wine model
     monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    # scored ten minutes ago, so that its window has closed when the schedule runs
+    ten_minutes_ago = time.time() - 600
+    monkeypatch.setattr(capture.time, "time", lambda: ten_minutes_ago)
     etag = put(data, "incoming/white.csv", WHITE)
     assert run(sqs_event("incoming/white.csv", etag)) == {"batchItemFailures": []}
     # a duplicate delivery must not count the file twice
@@ -150,6 +151,10 @@ def test_batch_profiles_a_file_and_the_monitor_flags_the_white_wines(
     assert profile["rows"] == 600
     # When: the monitor runs (through its handler, as the schedule invokes it)
     monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.undo()  # the real clock again (and the environment as it was)
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monitor_app._settings.cache_clear()
     monitor_app._s3.cache_clear()
@@ -178,6 +183,17 @@ def test_batch_profiles_a_file_and_the_monitor_flags_the_white_wines(
     assert top["Model"] == "wine"
     value = top["MaxDriftScore"]
     assert min(value if isinstance(value, list) else [value]) >= 0.25
+    # The alarm watches exactly the metric the monitor emits: name, namespace, dimensions.
+    drifted = next(line for line in lines if "DriftedFeatures" in line)
+    assert drifted["DriftedFeatures"] in (11, [11.0], 11.0)
+    alarm = load_template(ROOT / "template.yaml")["Resources"]["DriftAlarm"]["Properties"]
+    (emitted,) = drifted["_aws"]["CloudWatchMetrics"]
+    assert emitted["Namespace"] == alarm["Namespace"]
+    assert sorted(emitted["Dimensions"][0]) == sorted(d["Name"] for d in alarm["Dimensions"])
+    alarm_service = next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "service")
+    template = load_template(ROOT / "template.yaml")["Resources"]["MonitorFunction"]
+    service = template["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    assert alarm_service == service
 
 
 def _context() -> Any:
@@ -291,9 +307,8 @@ def test_retraining_promotes_only_a_better_model_and_records_why(
         )["Body"].read()
     )
     assert stored["promotion"] == second["promotion"]
-    assert (
-        stored["comparison"]["current_version"] == first["version"] if first["promoted"] else wine
-    )
+    holder = first["version"] if first["promoted"] else wine
+    assert stored["comparison"]["current_version"] == holder
 
 
 def test_calls_through_every_route_are_counted(s3: Any, capturing: str) -> None:
@@ -316,8 +331,6 @@ def test_a_container_stores_its_profile_on_its_own(
     s3: Any, capturing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No later request is needed: the container's flusher stores the counts."""
-    import time
-
     monkeypatch.setenv("CAPTURE_FLUSH_SECONDS", "0.2")
     realtime_app.container.reset()
     assert invoke(post(instances(ROW)))[0] == 200
@@ -326,3 +339,142 @@ def test_a_container_stores_its_profile_on_its_own(
         time.sleep(0.05)
     (profile,) = _profiles(s3)
     assert profile["rows"] == 1
+
+
+def test_retraining_promotes_a_better_model_and_records_a_failed_run(
+    s3: Any, wine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import handler
+
+    monkeypatch.setattr(handler, "s3_client", lambda: s3)
+    lines = (ROOT / "data" / "winequality-red.csv").read_text().splitlines(keepends=True)
+    # Given: the alias holds a model trained on 60 rows; another prefix holds them all
+    put(s3, "training/small/part.csv", "".join(lines[:61]).encode())
+    put(s3, "training/all/part.csv", "".join(lines).encode())
+    base = {"target": "quality", "name": "wine", "candidates": ["random_forest"]}
+    base |= {"promote": "production", "require_improvement": True}
+    report_to = f"s3://{DATA_BUCKET}/monitoring/retraining/"
+    small = handler.lambda_handler(
+        {**base, "data": f"s3://{DATA_BUCKET}/training/small/", "force": True}, None
+    )
+    assert small["promoted"] is True
+    # When: retraining on all of it
+    better = handler.lambda_handler(
+        {**base, "data": f"s3://{DATA_BUCKET}/training/all/", "report_to": report_to}, None
+    )
+    # Then: it beats the holder on the same holdout rows, and takes the alias
+    assert better["promoted"] is True, better["promotion"]
+    assert better["comparison"]["new"] < better["comparison"]["current"]  # mse
+    assert better["comparison"]["current_version"] == small["version"]
+    # and a run that fails leaves a record saying why
+    with pytest.raises(ValueError, match=r"no \.csv"):
+        handler.lambda_handler(
+            {**base, "data": f"s3://{DATA_BUCKET}/training/none/", "report_to": report_to}, None
+        )
+    (key,) = s3_store.list_keys(s3, DATA_BUCKET, "monitoring/retraining/wine/failed-")
+    record = json.loads(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())
+    assert record["promoted"] is False
+    assert "the training failed: ValueError" in record["promotion"]
+
+
+def test_nothing_in_the_bucket_stops_the_monitor(s3: Any, capturing: str) -> None:
+    """Hostile folders and objects are skipped and named; every other model is reported."""
+    assert invoke(post(instances(ROW)))[0] == 200
+    _flush()
+    (good,) = s3_store.list_keys(s3, DATA_BUCKET, PROFILES)
+    folder = good.rsplit("/", 1)[0]
+    window = folder.rsplit("/", 1)[1]
+    (document,) = _profiles(s3)
+    ghost = "20260101T000000.000Z-abcdef"
+    junk = {
+        f"{PROFILES}wine/{capturing}/9999-12-31T23:59Z/far.json": b"{}",
+        f"{PROFILES}<b>bad name/v1/{window}/x.json": b"{}",
+        f"{PROFILES}wine/not a version!/{window}/x.json": b"{}",
+        f"{PROFILES}ghost/{ghost}/{window}/x.json": json.dumps(
+            {**document, "model": "ghost", "version": ghost}
+        ).encode(),
+        f"{folder}/deep.json": b"[" * 100_000 + b"]" * 100_000,
+        f"{folder}/huge.json": b" " * (2 * 1024 * 1024),
+        f"{folder}/nested/x.json": b"{}",
+    }
+    for key, body in junk.items():
+        s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
+    reports = {r.model: r for r in _monitor(s3)}
+    # the good profile still counts, the bad ones are named, the odd folders cost nothing
+    wine = reports["wine"]
+    section = next(v for v in wine.versions if v.version == capturing)
+    assert section.rows == 1
+    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped) == [
+        "deep.json",
+        "huge.json",
+    ]
+    assert any(v.status == "error" and "not a version" in v.message for v in wine.versions)
+    assert "<b>bad name" not in reports  # not a model name: skipped
+    # a version the registry does not have: its rows are counted, not compared
+    (unknown,) = reports["ghost"].versions
+    assert unknown.status == "unknown version"
+    assert unknown.rows == 1
+
+
+def test_consecutive_scheduled_periods_read_each_window_once() -> None:
+    start = datetime(2026, 11, 24, 10, 0, 7, tzinfo=UTC)
+    seen: list[datetime] = []
+    for number in range(6):  # every 15 minutes, a few seconds late each time
+        now = start + timedelta(minutes=15 * number, seconds=number * 3)
+        period = Period.of(now, 15, settle_seconds=120)
+        windows = [period.first + timedelta(minutes=5 * i) for i in range(3)]
+        assert all(period.holds(w) for w in windows)
+        assert period.end - period.first == timedelta(minutes=15)
+        assert period.end <= now - timedelta(seconds=120)  # closed and settled
+        seen += windows
+    assert len(seen) == len(set(seen))
+    assert seen == sorted(seen)
+    assert all(b - a == timedelta(minutes=5) for a, b in itertools.pairwise(seen))
+    # on demand, the window still open is included
+    open_period = Period.of(start, 15, settle_seconds=None)
+    assert open_period.holds(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+    with pytest.raises(ValueError, match="lookback"):
+        Period.of(start, 0, settle_seconds=None)
+
+
+def test_an_operators_thresholds_apply_to_every_version(s3: Any, capturing: str) -> None:
+    for _ in range(40):
+        assert invoke(post(instances(ROW)))[0] == 200  # one wine, 40 times: far from training
+    _flush()
+    (report,) = _monitor(s3)
+    assert report.status == "drift"
+    key = "monitoring/thresholds/wine.json"
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=json.dumps({"drift_psi": 100}).encode())
+    (relaxed,) = _monitor(s3)
+    assert relaxed.status != "drift"
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=b'{"x": 1}')
+    (ignored,) = _monitor(s3)
+    assert ignored.status == "drift"
+    assert f"{key} ignored" in ignored.versions[0].message
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"models": "wine"}, {"lookback_minutes": -5}, {"lookback_minutes": "60"}, {"other": 1}],
+)
+def test_the_monitor_refuses_a_malformed_event(
+    event: dict[str, Any], monkeypatch: pytest.MonkeyPatch, s3: Any
+) -> None:
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET)
+    monitor_app._settings.cache_clear()
+    with pytest.raises(ValueError, match=r"must|unknown"):
+        monitor_app.lambda_handler(event, _context())
+    assert s3_store.list_keys(s3, DATA_BUCKET, "monitoring/reports/") == []
+
+
+def test_realtime_loads_the_baseline_in_the_capture_thread(s3: Any, capturing: str) -> None:
+    """A cold start loads the model alone; the bins come when the thread first counts."""
+    assert invoke(post(instances(ROW)))[0] == 200
+    model = realtime_app.container.get().models.current
+    assert model is not None
+    assert model.baseline is None
+    _flush()
+    (profile,) = _profiles(s3)
+    assert profile["layout"]
+    assert sum(profile["prediction"]["counts"]) == 1

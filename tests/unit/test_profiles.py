@@ -14,12 +14,15 @@ from scipy.stats import ks_2samp
 
 from predictor.drift import compare, noise_floor, psi
 from predictor.profiles import (
+    DEFAULT_THRESHOLDS,
     PREDICTION,
     Baseline,
     Bins,
+    Counts,
     Layout,
     Profile,
     baseline_from_documents,
+    checked_thresholds,
     numeric_bins,
 )
 from predictor.registry import LoadedModel
@@ -206,3 +209,85 @@ def test_a_window_with_missing_values_and_refusals_breaks_its_constraints(
     }
     assert ("pH", "completeness_check") in checks
     assert ("(all)", "schema_refusal_check") in checks
+
+
+def test_fresh_draws_from_the_training_population_rarely_break_a_constraint() -> None:
+    """New values from the training population: some fall outside the training range or
+    are missing by chance; in small periods one such value is several percent of the rows,
+    so the share alone would flag most periods. At most 5% of periods may be flagged.
+    """
+    rng = np.random.default_rng(5)
+    names = [f"x{i}" for i in range(11)]
+    training = {n: rng.normal(size=1600).astype(np.float32) for n in names}
+    for values in training.values():
+        values[rng.random(1600) < 0.02] = np.nan  # 2% missing, in training as later
+    bins = tuple(numeric_bins(n, training[n]) for n in names)
+    prediction = numeric_bins(PREDICTION, training["x0"] * 2)
+    layout = Layout(bins, prediction)
+    base = Profile.empty("", "", layout)
+    base.add_rows(layout, training, training["x0"] * 2)
+    baseline = Baseline(layout, base, {"thresholds": dict(DEFAULT_THRESHOLDS)})
+    for rows in (30, 50, 80, 200):
+        flagged = 0
+        for _ in range(100):
+            window = {n: rng.normal(size=rows).astype(np.float32) for n in names}
+            for values in window.values():
+                values[rng.random(rows) < 0.02] = np.nan
+            profile = Profile.empty("m", "v", layout)
+            profile.add_rows(layout, window, window["x0"] * 2)
+            comparison = compare(baseline, profile)
+            flagged += bool(comparison.violations or comparison.drifted)
+        assert flagged <= 5, (rows, flagged)
+
+
+def test_a_feature_called_prediction_is_counted_apart_from_the_predictions() -> None:
+    layout = Layout(
+        (Bins("prediction", "numeric", 0.0, 10.0, (5.0,)),),
+        Bins(PREDICTION, "numeric", 100.0, 200.0, (150.0,)),
+    )
+    profile = Profile.empty("m", "v", layout)
+    profile.add_rows(layout, {"prediction": np.asarray([1.0, 6.0])}, np.asarray([120.0, 170.0]))
+    assert profile.columns["prediction"].counts.tolist() == [0, 0, 1, 1, 0]
+    assert profile.prediction is not None
+    assert profile.prediction.counts.tolist() == [0, 0, 1, 1, 0]
+    again = Profile.from_dict(json.loads(json.dumps(profile.to_dict())), layout)
+    assert _same(again, profile)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"rows": 10**30}, "whole count"),
+        ({"rows": 4.0}, "whole count"),
+        ({"rows": True}, "whole count"),
+        ({"columns": {"x": {"counts": [1.7, 0, 0, 0, 0, 0]}}}, "whole count"),
+        ({"columns": {"x": {"counts": ["3", 0, 0, 0, 0, 0]}}}, "whole count"),
+        (
+            {"columns": {"x": {"counts": [1, 0, 0, 0, 0, 0], "min": float("nan"), "max": 1.0}}},
+            "finite",
+        ),
+        ({"columns": {"x": {"counts": [1, 0, 0, 0, 0, 0], "min": 1.0}}}, "minimum"),
+        ({"columns": {"x": {"counts": [1, 0, 0]}}}, "list of 6"),
+        ({"refusals": {str(i): 1 for i in range(10_001)}}, "at most"),
+        ({"model": 7}, "text"),
+    ],
+)
+def test_a_malformed_profile_is_refused_with_a_reason(change: dict[str, Any], reason: str) -> None:
+    document = {**Profile.empty("m", "v1", LAYOUT).to_dict(), **change}
+    with pytest.raises(ValueError, match=reason):
+        Profile.from_dict(document, LAYOUT)
+
+
+def test_counts_too_large_to_add_exactly_are_refused() -> None:
+    big = Counts(np.asarray([2**61 + 1, 0], dtype=np.int64))
+    assert int(big.merged(Counts(np.asarray([2**61 - 1, 0]))).counts[0]) == 2**62
+    with pytest.raises(ValueError, match="too large"):
+        big.merged(big)
+
+
+def test_thresholds_are_checked() -> None:
+    assert checked_thresholds({"drift_psi": 0.2})["drift_psi"] == 0.2
+    for bad in ({"drift_psi": "0.25"}, {"false_alarm_rate": 0}, {"drift_psi": float("nan")},
+                {"no_such": 1}):  # fmt: skip
+        with pytest.raises(ValueError, match=r"threshold|number"):
+            checked_thresholds(bad)

@@ -25,9 +25,8 @@ def test_publish_stores_artifacts_then_manifest_with_hashes(
     stored = wine_linear.publish(registry)
     version = stored["version"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=MODEL_BUCKET)["Contents"]}
-    assert keys == {
-        f"models/wine/{version}/{f}" for f in (JOBLIB_ARTIFACT, ONNX_ARTIFACT, MANIFEST_FILE)
-    }
+    assert keys == {f"models/wine/{version}/{f}" for f in (*wine_linear.files, MANIFEST_FILE)}
+    assert {JOBLIB_ARTIFACT, ONNX_ARTIFACT} <= set(wine_linear.files)
     body = s3.get_object(Bucket=MODEL_BUCKET, Key=f"models/wine/{version}/{MANIFEST_FILE}")["Body"]
     manifest = json.loads(body.read())
     for name, data in wine_linear.files.items():

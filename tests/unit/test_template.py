@@ -13,7 +13,7 @@ from samtranslator.translator.transform import transform
 
 from infra.cfn_yaml import load_template
 from predictor import batch_layout
-from predictor.monitoring_layout import CAPTURE, PROFILES, REPORTS
+from predictor.monitoring_layout import CAPTURE, PROFILES, REPORTS, THRESHOLDS
 from predictor.registry import MODEL_PREFIX
 from tests.helpers import ROOT
 
@@ -53,10 +53,15 @@ def expanded(source: dict[str, Any]) -> dict[str, Any]:
 
 
 def role_statements(expanded: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """The role's statements; a conditional one (``Fn::If``) as granted when it holds."""
     role = expanded["Resources"][f"{function}Role"]["Properties"]
     statements = []
     for policy in role.get("Policies", []):
-        statements += policy["PolicyDocument"]["Statement"]
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                _, statement, otherwise = statement["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+            statements.append(statement)
     return statements
 
 
@@ -155,6 +160,8 @@ def test_only_the_training_job_writes_models(expanded: dict[str, Any]) -> None:
             continue
         for policy in resource["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
+                if "Fn::If" in statement:
+                    statement = statement["Fn::If"][1]
                 if "s3:PutObject" in actions(statement) and "ModelBucket" in resources(statement):
                     writers.append(name)
     assert writers == ["TrainingFunctionRole"]
@@ -451,6 +458,7 @@ def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
     assert reads == sorted(
         [
             f"${{DataBucket.Arn}}/{PROFILES}*",
+            f"${{DataBucket.Arn}}/{THRESHOLDS}*",
             f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/constraints.json",
             f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/manifest.json",
             f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/statistics.json",
@@ -481,9 +489,15 @@ def test_the_monitor_runs_on_a_schedule_and_its_metric_has_an_alarm(
     assert properties["ScheduleExpression"] == {"Fn::Sub": "rate(${MonitorPeriodMinutes} minutes)"}
     assert properties["Target"]["Arn"] == {"Fn::GetAtt": ["MonitorFunction", "Arn"]}
     alarm = resources["DriftAlarm"]["Properties"]
-    assert alarm["MetricName"] == "MaxDriftScore"
-    assert alarm["Dimensions"] == [{"Name": "Model", "Value": {"Ref": "ModelName"}}]
-    assert alarm["Threshold"] == {"Ref": "DriftAlarmThreshold"}
+    assert alarm["MetricName"] == "DriftedFeatures"
+    assert alarm["Namespace"] == "ServerlessPredictor"
+    assert alarm["Dimensions"] == [
+        {"Name": "Model", "Value": {"Ref": "ModelName"}},
+        {"Name": "service", "Value": "monitor"},
+    ]
+    assert alarm["Threshold"] == {"Ref": "DriftAlarmFeatures"}
+    monitor = resources["MonitorFunction"]["Properties"]["Environment"]["Variables"]
+    assert monitor["POWERTOOLS_SERVICE_NAME"] == "monitor"  # the alarm's service dimension
     # The scheduler's role may invoke the monitor and nothing else.
     role = next(
         r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role" and "Every" in name
