@@ -1,7 +1,9 @@
 """The scheduled monitor: EventBridge Scheduler -> this Lambda function.
 
-Event (all optional): ``{"lookback_minutes": 60, "models": ["wine-quality"]}``; the
-schedule in template.yaml sends ``{}``, so the period is ``MONITOR_LOOKBACK_MINUTES``.
+Event (all optional): ``{"lookback_minutes": 60, "models": ["wine-quality"],
+"include_open_window": false}``; the schedule in template.yaml sends ``{}``, so the
+period is ``MONITOR_LOOKBACK_MINUTES`` of closed windows. ``include_open_window`` reads
+the rows counted so far too (a run on demand, as ``events/monitor_now.json``).
 Each model's report is written by :func:`predictor.monitor.run_monitor`; its figures go
 to CloudWatch as metrics in embedded metric format (log lines, no API call, so the role
 needs no ``cloudwatch:PutMetricData``): ``DriftedFeatures`` (the alarm's metric: columns
@@ -76,11 +78,13 @@ def publish_metrics(report: ModelReport) -> None:
         _metric("DriftScore", score, MetricUnit.NoUnit, {**model, "Feature": feature})
 
 
-def _options(event: Any, default_lookback: int) -> tuple[int, list[str]]:
-    """The event's period and models, checked (ValueError says what is wrong)."""
+def _options(event: Any, default_lookback: int) -> tuple[int, list[str], bool]:
+    """The event's period, models and whether to read the window still open, checked
+    (ValueError says what is wrong).
+    """
     if not isinstance(event, dict):
         raise ValueError("the event must be a JSON object")
-    unknown = set(event) - {"lookback_minutes", "models"}
+    unknown = set(event) - {"lookback_minutes", "models", "include_open_window"}
     if unknown:
         raise ValueError(f"unknown field(s) in the event: {', '.join(sorted(unknown))}")
     lookback = event.get("lookback_minutes", default_lookback)
@@ -93,15 +97,19 @@ def _options(event: Any, default_lookback: int) -> tuple[int, list[str]]:
         check_name(name, "model name")
     if not 0 < lookback <= MAX_LOOKBACK_MINUTES:
         raise ValueError(f"lookback_minutes must be 1 to {MAX_LOOKBACK_MINUTES}")
-    return lookback, models
+    include_open = event.get("include_open_window", False)
+    if not isinstance(include_open, bool):
+        raise ValueError(f"include_open_window must be true or false, got {include_open!r}")
+    return lookback, models, include_open
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Report every model with profiles in the period; answer a summary per model."""
     settings = _settings()
-    lookback, models = _options(event, settings.lookback_minutes)
-    period = Period.of(datetime.now(UTC), lookback, settle_seconds=settings.settle_seconds)
+    lookback, models, include_open = _options(event, settings.lookback_minutes)
+    settle = None if include_open else settings.settle_seconds
+    period = Period.of(datetime.now(UTC), lookback, settle_seconds=settle)
     reports = run_monitor(
         _s3(),
         settings.capture_bucket,

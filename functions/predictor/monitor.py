@@ -324,7 +324,9 @@ def _version_report(
         thresholds = {**baseline.constraints["thresholds"], **checked_thresholds(override)}
         baseline = Baseline(baseline.layout, baseline.training, {"thresholds": thresholds})
     comparison = compare(baseline, merged)
-    if merged.rows == 0 and merged.refused_rows == 0:
+    if skipped and len(skipped) == len(objects):
+        status, message = "error", f"none of the {len(objects)} profile(s) could be read"
+    elif merged.rows == 0 and merged.refused_rows == 0:
         status, message = "no data", "the profiles hold no row"
     elif comparison.drifted:
         status, message = "drift", f"drift in {', '.join(comparison.drifted)}"

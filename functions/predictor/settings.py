@@ -134,7 +134,8 @@ class Settings:
     capture_bucket: str = ""
     #: The percentage of realtime requests stored whole (SageMaker's capture format).
     capture_sample_percent: float = 0.0
-    #: A container stores its profiles at most this many seconds after it scores.
+    #: A container stores its profiles this often (or, frozen by Lambda meanwhile, when
+    #: its next request thaws it).
     capture_flush_seconds: float = 60.0
 
     @property

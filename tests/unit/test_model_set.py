@@ -27,7 +27,9 @@ class FakeReader:
             raise ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
         return "v1"
 
-    def load_onnx(self, name: str, version: str, inference_threads: int = 1) -> LoadedModel:
+    def load_onnx(
+        self, name: str, version: str, inference_threads: int = 1, *, with_baseline: bool = True
+    ) -> LoadedModel:
         with self.lock:
             self.calls.append(("load", name, version))
         if version not in ("v1", "v0"):
