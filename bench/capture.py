@@ -102,7 +102,10 @@ def batch(s3: Any, version: str) -> dict[str, Any]:
             scorer.score(chunk)
         seconds = time.perf_counter() - started
         assert scorer.rows.scored == BATCH_ROWS
-        counted = sum(int(c.counts.sum()) for c in scorer.profile.columns.values())
+        profile = scorer.profile
+        counted = sum(int(c.counts.sum()) for c in profile.columns.values())
+        if profile.prediction is not None:
+            counted += int(profile.prediction.counts.sum())
         return BATCH_ROWS / seconds, counted
 
     rates: dict[str, list[float]] = {"off": [], "on": []}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 from predictor import s3_store
@@ -24,6 +25,8 @@ class Table:
     source: str
     sha256: str
     delimiter: str
+    #: For a prefix: when each row's file was uploaded (epoch seconds, one per row).
+    arrived: np.ndarray | None = None
 
 
 def read_bytes(source: str, s3: Any | None = None) -> bytes:
@@ -54,11 +57,12 @@ def _read_prefix(source: str, s3: Any | None) -> Table:
     if s3 is None or not parsed.netloc:
         raise ValueError(f"reading {source!r} needs an S3 client and a bucket")
     prefix = parsed.path.lstrip("/")
-    keys = [
-        key
-        for key in s3_store.list_keys(s3, parsed.netloc, prefix)
+    uploaded = {
+        key: when
+        for key, when in s3_store.list_uploads(s3, parsed.netloc, prefix)
         if key.endswith((".csv", ".csv.gz"))
-    ]
+    }
+    keys = list(uploaded)
     if not keys:
         raise ValueError(f"{source}: no .csv or .csv.gz file under this prefix")
     tables = [_read_one(f"s3://{parsed.netloc}/{key}", s3) for key in sorted(keys)]
@@ -71,7 +75,10 @@ def _read_prefix(source: str, s3: Any | None) -> Table:
             )
     digest = hashlib.sha256("".join(t.sha256 for t in tables).encode()).hexdigest()
     frame = pd.concat([t.frame for t in tables], ignore_index=True)
-    return Table(frame=frame, source=source, sha256=digest, delimiter=tables[0].delimiter)
+    arrived = np.concatenate(
+        [np.full(len(t.frame), uploaded[key]) for key, t in zip(sorted(keys), tables, strict=True)]
+    )
+    return Table(frame, source, digest, tables[0].delimiter, arrived)
 
 
 def _read_one(source: str, s3: Any | None = None) -> Table:

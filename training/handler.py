@@ -60,7 +60,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
                 "promotion": f"not promoted: the training failed: {type(exc).__name__}: {exc}",
             }
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            _store(report_to, f"{options.get('name')}/failed-{stamp}.json", failure)
+            name = options.get("name") if isinstance(options.get("name"), str) else "unnamed"
+            _store(report_to, f"{name}/failed-{stamp}.json", failure)
         raise
     manifest = result.manifest
     answer = {

@@ -210,7 +210,9 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             f"target column {config.target!r} not found; columns are: {', '.join(frame.columns)}"
         )
     unlabeled = int(frame[config.target].isna().sum())
-    frame = frame[frame[config.target].notna()].reset_index(drop=True)
+    labeled = frame[config.target].notna().to_numpy()
+    frame = frame[labeled].reset_index(drop=True)
+    arrived = table.arrived[labeled] if table.arrived is not None else None
     target_series = frame[config.target]
     task = config.task or infer_task(target_series)
     if task == "classification":
@@ -238,12 +240,20 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     # Fit on exactly what serving will feed: the schema's coerced (float32) values.
     model_frame = features_frame(schema, features)
     rows = np.arange(len(frame))
-    train_rows, holdout_rows = train_test_split(
-        rows,
-        test_size=config.holdout,
-        random_state=config.seed,
-        stratify=target if task == "classification" else None,
-    )
+    newest = _rows_after_holder(config, s3, arrived)
+    if newest is not None:
+        # The gate's holdout: half the rows that arrived after the alias holder was
+        # trained. The holder has seen none of them; the new model is fitted on the older
+        # rows and the other half of the new ones, so it has seen none of them either.
+        kept, held = train_test_split(rows[newest], test_size=0.5, random_state=config.seed)
+        train_rows, holdout_rows = np.concatenate([rows[~newest], kept]), held
+    else:
+        train_rows, holdout_rows = train_test_split(
+            rows,
+            test_size=config.holdout,
+            random_state=config.seed,
+            stratify=target if task == "classification" else None,
+        )
     x_train, x_holdout = model_frame.iloc[train_rows], model_frame.iloc[holdout_rows]
     y_train, y_holdout = target[train_rows], target[holdout_rows]
 
@@ -330,6 +340,36 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         new_value = float(holdout_metrics[PRIMARY_METRIC[task][0]])
         _promote(config, registry, result, served, holdout_features, y_holdout, new_value)
     return result
+
+
+#: Rows that arrived after the alias holder was trained that a retraining needs: half
+#: of them are the holdout both models are compared on.
+MIN_NEW_ROWS = 40
+
+
+def _rows_after_holder(
+    config: TrainingConfig, s3: Any, arrived: np.ndarray | None
+) -> np.ndarray | None:
+    """With ``require_improvement`` on a data prefix: which rows arrived after the alias
+    holder was trained (a mask). TrainingError when too few did: a comparison on rows the
+    holder has seen would favour it (and one on rows the new model has seen, the new one).
+    None when there is no holder, or no upload times (a single file).
+    """
+    if not (config.require_improvement and config.promote) or config.force or arrived is None:
+        return None
+    registry = ModelRegistry(s3, config.registry)
+    holder = registry.alias(config.name, config.promote)
+    if holder is None:
+        return None
+    created = registry.manifest(config.name, holder["version"])["created_at"]
+    newest = arrived > datetime.fromisoformat(created).timestamp()
+    if int(newest.sum()) < MIN_NEW_ROWS:
+        raise TrainingError(
+            f"not retrained: {int(newest.sum())} row(s) arrived after {holder['version']} "
+            f"was trained; at least {MIN_NEW_ROWS} are needed, half of them to compare the "
+            "two models on rows neither has seen"
+        )
+    return newest
 
 
 def _baseline_documents(

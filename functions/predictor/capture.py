@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from predictor import s3_store
+from predictor.errors import IntegrityError
 from predictor.monitoring_layout import WINDOW_SECONDS, capture_key, profile_key
 from predictor.profiles import Baseline, Layout, Profile
 from predictor.registry import LoadedModel
@@ -117,6 +118,7 @@ class CaptureRecorder:
         #: Loads a model's baseline when it was loaded without one (realtime).
         self._baseline_of = baseline_of
         self._layouts: dict[tuple[str, str], Layout | None] = {}
+        self._retry_at: dict[tuple[str, str], float] = {}
         #: How often each window's profile was started afresh after it was stored and
         #: forgotten (a late row): each start writes its own object, never over another.
         self._generations: dict[WindowKey, int] = {}
@@ -215,12 +217,16 @@ class CaptureRecorder:
             return model.baseline.layout
         identity = (model.name, model.version)
         if identity not in self._layouts:
-            if self._baseline_of is None:
+            if self._baseline_of is None or self._clock() < self._retry_at.get(identity, 0.0):
                 return None
             try:
                 baseline = self._baseline_of(model)
-            except Exception:  # these rows are counted without bins; the next count retries
+            except IntegrityError:  # broken for good: counted without bins
+                self._failed(f"the baseline of {model.name} {model.version} is unusable")
+                baseline = None
+            except Exception:  # these rows are counted without bins; try again in a minute
                 self._failed(f"capture could not load the baseline of {model.name}")
+                self._retry_at[identity] = self._clock() + 60
                 return None
             self._layouts[identity] = baseline.layout if baseline is not None else None
         return self._layouts[identity]
@@ -275,6 +281,7 @@ class CaptureRecorder:
             oldest = min(self._unstored)
             self._unstored.discard(oldest)
             del self._profiles[oldest]
+            self._generations.setdefault(oldest, 0)
             self._failed(f"capture dropped the unstored profile of window {oldest}")
 
     def _store_samples(self) -> None:
@@ -322,11 +329,13 @@ def store_profile(s3: Any, bucket: str, profile: Profile, writer: str, when: flo
 
 
 def store_file_profile(s3: Any, bucket: str, profile: Profile, source: ObjectRef) -> bool:
-    """Store the profile of a scored file; False (logged) when it cannot be stored: the
-    file's outputs and report are written already, and stay so.
+    """Store the profile of a scored file, in the window of the object version's upload
+    (the same window whenever the file is scored, so a second run replaces the first's
+    profile); False (logged) when it cannot be stored: the outputs stand regardless.
     """
     try:
-        store_profile(s3, bucket, profile, batch_writer(source), time.time())
+        uploaded = s3_store.last_modified(s3, source)
+        store_profile(s3, bucket, profile, batch_writer(source), uploaded or time.time())
     except Exception:
         logger.warning("could not store the profile of %s", source.key, exc_info=True)
         return False

@@ -172,8 +172,8 @@ def _column(
     thresholds: dict[str, float],
     tests: int,
 ) -> ColumnDrift:
-    rows = int(actual.counts.sum())
-    base_total = int(expected.counts.sum()) or 1
+    rows = sum(actual.counts.tolist())  # Python integers: a sum of large bins cannot wrap
+    base_total = sum(expected.counts.tolist()) or 1
     outside = int(actual.counts[OUTSIDE_SLOT])
     if bins.kind == NUMERIC:
         outside += int(actual.counts[bins.above_slot])

@@ -505,9 +505,14 @@ def finalize_run(
     )
     report.finish("succeeded")
     report.fan_out = _summary(plan, chain, began, finished_scoring)
-    profile = _merged_profile(chain)
-    if profile is not None and on_profile is not None:  # before the report: see batch._score
-        on_profile(profile)
+    if on_profile is not None:  # before the report: see batch._score
+        try:
+            profile = _merged_profile(chain)
+        except ValueError:  # a range's profile that does not add up: the outputs stand
+            logger.warning("the ranges' profiles of %s do not merge", obj.key, exc_info=True)
+            profile = None
+        if profile is not None:
+            on_profile(profile)
     s3_store.write_json(s3, obj.bucket, keys.report, report.to_dict())
     s3_store.delete_prefix(s3, obj.bucket, plan.prefix)
     return report

@@ -8,9 +8,10 @@ and writes one report per model, as JSON and as a self-contained HTML page
 (:mod:`predictor.drift_report`), under ``monitoring/reports/<model>/`` (and as
 ``latest``). A version published without a baseline gets a section that says so.
 
-The period is whole 5-minute windows. A scheduled run reads only windows that have
-closed ``settle_seconds`` ago (the containers have flushed them), so consecutive runs
-read each window once; a run on demand can include the window still open.
+The period is whole 5-minute windows. A scheduled run reads only windows that closed
+``settle_seconds`` ago, so consecutive runs read each window once; counts a container
+stores later than that (Lambda froze it past the settle time) are in S3 but in no
+scheduled report. A run on demand can include the window still open.
 
 Nothing in the bucket can stop a run: a bad folder, profile, manifest or baseline is
 named in its model's report, and a model whose report cannot be made is logged and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 REPORT_FORMAT = 1
 #: Profiles larger than this are skipped unread (a real one is a few kilobytes).
 MAX_PROFILE_BYTES = 1024 * 1024
+#: Profiles read at once (each a small GET).
+READERS = 16
 #: The longest period one run may cover.
 MAX_LOOKBACK_MINUTES = 31 * 24 * 60
 
@@ -321,7 +325,8 @@ def _version_report(
     if baseline is None:
         return VersionReport(version, status, f"{message}; {merged.rows} rows scored", *counted)
     if override:
-        thresholds = {**baseline.constraints["thresholds"], **checked_thresholds(override)}
+        checked = checked_thresholds(override)  # only the names the operator set
+        thresholds = {**baseline.constraints["thresholds"], **{k: checked[k] for k in override}}
         baseline = Baseline(baseline.layout, baseline.training, {"thresholds": thresholds})
     comparison = compare(baseline, merged)
     if skipped and len(skipped) == len(objects):
@@ -347,23 +352,31 @@ def _merged(
 ) -> tuple[Profile, list[dict[str, str]]]:
     """The sum of the readable profiles, and each skipped one with the reason."""
     layout = baseline.layout if baseline is not None else None
+
+    def read(key: str, size: int) -> Profile | None:
+        if size > MAX_PROFILE_BYTES:
+            raise ValueError(f"{size} bytes: larger than any profile")
+        raw = s3_store.get_bytes(s3, bucket, key)
+        if raw is None:
+            return None  # deleted since it was listed
+        profile = Profile.from_dict(json.loads(raw), layout)
+        if (profile.model, profile.version) != (name, version):
+            raise ValueError(f"it describes {profile.model} {profile.version}")
+        return profile
+
     merged = Profile.empty(name, version, layout)
     skipped = []
-    for key, size in objects:
-        try:
-            if size > MAX_PROFILE_BYTES:
-                raise ValueError(f"{size} bytes: larger than any profile")
-            raw = s3_store.get_bytes(s3, bucket, key)
-            if raw is None:
-                continue  # deleted since it was listed
-            profile = Profile.from_dict(json.loads(raw), layout)
-            if (profile.model, profile.version) != (name, version):
-                raise ValueError(f"it describes {profile.model} {profile.version}")
-            merged = merged.merged(profile)
-        except Exception as exc:  # whatever is in the bucket: skip it, say why
-            logger.warning("skipping the profile %s: %s", key, exc)
-            reason = str(exc)[:300] or type(exc).__name__
-            skipped.append({"key": key, "reason": f"{type(exc).__name__}: {reason}"})
+    with ThreadPoolExecutor(max_workers=READERS) as pool:  # a period may hold thousands
+        futures = [(key, pool.submit(read, key, size)) for key, size in objects]
+        for key, future in futures:
+            try:
+                profile = future.result()
+                if profile is not None:
+                    merged = merged.merged(profile)
+            except Exception as exc:  # whatever is in the bucket: skip it, say why
+                logger.warning("skipping the profile %s: %s", key, exc)
+                reason = str(exc)[:300] or type(exc).__name__
+                skipped.append({"key": key, "reason": f"{type(exc).__name__}: {reason}"})
     return merged, skipped
 
 

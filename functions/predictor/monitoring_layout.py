@@ -7,6 +7,7 @@
     monitoring/reports/<model>/latest.json and latest.html               the newest of them
     monitoring/thresholds/<model>.json             the operator's thresholds (optional)
     monitoring/retraining/<model>/<version>.json   what a scheduled retraining did
+    monitoring/retraining/<model>/failed-<time>.json               or why it failed
 
 A window start is a UTC time floored to :data:`WINDOW_SECONDS`, written
 ``2026-11-24T10:05Z``, so keys sort by time and a monitor lists from the first window it
@@ -36,9 +37,12 @@ def window_name(start: datetime) -> str:
 def parse_window(name: str) -> datetime | None:
     """The start of the window a key segment names (None for anything else)."""
     try:
-        return datetime.strptime(name, _WINDOW_FORMAT).replace(tzinfo=UTC)
+        start = datetime.strptime(name, _WINDOW_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         return None
+    # Only a window's own name: 10:05Z, not 10:5Z or 10:07Z.
+    aligned = int(start.timestamp()) % WINDOW_SECONDS == 0
+    return start if aligned and window_name(start) == name else None
 
 
 def profile_key(model: str, version: str, start: datetime, writer: str) -> str:

@@ -281,6 +281,12 @@ class Profile:
         self.rows += rows
         if layout is None:
             return
+        if not self.layout:  # rows counted before the bins were known: bins from now on
+            self.layout = layout.fingerprint
+            self.columns = {bins.name: _zeros(bins) for bins in layout.features}
+            self.prediction = _zeros(layout.prediction)
+        elif self.layout != layout.fingerprint:
+            raise ValueError("counting into other bins than this profile's")
         for bins in layout.features:
             values = features.get(bins.name)
             if values is not None:
@@ -409,8 +415,8 @@ class Baseline:
         return self.training.rows
 
 
-#: The monitor's thresholds, stored in each version's constraints.json (where a team can
-#: change them for that version). Why these values: see the README's Monitoring section.
+#: The monitor's thresholds, recorded in each version's constraints.json (an operator
+#: overrides them per model: monitor.py). Why these values: the README's Monitoring section.
 DEFAULT_THRESHOLDS: dict[str, float] = {
     # PSI at or above which a column has drifted (0.1-0.25 is "moderate" by the usual
     # reading of PSI; 0.25 and more is a significant shift).

@@ -194,8 +194,10 @@ class RegistryReader:
         if with_baseline:
             try:
                 baseline = self.baseline(manifest)
-            except Exception:  # monitoring must never keep a model from serving
+            except IntegrityError:  # a broken baseline never keeps a model from serving
                 logger.warning("the baseline of %s %s is unusable", name, version, exc_info=True)
+            # Any other error (a throttled GET) fails this load, which is tried again, so a
+            # model is never kept for good without the baseline it has.
         return LoadedModel(manifest=manifest, predictor=predictor, baseline=baseline)
 
     def baseline(self, manifest: Mapping[str, Any]) -> Baseline | None:

@@ -77,12 +77,35 @@ def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     return None if response is None else bytes(response["Body"].read())
 
 
+def last_modified(s3: Any, obj: ObjectRef) -> float | None:
+    """When the object version was uploaded (epoch seconds); None if it is gone."""
+    options = {"VersionId": obj.version_id} if obj.version_id else {}
+    try:
+        head = s3.head_object(Bucket=obj.bucket, Key=obj.key, **options)
+    except Exception as exc:
+        if error_code(exc) in NOT_FOUND or error_code(exc) == "400":
+            return None
+        raise
+    return float(head["LastModified"].timestamp())
+
+
 def list_objects(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
     """(key, size) of every object directly under ``prefix`` (not in its "folders")."""
     found: list[tuple[str, int]] = []
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         found.extend((entry["Key"], int(entry["Size"])) for entry in page.get("Contents", []))
+    return found
+
+
+def list_uploads(s3: Any, bucket: str, prefix: str) -> list[tuple[str, float]]:
+    """(key, upload time in epoch seconds) of every object under ``prefix``."""
+    found: list[tuple[str, float]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        found.extend(
+            (entry["Key"], float(entry["LastModified"].timestamp()))
+            for entry in page.get("Contents", [])
+        )
     return found
 
 

@@ -465,11 +465,12 @@ def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
         ]
     )
     conditions = sorted(
-        s["Condition"]["StringLike"]["s3:prefix"]
+        prefix
         for s in statements
         if actions(s) == ["s3:ListBucket"]
+        for prefix in _as_list(s["Condition"]["StringLike"]["s3:prefix"])
     )
-    assert conditions == [f"{MODEL_PREFIX}/*", f"{PROFILES}*"]
+    assert conditions == [f"{MODEL_PREFIX}/*", f"{PROFILES}*", f"{THRESHOLDS}*"]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -531,3 +532,16 @@ def test_retraining_is_off_by_default_and_gated(source: dict[str, Any]) -> None:
     (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Resource"] == {"Fn::GetAtt": ["TrainingFunction", "Arn"]}
+
+
+def test_monitoring_objects_expire_but_thresholds_and_retraining_records_stay(
+    source: dict[str, Any],
+) -> None:
+    rules = source["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = sorted(r["Prefix"] for r in rules if "ExpirationInDays" in r)
+    assert expiring == sorted([PROFILES, CAPTURE, REPORTS])
+    assert all(
+        r["ExpirationInDays"] == {"Ref": "CaptureRetentionDays"}
+        for r in rules
+        if "ExpirationInDays" in r
+    )
