@@ -153,9 +153,9 @@ def _capture(
     """Note the scored rows for monitoring (and the exchange, if it is sampled)."""
     capture = runtime.capture
     if capture is not None:
-        capture.record(
-            answer.model, result.features, result.values, lambda: _exchange(request, answer)
-        )
+        # The exchange is built only for a sampled request (no closure when none is).
+        sample = (lambda: _exchange(request, answer)) if capture.sample_percent else None
+        capture.record(answer.model, result.features, result.values, sample)
     return answer
 
 
