@@ -4,9 +4,9 @@ Reads the same variables as the function (``CAPTURE_BUCKET``, ``MODEL_BUCKET``),
 the options; the local stack's endpoint comes from ``AWS_ENDPOINT_URL`` (``make
 monitor`` sets it). Prints one line per model version and the report's S3 URL.
 
-Exit status: 0 no drift and no violation; 1 drift or violations found; 2 the command
-could not run (bad options, no such bucket, no credentials) or a model's report could
-not be made.
+Exit status: 0 no drift and no violation; 1 drift or violations found, or profiles that
+could not be read or compared; 2 the command could not run (bad options, no such bucket,
+no credentials) or a model's report could not be made.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     found = {r.status for r in reports}
     if "error" in found:
         return 2
-    return 1 if found & {"drift", "violations"} else 0
+    return 1 if found & {"drift", "violations", "unreadable", "not compared"} else 0
 
 
 if __name__ == "__main__":

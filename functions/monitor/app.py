@@ -128,4 +128,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         }
         logger.info("monitored", extra=summary)
         summaries.append(summary)
+    failed = [r.model for r in reports if r.status == "error"]
+    if failed:  # the invocation fails, so the function's error metric shows it
+        raise RuntimeError(f"no report could be made for {', '.join(failed)}; see the log")
     return {"reports": summaries}

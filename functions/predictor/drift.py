@@ -16,7 +16,7 @@ training), ``categorical_values_check`` (unknown categories); and this product's
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -25,13 +25,15 @@ import numpy as np
 from predictor.profiles import (
     MISSING_SLOT,
     OUTSIDE_SLOT,
-    PREDICTION,
     Baseline,
     Bins,
     Counts,
     Profile,
 )
 from predictor.schema import NUMERIC
+
+#: How reports name the model's own output (a column may be called "prediction").
+PREDICTION_LABEL = "(model output)"
 
 #: Added to every bin's count before shares are taken, so that an empty bin (every
 #: training value is inside the training range) does not make the PSI infinite.
@@ -155,7 +157,7 @@ class Comparison:
         """Columns (and ``prediction``) whose status is drift."""
         found = [c.name for c in self.columns if c.status == "drift"]
         if self.prediction is not None and self.prediction.status == "drift":
-            found.append(PREDICTION)
+            found.append(PREDICTION_LABEL)
         return found
 
     @property
@@ -224,7 +226,7 @@ def compare(baseline: Baseline, window: Profile) -> Comparison:
         actual = window.columns.get(bins.name) or _zeros(bins)
         result.columns.append(_column(bins, expected, actual, baseline.rows, thresholds, tests))
     assert baseline.training.prediction is not None
-    result.prediction = _column(
+    output = _column(
         layout.prediction,
         baseline.training.prediction,
         window.prediction or _zeros(layout.prediction),
@@ -232,6 +234,7 @@ def compare(baseline: Baseline, window: Profile) -> Comparison:
         thresholds,
         tests,
     )
+    result.prediction = replace(output, name=PREDICTION_LABEL)  # never a column's name
     result.violations = violations(result, baseline, thresholds, tests)
     return result
 

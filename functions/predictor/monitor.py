@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,8 +49,11 @@ from predictor.settings import RegistryLocation
 logger = logging.getLogger(__name__)
 
 REPORT_FORMAT = 1
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: Profiles larger than this are skipped unread (a real one is a few kilobytes).
 MAX_PROFILE_BYTES = 1024 * 1024
+#: A thresholds file larger than this is ignored unread (a real one is a few lines).
+MAX_THRESHOLDS_BYTES = 64 * 1024
 #: Profiles read at once (each a small GET).
 READERS = 16
 #: The longest period one run may cover.
@@ -73,8 +77,11 @@ class MonitorSettings:
         """
         problems = []
         bucket = environ.get("CAPTURE_BUCKET", "").strip()
-        if not bucket:
-            problems.append("CAPTURE_BUCKET is required (the bucket profiles are kept in)")
+        if not _BUCKET.fullmatch(bucket):
+            problems.append(f"CAPTURE_BUCKET={bucket!r} is not a bucket name (profiles' bucket)")
+        registry_bucket = environ.get("MODEL_BUCKET", "").strip()
+        if registry_bucket and not _BUCKET.fullmatch(registry_bucket):
+            problems.append(f"MODEL_BUCKET={registry_bucket!r} is not a bucket name")
         numbers = {}
         for variable, default, low, high in (
             ("MONITOR_LOOKBACK_MINUTES", 60, 5, MAX_LOOKBACK_MINUTES),
@@ -161,7 +168,19 @@ class VersionReport:
 
 
 #: Statuses from the most to the least pressing: a model's status is its worst version's.
-STATUS_ORDER = ("drift", "violations", "error", "no baseline", "unknown version", "ok", "no data")
+#: "error": the report could not be made; "unreadable": profiles or folders that could
+#: not be read; "not compared": rows counted without the baseline's bins.
+STATUS_ORDER = (
+    "error",
+    "drift",
+    "violations",
+    "unreadable",
+    "not compared",
+    "no baseline",
+    "unknown version",
+    "ok",
+    "no data",
+)
 
 
 @dataclass(slots=True)
@@ -209,7 +228,7 @@ def run_monitor(
     A model without a profile in the period is reported only when asked for by name, and
     then not stored: its latest report stays the last one with data.
     """
-    names = list(models)
+    names = list(dict.fromkeys(models))  # each model once
     for name in names:
         check_name(name, "model name")
     if not names:
@@ -222,8 +241,8 @@ def run_monitor(
     for name in names:
         try:
             report = _model_report(s3, bucket, registry, name, period)
-            if write and report.status != "no data":
-                _store(s3, bucket, report)
+            if write and any(v.rows or v.refused_rows or v.skipped for v in report.versions):
+                _store(s3, bucket, report)  # a period with nothing read leaves latest alone
         except Exception:  # one model's failure must not cost the others their reports
             logger.exception("could not report on %s", name)
             report = ModelReport(name, period.first, period.end)
@@ -243,9 +262,7 @@ def _model_report(
         try:
             check_name(version, "version")
         except ValueError:
-            report.versions.append(
-                VersionReport(version[:100], "error", "a profile folder that is not a version")
-            )
+            logger.warning("skipping the profile folder %s/%r: not a version", name, version)
             continue
         objects = _profile_objects(s3, bucket, name, version, period)
         if objects:
@@ -270,6 +287,11 @@ def _threshold_override(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any]
     """
     key = f"{THRESHOLDS}{name}.json"
     try:
+        size = s3_store.object_size(s3, bucket, key)
+        if size is None:
+            return {}, None
+        if size > MAX_THRESHOLDS_BYTES:
+            raise ValueError(f"{size} bytes: larger than any thresholds file")
         raw = s3_store.get_bytes(s3, bucket, key)
         if raw is None:
             return {}, None
@@ -329,16 +351,25 @@ def _version_report(
         thresholds = {**baseline.constraints["thresholds"], **{k: checked[k] for k in override}}
         baseline = Baseline(baseline.layout, baseline.training, {"thresholds": thresholds})
     comparison = compare(baseline, merged)
+    binned = sum(merged.prediction.counts.tolist()) if merged.prediction is not None else 0
     if skipped and len(skipped) == len(objects):
-        status, message = "error", f"none of the {len(objects)} profile(s) could be read"
+        status, message = "unreadable", f"none of the {len(objects)} profile(s) could be read"
     elif merged.rows == 0 and merged.refused_rows == 0:
         status, message = "no data", "the profiles hold no row"
+    elif binned == 0 and merged.rows:
+        status = "not compared"
+        message = (
+            f"{merged.rows} rows were counted without the baseline's bins (serving could "
+            "not load it): not compared"
+        )
     elif comparison.drifted:
         status, message = "drift", f"drift in {', '.join(comparison.drifted)}"
     elif comparison.violations:
         status, message = "violations", f"{len(comparison.violations)} constraint violation(s)"
     else:
         status, message = "ok", "no drift, no violation"
+    if 0 < binned < merged.rows:
+        message += f"; {merged.rows - binned} of {merged.rows} rows counted without bins"
     return VersionReport(version, status, message, *counted, comparison)
 
 
@@ -384,7 +415,10 @@ def _store(s3: Any, bucket: str, report: ModelReport) -> None:
     document = report.to_dict()
     body = json.dumps(document, indent=1, allow_nan=False).encode()
     page = render_html(document).encode()
-    keys = {suffix: report_key(report.model, report.end, suffix) for suffix in ("json", "html")}
+    keys = {
+        suffix: report_key(report.model, report.start, report.end, suffix)
+        for suffix in ("json", "html")
+    }
     for key, data, kind in (
         (keys["json"], body, "application/json"),
         (keys["html"], page, "text/html; charset=utf-8"),

@@ -3,7 +3,7 @@
     monitoring/profiles/<model>/<version>/<window start>/<writer>.json   counts (profiles)
     monitoring/capture/<model>/<version>/<yyyy>/<mm>/<dd>/<hh>/<writer>-<n>.jsonl
                                                     sampled requests (SageMaker's format)
-    monitoring/reports/<model>/<window end>.json and .html               drift reports
+    monitoring/reports/<model>/<first window>--<end>.json and .html      drift reports
     monitoring/reports/<model>/latest.json and latest.html               the newest of them
     monitoring/thresholds/<model>.json             the operator's thresholds (optional)
     monitoring/retraining/<model>/<version>.json   what a scheduled retraining did
@@ -56,9 +56,11 @@ def capture_key(model: str, version: str, when: datetime, writer: str, sequence:
     return f"{CAPTURE}{model}/{version}/{hour}/{writer}-{sequence:06d}.jsonl"
 
 
-def report_key(model: str, end: datetime, suffix: str) -> str:
-    """The key of one drift report of a model (``suffix`` is ``json`` or ``html``)."""
-    return f"{REPORTS}{model}/{end.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}.{suffix}"
+def report_key(model: str, first: datetime, end: datetime, suffix: str) -> str:
+    """The key of one drift report of a model, named by its period (``suffix`` is
+    ``json`` or ``html``): runs over different periods never overwrite each other.
+    """
+    return f"{REPORTS}{model}/{window_name(first)}--{window_name(end)}.{suffix}"
 
 
 def latest_report_key(model: str, suffix: str) -> str:

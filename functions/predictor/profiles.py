@@ -385,6 +385,9 @@ class Profile:
         if prediction is not None:
             size = len(prediction.get("counts", ())) if layout is None else layout.prediction.size
             profile.prediction = Counts.from_dict(prediction, size)
+        counted = [*profile.columns.values(), *filter(None, [profile.prediction])]
+        if any(sum(c.counts.tolist()) > profile.rows for c in counted):
+            raise ValueError("a column counts more values than the profile has rows")
         return profile
 
 

@@ -71,6 +71,16 @@ def put_bytes(s3: Any, bucket: str, key: str, body: bytes, content_type: str) ->
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
+def object_size(s3: Any, bucket: str, key: str) -> int | None:
+    """An object's size in bytes, or None when the key does not exist."""
+    try:
+        return int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except Exception as exc:
+        if error_code(exc) in NOT_FOUND:
+            return None
+        raise
+
+
 def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     """An object's bytes, or None when the key does not exist."""
     response = _get(s3, bucket, key)

@@ -16,7 +16,7 @@ from infra.cfn_yaml import load_template
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
 from predictor import s3_store
 from predictor.monitor import Period, run_monitor
-from predictor.monitoring_layout import CAPTURE, PROFILES
+from predictor.monitoring_layout import CAPTURE, PROFILES, WINDOW_SECONDS, window_name
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, RegistryReader
 from realtime import app as realtime_app
 from tests.helpers import (
@@ -378,7 +378,7 @@ def test_nothing_in_the_bucket_stops_the_monitor(s3: Any, capturing: str) -> Non
         "deep.json",
         "huge.json",
     ]
-    assert any(v.status == "error" and "not a version" in v.message for v in wine.versions)
+    assert [v.version for v in wine.versions] == [capturing]  # the odd folder: skipped
     assert "<b>bad name" not in reports  # not a model name: skipped
     # a version the registry does not have: its rows are counted, not compared
     (unknown,) = reports["ghost"].versions
@@ -448,3 +448,17 @@ def test_realtime_loads_the_baseline_in_the_capture_thread(s3: Any, capturing: s
     (profile,) = _profiles(s3)
     assert profile["layout"]
     assert sum(profile["prediction"]["counts"]) == 1
+
+
+def test_rows_counted_without_bins_are_not_called_ok(s3: Any, wine: str) -> None:
+    """Serving could not load the baseline: its rows are counted but cannot be compared."""
+    now = int(time.time())  # one clock reading: the window cannot turn between two
+    window = window_name(datetime.fromtimestamp(now - now % WINDOW_SECONDS, UTC))
+    document = {"format": 1, "model": "wine", "version": wine, "layout": "", "rows": 500}
+    document |= {"refused_rows": 0, "refusals": {}, "columns": {}, "prediction": None}
+    key = f"{PROFILES}wine/{wine}/{window}/realtime-x.json"
+    s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=json.dumps(document).encode())
+    (report,) = _monitor(s3)
+    (section,) = report.versions
+    assert section.status == "not compared"
+    assert "500 rows were counted without the baseline's bins" in section.message

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
-from predictor.drift import compare, noise_floor, psi
+from predictor.drift import PREDICTION_LABEL, compare, noise_floor, psi
 from predictor.profiles import (
     DEFAULT_THRESHOLDS,
     PREDICTION,
@@ -170,7 +170,7 @@ def test_white_wines_are_flagged_on_the_features_that_moved(model: LoadedModel) 
     }
     assert len(moved) >= 8  # white wines differ from red ones almost everywhere
     comparison = compare(_baseline(model), _window(model, white))
-    assert set(comparison.drifted) - {PREDICTION} == moved
+    assert set(comparison.drifted) - {PREDICTION_LABEL} == moved
     checks = {(v.feature_name, v.constraint_check_type) for v in comparison.violations}
     assert ("residual sugar", "range_check") in checks  # sweeter than any red in training
 
@@ -181,7 +181,7 @@ def test_only_the_shifted_features_are_flagged(model: LoadedModel) -> None:
     red["alcohol"] = red["alcohol"] + 1.5
     red["sulphates"] = red["sulphates"] * 1.4
     comparison = compare(_baseline(model), _window(model, red))
-    assert set(comparison.drifted) - {PREDICTION} == {"alcohol", "sulphates"}
+    assert set(comparison.drifted) - {PREDICTION_LABEL} == {"alcohol", "sulphates"}
     assert {c.name for c in comparison.columns if c.status == "stable"} == set(
         model.predictor.schema.names
     ) - {"alcohol", "sulphates"}
