@@ -2,7 +2,7 @@
 
 :meth:`CaptureRecorder.record` is on every request's path, so it only appends the
 request's model input and predictions to a queue. A background thread (started by the
-first request) counts the queue into the baseline's bins every second and, every
+first request) counts the queue into the baseline's bins every ``COUNT_SECONDS`` and, every
 ``flush_seconds``, stores per model version and window this container's
 running profile of that window (one object per container and window, rewritten on each
 flush, so a failed write is made good by the next one). Sampled requests, when a
