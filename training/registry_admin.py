@@ -99,7 +99,34 @@ class ModelRegistry(RegistryReader):
                     versions.append(version)
         return sorted(versions)
 
+    def delete_version(self, name: str, version: str) -> int:
+        """Remove a version: its manifest first (so it is gone at once), then its files.
+
+        Returns how many objects were deleted. Refusing a version an alias points at is
+        the caller's business (:mod:`training.registry_cli`).
+        """
+        manifest = self.manifest(name, version)
+        keys = [self.artifact_key(name, version, MANIFEST_FILE)]
+        keys += [self.artifact_key(name, version, f) for f in manifest.get("artifacts", {})]
+        for key in keys:
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        logger.info("deleted model %s version %s", name, version)
+        return len(keys)
+
     # ----- aliases -----------------------------------------------------------------
+    def aliases(self, name: str) -> dict[str, str]:
+        """alias -> the version it points at, for every alias of ``name``."""
+        prefix = self.model_prefix(name) + "aliases/"
+        found = {}
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for entry in page.get("Contents", []):
+                alias = entry["Key"][len(prefix) :].removesuffix(".json")
+                document = self.alias(name, alias)
+                if document is not None:
+                    found[alias] = str(document["version"])
+        return found
+
     def set_alias(self, name: str, alias: str, version: str) -> dict[str, Any]:
         """Point ``alias`` at ``version`` (which must exist), remembering the previous one."""
         self.manifest(name, version)  # refuses unknown or inconsistent versions

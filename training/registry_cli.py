@@ -1,0 +1,261 @@
+"""``python -m training.registry_cli``: the model registry from a terminal.
+
+Subcommands (each with ``--json`` for a machine-readable answer):
+
+- ``models``: the registry's models.
+- ``versions NAME``: each version, oldest first, with when it was made, its primary
+  metric and the aliases that point at it.
+- ``show NAME VERSION``: the manifest, and where the version's files are.
+- ``compare NAME A B``: two versions' metrics, estimators and inputs side by side.
+- ``promote NAME VERSION [--alias production] [--force]``: move an alias, only to a
+  version whose holdout score is not worse than the holder's (``--force`` skips that).
+- ``rollback NAME [--alias production]``: the alias back to the version it held before.
+- ``delete NAME VERSION``: remove a version no alias points at (manifest first, so the
+  version is gone at once, then its files).
+
+The registry is ``--registry s3://bucket[/prefix]`` or ``$MODEL_BUCKET``; S3 access uses
+the usual AWS settings (``AWS_ENDPOINT_URL`` points it at the local stack).
+
+Exit status: 0 done; 1 refused (a worse model without --force, deleting an aliased
+version, nothing to roll back to); 2 bad arguments, or an unknown model, version or alias;
+3 the registry could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from predictor.errors import ModelNotFoundError
+from predictor.registry import MANIFEST_FILE, check_name
+from predictor.settings import RegistryLocation
+from training.pipelines import is_not_worse
+from training.registry_admin import ModelRegistry
+
+REFUSED, UNKNOWN, UNREACHABLE = 1, 2, 3
+
+
+class Refused(Exception):
+    """The registry said no, for a reason the message gives (exit status 1)."""
+
+
+def _primary(manifest: dict[str, Any]) -> tuple[str, float, bool]:
+    metrics = manifest["metrics"]
+    name = metrics["primary"]
+    return name, float(metrics["holdout"][name]), bool(metrics["higher_is_better"])
+
+
+def models(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    return {"models": registry.list_models()}
+
+
+def versions(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    found = registry.list_versions(args.name)
+    if not found:
+        raise ModelNotFoundError(f"the registry has no model {args.name!r}")
+    aliases = registry.aliases(args.name)
+    rows = []
+    for version in found:
+        manifest = registry.manifest(args.name, version)
+        metric, value, _ = _primary(manifest)
+        rows.append(
+            {
+                "version": version,
+                "created_at": manifest["created_at"],
+                "estimator": manifest.get("estimator"),
+                "metric": metric,
+                "holdout": value,
+                "aliases": sorted(a for a, v in aliases.items() if v == version),
+            }
+        )
+    return {"model": args.name, "versions": rows}
+
+
+def show(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    manifest = registry.manifest(args.name, args.version)
+    base = f"s3://{registry.bucket}/{registry.model_prefix(args.name)}{args.version}/"
+    files = {name: base + name for name in [*manifest.get("artifacts", {}), MANIFEST_FILE]}
+    return {"manifest": manifest, "files": files}
+
+
+def compare(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    sides = [registry.manifest(args.name, v) for v in (args.a, args.b)]
+    metric, _, higher = _primary(sides[0])
+    values = [float(m["metrics"]["holdout"].get(metric, float("nan"))) for m in sides]
+    inputs = [[c["name"] for c in m["schema"]] for m in sides]
+    better = args.b if (values[1] > values[0]) == higher and values[0] != values[1] else args.a
+    return {
+        "model": args.name,
+        "metric": metric,
+        "higher_is_better": higher,
+        "versions": [
+            {
+                "version": v,
+                "created_at": m["created_at"],
+                "estimator": m.get("estimator"),
+                "holdout": m["metrics"]["holdout"],
+                "baseline": m["metrics"]["baseline"],
+            }
+            for v, m in zip((args.a, args.b), sides, strict=True)
+        ],
+        "better": better if values[0] != values[1] else None,
+        "same_inputs": inputs[0] == inputs[1],
+    }
+
+
+def promote(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    manifest = registry.manifest(args.name, args.version)
+    holder = registry.alias(args.name, args.alias)
+    if holder is not None and not args.force:
+        current = registry.manifest(args.name, str(holder["version"]))
+        metric, new, _ = _primary(manifest)
+        _, old, _ = _primary(current)
+        if not is_not_worse(manifest["task"], new, old):
+            raise Refused(
+                f"not promoted: {metric} {new:.4f} of {args.version} is worse than {old:.4f} "
+                f"of {current['version']}, which stays on {args.alias} (use --force)"
+            )
+    registry.set_alias(args.name, args.alias, args.version)
+    was = holder["version"] if holder else None
+    return {"model": args.name, "alias": args.alias, "version": args.version, "was": was}
+
+
+def rollback(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    holder = registry.alias(args.name, args.alias)
+    if holder is None:
+        raise ModelNotFoundError(f"model {args.name!r} has no alias {args.alias!r}")
+    if not holder.get("history"):
+        raise Refused(f"{args.name}/{args.alias} has no earlier version to roll back to")
+    version = registry.rollback(args.name, args.alias)
+    return {"model": args.name, "alias": args.alias, "version": version, "was": holder["version"]}
+
+
+def delete(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    registry.manifest(args.name, args.version)  # an unknown version: exit status 2
+    holding = sorted(a for a, v in registry.aliases(args.name).items() if v == args.version)
+    if holding:
+        raise Refused(
+            f"not deleted: {args.version} is what {', '.join(holding)} point(s) at; promote "
+            "another version (or roll back) first"
+        )
+    deleted = registry.delete_version(args.name, args.version)
+    return {"model": args.name, "deleted": args.version, "objects": deleted}
+
+
+def _text(result: dict[str, Any]) -> str:
+    if "models" in result:
+        return "\n".join(result["models"]) or "(no models)"
+    if "versions" in result and "metric" not in result:
+        lines = []
+        for row in result["versions"]:
+            aliases = f"  [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+            lines.append(
+                f"{row['version']}  {row['created_at']}  {row['estimator']}  "
+                f"{row['metric']} {row['holdout']:.4f}{aliases}"
+            )
+        return "\n".join(lines)
+    if "manifest" in result:
+        manifest = result["manifest"]
+        metric, value, _ = _primary(manifest)
+        files = "\n".join(f"  {path}" for path in result["files"].values())
+        return (
+            f"{manifest['name']} {manifest['version']} ({manifest['task']}, "
+            f"{manifest.get('estimator')}), made {manifest['created_at']}\n"
+            f"holdout {metric} {value:.4f}\nfiles:\n{files}"
+        )
+    if "better" in result:
+        rows = [
+            f"{v['version']}  {v['estimator']}  {result['metric']} "
+            f"{v['holdout'][result['metric']]:.4f}"
+            for v in result["versions"]
+        ]
+        verdict = f"better: {result['better']}" if result["better"] else "as good"
+        inputs = "" if result["same_inputs"] else " (their inputs differ)"
+        return "\n".join([*rows, verdict + inputs])
+    if "deleted" in result:
+        return f"deleted {result['model']} {result['deleted']} ({result['objects']} objects)"
+    was = f" (was {result['was']})" if result.get("was") else ""
+    return f"{result['model']}/{result['alias']} -> {result['version']}{was}"
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m training.registry_cli",
+        description=__doc__.split("\n\n")[0],
+        epilog="Exit status:" + __doc__.split("Exit status:")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument(
+        "--registry",
+        default=os.environ.get("MODEL_BUCKET"),
+        help="s3://bucket[/prefix] of the registry (default: $MODEL_BUCKET); before the subcommand",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def command(name: str, function: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.set_defaults(function=function)
+        sub.add_argument("--json", action="store_true", help="print the answer as JSON")
+        return sub
+
+    command("models", models, "list the models")
+    command("versions", versions, "list a model's versions").add_argument("name")
+    sub = command("show", show, "a version's manifest and files")
+    sub.add_argument("name")
+    sub.add_argument("version")
+    sub = command("compare", compare, "two versions side by side")
+    sub.add_argument("name")
+    sub.add_argument("a")
+    sub.add_argument("b")
+    sub = command("promote", promote, "move an alias to a version (with the gate)")
+    sub.add_argument("name")
+    sub.add_argument("version")
+    sub.add_argument("--alias", default="production")
+    sub.add_argument("--force", action="store_true", help="promote even if worse")
+    sub = command("rollback", rollback, "an alias back to its previous version")
+    sub.add_argument("name")
+    sub.add_argument("--alias", default="production")
+    sub = command("delete", delete, "remove a version no alias points at")
+    sub.add_argument("name")
+    sub.add_argument("version")
+    return root
+
+
+def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
+    """Run one subcommand; see the module docstring for the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        if not args.registry:
+            raise ValueError("no registry: pass --registry s3://bucket or set MODEL_BUCKET")
+        location = RegistryLocation.from_uri(args.registry)
+        for field in ("name", "version", "a", "b", "alias"):
+            if getattr(args, field, None) is not None:
+                check_name(getattr(args, field), field)
+    except ValueError as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return UNKNOWN
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    try:
+        result = args.function(ModelRegistry(s3, location), args)
+    except Refused as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return REFUSED
+    except ModelNotFoundError as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return UNKNOWN
+    except Exception as exc:  # no bucket, no credentials, no network
+        print(f"registry: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return UNREACHABLE
+    print(json.dumps(result, indent=1) if args.json else _text(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
