@@ -158,8 +158,8 @@ def main() -> int:
     version = registry.resolve("wine", "production")
     manifest = registry.manifest("wine", version)
     store = work / "store"
-    onnx = registry.read_artifact(manifest, "model.onnx")
-    publish_to_disk(store, version, json.dumps(manifest).encode(), onnx)
+    files = {name: registry.read_artifact(manifest, name) for name in manifest["artifacts"]}
+    publish_to_disk(store, version, {**files, "manifest.json": json.dumps(manifest).encode()})
     local.stop()
     sample = work / "sample.csv"
     generate_csv(sample, 1_150_000, seed=1)  # about 100 MB

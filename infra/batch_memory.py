@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +54,12 @@ def peak_memory(store: Path, version: str, key: str, chunk_rows: int) -> dict[st
     return result
 
 
-def publish_to_disk(store: Path, version: str, manifest: bytes, onnx: bytes) -> None:
-    """Put a model version's manifest and ONNX graph where the child's registry reads them."""
+def publish_to_disk(store: Path, version: str, files: Mapping[str, bytes]) -> None:
+    """Put a model version's files (manifest.json, model.onnx, its monitoring baseline)
+    where the child's registry reads them.
+    """
     from infra.local_disk_s3 import LocalDiskS3
 
     local = LocalDiskS3(store)
-    for name, body in (("manifest.json", manifest), ("model.onnx", onnx)):
+    for name, body in files.items():
         local.put_object(Bucket="models", Key=f"models/wine/{version}/{name}", Body=body)

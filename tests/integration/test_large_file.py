@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from infra.batch_memory import peak_memory, publish_to_disk
-from predictor.registry import ONNX_ARTIFACT
 from tests.helpers import WINE_CSV, Artifacts
 
 pytestmark = [pytest.mark.integration, pytest.mark.large]
@@ -32,7 +31,7 @@ def test_two_gigabytes_score_within_ten_percent_of_the_memory_of_100_megabytes(
         store = Path(work) / "store"
         version = wine_linear.manifest["version"]
         manifest = json.dumps(wine_linear.manifest).encode()
-        publish_to_disk(store, version, manifest, wine_linear.files[ONNX_ARTIFACT])
+        publish_to_disk(store, version, {**wine_linear.files, "manifest.json": manifest})
         header, _, rows = WINE_CSV.read_bytes().partition(b"\n")
         rows = rows.rstrip(b"\n") + b"\n"
         copies_per_sample = SAMPLE_BYTES // len(rows)
