@@ -116,6 +116,7 @@ def main() -> int:
             BATCH_CHUNK_ROWS=str(CHUNK),
             INFERENCE_THREADS="0",  # as the template configures the batch function
             POWERTOOLS_LOG_LEVEL="WARNING",
+            CAPTURE_BUCKET=DATA_BUCKET,  # as deployed: capture is on by default
         )
     )
     s3 = local.s3

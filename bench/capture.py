@@ -4,7 +4,8 @@ with capture off and on.
 Off and on alternate, REPEATS times each, in this process, so that a change in the
 machine's load hits both; the figures are the medians of the runs and their spread.
 Realtime: the handler with ``CAPTURE_BUCKET`` unset, then set (the container's thread
-counting every second and storing every 60 s, as deployed), 30,000 calls a run. Batch:
+counting the noted requests every ``COUNT_SECONDS`` and storing every 60 s, as deployed),
+30,000 calls a run; the stored profiles must hold every request made. Batch:
 a wine file scored chunk by chunk (what the batch function does between reading and
 writing), with the version's baseline (every row counted into its bins) and without
 one. Writes results/capture.json.
@@ -29,8 +30,8 @@ from infra.lambda_context import LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, LocalAws, function_environment
 
 REPEATS = 5
-#: Calls per realtime run: about 3 s, so that the capture thread counts the queue (every
-#: second) during the measurement, as it does between a busy container's requests.
+#: Calls per realtime run: about 3 s, so that the capture thread counts the queue many times
+#: during the measurement, as it does between a busy container's requests.
 REALTIME_CALLS = 30_000
 BATCH_ROWS = 200_000
 CHUNK_ROWS = 50_000
@@ -128,6 +129,17 @@ def batch(s3: Any, version: str) -> dict[str, Any]:
     }
 
 
+def _stored_rows(s3: Any) -> int:
+    """The rows the realtime runs' stored profiles counted (one profile per container)."""
+    from predictor import s3_store
+    from predictor.monitoring_layout import PROFILES
+
+    return sum(
+        json.loads(s3_store.get_bytes(s3, DATA_BUCKET, key) or b"{}").get("rows", 0)
+        for key in s3_store.list_keys(s3, DATA_BUCKET, PROFILES)
+    )
+
+
 def main() -> int:
     local = LocalAws().start()
     os.environ.update(function_environment(local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"))
@@ -136,10 +148,11 @@ def main() -> int:
         event = json.loads((ROOT / "events/realtime_predict_json.json").read_text())
         row = json.loads(event["body"])["instances"][0]
         event["body"] = json.dumps({"instances": [row]})
-        results = {
-            "realtime_1row": realtime(event),
-            "batch": batch(local.s3, manifest["version"]),
-        }
+        results = {"realtime_1row": realtime(event)}
+        stored = _stored_rows(local.s3)
+        counted = results["realtime_1row"]["requests_counted"]
+        assert stored == counted, f"profiles hold {stored} rows, {counted} requests were made"
+        results["batch"] = batch(local.s3, manifest["version"])
     finally:
         local.stop()
     RESULTS.mkdir(exist_ok=True)
@@ -149,7 +162,7 @@ def main() -> int:
     print(
         f"  realtime 1-row p50  off {rt['off_median_ms']:.4f} ms  on {rt['on_median_ms']:.4f} ms"
         f"  on/off {rt['ratio_on_off']:.3f} (paired runs {_spread(rt['paired_ratios'])});"
-        f" {rt['requests_counted']} requests counted"
+        f" {rt['requests_counted']} requests, all counted in the stored profiles"
     )
     print(f"  realtime 1-row p99  off {rt['off_p99_ms']:.4f} ms  on {rt['on_p99_ms']:.4f} ms")
     print(

@@ -179,6 +179,7 @@ def main() -> int:
             BATCH_CHUNK_ROWS="50000",
             INFERENCE_THREADS="0",  # as the template configures the batch functions
             POWERTOOLS_LOG_LEVEL="WARNING",
+            CAPTURE_BUCKET=DATA_BUCKET,  # as deployed: capture is on by default
             POWERTOOLS_METRICS_DISABLED="true",
             FAN_OUT_STATE_MACHINE_ARN=str(local.state_machine_arn),
             FAN_OUT_MIN_MIB="256",

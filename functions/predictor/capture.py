@@ -1,8 +1,10 @@
 """Data capture in a serving container: profiles of what it scores, and sampled requests.
 
 :meth:`CaptureRecorder.record` is on every request's path, so it only appends the
-request's model input and predictions to a queue. A background thread (started by the
-first request) counts the queue into the baseline's bins every ``COUNT_SECONDS`` and, every
+request (a small one as it came, a larger one as model input) and its predictions to a
+queue. A background thread (started by the first request) parses the small ones again,
+validates them in bulk, counts the queue into the baseline's bins every ``COUNT_SECONDS``
+and, every
 ``flush_seconds``, stores per model version and window this container's
 running profile of that window (one object per container and window, rewritten on each
 flush, so a failed write is made good by the next one). Sampled requests, when a
@@ -38,7 +40,9 @@ from predictor.errors import IntegrityError
 from predictor.monitoring_layout import WINDOW_SECONDS, capture_key, profile_key
 from predictor.profiles import Baseline, Layout, Profile
 from predictor.registry import LoadedModel
+from predictor.request_parsing import ParsedRequest
 from predictor.s3_store import ObjectRef
+from predictor.schema import Features
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,13 @@ WindowKey = tuple[str, str, int]  # model name, version, window number
 #: cost more in wake-ups than it saved: see make bench's capture figures).
 COUNT_SECONDS = 0.25
 _RANDOM = random.SystemRandom()
+#: Requests of at most this many rows are noted as they came and parsed again by the
+#: counting thread: keeping each one's numpy arrays alive until they are counted slowed
+#: the requests that followed more than parsing them twice costs (make bench's capture).
+RAW_ROWS = 16
+
+#: Parses a noted request again: its raw columns, as its route read them.
+ParseAgain = Callable[[], ParsedRequest]
 
 
 class CaptureRecorder:
@@ -141,8 +152,13 @@ class CaptureRecorder:
         features: Mapping[str, np.ndarray],
         predictions: np.ndarray,
         exchange: Callable[[], Exchange] | None = None,
+        parse_again: ParseAgain | None = None,
     ) -> None:
-        """Note one request's scored rows (and sample it); never raises."""
+        """Note one request's scored rows (and sample it); never raises.
+
+        With ``parse_again``, a request of at most ``RAW_ROWS`` rows is noted as it came,
+        with its predictions as a list: ``features`` is then let go with the request.
+        """
         try:
             now = self._clock()
             sample = None
@@ -150,7 +166,10 @@ class CaptureRecorder:
             # SystemRandom: copies of one SnapStart snapshot must not sample alike.
             if sampled and _RANDOM.random() * 100 < self.sample_percent:
                 sample = exchange().to_record(now)  # type: ignore[misc]
-            self._noted.append((now, model, features, predictions, sample))
+            if parse_again is not None and len(predictions) <= RAW_ROWS:
+                self._noted.append((now, model, parse_again, predictions.tolist(), sample))
+            else:
+                self._noted.append((now, model, features, predictions, sample))
             if self._flusher is None:
                 self._start_flusher()
         except Exception:
@@ -241,13 +260,18 @@ class CaptureRecorder:
             profile = Profile.empty(name, version, layout)
             if key in self._generations:  # stored and forgotten before: a late row
                 self._generations[key] += 1
-        scored = [item for item in items if item[2] is not None]
-        if scored:
+        parts = [
+            (item[2], np.asarray(item[3]).ravel())
+            for item in items
+            if item[2] is not None and not callable(item[2])
+        ]
+        parts.extend(self._validated_again(model, [item for item in items if callable(item[2])]))
+        if parts:
             features = {
-                column: np.concatenate([item[2][column] for item in scored])
-                for column in scored[0][2]
+                column: np.concatenate([part[0][column] for part in parts])
+                for column in parts[0][0]
             }
-            predictions = np.concatenate([np.asarray(item[3]).ravel() for item in scored])
+            predictions = np.concatenate([part[1] for part in parts])
             profile.add_rows(layout, features, predictions)
         for item in items:
             if item[2] is None:
@@ -257,6 +281,42 @@ class CaptureRecorder:
                 self._samples.setdefault((name, version), []).append(item[4])
         self._profiles[key] = profile
         self._unstored.add(key)
+
+    def _validated_again(
+        self, model: LoadedModel, items: list[tuple[Any, ...]]
+    ) -> list[tuple[Features, np.ndarray]]:
+        """The model input of requests noted as they came: parsed again, and validated in
+        bulk by the validator that accepted them (its rules look at one row at a time, so
+        in bulk it gives what it gave each request), one bulk per kind of cell.
+        """
+        if not items:
+            return []
+        schema = model.predictor.schema
+        dtype = np.float64 if model.predictor.task == "regression" else object
+        bulks: dict[bool, tuple[dict[str, list[Any]], list[Any]]] = {}
+        for item in items:
+            try:
+                parsed: ParsedRequest = item[2]()
+            except Exception:
+                self._failed(f"capture could not parse a request of {model.name} again")
+                continue
+            if parsed.n_rows != len(item[3]):
+                self._failed(f"capture parsed a request of {model.name} into other rows")
+                continue
+            columns, predictions = bulks.setdefault(
+                parsed.text, ({name: [] for name in schema.names}, [])
+            )
+            for name, cells in columns.items():
+                raw = parsed.columns.get(name)
+                cells.extend([None] * parsed.n_rows if raw is None else raw)
+            predictions.extend(item[3])
+        found = []
+        for text, (columns, predictions) in bulks.items():
+            validated = schema.validate(columns, len(predictions), text=text)
+            if validated.errors:  # never met: these rows were accepted once already
+                self._failed(f"capture refused {len(validated.errors)} row(s) it scored")
+            found.append((validated.features, np.array(predictions, dtype=dtype)[validated.rows]))
+        return found
 
     def _store_profiles(self) -> None:
         current_window = int(self._clock()) // WINDOW_SECONDS

@@ -45,8 +45,8 @@ def build_runtime(
 ) -> Runtime:
     """The runtime of ``settings``: the served models, loaded lazily through ``s3``.
 
-    With ``eager_baselines`` a model's monitoring baseline is loaded with it (batch
-    counts each chunk as it scores it); otherwise (realtime, where a cold start should not
+    With ``eager_baselines`` and capture on, a model's monitoring baseline is loaded with
+    it (batch counts each chunk as it scores it); otherwise (realtime, where a cold start should not
     wait for two more GETs) the capture thread loads it when it first counts.
     """
     reader = RegistryReader(s3, settings.registry)
@@ -58,7 +58,8 @@ def build_runtime(
         budget_bytes=settings.model_cache_mib * 1024 * 1024,
         recheck_seconds=settings.alias_recheck_seconds,
         inference_threads=settings.inference_threads,
-        with_baselines=eager_baselines,
+        # Without capture nothing is counted: no baseline to load.
+        with_baselines=eager_baselines and bool(settings.capture_bucket),
     )
     capture = None
     if settings.capture_bucket:

@@ -15,8 +15,9 @@ Errors keep one status per cause everywhere; their body follows the route's prot
 from __future__ import annotations
 
 import base64
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -148,14 +149,23 @@ def _timed_score(
 
 
 def _capture(
-    runtime: Runtime, request: HttpRequest, result: ScoringResult, answer: Answer
+    runtime: Runtime,
+    request: HttpRequest,
+    result: ScoringResult,
+    answer: Answer,
+    parse: Callable[[Runtime, HttpRequest, LoadedModel], ParsedRequest],
 ) -> Answer:
-    """Note the scored rows for monitoring (and the exchange, if it is sampled)."""
+    """Note the scored rows for monitoring (and the exchange, if it is sampled).
+
+    ``parse`` is how the route read the request: capture may keep a small request as it
+    came and parse it again later, off the request's path.
+    """
     capture = runtime.capture
     if capture is not None:
         # The exchange is built only for a sampled request (no closure when none is).
         sample = (lambda: _exchange(request, answer)) if capture.sample_percent else None
-        capture.record(answer.model, result.features, result.values, sample)
+        parse_again = functools.partial(parse, runtime, request, answer.model)
+        capture.record(answer.model, result.features, result.values, sample, parse_again)
     return answer
 
 
@@ -181,7 +191,7 @@ def predict(
     result, elapsed_ms = _timed_score(runtime, model, parsed, count_refusals)
     body, content_type = result.render(fmt, result.to_dict())
     answer = Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
-    return _capture(runtime, request, result, answer)
+    return _capture(runtime, request, result, answer, _parse)
 
 
 def invocations_model_name(headers: Mapping[str, str]) -> str | None:
@@ -204,7 +214,17 @@ def invocations(runtime: Runtime, request: HttpRequest, *, count_refusals: bool 
     result, elapsed_ms = _timed_score(runtime, model, parsed, count_refusals)
     body, content_type = result.render(fmt, result.to_mlflow_dict())
     answer = Answer(body, content_type, model, parsed.n_rows, elapsed_ms)
-    return _capture(runtime, request, result, answer)
+    return _capture(runtime, request, result, answer, _parse)
+
+
+def _parse_infer(runtime: Runtime, request: HttpRequest, model: LoadedModel) -> ParsedRequest:
+    settings = runtime.settings
+    return parse_infer_request(
+        request.body_bytes(settings.max_request_bytes),
+        request.headers.get("inference-header-content-length"),
+        model,
+        settings.max_request_rows,
+    ).parsed
 
 
 def infer(
@@ -237,7 +257,7 @@ def infer(
         elapsed_ms,
         headers,
     )
-    return _capture(runtime, request, result, answer)
+    return _capture(runtime, request, result, answer, _parse_infer)
 
 
 # ----- errors --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from realtime import app as realtime_app
 from tests.helpers import (
     ROOT,
     ROW,
+    ROWS,
     Artifacts,
     call,
     instances,
@@ -192,6 +193,21 @@ def test_batch_profiles_a_file_and_the_monitor_flags_the_white_wines(
     assert alarm_service == service
 
 
+@pytest.mark.parametrize("capture_on", [True, False])
+def test_batch_counts_and_loads_a_baseline_only_while_capture_is_on(
+    data: Any, monkeypatch: pytest.MonkeyPatch, capture_on: bool
+) -> None:
+    """MonitoringCapture=Disabled leaves CAPTURE_BUCKET empty: nothing counted or stored."""
+    from batch import app as batch_app
+
+    monkeypatch.setenv("CAPTURE_BUCKET", DATA_BUCKET if capture_on else "")
+    etag = put(data, "incoming/white.csv", WHITE)
+    assert run(sqs_event("incoming/white.csv", etag)) == {"batchItemFailures": []}
+    model = batch_app.container.get().models.get()
+    assert (model.baseline is not None) is capture_on
+    assert len(_profiles(data)) == (1 if capture_on else 0)
+
+
 def _context() -> Any:
     from infra.lambda_context import LambdaContext
 
@@ -285,6 +301,103 @@ def test_calls_through_every_route_are_counted(s3: Any, capturing: str) -> None:
     _flush()
     (profile,) = _profiles(s3)
     assert profile["rows"] == 2
+
+
+def _wine_requests() -> list[tuple[str, str, str]]:
+    """Requests of 1 to 40 rows through every route and body format: (path, body, type)."""
+    columns = list(ROW)
+    lines = [line.split(";")[:11] for line in ROWS[:60]]
+
+    def records(first: int, count: int) -> list[dict[str, Any]]:
+        return [dict(zip(columns, map(float, line), strict=True)) for line in lines[first:][:count]]
+
+    def csv_body(first: int, count: int) -> str:
+        return "\n".join(
+            [",".join(f'"{c}"' for c in columns)]
+            + [",".join(line) for line in lines[first:][:count]]
+        )
+
+    split = {"columns": columns, "data": [list(r.values()) for r in records(48, 2)]}
+    tensor = {"name": "x", "shape": [2, 11], "datatype": "FP32"}
+    tensor["data"] = [v for r in records(52, 2) for v in r.values()]
+    return [
+        ("/predict", instances(*records(0, 1)), "application/json"),
+        ("/predict", instances(*records(1, 3)), "application/json"),
+        ("/predict", instances(*records(4, 40)), "application/json"),  # noted as model input
+        ("/predict", csv_body(44, 1), "text/csv"),
+        ("/predict", csv_body(45, 3), "text/csv"),
+        ("/invocations", json.dumps({"dataframe_split": split}), "application/json"),
+        ("/invocations", json.dumps({"dataframe_records": records(50, 2)}), "application/json"),
+        ("/v2/models/wine/infer", json.dumps({"inputs": [tensor]}), "application/json"),
+    ]
+
+
+def _churn_requests() -> list[tuple[str, str, str]]:
+    """A classifier with a categorical column and missing values, as JSON and as CSV."""
+    rows = [
+        {"tenure months": 3.0, "plan": "basic", "monthly fee": 25.5},
+        {"tenure months": None, "plan": "pro", "monthly fee": 31.0},
+        {"tenure months": 40.0, "plan": None, "monthly fee": 12.25},
+        {"tenure months": 12.0, "plan": "team", "monthly fee": 50.0},
+    ]
+    csv_body = '"tenure months",plan,"monthly fee"\n7,basic,20\n,,33.5\n59,team,41\n'
+    return [
+        ("/predict", instances(rows[0]), "application/json"),
+        ("/predict", instances(*rows[1:]), "application/json"),
+        ("/predict", instances(*rows * 5), "application/json"),  # noted as model input
+        ("/predict", csv_body, "text/csv"),
+    ]
+
+
+def _counted(s3: Any, requests: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The stored profile of ``requests``, answered and counted by a fresh container."""
+    realtime_app.container.reset()
+    for path, body, content_type in requests:
+        status, answer, _ = call("POST", path, body, {"content-type": content_type})
+        assert status == 200, answer
+    _flush()
+    (profile,) = _profiles(s3)
+    s3_store.delete_prefix(s3, DATA_BUCKET, PROFILES)
+    return profile
+
+
+@pytest.mark.parametrize("model", ["wine", "churn"])
+def test_small_requests_parsed_again_count_as_their_model_input_would(
+    s3: Any,
+    capturing: str,
+    model: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small request is noted as it came and parsed again off the request's path: it
+    must be counted exactly as the validated model input it was scored with."""
+    from predictor import capture
+
+    requests = _wine_requests()
+    if model == "churn":
+        churn: Artifacts = request.getfixturevalue("churn_classifier")
+        registry = ModelRegistry(s3, MODEL_BUCKET)
+        registry.set_alias("wine", "production", churn.publish(registry)["version"])
+        requests = _churn_requests()
+    rows = 0
+    for _, body, content_type in requests:
+        if content_type == "text/csv":
+            rows += body.strip().count("\n")
+        else:
+            document = json.loads(body)
+            found = document.get("instances") or document.get("dataframe_records")
+            found = found or document.get("dataframe_split", {}).get("data")
+            rows += len(found) if found else document["inputs"][0]["shape"][0]
+    parsed_again = _counted(s3, requests)
+    monkeypatch.setattr(capture, "RAW_ROWS", 0)  # every request noted as model input
+    as_model_input = _counted(s3, requests)
+    assert parsed_again["rows"] == as_model_input["rows"] == rows
+    assert parsed_again["columns"] == as_model_input["columns"]
+    assert parsed_again["prediction"] == as_model_input["prediction"]
+    assert all(sum(c["counts"]) == rows for c in parsed_again["columns"].values())
+    if model == "churn":  # missing values and categories reached their own bins
+        assert parsed_again["columns"]["plan"]["counts"][0] == 1 + 5 + 1
+        assert parsed_again["columns"]["tenure months"]["counts"][0] == 1 + 5 + 1
 
 
 def test_a_container_stores_its_profile_on_its_own(

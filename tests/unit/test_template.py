@@ -512,7 +512,12 @@ def test_capture_is_wired_to_the_data_bucket_and_can_be_turned_off(
     source: dict[str, Any],
 ) -> None:
     resources = source["Resources"]
-    for function in ("RealtimeFunction", "BatchFunction", "FanOutControlFunction"):
+    for function in (
+        "RealtimeFunction",
+        "BatchFunction",
+        "FanOutControlFunction",
+        "FanOutRangeFunction",
+    ):
         variables = resources[function]["Properties"]["Environment"]["Variables"]
         bucket = variables["CAPTURE_BUCKET"]
         assert bucket["Fn::If"][0] == "Captures"
