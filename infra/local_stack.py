@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             registry=RegistryLocation(MODEL_BUCKET),
             task=task,
             candidates=candidates,
+            settings_per_candidate=1,  # quick to start: each candidate's defaults
             promote=ALIAS,
         )
         return run_training(config, s3)

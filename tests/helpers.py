@@ -100,6 +100,7 @@ def train_once(
             registry=RegistryLocation(MODEL_BUCKET),
             candidates=candidates,
             cv_folds=3,
+            settings_per_candidate=1,  # each candidate's defaults: no search
         )
         manifest = run_training(config, client).manifest
         store = ModelRegistry(client, MODEL_BUCKET)

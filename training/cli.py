@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from predictor.errors import ConfigError
 from predictor.settings import RegistryLocation
-from training.job import TrainingConfig, TrainingError, run_training
+from training import search
+from training.job import DEFAULT_TIME_BUDGET, TrainingConfig, TrainingError, run_training
 from training.pipelines import CANDIDATES
 
 DESCRIPTION = """\
@@ -93,9 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument(
         "--time-budget",
         type=float,
-        default=300.0,
+        default=DEFAULT_TIME_BUDGET,
         metavar="SECONDS",
-        help="stop starting new candidates after this long (default 300)",
+        help="seconds the tuned search may take, shared among the candidates "
+        f"(default {DEFAULT_TIME_BUDGET:g})",
+    )
+    how.add_argument(
+        "--settings",
+        type=int,
+        default=search.SETTINGS_PER_CANDIDATE,
+        metavar="N",
+        help="settings of each candidate the search tries; 1 for each one's defaults "
+        f"(default {search.SETTINGS_PER_CANDIDATE})",
+    )
+    how.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print each trial as the search goes (default: when standard error is a terminal)",
     )
     how.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     how.add_argument(
@@ -148,11 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             cv_folds=args.cv_folds,
             holdout=args.holdout,
             time_budget=args.time_budget,
+            settings_per_candidate=args.settings,
             seed=args.seed,
             refit=args.refit,
             promote=args.promote,
             force=args.force,
             require_improvement=args.require_improvement,
+            progress=(
+                search.terminal_progress()
+                if args.progress is None
+                else (sys.stderr if args.progress else None)
+            ),
         )
     except ValueError as exc:
         parser.error(str(exc))
