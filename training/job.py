@@ -28,7 +28,7 @@ from predictor.profiles import (
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
 from predictor.schema import Features, FeatureSchema
 from predictor.settings import RegistryLocation
-from training import onnx_export, search
+from training import onnx_export, report, search
 from training.data import read_table
 from training.joblib_predictor import JoblibPredictor, features_frame
 from training.pipelines import (
@@ -40,7 +40,7 @@ from training.pipelines import (
     quiet_convergence,
     score,
 )
-from training.registry_admin import ModelRegistry
+from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,8 @@ class TrainingResult:
     promoted: bool = False
     promotion: str = "not requested"
     comparison: dict[str, Any] = field(default_factory=dict)
+    #: Where the training report's HTML page is stored (``s3://...``).
+    report: str = ""
 
     def summary(self) -> str:
         """A few lines a person reads after the run."""
@@ -128,6 +130,7 @@ class TrainingResult:
             f"baseline   {_format_metrics(baseline)}",
             f"onnx       {m['onnx']['reason']}",
             f"promotion  {self.promotion}",
+            f"report     {self.report}",
         ]
         return "\n".join(lines)
 
@@ -274,6 +277,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     holdout_metrics = _evaluate(task, pipeline, x_holdout, y_holdout)
     baseline = build_baseline(task).fit(x_train, y_train)
     baseline_metrics = _evaluate(task, baseline, x_holdout, y_holdout)
+    fitted_without_holdout = pipeline
     if config.refit:
         with quiet_convergence():
             pipeline = clone(pipeline).fit(model_frame, target)
@@ -346,6 +350,19 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         },
     }
     registry = ModelRegistry(s3, config.registry)
+    version = new_version_id()
+    # The gate and the report judge the pipeline that was fitted without the holdout (the
+    # refit one has seen those rows, which would favour it).
+    new_value = float(holdout_metrics[PRIMARY_METRIC[task][0]])
+    comparison = _compare_with_holder(
+        config, registry, task, served, holdout_features, y_holdout, new_value, version
+    )
+    document = report.report_document(
+        {**manifest, "name": config.name, "version": version},
+        report.holdout_figures(task, fitted_without_holdout, x_holdout, y_holdout, config.seed),
+        report.data_summary(inputs, target_series, task),
+        comparison,
+    )
     stored = registry.publish(
         config.name,
         manifest,
@@ -354,15 +371,69 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             ONNX_ARTIFACT: onnx_bytes,
             STATISTICS_FILE: _json_bytes(statistics),
             CONSTRAINTS_FILE: _json_bytes(constraints),
+            report.REPORT_JSON: _json_bytes(document),
+            report.REPORT_HTML: report.render_html(document).encode(),
         },
+        version=version,
     )
-    result = TrainingResult(manifest=stored)
+    result = TrainingResult(
+        manifest=stored, report=registry.artifact_uri(stored, report.REPORT_HTML)
+    )
     if config.promote:
-        # The gate judges the pipeline that was fitted without the holdout (the refit one
-        # has seen those rows, which would favour it).
-        new_value = float(holdout_metrics[PRIMARY_METRIC[task][0]])
-        _promote(config, registry, result, served, holdout_features, y_holdout, new_value)
+        _promote(config, registry, result, comparison)
     return result
+
+
+def _compare_with_holder(
+    config: TrainingConfig,
+    registry: ModelRegistry,
+    task: Task,
+    served: OnnxPredictor,
+    holdout_features: Features,
+    y_holdout: np.ndarray,
+    new_value: float,
+    version: str,
+) -> dict[str, Any]:
+    """How the new version compares with the holder of the alias it would move (the one
+    to promote, else ``production``), both scored on this run's holdout."""
+    alias = config.promote or "production"
+    metric, _ = PRIMARY_METRIC[task]
+    found: dict[str, Any] = {
+        "alias": alias,
+        "metric": metric,
+        "new": new_value,
+        "new_version": version,
+        "current_version": None,
+        "current": None,
+        "comparable": False,
+        "better": None,
+    }
+    holder = registry.alias(config.name, alias)
+    if holder is None:
+        found["summary"] = f"No version of {config.name} holds {alias} yet."
+        return found
+    found["current_version"] = holder["version"]
+    current = registry.load_onnx(config.name, holder["version"], with_baseline=False)
+    # The same columns of the same kinds: the holdout rows are input to both. (Ranges and
+    # categories observed in training may differ: new data moves them.)
+    inputs = [(c.name, c.kind) for c in current.predictor.schema.columns]
+    if inputs != [(c.name, c.kind) for c in served.schema.columns] or (
+        current.manifest["task"] != task
+    ):
+        found["summary"] = (
+            f"{alias} holds {current.version}, whose inputs or task differ: the two cannot "
+            "be compared on the same rows"
+        )
+        return found
+    old_value = _holdout_metric(current.predictor, holdout_features, y_holdout)
+    better = new_value > old_value if PRIMARY_METRIC[task][1] else new_value < old_value
+    found.update(current=old_value, comparable=True, better=better)
+    found["summary"] = (
+        f"{metric} {new_value:.4f} on this run's holdout against {old_value:.4f} of "
+        f"{current.version}, which holds {alias}: "
+        + ("better" if better else "as good" if new_value == old_value else "worse")
+    )
+    return found
 
 
 #: Rows that arrived after the alias holder was trained that a retraining needs: half
@@ -425,59 +496,41 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
 
 
 def _promote(
-    config: TrainingConfig,
-    registry: ModelRegistry,
-    result: TrainingResult,
-    served: OnnxPredictor,
-    holdout_features: Features,
-    y_holdout: np.ndarray,
-    new_value: float,
+    config: TrainingConfig, registry: ModelRegistry, result: TrainingResult, found: dict[str, Any]
 ) -> None:
-    """Move the alias to the new version unless the current holder does better on the
-    holdout (``new_value``: the new pipeline's score there, fitted without it).
+    """Move the alias to the new version unless its holder does better on the holdout
+    (``found``: :func:`_compare_with_holder`'s comparison).
     """
     assert config.promote is not None
     manifest = result.manifest
     task: Task = manifest["task"]
-    metric, _ = PRIMARY_METRIC[task]
-    holder = registry.alias(config.name, config.promote)
+    holder = found["current_version"]
     if holder is not None and not config.force:
-        current = registry.load_onnx(config.name, holder["version"], with_baseline=False)
-        # The same columns of the same kinds: the holdout rows are input to both. (Ranges
-        # and categories observed in training may differ: new data moves them.)
-        inputs = [(c.name, c.kind) for c in current.predictor.schema.columns]
-        if inputs != [(c.name, c.kind) for c in served.schema.columns] or (
-            current.manifest["task"] != task
-        ):
-            result.promotion = (
-                f"not promoted: {config.promote} holds {current.version}, whose inputs or task "
-                "differ, so the two cannot be compared on the same rows (use --force)"
-            )
+        if not found["comparable"]:
+            result.promotion = f"not promoted: {found['summary']} (use --force)"
             return
-        old_value = _holdout_metric(current.predictor, holdout_features, y_holdout)
+        metric, new_value, old_value = found["metric"], found["new"], found["current"]
         result.comparison = {
             "metric": metric,
             "new": new_value,
             "current": old_value,
-            "current_version": current.version,
+            "current_version": holder,
         }
         if not is_not_worse(task, new_value, old_value):
             result.promotion = (
                 f"not promoted: {metric} {new_value:.4f} is worse than {old_value:.4f} of "
-                f"{current.version}, which stays on {config.promote} (use --force)"
+                f"{holder}, which stays on {config.promote} (use --force)"
             )
             return
         if config.require_improvement and new_value == old_value:
             result.promotion = (
                 f"not promoted: {metric} {new_value:.4f} does not beat {old_value:.4f} of "
-                f"{current.version} on the same holdout, which stays on {config.promote}"
+                f"{holder} on the same holdout, which stays on {config.promote}"
             )
             return
     registry.set_alias(config.name, config.promote, manifest["version"])
     result.promoted = True
-    result.promotion = f"promoted to {config.promote}" + (
-        f" (was {holder['version']})" if holder else ""
-    )
+    result.promotion = f"promoted to {config.promote}" + (f" (was {holder})" if holder else "")
 
 
 def _holdout_metric(predictor: Any, features: Features, y_true: np.ndarray) -> float:

@@ -42,8 +42,17 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+#: Files a browser or a tool opens as themselves (the training report), by extension.
+_CONTENT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json"}
+
+
 class ModelRegistry(RegistryReader):
     """The registry with write access: everything the reader does, plus publishing."""
+
+    def artifact_uri(self, manifest: Mapping[str, Any], filename: str) -> str:
+        """The ``s3://`` address of one file of a published version."""
+        key = self.artifact_key(manifest["name"], manifest["version"], filename)
+        return f"s3://{self.bucket}/{key}"
 
     def _put(self, key: str, body: bytes, content_type: str, **extra: Any) -> None:
         self._s3.put_object(
@@ -52,18 +61,26 @@ class ModelRegistry(RegistryReader):
 
     # ----- publishing --------------------------------------------------------------
     def publish(
-        self, name: str, manifest: Mapping[str, Any], artifacts: Mapping[str, bytes]
+        self,
+        name: str,
+        manifest: Mapping[str, Any],
+        artifacts: Mapping[str, bytes],
+        version: str | None = None,
     ) -> dict[str, Any]:
         """Upload ``artifacts`` and then the manifest (with their SHA-256 and sizes).
 
-        Returns the manifest as stored, with ``name``, ``version`` and ``artifacts`` set.
+        Returns the manifest as stored, with ``name``, ``version`` (``version``, or a new
+        one) and ``artifacts`` set.
         The manifest is written with ``If-None-Match: *``, so two publishers can never
         overwrite each other's version.
         """
-        version = new_version_id()
+        version = version or new_version_id()
         recorded = {}
         for filename, data in artifacts.items():
-            self._put(self.artifact_key(name, version, filename), data, "application/octet-stream")
+            content_type = _CONTENT_TYPES.get(
+                filename.rpartition(".")[2], "application/octet-stream"
+            )
+            self._put(self.artifact_key(name, version, filename), data, content_type)
             recorded[filename] = {"sha256": sha256_hex(data), "size": len(data)}
         stored = {**manifest, "name": name, "version": version, "artifacts": recorded}
         self._put(

@@ -35,6 +35,7 @@ from predictor.registry import MANIFEST_FILE, check_name
 from predictor.settings import RegistryLocation
 from training.pipelines import is_not_worse
 from training.registry_admin import ModelRegistry
+from training.report import REPORT_HTML
 
 REFUSED, UNKNOWN, UNREACHABLE = 1, 2, 3
 
@@ -79,7 +80,7 @@ def show(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
     manifest = registry.manifest(args.name, args.version)
     base = f"s3://{registry.bucket}/{registry.model_prefix(args.name)}{args.version}/"
     files = {name: base + name for name in [*manifest.get("artifacts", {}), MANIFEST_FILE]}
-    return {"manifest": manifest, "files": files}
+    return {"manifest": manifest, "files": files, "report": files.get(REPORT_HTML)}
 
 
 def compare(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def test_promotion_is_gated_and_rollback_and_delete_respect_aliases(
     assert status == registry_cli.REFUSED
     assert "production" in err
     status, deleted, _ = run(s3, capsys, "delete", "wine", linear, "--json")
-    assert (status, deleted["objects"]) == (0, 5)  # manifest, joblib, onnx, baseline x2
+    # manifest, joblib, onnx, baseline x2, report x2
+    assert (status, deleted["objects"]) == (0, 7)
     assert registry.list_versions("wine") == [boosting]
     # rollback: a third version forced onto the alias, then the alias back to the second
     third = registry.publish("wine", {k: v for k, v in registry.manifest("wine", boosting).items()

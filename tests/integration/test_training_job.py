@@ -139,6 +139,8 @@ def test_manifest_records_what_the_contract_promises(s3: Any) -> None:
         "model.onnx",
         "statistics.json",
         "constraints.json",
+        "report.json",
+        "report.html",
     }
 
 
