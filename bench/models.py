@@ -7,9 +7,11 @@ from typing import Any
 
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
-from training.pipelines import CANDIDATES
 
 WINE = Path(__file__).resolve().parent.parent / "data" / "winequality-red.csv"
+#: The candidates benchmarked on the wine data: the perceptron, never chosen there (CV MSE
+#: 0.42 to 0.48 against the trees' 0.34), is benchmarked on the digits (bench.digits).
+CANDIDATES = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting")
 
 __all__ = ["CANDIDATES", "train_and_promote"]
 

@@ -3,7 +3,7 @@ regression) and on the digits (a classification), rendered by the job and photog
 by headless Chromium.
 
 ``python -m infra.training_report_image [folder]`` (needs Debian's ``chromium``). The
-real training job runs in an in-process moto; the pages are also kept beside the images.
+real training job runs in an in-process moto.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from infra.local_env import MODEL_BUCKET, ROOT, create_buckets, use_fake_credentials
@@ -39,7 +40,7 @@ def main(argv: list[str]) -> int:
     from training.registry_admin import ModelRegistry
     from training.report import REPORT_HTML
 
-    with mock_aws():
+    with mock_aws(), tempfile.TemporaryDirectory() as scratch:
         s3 = boto3.client("s3")
         create_buckets(s3)
         for name, data, target, task, height in REPORTS:
@@ -53,7 +54,7 @@ def main(argv: list[str]) -> int:
             )
             manifest = run_training(config, s3).manifest
             page = ModelRegistry(s3, MODEL_BUCKET).read_artifact(manifest, REPORT_HTML)
-            html = folder / f"training-report-{name}.html"
+            html = Path(scratch) / f"training-report-{name}.html"
             html.write_bytes(page)
             out = folder / f"training-report-{name}.png"
             subprocess.run(

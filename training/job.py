@@ -536,5 +536,7 @@ def _promote(
 def _holdout_metric(predictor: Any, features: Features, y_true: np.ndarray) -> float:
     task: Task = predictor.task
     metric, _ = PRIMARY_METRIC[task]
-    predictions = predictor.predict(features)
-    return score(task, y_true, predictions.values)[metric]
+    predicted = predictor.predict(features).values
+    if task == "classification":  # served labels are objects; numeric classes compare as such
+        predicted = np.asarray(predicted).astype(y_true.dtype)
+    return score(task, y_true, predicted)[metric]

@@ -47,8 +47,8 @@ SPACES: dict[str, list[dict[str, Any]]] = {
     "extra_trees": [{"max_features": features} for features in (1.0, 0.7, 0.5, "sqrt")],
     "hist_gradient_boosting": [
         {"learning_rate": rate, "max_leaf_nodes": leaves, "l2_regularization": l2}
-        for rate in (0.05, 0.1)
-        for leaves in (15, 31)
+        for rate in (0.1, 0.05)
+        for leaves in (31, 15)
         for l2 in (0.0, 1.0)
     ],
     "mlp": [

@@ -428,7 +428,7 @@ def render_html(document: dict[str, Any]) -> str:
         )
     if "confusion_matrix" in figures:
         charts.append(
-            "<div class='card'><h3>Confusion matrix (holdout)</h3>"
+            "<div class='card wide'><h3>Confusion matrix (holdout)</h3>"
             + _confusion(figures["confusion_matrix"])
             + "</div>"
         )

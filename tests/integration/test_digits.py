@@ -76,3 +76,19 @@ def test_digits_are_read_by_a_perceptron_served_like_any_model(
     predicted = [int(float(line[header.index("prediction")])) for line in lines]
     assert np.mean(np.array(predicted) == rows["digit"].to_numpy()) >= 0.9
     assert DATA_BUCKET
+    # A second version is compared with the holder on the same holdout (numeric classes)
+    second = [
+        *arguments[:-4],
+        "--candidates",
+        "linear",
+        "--settings",
+        "1",
+        "--promote",
+        "production",
+    ]
+    assert main(second) == 0
+    newest = serve.manifest("digits", serve.list_versions("digits")[-1])
+    report = json.loads(serve.read_artifact(newest, "report.json"))
+    assert report["comparison"]["comparable"] is True
+    assert report["comparison"]["current_version"] == version
+    assert 0.9 < report["comparison"]["current"] <= 1

@@ -124,3 +124,4 @@ def test_a_classifiers_report_has_its_matrix_curves_and_escapes_names(
     assert "&lt;i&gt;big&lt;/i&gt;" in page
     assert "<b>size</b>" not in page
     assert "small &amp; cheap" in page
+    assert "<div class='card wide'><h3>Confusion matrix" in page  # a row of its own

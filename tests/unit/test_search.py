@@ -145,6 +145,15 @@ def test_every_candidate_has_a_space_whose_first_setting_is_the_default() -> Non
         "mlp",
     }
     assert search._settings("mlp", 0, 1) == [SPACES["mlp"][0]]
+    # the first setting is scikit-learn's default (the regressor's, where they differ)
+    assert SPACES["mlp"][0] == {"hidden_layer_sizes": (100,), "alpha": 1e-4}
+    assert SPACES["hist_gradient_boosting"][0] == {
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 31,
+        "l2_regularization": 0.0,
+    }
+    assert SPACES["random_forest"][0]["max_features"] == 1.0
+    assert SPACES["extra_trees"][0] == {"max_features": 1.0}
     drawn = search._settings("mlp", 0, 4)
     assert drawn == search._settings("mlp", 0, 4)  # seeded
     assert drawn != search._settings("mlp", 1, 4)
