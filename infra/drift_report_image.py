@@ -9,8 +9,6 @@ and the real monitor.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets, use_fake_credentials
+from infra.screenshot import chromium, screenshot
 
 
 def main(argv: list[str]) -> int:
@@ -62,24 +61,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as folder:
         html = Path(folder) / "report.html"
         html.write_bytes(page)
-        browser = shutil.which("chromium")
+        browser = chromium()
         if browser is None:
             print("needs Debian's chromium (apt-get install chromium)", file=sys.stderr)
             return 1
-        subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                "--window-size=1200,1250",
-                f"--screenshot={out}",
-                html.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        screenshot(browser, html, out, height=1250)
     print(f"{out} ({len(page):,} bytes of HTML)")
     return 0
 

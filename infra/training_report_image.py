@@ -9,13 +9,12 @@ real training job runs in an in-process moto.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from infra.local_env import MODEL_BUCKET, ROOT, create_buckets, use_fake_credentials
+from infra.screenshot import chromium, screenshot
 
 #: (model name, data, target, task, picture height in pixels)
 REPORTS = (
@@ -26,7 +25,7 @@ REPORTS = (
 
 def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else ROOT / "docs" / "images"
-    browser = shutil.which("chromium")
+    browser = chromium()
     if browser is None:
         print("needs Debian's chromium (apt-get install chromium)", file=sys.stderr)
         return 1
@@ -57,20 +56,7 @@ def main(argv: list[str]) -> int:
             html = Path(scratch) / f"training-report-{name}.html"
             html.write_bytes(page)
             out = folder / f"training-report-{name}.png"
-            subprocess.run(
-                [
-                    browser,
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--hide-scrollbars",
-                    f"--window-size=1200,{height}",
-                    f"--screenshot={out}",
-                    html.as_uri(),
-                ],
-                check=True,
-                capture_output=True,
-            )
+            screenshot(browser, html, out, height)
             print(f"{out} ({len(page):,} bytes of HTML)")
     return 0
 

@@ -76,24 +76,23 @@ _FOREST_MAX_LEAVES = 1000
 _EXTRA_TREES = 500
 
 
+#: Tree ensembles by candidate: their number of trees, classifier and regressor.
+_FORESTS: dict[str, tuple[int, Any, Any]] = {
+    "random_forest": (_FOREST_TREES, RandomForestClassifier, RandomForestRegressor),
+    "extra_trees": (_EXTRA_TREES, ExtraTreesClassifier, ExtraTreesRegressor),
+}
+
+
 def _estimator(kind: str, task: Task, seed: int) -> Any:
     classify = task == "classification"
     if kind == "linear":
         if classify:
             return LogisticRegression(max_iter=5000)
         return RidgeCV(alphas=np.logspace(-3, 3, 13))
-    if kind == "random_forest":
-        forest = RandomForestClassifier if classify else RandomForestRegressor
-        return forest(
-            n_estimators=_FOREST_TREES,
-            max_leaf_nodes=_FOREST_MAX_LEAVES,
-            n_jobs=-1,
-            random_state=seed,
-        )
-    if kind == "extra_trees":
-        extra = ExtraTreesClassifier if classify else ExtraTreesRegressor
-        return extra(
-            n_estimators=_EXTRA_TREES,
+    if kind in _FORESTS:
+        trees, classifier, regressor = _FORESTS[kind]
+        return (classifier if classify else regressor)(
+            n_estimators=trees,
             max_leaf_nodes=_FOREST_MAX_LEAVES,
             n_jobs=-1,
             random_state=seed,

@@ -110,7 +110,6 @@ class SearchResult:
 
     chosen: Trial
     trials: list[Trial] = field(default_factory=list)
-    onnx_graph: bytes = b""
     rule: str = ""
 
 
@@ -245,10 +244,8 @@ def search(
             )
             settings = [t.params for t in ranked[: max(1, math.ceil(len(ranked) / HALVING_FACTOR))]]
             rows, sample = full_rows, (frame, target)
-    chosen, rule, graph = _choose(
-        trials, schema, task, frame, target, seed, sample_features, report
-    )
-    return SearchResult(chosen, trials, graph, rule)
+    chosen, rule = _choose(trials, schema, task, frame, target, seed, sample_features, report)
+    return SearchResult(chosen, trials, rule)
 
 
 def _cross_validate(
@@ -292,8 +289,8 @@ def _choose(
     seed: int,
     sample_features: Features,
     report: Progress,
-) -> tuple[Trial, str, bytes]:
-    """The one-standard-error rule, then the serving budgets; the chosen graph."""
+) -> tuple[Trial, str]:
+    """The one-standard-error rule, then the serving budgets: the chosen trial, and why."""
     higher_is_better = PRIMARY_METRIC[task][1]
     full = [t for t in trials if t.rows == len(frame) and t.status == "evaluated"]
     if not full:
@@ -305,12 +302,11 @@ def _choose(
         f"{len(near)} setting(s) within one standard error of the best "
         f"{best.candidate} {best.mean:.4f}: measuring their graphs"
     )
-    graphs: dict[int, bytes] = {}
+    servable_ids: set[int] = set()
 
     def measure(trial: Trial) -> None:
-        graph = _measure(trial, schema, task, frame, target, seed, sample_features)
-        if graph is not None:
-            graphs[id(trial)] = graph
+        if _measure(trial, schema, task, frame, target, seed, sample_features):
+            servable_ids.add(id(trial))
             size = (trial.onnx_bytes or 0) / 2**20
             report.line(
                 f"{trial.candidate} {_setting(trial.params)}: graph {size:.2f} MiB, "
@@ -321,7 +317,7 @@ def _choose(
 
     for trial in near[:MAX_FINALISTS]:
         measure(trial)
-    within = [t for t in near if id(t) in graphs]
+    within = [t for t in near if id(t) in servable_ids]
     if within:
         chosen = min(within, key=lambda t: (t.onnx_bytes or 0, t.latency_ms or 0.0))
         rule = (
@@ -332,9 +328,9 @@ def _choose(
     else:  # every near setting is over the budgets: the best of the others that is not
         for trial in [t for t in full if t not in near][:MAX_FINALISTS]:
             measure(trial)
-            if id(trial) in graphs:
+            if id(trial) in servable_ids:
                 break
-        servable = [t for t in full if id(t) in graphs]
+        servable = [t for t in full if id(t) in servable_ids]
         if not servable:
             raise ValueError(
                 f"no setting fits the serving budgets ({MAX_ONNX_MIB:g} MiB graph, "
@@ -348,7 +344,7 @@ def _choose(
     for trial in full:
         if trial.onnx_bytes is None and not trial.note.startswith("no ONNX") and report.left() > 0:
             _measure(trial, schema, task, frame, target, seed, sample_features)
-    return chosen, rule, graphs[id(chosen)]
+    return chosen, rule
 
 
 def _measure(
@@ -359,8 +355,9 @@ def _measure(
     target: np.ndarray,
     seed: int,
     sample_features: Features,
-) -> bytes | None:
-    """Fit ``trial``'s pipeline on every row, convert it, time a row: its graph, or None."""
+) -> bool:
+    """Fit ``trial``'s pipeline on every row, convert it, time a row (recorded on the
+    trial): whether its graph is within the serving budgets."""
     with quiet_convergence():
         pipeline = build_pipeline(trial.candidate, schema, task, seed, trial.params)
         pipeline.fit(frame, target)
@@ -368,18 +365,18 @@ def _measure(
         graph = onnx_export.convert(pipeline, schema, task)
     except Exception as exc:
         trial.note = f"no ONNX graph: {exc}"[:300]
-        return None
+        return False
     trial.onnx_bytes = len(graph)
     classes = list(pipeline.classes_) if task == "classification" else None
     served = OnnxPredictor(graph, schema, task, classes)
     trial.latency_ms = row_latency_ms(served, sample_features)
     if trial.onnx_bytes > MAX_ONNX_MIB * 2**20:
         trial.note = f"graph {trial.onnx_bytes / 2**20:.1f} MiB, over {MAX_ONNX_MIB:g} MiB"
-        return None
+        return False
     if trial.latency_ms > MAX_LATENCY_MS:
         trial.note = f"1-row {trial.latency_ms:.2f} ms, over {MAX_LATENCY_MS:g} ms"
-        return None
-    return graph
+        return False
+    return True
 
 
 def row_latency_ms(served: OnnxPredictor, features: Features) -> float:
