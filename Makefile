@@ -24,7 +24,7 @@ UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run monitor test test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
+.PHONY: help setup tools run monitor test test-browser proxy test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,15 @@ monitor: $(STAMP)  ## Drift reports now, from `make run`'s profiles (MONITOR_ARG
 
 test: $(STAMP) $(CLIENTS_STAMP)  ## Run the whole test suite (all but the tests marked large)
 	$(PY) -m pytest
+
+test-browser: $(STAMP)  ## The try-it page in headless Chromium (installs Debian's chromium as root)
+	chromium=$$(infra/ensure-chromium.sh) && CHROMIUM=$$chromium $(PY) -m pytest -m browser
+
+# The try-it page of a deployed, IAM-protected API on 127.0.0.1 (every request signed).
+PROXY_PORT ?= 8080
+proxy: $(STAMP)  ## Serve a deployed stack's try-it page on 127.0.0.1:8080 (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make proxy STACK=<stack name> [PROXY_PORT=8080]"; exit 2; }
+	$(PY) -m infra.signing_proxy --stack $(STACK) --port $(PROXY_PORT)
 
 test-slow: $(STAMP)  ## The tests marked large: a 2 GB CSV scored in flat memory (minutes)
 	$(PY) -m pytest -m large -s

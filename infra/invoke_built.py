@@ -62,6 +62,10 @@ def expected_ok(name: str, response: dict[str, Any]) -> str | None:
         status = 400 if "malformed" in name else 200
         if response.get("statusCode") != status:
             return f"status {response.get('statusCode')}, expected {status}: {response.get('body')}"
+        if "page" in name:  # the try-it page: HTML, not JSON
+            text = str(response.get("body"))
+            page = text.lstrip().lower().startswith("<!doctype html>") and "try.js" in text
+            return None if page else f"expected the try-it page: {text[:200]}"
         body = json.loads(response["body"])
         if status == 200 and "predict" in name and len(body.get("predictions", [])) != 2:
             return f"expected 2 predictions: {body}"

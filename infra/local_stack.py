@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -42,6 +43,9 @@ MODEL_NAME = "wine-quality"
 CLASSIFIER_NAME = "wine-quality-class"
 ALIAS = "production"
 DEMO_DATA = ROOT / "data" / "winequality-red.csv"
+#: The third model: handwritten digits, 8 x 8 pixels (the try-it page draws them).
+DIGITS_NAME = "digits"
+DIGITS_DATA = ROOT / "data" / "digits.csv"
 
 #: Seconds the queue poller waits after a failed ReceiveMessage, doubling after each
 #: further failure up to the maximum, and back to the first after a success.
@@ -336,11 +340,17 @@ def main(argv: list[str] | None = None) -> int:
     from predictor.settings import RegistryLocation, Settings
     from training.job import TrainingConfig, run_training
 
-    def train(name: str, candidates: tuple[str, ...], task: Task | None = None) -> Any:
-        """Train ``name`` on the demo data and promote it to ALIAS."""
+    def train(
+        name: str,
+        candidates: tuple[str, ...],
+        task: Task | None = None,
+        data: Path = DEMO_DATA,
+        target: str = "quality",
+    ) -> Any:
+        """Train ``name`` on ``data`` and promote it to ALIAS."""
         config = TrainingConfig(
-            data=str(DEMO_DATA),
-            target="quality",
+            data=str(data),
+            target=target,
             name=name,
             registry=RegistryLocation(MODEL_BUCKET),
             task=task,
@@ -355,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary(), flush=True)
     print(f"Training a second model, {CLASSIFIER_NAME} (quality as classes) ...", flush=True)
     classifier = train(CLASSIFIER_NAME, ("linear",), "classification")
+    print(f"Training a third model, {DIGITS_NAME} (8 x 8 handwritten digits) ...", flush=True)
+    digits = train(DIGITS_NAME, ("linear",), "classification", DIGITS_DATA, "digit")
 
     from batch import app as batch_app
     from realtime import app
@@ -386,8 +398,11 @@ Ready in {time.monotonic() - started:.1f} s.
   S3 (moto)     {endpoint}   buckets: {MODEL_BUCKET}, {DATA_BUCKET}
   realtime API  {api_url}     model {MODEL_NAME}@{ALIAS} = {result.manifest["version"]}
                 also {CLASSIFIER_NAME}@{ALIAS} = {classifier.manifest["version"]}
+                and {DIGITS_NAME}@{ALIAS} = {digits.manifest["version"]}
 
-Try:
+Try it in a browser: {api_url}/
+
+Or from a terminal:
   curl -s {api_url}/health
   curl -s {api_url}/model
   curl -s -X POST {api_url}/predict -H 'content-type: application/json' \\

@@ -357,9 +357,14 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     comparison = _compare_with_holder(
         config, registry, task, served, holdout_features, y_holdout, new_value, version
     )
+    figures = report.holdout_figures(
+        task, fitted_without_holdout, x_holdout, y_holdout, config.seed
+    )
+    # The model card of the try-it page shows it without reading the report.
+    manifest["importance"] = figures["permutation_importance"]
     document = report.report_document(
         {**manifest, "name": config.name, "version": version},
-        report.holdout_figures(task, fitted_without_holdout, x_holdout, y_holdout, config.seed),
+        figures,
         report.data_summary(inputs, target_series, task),
         comparison,
     )

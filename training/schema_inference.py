@@ -30,6 +30,7 @@ def infer_schema(frame: pd.DataFrame, max_categories: int = 1000) -> FeatureSche
                     nullable=nullable,
                     minimum=float(present.min()) if len(present) else None,
                     maximum=float(present.max()) if len(present) else None,
+                    median=float(present.median()) if len(present) else None,
                 )
             )
             continue

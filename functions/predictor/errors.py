@@ -117,5 +117,9 @@ class UnknownModelError(RequestError, status=404, type="model_not_found"):
     """A model (or version) this function does not serve, or the registry does not hold."""
 
 
+class NotFoundError(RequestError, status=404, type="not_found"):
+    """A page, asset or report that does not exist (or does not exist yet)."""
+
+
 class NotAcceptableError(RequestError, status=406, type="not_acceptable"):
     """An Accept header that allows none of the response formats."""

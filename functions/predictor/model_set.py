@@ -89,6 +89,11 @@ class ModelSet:
         self._caches: OrderedDict[Key, ModelCache] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def reader(self) -> RegistryReader:
+        """The registry the models are read from (their other artifacts: the report)."""
+        return self._reader
+
     # ----- the allowlist -------------------------------------------------------------
     def allows(self, name: str) -> bool:
         """Whether ``name`` is a valid registry name that one of the patterns matches."""

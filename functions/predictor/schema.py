@@ -39,6 +39,9 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     categories: tuple[str, ...] | None = None
+    #: The training median of a numeric column (the try-it page's placeholder); None in
+    #: manifests written before it was recorded.
+    median: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in the manifest."""
@@ -50,6 +53,8 @@ class ColumnSpec:
         }
         if self.kind == NUMERIC:
             out["min"], out["max"] = self.minimum, self.maximum
+            if self.median is not None:
+                out["median"] = self.median
         else:
             out["categories"] = list(self.categories or ())
         return out
@@ -69,6 +74,7 @@ class ColumnSpec:
             minimum=data.get("min"),
             maximum=data.get("max"),
             categories=tuple(categories) if categories is not None else None,
+            median=data.get("median"),
         )
 
 

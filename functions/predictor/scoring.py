@@ -160,6 +160,7 @@ PUBLIC_MANIFEST_KEYS: Sequence[str] = (
     "metrics",
     "versions",
     "onnx",
+    "importance",
 )
 
 

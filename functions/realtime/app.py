@@ -13,6 +13,9 @@ Routes (each protocol's answers and errors in :mod:`realtime.service`):
 
 * this API's own: ``POST /predict``, ``POST /models/{name}/predict``, ``GET /models``,
   ``GET /models/{name}``, ``GET /model``, ``GET /health``, ``GET /openapi.json``;
+* the try-it page (:mod:`realtime.try_page`): ``GET /``, ``GET /assets/{file}``,
+  ``GET /models/{name}/card``, ``GET /models/{name}/report`` (training),
+  ``GET /models/{name}/drift`` (the latest drift report);
 * MLflow and SageMaker: ``POST /invocations``, ``GET /ping``;
 * the Open Inference Protocol (KServe V2): ``GET /v2``, ``GET /v2/health/{live,ready}``,
   ``GET /v2/models/{name}[/versions/{version}][/ready]``, ``POST .../infer``.
@@ -38,7 +41,7 @@ from predictor.open_inference import model_metadata, server_metadata
 from predictor.registry import LoadedModel
 from predictor.runtime import Runtime
 from predictor.scoring import public_manifest
-from realtime import service
+from realtime import service, try_page
 from realtime.emf import PredictionMetricsLine
 from realtime.openapi import API_VERSION, OPENAPI_DOCUMENT
 from realtime.service import JSON, Answer, HttpRequest, container, model_headers
@@ -183,6 +186,51 @@ def health() -> Response[str]:
 def openapi() -> Response[str]:
     """The OpenAPI 3.1 document of this API."""
     return _json(200, OPENAPI_DOCUMENT)
+
+
+# ----- the try-it page ----------------------------------------------------------------
+def _page(body: str, content_type: str, headers: dict[str, str]) -> Response[str]:
+    return Response(status_code=200, content_type=content_type, body=body, headers=headers)
+
+
+@app.get("/")
+def try_it() -> Response[str]:
+    """The try-it page: a form, a CSV upload and a model card for each served model."""
+    return _page(try_page.static_text(try_page.PAGE_FILE), try_page.HTML, try_page.PAGE_HEADERS)
+
+
+@app.get("/assets/<file>")
+def page_asset(file: str) -> Response[str]:
+    """The page's script and style sheet."""
+    text, content_type = try_page.asset(file)
+    return _page(text, content_type, try_page.PAGE_HEADERS)
+
+
+@app.get("/models/<name>/card")
+def model_card(name: str) -> Response[str]:
+    """What the page shows of a model: facts, form fields, limits, report links."""
+    runtime = _runtime()
+    model = current_model(name)
+    drift = try_page.drift_report_exists(runtime.s3, runtime.settings.capture_bucket, model.name)
+    card = try_page.model_card(model, runtime.settings, has_drift_report=drift)
+    return _json(200, card, model_headers(model))
+
+
+@app.get("/models/<name>/report")
+def training_report(name: str) -> Response[str]:
+    """The served version's training report (HTML)."""
+    model = current_model(name)
+    body = try_page.training_report(_runtime().models.reader, model)
+    return _page(body, try_page.HTML, {**try_page.REPORT_HEADERS, **model_headers(model)})
+
+
+@app.get("/models/<name>/drift")
+def drift_report(name: str) -> Response[str]:
+    """The model's latest drift report (HTML)."""
+    runtime = _runtime()
+    model = current_model(name)
+    body = try_page.drift_report(runtime.s3, runtime.settings.capture_bucket, model.name)
+    return _page(body, try_page.HTML, try_page.REPORT_HEADERS)
 
 
 # ----- MLflow and SageMaker ---------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from predictor.open_inference import DATATYPES
 
 #: The version of this API (the document's and ``GET /v2``'s).
-API_VERSION = "1.1.0"
+API_VERSION = "1.2.0"
 
 _CELL: dict[str, Any] = {"type": ["number", "string", "boolean", "null"]}
 _NAME_PATTERN: dict[str, Any] = {
@@ -217,6 +217,83 @@ def _v2_infer(operation_id: str, *parameters: Any) -> dict[str, Any]:
     }
 
 
+def _page(operation_id: str, summary: str, media_types: tuple[str, ...], *parameters: Any) -> Any:
+    """A route of the try-it page: text (HTML, a script, a style sheet), or a JSON error."""
+    missing = {
+        "description": "No such asset; a model this function does not serve; or a report "
+        "that does not exist (yet)",
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+    responses: dict[str, Any] = {
+        "200": {
+            "description": summary,
+            "content": {media_type: {"schema": {"type": "string"}} for media_type in media_types},
+        },
+    }
+    if parameters:
+        responses.update({"404": missing, **_errors("Error", "503")})
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "parameters": list(parameters),
+            "responses": responses,
+        }
+    }
+
+
+_HTML = ("text/html",)
+_MODEL_CARD: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "version", "task", "features", "metrics", "limits", "links"],
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "string"},
+        "created_at": {"type": ["string", "null"]},
+        "task": {"enum": ["regression", "classification"]},
+        "target": {"type": ["string", "null"]},
+        "estimator": {"type": ["string", "null"]},
+        "classes": {"type": ["array", "null"]},
+        "features": {
+            "type": "array",
+            "description": "the schema's columns, in model order (numeric ones with min, "
+            "max and median; categorical ones with their categories)",
+            "items": {"type": "object", "required": ["name", "kind", "nullable"]},
+        },
+        "metrics": {"type": "object"},
+        "importance": {
+            "type": ["array", "null"],
+            "description": "holdout permutation importance of each column, largest first",
+        },
+        "image": {
+            "type": ["object", "null"],
+            "description": "the pixel grid of a model whose columns are p_<row>_<column>",
+        },
+        "limits": {
+            "type": "object",
+            "required": ["max_rows", "max_bytes"],
+            "properties": {"max_rows": {"type": "integer"}, "max_bytes": {"type": "integer"}},
+        },
+        "links": {
+            "type": "object",
+            "required": ["predict", "report", "drift"],
+            "description": "paths relative to the API's root",
+            "properties": {
+                "predict": {"type": "string"},
+                "report": {"type": ["string", "null"]},
+                "drift": {"type": ["string", "null"]},
+            },
+        },
+    },
+}
+_ASSET = {
+    "name": "file",
+    "in": "path",
+    "required": True,
+    "description": "one of the page's assets",
+    "schema": {"enum": ["try.js", "try.css"]},
+}
+
 _HEALTH = {
     "type": "object",
     "required": ["status", "model"],
@@ -290,6 +367,24 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         ),
         "/openapi.json": _get(
             "openapi", "This document", {"type": "object"}, [], {}, headers=False
+        ),
+        # ----- the try-it page
+        "/": _page("tryPage", "The try-it page (HTML; its script and style under /assets)", _HTML),
+        "/assets/{file}": _page(
+            "pageAsset", "The page's script or style sheet", ("text/javascript", "text/css"), _ASSET
+        ),
+        "/models/{name}/card": _get(
+            "modelCard",
+            "What the page shows of a model: facts, form fields, limits, report links",
+            _MODEL_CARD,
+            [_NAME],
+            _errors("Error", "404", "503"),
+        ),
+        "/models/{name}/report": _page(
+            "trainingReport", "The served version's training report", _HTML, _NAME
+        ),
+        "/models/{name}/drift": _page(
+            "driftReport", "The model's latest drift report", _HTML, _NAME
         ),
         # ----- MLflow and SageMaker
         "/invocations": _scoring(

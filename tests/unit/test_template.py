@@ -109,13 +109,20 @@ def test_realtime_reads_only_models_and_writes_only_monitoring_captures(
         f"${{DataBucket.Arn}}/{PROFILES}*",
         f"${{DataBucket.Arn}}/{CAPTURE}*",
     ]
-    (objects,) = grants["s3:GetObject"]
-    assert "ModelBucket" in objects
-    assert f"/{MODEL_PREFIX}/*" in objects
-    listing = next(
-        s for s in role_statements(expanded, "RealtimeFunction") if actions(s) == ["s3:ListBucket"]
+    # The models, and (for the try-it page's link) the latest drift reports.
+    assert sorted(grants["s3:GetObject"]) == sorted(
+        [
+            json.dumps({"Fn::Sub": f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*"}),
+            json.dumps({"Fn::Sub": f"${{DataBucket.Arn}}/{REPORTS}*"}),
+        ]
     )
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{MODEL_PREFIX}/*"}}
+    listings = [
+        s for s in role_statements(expanded, "RealtimeFunction") if actions(s) == ["s3:ListBucket"]
+    ]
+    assert sorted(json.dumps(s["Condition"]) for s in listings) == sorted(
+        json.dumps({"StringLike": {"s3:prefix": prefix}})
+        for prefix in (f"{MODEL_PREFIX}/*", f"{REPORTS}*")
+    )
 
 
 def test_batch_reads_models_and_inputs_and_writes_only_its_prefixes(

@@ -1,0 +1,770 @@
+// The try-it page. Everything it shows comes from the API it is served by: the models
+// (GET models), each model's card (GET models/{name}/card) and predictions (POST
+// models/{name}/predict). Values from the manifest are only ever inserted as text.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const state = { card: null, loading: 0 };
+  // Pages of the CSV that API Gateway throttled (429) or that met a 503 are sent again
+  // this many times, waiting a little longer each time.
+  const RETRIES = 4;
+
+  // ----- small DOM helpers (text only, never HTML) -------------------------------------
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "className") node.className = value;
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function clear(node) {
+    node.replaceChildren();
+    return node;
+  }
+
+  function formatNumber(value, digits = 4) {
+    if (typeof value !== "number" || !Number.isFinite(value)) return String(value);
+    if (Number.isInteger(value)) return String(value);
+    const magnitude = Math.abs(value);
+    if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-3)) return value.toExponential(3);
+    return String(Number(value.toPrecision(digits)));
+  }
+
+  function bars(list, items, topIndex) {
+    // items: [{label, share (0..1 of the track), text}]
+    clear(list);
+    items.forEach((item, index) => {
+      const fill = el("span", { className: "fill" });
+      fill.style.width = `${Math.max(0, Math.min(1, item.share)) * 100}%`;
+      list.append(
+        el(
+          "li",
+          { className: index === topIndex ? "top" : null },
+          el("span", { className: "label" }, item.label),
+          el("span", { className: "track", "aria-hidden": "true" }, fill),
+          el("span", { className: "value" }, item.text),
+        ),
+      );
+    });
+  }
+
+  // ----- the API ------------------------------------------------------------------------
+  async function api(path, options = {}) {
+    let response;
+    try {
+      response = await fetch(path, { ...options, headers: { accept: "application/json", ...(options.headers || {}) } });
+    } catch (error) {
+      return { status: 0, body: null, message: `the API cannot be reached (${error.message})` };
+    }
+    const text = await response.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch (error) {
+      body = null;
+    }
+    const message =
+      body && body.error && typeof body.error === "object"
+        ? body.error.message
+        : body && typeof body.message === "string"
+          ? body.message
+          : `${response.status} ${response.statusText}`;
+    return { status: response.status, body, message };
+  }
+
+  function errorDetails(result) {
+    const details = result.body && result.body.error && result.body.error.details;
+    return Array.isArray(details) ? details : [];
+  }
+
+  // ----- CSV ------------------------------------------------------------------------------
+  function csvField(value, delimiter = ",") {
+    const text = String(value);
+    const special = text.includes(delimiter) || /["\r\n]/.test(text) || text !== text.trim();
+    return special ? `"${text.replace(/"/g, '""')}"` : text;
+  }
+
+  // The delimiter of a file: the one of , ; tab | found most often outside quotes in its
+  // first line (the wine data uses semicolons).
+  function sniffDelimiter(text) {
+    let quoted = false;
+    const counts = { ",": 0, ";": 0, "\t": 0, "|": 0 };
+    for (const char of text.slice(0, 65536)) {
+      if (char === '"') quoted = !quoted;
+      else if (!quoted && (char === "\n" || char === "\r")) break;
+      else if (!quoted && char in counts) counts[char] += 1;
+    }
+    return Object.entries(counts).reduce((best, entry) => (entry[1] > best[1] ? entry : best), [",", 0])[0];
+  }
+
+  // Split CSV text into records as RFC 4180 reads it (quoted fields may hold commas and
+  // line breaks). Each record keeps its exact text, the file line it starts on and its
+  // fields; blank lines are skipped, as the API skips them.
+  function* csvRecords(text, delimiter) {
+    let start = 0;
+    let line = 1;
+    let position = 0;
+    const length = text.length;
+    if (text.charCodeAt(0) === 0xfeff) start = position = 1;
+    while (start < length) {
+      const fields = [];
+      let field = "";
+      let quoted = false;
+      let recordLine = line;
+      let end = -1;
+      let next = length;
+      position = start;
+      let fieldStart = true;
+      while (position < length) {
+        const char = text[position];
+        if (quoted) {
+          if (char === '"') {
+            if (text[position + 1] === '"') {
+              field += '"';
+              position += 2;
+              continue;
+            }
+            quoted = false;
+          } else {
+            if (char === "\n") line += 1;
+            field += char;
+          }
+          position += 1;
+          continue;
+        }
+        if (char === '"' && fieldStart) {
+          quoted = true;
+          fieldStart = false;
+          position += 1;
+          continue;
+        }
+        if (char === delimiter) {
+          fields.push(field);
+          field = "";
+          fieldStart = true;
+          position += 1;
+          continue;
+        }
+        if (char === "\r" || char === "\n") {
+          end = position;
+          next = position + (char === "\r" && text[position + 1] === "\n" ? 2 : 1);
+          line += 1;
+          break;
+        }
+        field += char;
+        fieldStart = false;
+        position += 1;
+      }
+      if (end < 0) end = length;
+      fields.push(field);
+      const raw = text.slice(start, end);
+      start = next;
+      if (raw.trim() === "") continue;
+      yield { raw, line: recordLine, fields, unterminated: quoted };
+    }
+  }
+
+  // ----- loading a model ------------------------------------------------------------------
+  async function loadModels() {
+    const result = await api("models");
+    if (result.status !== 200) {
+      $("status").textContent = `The models cannot be listed: ${result.message}`;
+      return;
+    }
+    const models = result.body.models || [];
+    const select = clear($("model"));
+    for (const model of models) {
+      select.append(el("option", { value: model.name }, model.default ? `${model.name} (default)` : model.name));
+    }
+    $("chooser").hidden = models.length < 2;
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("model");
+    if (wanted && models.some((model) => model.name === wanted)) select.value = wanted;
+    select.addEventListener("change", () => {
+      history.replaceState(null, "", `#model=${encodeURIComponent(select.value)}`);
+      loadCard(select.value);
+    });
+    // A link or the history to another #model=<name> shows that model.
+    window.addEventListener("hashchange", () => {
+      const named = new URLSearchParams(location.hash.slice(1)).get("model");
+      if (named && named !== select.value && models.some((model) => model.name === named)) {
+        select.value = named;
+        loadCard(named);
+      }
+    });
+    if (models.length) await loadCard(select.value);
+    else $("status").textContent = "This function serves no model.";
+  }
+
+  async function loadCard(name) {
+    const ticket = ++state.loading;
+    $("status").textContent = `Loading ${name}...`;
+    const result = await api(`models/${encodeURIComponent(name)}/card`);
+    if (ticket !== state.loading) return; // another model was chosen meanwhile
+    if (result.status !== 200) {
+      $("status").textContent = `${name} cannot be shown: ${result.message}`;
+      $("main").hidden = true;
+      return;
+    }
+    const card = result.body;
+    state.card = card;
+    renderCard(card);
+    renderForm(card);
+    renderDrawing(card);
+    resetCsv();
+    $("main").hidden = false;
+    $("status").textContent = `${card.name}, version ${card.version}: ready.`;
+    document.title = `${card.name} - try the model`;
+  }
+
+  // ----- the model card -------------------------------------------------------------------
+  function renderCard(card) {
+    const facts = clear($("facts"));
+    const trained = card.created_at ? new Date(card.created_at) : null;
+    const rows = [
+      ["Model", card.name],
+      ["Version", card.version],
+      ["Trained", trained && !Number.isNaN(trained.getTime()) ? el("time", { datetime: card.created_at }, trained.toLocaleString()) : "unknown"],
+      ["Predicts", `${card.target} (${card.task})`],
+      ["Estimator", card.estimator],
+    ];
+    if (card.classes) rows.push(["Classes", card.classes.join(", ")]);
+    for (const [term, value] of rows) facts.append(el("dt", {}, term), el("dd", {}, value));
+
+    const metrics = card.metrics || {};
+    const body = clear($("metrics").tBodies[0]);
+    const names = Object.keys(metrics.holdout || {});
+    names.sort((a, b) => (b === metrics.primary) - (a === metrics.primary));
+    for (const name of names) {
+      const baseline = (metrics.baseline || {})[name];
+      body.append(
+        el(
+          "tr",
+          { className: name === metrics.primary ? "primary" : null },
+          el("th", { scope: "row" }, name === metrics.primary ? `${name} (primary)` : name),
+          el("td", { className: "num" }, formatNumber(metrics.holdout[name])),
+          el("td", { className: "num" }, baseline === undefined ? "-" : formatNumber(baseline)),
+        ),
+      );
+    }
+    $("baseline-head").textContent = card.task === "classification" ? "Baseline (the most frequent class)" : "Baseline (the training mean)";
+
+    const importance = Array.isArray(card.importance) ? card.importance.slice(0, 12) : [];
+    $("importance-title").hidden = $("importance-hint").hidden = $("importance").hidden = !importance.length;
+    const largest = Math.max(...importance.map((item) => item.mean), 1e-12);
+    bars(
+      $("importance"),
+      importance.map((item) => ({ label: item.column, share: item.mean / largest, text: formatNumber(item.mean, 3) })),
+      0,
+    );
+
+    const links = clear($("links"));
+    if (card.links.report) links.append(el("a", { href: card.links.report }, "Training report"));
+    if (card.links.drift) links.append(el("a", { href: card.links.drift }, "Latest drift report"));
+    if (!card.links.report && !card.links.drift) links.append("No training or drift report is published for this version.");
+  }
+
+  // ----- one row --------------------------------------------------------------------------
+  function hintOf(feature) {
+    if (feature.kind === "categorical") {
+      return `${feature.categories.length} categories${feature.nullable ? ", may be left empty" : ""}`;
+    }
+    const parts = [];
+    if (feature.min !== null && feature.min !== undefined) parts.push(`${formatNumber(feature.min)} to ${formatNumber(feature.max)}`);
+    if (feature.median !== null && feature.median !== undefined) parts.push(`median ${formatNumber(feature.median)}`);
+    if (feature.nullable) parts.push("may be left empty");
+    return parts.length ? `Training data: ${parts.join(", ")}` : "";
+  }
+
+  function renderForm(card) {
+    const fields = clear($("fields"));
+    fields.classList.toggle("pixels", Boolean(card.image));
+    state.inputs = new Map();
+    card.features.forEach((feature, index) => {
+      const id = `feature-${index}`;
+      const hint = hintOf(feature);
+      let input;
+      if (feature.kind === "categorical") {
+        input = el("select", { id, name: feature.name });
+        input.append(el("option", { value: "" }, feature.nullable ? "(missing)" : "Choose..."));
+        for (const category of feature.categories) input.append(el("option", { value: category }, category));
+      } else {
+        const placeholder =
+          feature.median !== null && feature.median !== undefined
+            ? formatNumber(feature.median)
+            : feature.min !== null && feature.min !== undefined
+              ? `${formatNumber(feature.min)}-${formatNumber(feature.max)}`
+              : "";
+        input = el("input", { id, name: feature.name, type: "text", inputmode: "decimal", autocomplete: "off", placeholder, spellcheck: "false" });
+      }
+      const describedBy = [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+      input.setAttribute("aria-describedby", describedBy);
+      if (!feature.nullable) input.setAttribute("aria-required", "true");
+      const field = el(
+        "div",
+        { className: "field" },
+        el("label", { for: id }, feature.name),
+        input,
+        hint && !card.image ? el("span", { id: `${id}-hint`, className: "hint" }, hint) : null,
+        el("span", { id: `${id}-error`, className: "error", role: "alert" }),
+      );
+      if (hint && card.image) input.setAttribute("title", hint);
+      if (card.image) input.setAttribute("aria-describedby", `${id}-error`);
+      fields.append(field);
+      state.inputs.set(feature.name, { input, error: field.lastChild });
+    });
+    const medians = card.features.every((feature) => feature.kind === "categorical" || (feature.median !== null && feature.median !== undefined));
+    $("medians").hidden = Boolean(card.image) || !medians;
+    $("fields-summary").textContent = card.image ? `Pixel values (${card.features.length} fields)` : `Features (${card.features.length})`;
+    $("fields-box").open = !card.image;
+    clearResult();
+  }
+
+  // Every number at its training median and every category at its first value: a row to
+  // start from.
+  function fillMedians() {
+    for (const feature of state.card.features) {
+      const { input } = state.inputs.get(feature.name);
+      input.value = feature.kind === "categorical" ? feature.categories[0] || "" : String(feature.median);
+    }
+    clearResult();
+  }
+
+  function clearResult() {
+    $("prediction").textContent = "";
+    clear($("probabilities"));
+    $("form-error").textContent = "";
+    for (const { input, error } of state.inputs.values()) {
+      input.removeAttribute("aria-invalid");
+      error.textContent = "";
+    }
+  }
+
+  function showFieldErrors(details, fallback) {
+    const general = [];
+    let first = null;
+    for (const detail of details) {
+      const target = detail.column !== null && detail.column !== undefined ? state.inputs.get(detail.column) : null;
+      if (!target) {
+        general.push(detail.column ? `${detail.column}: ${detail.reason}` : detail.reason);
+        continue;
+      }
+      target.input.setAttribute("aria-invalid", "true");
+      target.error.textContent = detail.reason;
+      if (!first) first = target.input;
+    }
+    if (general.length || !first) $("form-error").textContent = general.length ? general.join("; ") : fallback;
+    if (first) {
+      if (state.card.image) $("fields-box").open = true;
+      first.focus();
+    }
+  }
+
+  async function predictOne(event) {
+    if (event) event.preventDefault();
+    const card = state.card;
+    if (!card) return;
+    clearResult();
+    const names = card.features.map((feature) => feature.name);
+    const values = names.map((name) => state.inputs.get(name).input.value.trim());
+    const body = `${names.map(csvField).join(",")}\n${values.map(csvField).join(",")}\n`;
+    $("predict").disabled = true;
+    const started = performance.now();
+    const result = await api(card.links.predict, { method: "POST", headers: { "content-type": "text/csv" }, body });
+    $("predict").disabled = false;
+    if (result.status !== 200) {
+      showFieldErrors(errorDetails(result), result.message);
+      return;
+    }
+    const prediction = result.body.predictions[0];
+    const elapsed = performance.now() - started;
+    $("prediction").textContent = `${card.target}: ${typeof prediction === "number" ? formatNumber(prediction) : prediction}`;
+    $("prediction").setAttribute("data-ms", elapsed.toFixed(1));
+    const probabilities = result.body.probabilities && result.body.probabilities[0];
+    if (probabilities) {
+      const entries = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
+      bars(
+        $("probabilities"),
+        entries.map(([label, p]) => ({ label, share: p, text: `${(p * 100).toFixed(1)}%` })),
+        0,
+      );
+    }
+  }
+
+  // ----- the drawing canvas (an image model: p_<row>_<column> pixels) ------------------------
+  // A drawing is kept as its strokes (lists of points). The pixels are made as the digits
+  // data's were: the strokes scaled to fill the grid's height or width (keeping their
+  // shape), drawn with a pen about a fifth of that size, and on a grid 4 times finer the
+  // inked share of each 4 x 4 block scaled to the training maximum (16 for digits).
+  // So a digit gives the same pixels however large it was drawn.
+  const drawing = { strokes: [], cursor: [0, 0], down: false, focused: false };
+  const FINE = 4;
+  const PEN_SHARE = 0.22;
+
+  function renderDrawing(card) {
+    $("drawing").hidden = !card.image;
+    if (!card.image) return;
+    drawing.size = card.image.rows;
+    drawing.ink = card.image.ink;
+    clearDrawing();
+  }
+
+  function clearDrawing() {
+    drawing.strokes = [];
+    drawing.cursor = [0, 0];
+    show();
+    updatePixels(false);
+    clearResult();
+  }
+
+  function paint(context, strokes, pen) {
+    context.strokeStyle = "#000";
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.lineWidth = pen;
+    for (const points of strokes) {
+      context.beginPath();
+      context.moveTo(points[0][0], points[0][1]);
+      for (const [x, y] of points) context.lineTo(x, y);
+      context.stroke();
+    }
+  }
+
+  function show() {
+    const canvas = $("canvas");
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    paint(context, drawing.strokes, canvas.width / 9);
+    if (drawing.focused) {
+      const step = canvas.width / drawing.size;
+      context.strokeStyle = "#f2a900";
+      context.lineWidth = 3;
+      context.strokeRect(drawing.cursor[1] * step + 1.5, drawing.cursor[0] * step + 1.5, step - 3, step - 3);
+    }
+  }
+
+  function point(event) {
+    const canvas = $("canvas");
+    const box = canvas.getBoundingClientRect();
+    return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
+  }
+
+  function pixelValues() {
+    const size = drawing.size;
+    const points = drawing.strokes.flat();
+    if (!points.length) return new Array(size * size).fill(0);
+    const xs = points.map((p) => p[0]);
+    const ys = points.map((p) => p[1]);
+    const [left, right, top, bottom] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const fine = size * FINE;
+    const pen = fine * PEN_SHARE;
+    const extent = Math.max(right - left, bottom - top);
+    const scale = extent > 0 ? (fine - pen) / extent : 1;
+    const small = document.createElement("canvas");
+    small.width = small.height = fine;
+    const context = small.getContext("2d", { willReadFrequently: true });
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, fine, fine);
+    const centre = [(left + right) / 2, (top + bottom) / 2];
+    const placed = drawing.strokes.map((stroke) => stroke.map(([x, y]) => [fine / 2 + (x - centre[0]) * scale, fine / 2 + (y - centre[1]) * scale]));
+    paint(context, placed, pen);
+    const pixels = context.getImageData(0, 0, fine, fine).data;
+    const values = [];
+    for (let row = 0; row < size; row += 1) {
+      for (let column = 0; column < size; column += 1) {
+        let inked = 0;
+        for (let y = row * FINE; y < (row + 1) * FINE; y += 1) {
+          for (let x = column * FINE; x < (column + 1) * FINE; x += 1) {
+            if (pixels[(y * fine + x) * 4] < 128) inked += 1;
+          }
+        }
+        values.push(Math.round((inked / (FINE * FINE)) * drawing.ink));
+      }
+    }
+    return values;
+  }
+
+  function updatePixels(predict) {
+    const values = pixelValues();
+    state.card.features.forEach((feature, index) => {
+      state.inputs.get(feature.name).input.value = String(values[index]);
+    });
+    const preview = $("preview");
+    const context = preview.getContext("2d");
+    const cell = preview.width / drawing.size;
+    values.forEach((value, index) => {
+      const shade = Math.round(255 - (value / drawing.ink) * 255);
+      context.fillStyle = `rgb(${shade},${shade},${shade})`;
+      context.fillRect((index % drawing.size) * cell, Math.floor(index / drawing.size) * cell, cell, cell);
+    });
+    const inked = values.filter((value) => value > 0).length;
+    const [row, column] = drawing.cursor;
+    $("canvas").setAttribute("aria-label", `Drawing area, ${drawing.size} by ${drawing.size} squares; ${inked} pixels inked; cursor at row ${row + 1}, column ${column + 1}`);
+    if (predict) predictOne();
+  }
+
+  // The keyboard: Space puts a dot in the cursor's square, Delete takes out every point of
+  // the drawing in that square (splitting the strokes it cut).
+  function setCell(inked) {
+    const step = $("canvas").width / drawing.size;
+    const [row, column] = drawing.cursor;
+    if (inked) {
+      drawing.strokes.push([[(column + 0.5) * step, (row + 0.5) * step]]);
+    } else {
+      const inside = ([x, y]) => Math.floor(x / step) === column && Math.floor(y / step) === row;
+      const kept = [];
+      for (const stroke of drawing.strokes) {
+        let piece = [];
+        for (const p of stroke) {
+          if (inside(p)) {
+            if (piece.length) kept.push(piece);
+            piece = [];
+          } else {
+            piece.push(p);
+          }
+        }
+        if (piece.length) kept.push(piece);
+      }
+      drawing.strokes = kept;
+    }
+    show();
+    updatePixels(true);
+  }
+
+  function bindDrawing() {
+    const canvas = $("canvas");
+    canvas.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      drawing.down = true;
+      drawing.strokes.push([point(event)]);
+      show();
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!drawing.down) return;
+      drawing.strokes[drawing.strokes.length - 1].push(point(event));
+      show();
+    });
+    const finish = () => {
+      if (!drawing.down) return;
+      drawing.down = false;
+      updatePixels(true);
+    };
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+    canvas.addEventListener("keydown", (event) => {
+      const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+      if (moves[event.key]) {
+        const [dr, dc] = moves[event.key];
+        const limit = drawing.size - 1;
+        drawing.cursor = [Math.max(0, Math.min(limit, drawing.cursor[0] + dr)), Math.max(0, Math.min(limit, drawing.cursor[1] + dc))];
+        show();
+        updatePixels(false);
+      } else if (event.key === " " || event.key === "Enter") {
+        setCell(true);
+      } else if (event.key === "Delete" || event.key === "Backspace") {
+        setCell(false);
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+    canvas.addEventListener("focus", () => {
+      drawing.focused = true;
+      show();
+    });
+    canvas.addEventListener("blur", () => {
+      drawing.focused = false;
+      show();
+    });
+    $("clear").addEventListener("click", clearDrawing);
+  }
+
+  // ----- many rows: a CSV file, scored in pages ---------------------------------------------
+  function resetCsv() {
+    $("csv-status").textContent = "";
+    $("csv-error").textContent = "";
+    $("download").hidden = true;
+    $("refused-box").hidden = true;
+    $("scored-box").hidden = true;
+    if (state.downloadUrl) URL.revokeObjectURL(state.downloadUrl);
+    state.downloadUrl = null;
+  }
+
+  const encoder = new TextEncoder();
+  const bytes = (text) => encoder.encode(text).length;
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // The most rows shown in the table (all of them are in the download).
+  const SHOWN_ROWS = 500;
+
+  // Score one page of records; the refused ones are taken out (with their reasons) and the
+  // rest sent again, so every good row is scored and every bad one reported.
+  async function scorePage(card, header, records, refused) {
+    let pending = records;
+    for (let attempt = 0; pending.length; ) {
+      const body = `${header}\n${pending.map((record) => record.encoded).join("\n")}\n`;
+      const result = await api(card.links.predict, { method: "POST", headers: { "content-type": "text/csv" }, body });
+      if (result.status === 200) {
+        return pending.map((record, index) => ({
+          record,
+          prediction: result.body.predictions[index],
+          probabilities: result.body.probabilities ? result.body.probabilities[index] : null,
+        }));
+      }
+      if ((result.status === 429 || result.status === 503 || result.status === 0) && attempt < RETRIES) {
+        attempt += 1;
+        await pause(250 * 2 ** attempt);
+        continue;
+      }
+      const details = errorDetails(result).filter((detail) => Number.isInteger(detail.row));
+      if (result.status !== 422 || !details.length) {
+        throw new Error(`${result.message}${errorDetails(result).length ? `: ${errorDetails(result).map((d) => `${d.column}: ${d.reason}`).join("; ")}` : ""}`);
+      }
+      const bad = new Set();
+      for (const detail of details) {
+        const record = pending[detail.row];
+        if (!record) continue;
+        bad.add(detail.row);
+        refused.push({ line: record.line, column: detail.column, reason: detail.reason });
+      }
+      if (!bad.size) throw new Error(result.message);
+      pending = pending.filter((_, index) => !bad.has(index));
+    }
+    return [];
+  }
+
+  async function scoreFile() {
+    const card = state.card;
+    const file = $("csv").files[0];
+    resetCsv();
+    if (!file) {
+      $("csv-error").textContent = "Choose a CSV file first.";
+      $("csv").focus();
+      return;
+    }
+    $("score").disabled = true;
+    const started = performance.now();
+    try {
+      const text = await file.text();
+      const delimiter = sniffDelimiter(text);
+      const records = csvRecords(text, delimiter);
+      const first = records.next();
+      if (first.done) throw new Error("the file is empty: expected a header row and data rows");
+      const header = first.value;
+      const columns = header.fields.length;
+      const known = new Set(card.features.map((feature) => feature.name));
+      if (!header.fields.some((name) => known.has(name.trim()))) {
+        throw new Error(`the first row names none of the model's columns (${card.features[0].name}, ...): the file needs a header row`);
+      }
+      const { max_rows: maxRows, max_bytes: maxBytes } = card.limits;
+      // The API reads comma-separated text: each record is sent re-encoded with commas.
+      const encode = (record) => record.fields.map((field) => csvField(field)).join(",");
+      const headerText = encode(header);
+      const headerBytes = bytes(headerText) + 2;
+      const refused = [];
+      const scored = [];
+      let page = [];
+      let pageBytes = headerBytes;
+      let read = 0;
+      const flush = async () => {
+        if (!page.length) return;
+        scored.push(...(await scorePage(card, headerText, page, refused)));
+        page = [];
+        pageBytes = headerBytes;
+        $("csv-status").textContent = `Scored ${scored.length} of ${read} rows read so far; ${refused.length} refused.`;
+      };
+      for (const record of records) {
+        read += 1;
+        if (record.unterminated) {
+          refused.push({ line: record.line, column: null, reason: "a quoted field is not closed before the end of the file" });
+          continue;
+        }
+        if (record.fields.length !== columns) {
+          refused.push({ line: record.line, column: null, reason: `the row has ${record.fields.length} fields; the header has ${columns}` });
+          continue;
+        }
+        record.encoded = encode(record);
+        const size = bytes(record.encoded) + 1;
+        if (headerBytes + size > maxBytes) {
+          refused.push({ line: record.line, column: null, reason: `the row is larger than a request may be (${maxBytes} bytes)` });
+          continue;
+        }
+        if (page.length >= maxRows || pageBytes + size > maxBytes) await flush();
+        page.push(record);
+        pageBytes += size;
+      }
+      await flush();
+      if (!read) throw new Error("the file has a header row but no data rows");
+      showScored(card, header, delimiter, scored, refused, file.name);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      $("csv-status").textContent = `Done in ${seconds} s: ${scored.length} of ${read} rows scored, ${refused.length} refused.`;
+    } catch (error) {
+      $("csv-error").textContent = `The file cannot be scored: ${error.message}`;
+    } finally {
+      $("score").disabled = false;
+    }
+  }
+
+  // The scored CSV: each row as it was in the file, then its prediction (and for a
+  // classifier one probability_<class> per class), in the file's own delimiter.
+  function showScored(card, header, delimiter, scored, refused, filename) {
+    const classes = card.classes || [];
+    const outputHeader = ["prediction", ...classes.map((label) => `probability_${label}`)];
+    const lines = [[header.raw, ...outputHeader.map((name) => csvField(name, delimiter))].join(delimiter)];
+    for (const row of scored) {
+      const extra = [row.prediction, ...classes.map((label) => (row.probabilities ? row.probabilities[label] : ""))];
+      lines.push([row.record.raw, ...extra.map((value) => csvField(value, delimiter))].join(delimiter));
+    }
+    const blob = new Blob([`${lines.join("\n")}\n`], { type: "text/csv" });
+    state.downloadUrl = URL.createObjectURL(blob);
+    const link = $("download");
+    link.href = state.downloadUrl;
+    link.download = `${filename.replace(/\.csv$/i, "")}-scored.csv`;
+    link.textContent = `Download the scored CSV (${scored.length} rows)`;
+    link.hidden = !scored.length;
+
+    const refusedBody = clear($("refused").tBodies[0]);
+    refused.sort((a, b) => a.line - b.line);
+    for (const problem of refused) {
+      refusedBody.append(el("tr", { className: "refused" }, el("td", { className: "num" }, problem.line), el("td", {}, problem.column === null || problem.column === undefined ? "(row)" : problem.column), el("td", {}, problem.reason)));
+    }
+    $("refused-box").hidden = !refused.length;
+
+    const table = $("scored");
+    const head = clear(table.tHead);
+    head.append(el("tr", {}, el("th", { scope: "col", className: "num" }, "Line"), ...header.fields.map((name) => el("th", { scope: "col" }, name)), ...outputHeader.map((name) => el("th", { scope: "col" }, name))));
+    const body = clear(table.tBodies[0]);
+    for (const row of scored.slice(0, SHOWN_ROWS)) {
+      const probabilities = classes.map((label) => (row.probabilities ? formatNumber(row.probabilities[label], 3) : ""));
+      body.append(
+        el(
+          "tr",
+          {},
+          el("td", { className: "num" }, row.record.line),
+          ...row.record.fields.map((value) => el("td", {}, value)),
+          el("td", {}, typeof row.prediction === "number" ? formatNumber(row.prediction) : row.prediction),
+          ...probabilities.map((value) => el("td", { className: "num" }, value)),
+        ),
+      );
+    }
+    $("scored-note").textContent = scored.length > SHOWN_ROWS ? `The first ${SHOWN_ROWS} of ${scored.length} scored rows; the download has them all.` : `${scored.length} scored rows.`;
+    $("scored-box").hidden = !scored.length;
+  }
+
+  // ----- start ------------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    $("form").addEventListener("submit", predictOne);
+    $("score").addEventListener("click", scoreFile);
+    $("medians").addEventListener("click", fillMedians);
+    bindDrawing();
+    loadModels();
+  });
+})();
