@@ -55,6 +55,8 @@ NOT_PASSED_BACK = frozenset(
         "proxy-connection",
         "date",
         "server",
+        # The page sets no cookie; none from upstream is kept by the browser for this origin.
+        "set-cookie",
     }
 )
 #: The stack outputs that name the realtime API (template.yaml).
@@ -109,13 +111,13 @@ def sign(
     upstream: Upstream,
     credentials: Any,
     method: str,
-    path: str,
+    url: str,
     headers: dict[str, str],
     body: bytes,
 ) -> dict[str, str]:
-    """The headers of the request signed with SigV4 (Host, X-Amz-Date, the body's
-    SHA-256, Authorization and, for temporary credentials, the session token)."""
-    request = AWSRequest(method=method, url=upstream.url + path, data=body, headers=headers)
+    """The headers of the request to ``url`` signed with SigV4 (Host, X-Amz-Date, the
+    body's SHA-256, Authorization and, for temporary credentials, the session token)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
     request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
     SigV4Auth(credentials, upstream.service, upstream.region).add_auth(request)
     return dict(request.headers.items())
@@ -145,12 +147,35 @@ def make_handler(
             self.end_headers()
             self.wfile.write(body)
 
+        def _refusal(self) -> tuple[int, str] | None:
+            """Why this request is not forwarded (None when it is). Only this machine's own
+            pages may use the proxy: a page of another site (or a DNS name rebound to
+            127.0.0.1) must not make signed calls with the user's credentials."""
+            own = {
+                f"127.0.0.1:{self.server.server_address[1]}",
+                f"localhost:{self.server.server_address[1]}",
+            }
+            if self.headers.get("Host") not in own:
+                return 403, "only requests addressed to this proxy on 127.0.0.1 are forwarded"
+            origin = self.headers.get("Origin")
+            if origin is not None and urlsplit(origin).netloc not in own:
+                return 403, f"requests from pages of {origin} are not forwarded"
+            if self.headers.get("Transfer-Encoding"):
+                return 411, "send the body with a Content-Length"
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():
+                return 400, f"bad Content-Length {length!r}"
+            if int(length) > MAX_BODY_BYTES:
+                return 413, f"request body over {MAX_BODY_BYTES} bytes"
+            return None
+
         def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
+            refusal = self._refusal()
+            if refusal is not None:
                 self.close_connection = True
-                self._answer(413, f"request body over {MAX_BODY_BYTES} bytes")
+                self._answer(*refusal)
                 return
+            length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             frozen = credentials()
             if frozen is None:
@@ -162,13 +187,14 @@ def make_handler(
                 if (value := self.headers.get(name)) is not None
             }
             path = base_path + self.path
-            signed = sign(upstream, frozen, self.command, path, headers, body)
+            url = f"{target.scheme}://{target.netloc}{path}"
             connection = connection_class(target.netloc, timeout=UPSTREAM_TIMEOUT)
             try:
+                signed = sign(upstream, frozen, self.command, url, headers, body)
                 connection.request(self.command, path, body=body or None, headers=signed)
                 response = connection.getresponse()
                 answer = response.read()
-            except OSError as exc:
+            except Exception as exc:  # answered, never a dropped connection
                 self._answer(502, f"the API at {upstream.url} cannot be reached: {exc}")
                 return
             finally:

@@ -272,7 +272,14 @@ _MODEL_CARD: dict[str, Any] = {
         "limits": {
             "type": "object",
             "required": ["max_rows", "max_bytes"],
-            "properties": {"max_rows": {"type": "integer"}, "max_bytes": {"type": "integer"}},
+            "properties": {
+                "max_rows": {"type": "integer"},
+                "max_bytes": {"type": "integer"},
+                "error_details": {
+                    "type": "integer",
+                    "description": "the most problems one 422 lists",
+                },
+            },
         },
         "links": {
             "type": "object",

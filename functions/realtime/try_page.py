@@ -22,6 +22,7 @@ from predictor import s3_store
 from predictor.errors import NotFoundError
 from predictor.monitoring_layout import latest_report_key
 from predictor.registry import LoadedModel, RegistryReader
+from predictor.scoring import MAX_ERROR_DETAILS
 from predictor.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,8 @@ def model_card(model: LoadedModel, settings: Settings, *, has_drift_report: bool
         "limits": {
             "max_rows": settings.max_request_rows,
             "max_bytes": settings.max_request_bytes,
+            # A 422 lists at most this many problems (the page re-sends what it cut).
+            "error_details": MAX_ERROR_DETAILS,
         },
         # Relative to the page, which is served at the API's root.
         "links": {

@@ -234,16 +234,35 @@ def test_an_api_refusal_is_shown_next_to_its_field(page: Page, stack: Stack) -> 
 
 
 # ----- many rows ----------------------------------------------------------------------------
+#: The lines of the bad rows in the uploaded file, and what the page says of each.
+REFUSED_LINES = {
+    22: ["alcohol", "not a number: 'strong'"],
+    23: ["(row)", "the row has 3 fields; the header has 12"],
+    26: [
+        "pH",
+        "not a number: 'acid'",
+        "sulphates",
+        "missing value in a column that does not allow one",
+    ],
+    30: ["(row)", "the line is not UTF-8 text"],
+}
+
+
 def bad_wine_file(path: Path) -> tuple[Path, list[str]]:
-    """40 wine rows (semicolons, as the data comes) where line 22 has a word for alcohol
-    and line 23 too few fields."""
+    """40 wine rows (semicolons, as the data comes) with the bad rows of REFUSED_LINES:
+    a word for alcohol, too few fields, two bad values, a byte that is not UTF-8."""
     lines = WINE_CSV.read_text().splitlines()
     rows = lines[1:41]
     bad = rows[20].split(";")
     bad[10] = "strong"
     rows[20] = ";".join(bad)
     rows[21] = "1;2;3"
-    path.write_text("\n".join([lines[0], *rows]) + "\n")
+    bad = rows[24].split(";")
+    bad[8], bad[9] = "acid", ""
+    rows[24] = ";".join(bad)
+    text = "\n".join([lines[0], *rows]) + "\n"
+    # Line 30 gets a Latin-1 byte in its quality column (not a feature).
+    path.write_bytes(text.encode().replace(rows[28].encode(), rows[28].encode() + b"\xe9"))
     return path, rows
 
 
@@ -263,12 +282,16 @@ def test_an_uploaded_csv_is_scored_in_pages_with_its_bad_rows_reported(
     )
     page.set_input_files("#csv", str(upload))
     page.get_by_role("button", name="Score the file").click()
-    expect(page.locator("#csv-status")).to_contain_text("38 of 40 rows scored, 2 refused")
+    expect(page.locator("#csv-status")).to_contain_text(
+        "36 of 40 rows scored, 4 refused (5 problems)"
+    )
     refused = page.locator("#refused tbody tr")
-    expect(refused).to_have_count(2)
-    expect(refused.nth(0)).to_have_text("22alcoholnot a number: 'strong'")
-    expect(refused.nth(1)).to_have_text("23(row)the row has 3 fields; the header has 12")
-    expect(page.locator("#scored tbody tr")).to_have_count(38)
+    expected_rows = []
+    for line, problems in REFUSED_LINES.items():
+        for column, reason in itertools.batched(problems, 2, strict=True):
+            expected_rows.append(f"{line}{column}{reason}")
+    expect(refused).to_have_text(expected_rows)
+    expect(page.locator("#scored tbody tr")).to_have_count(36)
     shot(page, "try-page-csv")
     # Paged within the limits: no request over MAX_ROWS rows or MAX_BYTES bytes.
     assert len(posted) >= 3
@@ -277,15 +300,52 @@ def test_an_uploaded_csv_is_scored_in_pages_with_its_bad_rows_reported(
         assert len(body.decode().splitlines()) - 1 <= MAX_ROWS
     with page.expect_download() as download:
         page.locator("#download").click()
+    assert download.value.suggested_filename == "wines-scored.csv"
     scored = list(csv.reader(io.StringIO(Path(download.value.path()).read_text()), delimiter=";"))
     assert scored[0][-1] == "prediction"
-    good = [r for i, r in enumerate(rows) if i not in (20, 21)]
+    good = [r for i, r in enumerate(rows) if i + 2 not in REFUSED_LINES]
     assert [line[:-1] for line in scored[1:]] == [r.split(";") for r in good]
     names = WINE_FEATURES
     instances = [dict(zip(names, map(float, r.split(";")[:11]), strict=True)) for r in good]
     expected = api_predict(stack, "wine-quality", instances)["predictions"]
     assert [float(line[-1]) for line in scored[1:]] == pytest.approx(expected, rel=1e-6)
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_every_problem_is_listed_even_past_what_one_refusal_lists(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    """16 rows of 11 bad values each: one page, 176 problems, more than the 100 a 422
+    lists; the page sends the rows it was not told all about again."""
+    open_model(page, stack)
+    lines = WINE_CSV.read_text().splitlines()
+    rows = [";".join(["bad"] * 11 + ["5"])] * MAX_ROWS + lines[1:3]
+    upload = tmp_path / "all-bad.csv"
+    upload.write_text("\n".join([lines[0], *rows]) + "\n")
+    page.set_input_files("#csv", str(upload))
+    page.get_by_role("button", name="Score the file").click()
+    expect(page.locator("#csv-status")).to_contain_text(
+        f"2 of {MAX_ROWS + 2} rows scored, {MAX_ROWS} refused ({MAX_ROWS * 11} problems)"
+    )
+    expect(page.locator("#refused tbody tr")).to_have_count(MAX_ROWS * 11)
+
+
+def test_choosing_another_model_stops_the_file_being_scored(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    open_model(page, stack)
+    lines = WINE_CSV.read_text().splitlines()
+    upload = tmp_path / "many.csv"
+    upload.write_text("\n".join(lines[:1] + lines[1:] * 8) + "\n")  # 12,792 rows, 800 pages
+    page.set_input_files("#csv", str(upload))
+    page.get_by_role("button", name="Score the file").click()
+    expect(page.locator("#csv-status")).to_contain_text("rows read so far")
+    page.get_by_label("Model", exact=True).select_option("digits")
+    expect(page.locator("#status")).to_contain_text("digits, version")
+    page.wait_for_timeout(1500)
+    expect(page.locator("#csv-status")).to_be_empty()
+    expect(page.locator("#scored-box")).to_be_hidden()
+    expect(page.locator("#score")).not_to_have_attribute("aria-disabled", "true")
 
 
 def test_a_file_without_the_models_columns_is_refused_whole(

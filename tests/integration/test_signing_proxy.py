@@ -60,6 +60,7 @@ class VerifyingApi(BaseHTTPRequestHandler):
         self.send_response(200 if valid else 403)
         self.send_header("Content-Type", "text/html" if self.path == "/" else "text/csv")
         self.send_header("Content-Security-Policy", "default-src 'none'")
+        self.send_header("Set-Cookie", "tracking=1")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
@@ -104,6 +105,7 @@ def test_every_request_is_signed_and_its_answer_passed_back(proxy: tuple[int, li
     status, headers, body = send(port, "GET", "/", Cookie="session=1")
     assert (status, body) == (200, b"<!doctype html>page")
     assert headers["Content-Security-Policy"] == "default-src 'none'"
+    assert "Set-Cookie" not in headers
     rows = b"alcohol,pH\n9.4,3.5\n"
     status, _, body = send(
         port, "POST", "/models/wine/predict?x=1", rows, **{"Content-Type": "text/csv"}
@@ -118,6 +120,39 @@ def test_every_request_is_signed_and_its_answer_passed_back(proxy: tuple[int, li
     assert predict["token"] == "a-session-token"
     assert page["cookie"] is None  # the browser's own headers stay here
     assert len(lines) == 2
+
+
+def test_an_api_under_a_base_path_gets_the_path_it_was_signed_for(api: str) -> None:
+    """A custom domain maps the API under a path: the signed path is the one sent."""
+    server = serve(
+        Upstream.from_url(f"{api}/prod", "eu-west-1", "execute-api"), 0, lambda: SECRET, print
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, _, _ = send(server.server_port, "POST", "/models/wine/predict", b"a\n1\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+    (received,) = VerifyingApi.received
+    assert received["path"] == "/prod/models/wine/predict"
+    assert received["valid"]
+    assert status == 200
+
+
+def test_only_this_machines_pages_may_use_the_proxy(proxy: tuple[int, list[str]]) -> None:
+    """A site the browser visits (or a name rebound to 127.0.0.1) cannot make signed calls."""
+    port, _ = proxy
+    refused = [
+        send(port, "GET", "/models", Host="evil.example:8080"),
+        send(port, "POST", "/predict", b"x", Origin="https://evil.example"),
+    ]
+    assert [status for status, _, _ in refused] == [403, 403]
+    assert "only requests addressed to this proxy" in refused[0][2].decode()
+    status, _, _ = send(port, "POST", "/predict", b"x", Origin=f"http://localhost:{port}")
+    assert status == 200
+    status, _, body = send(port, "POST", "/predict", b"", **{"Content-Length": "-1"})
+    assert status == 400
+    assert len(VerifyingApi.received) == 1  # only the one from this machine's own page
 
 
 def test_a_signature_made_with_another_secret_is_refused_upstream(api: str) -> None:

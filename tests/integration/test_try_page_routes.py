@@ -82,7 +82,7 @@ def test_the_card_describes_the_model_from_its_manifest(wine: str, limits: None)
     means = [item["mean"] for item in importance]
     assert means == sorted(means, reverse=True)
     assert importance[0]["column"] == "alcohol"
-    assert card["limits"] == {"max_rows": 5, "max_bytes": 2500}
+    assert card["limits"] == {"max_rows": 5, "max_bytes": 2500, "error_details": 100}
     assert card["image"] is None
     assert card["links"] == {
         "predict": "models/wine/predict",

@@ -168,7 +168,7 @@
       const raw = text.slice(start, end);
       start = next;
       if (raw.trim() === "") continue;
-      yield { raw, line: recordLine, fields, unterminated: quoted };
+      yield { raw, line: recordLine, fields, unterminated: quoted, ending: text.slice(end, next) };
     }
   }
 
@@ -215,6 +215,8 @@
     }
     const card = result.body;
     state.card = card;
+    state.predicting = (state.predicting || 0) + 1;
+    $("predict").removeAttribute("aria-busy");
     renderCard(card);
     renderForm(card);
     renderDrawing(card);
@@ -313,7 +315,7 @@
         el("label", { for: id }, feature.name),
         input,
         hint && !card.image ? el("span", { id: `${id}-hint`, className: "hint" }, hint) : null,
-        el("span", { id: `${id}-error`, className: "error", role: "alert" }),
+        el("span", { id: `${id}-error`, className: "error" }),
       );
       if (hint && card.image) input.setAttribute("title", hint);
       if (card.image) input.setAttribute("aria-describedby", `${id}-error`);
@@ -360,7 +362,11 @@
       target.error.textContent = detail.reason;
       if (!first) first = target.input;
     }
-    if (general.length || !first) $("form-error").textContent = general.length ? general.join("; ") : fallback;
+    // One announcement for the whole form; each field's reason is in its description.
+    const fields = details.length - general.length;
+    const summary = fields ? [`${fields} field${fields === 1 ? "" : "s"} to correct`] : [];
+    if (general.length) summary.push(general.join("; "));
+    $("form-error").textContent = summary.length ? summary.join(". ") : fallback;
     if (first) {
       if (state.card.image) $("fields-box").open = true;
       first.focus();
@@ -374,11 +380,14 @@
     clearResult();
     const names = card.features.map((feature) => feature.name);
     const values = names.map((name) => state.inputs.get(name).input.value.trim());
-    const body = `${names.map(csvField).join(",")}\n${values.map(csvField).join(",")}\n`;
-    $("predict").disabled = true;
+    const body = `${names.map((name) => csvField(name)).join(",")}\n${values.map((value) => csvField(value)).join(",")}\n`;
+    // Only the newest request's answer is shown (a model change or a newer stroke wins).
+    const ticket = (state.predicting = (state.predicting || 0) + 1);
+    $("predict").setAttribute("aria-busy", "true");
     const started = performance.now();
     const result = await api(card.links.predict, { method: "POST", headers: { "content-type": "text/csv" }, body });
-    $("predict").disabled = false;
+    if (ticket !== state.predicting || card !== state.card) return;
+    $("predict").removeAttribute("aria-busy");
     if (result.status !== 200) {
       showFieldErrors(errorDetails(result), result.message);
       return;
@@ -454,7 +463,9 @@
   function point(event) {
     const canvas = $("canvas");
     const box = canvas.getBoundingClientRect();
-    return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
+    const x = event.clientX - box.left - canvas.clientLeft;
+    const y = event.clientY - box.top - canvas.clientTop;
+    return [(x * canvas.width) / canvas.clientWidth, (y * canvas.height) / canvas.clientHeight];
   }
 
   function pixelValues() {
@@ -507,8 +518,15 @@
     });
     const inked = values.filter((value) => value > 0).length;
     const [row, column] = drawing.cursor;
-    $("canvas").setAttribute("aria-label", `Drawing area, ${drawing.size} by ${drawing.size} squares; ${inked} pixels inked; cursor at row ${row + 1}, column ${column + 1}`);
-    if (predict) predictOne();
+    const described = `${drawing.size} by ${drawing.size} squares; ${inked} pixels inked; cursor at row ${row + 1}, column ${column + 1}`;
+    $("canvas").setAttribute("aria-label", `Drawing area, ${described}`);
+    $("canvas-status").textContent = described;
+    if (!inked) {
+      state.predicting = (state.predicting || 0) + 1;
+      clearResult();
+    } else if (predict) {
+      predictOne();
+    }
   }
 
   // The keyboard: Space puts a dot in the cursor's square, Delete takes out every point of
@@ -550,7 +568,14 @@
     });
     canvas.addEventListener("pointermove", (event) => {
       if (!drawing.down) return;
-      drawing.strokes[drawing.strokes.length - 1].push(point(event));
+      const stroke = drawing.strokes[drawing.strokes.length - 1];
+      const [x0, y0] = stroke[stroke.length - 1];
+      const [x1, y1] = point(event);
+      // A point at least every 4 pixels: Delete then takes out the ink of one square.
+      const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 4));
+      for (let step = 1; step <= steps; step += 1) {
+        stroke.push([x0 + ((x1 - x0) * step) / steps, y0 + ((y1 - y0) * step) / steps]);
+      }
       show();
     });
     const finish = () => {
@@ -589,7 +614,12 @@
   }
 
   // ----- many rows: a CSV file, scored in pages ---------------------------------------------
+  // A model change or a new file starts a new job; an older job still running sees that
+  // its number is no longer current and stops without showing anything.
   function resetCsv() {
+    state.job = (state.job || 0) + 1;
+    state.scoring = false;
+    $("score").removeAttribute("aria-disabled");
     $("csv-status").textContent = "";
     $("csv-error").textContent = "";
     $("download").hidden = true;
@@ -604,14 +634,21 @@
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // The most rows shown in the table (all of them are in the download).
   const SHOWN_ROWS = 500;
+  const REPLACEMENT = "\uFFFD";
 
-  // Score one page of records; the refused ones are taken out (with their reasons) and the
-  // rest sent again, so every good row is scored and every bad one reported.
-  async function scorePage(card, header, records, refused) {
+  class Stopped extends Error {}
+
+  // Score one page of records. The rows the API refuses are taken out, with their
+  // reasons, and the rest sent again, so that every good row is scored and every bad one
+  // reported. The API lists at most `error_details` problems: when its list is full, the
+  // last row it names may have more, so that row is sent again rather than taken out.
+  async function scorePage(card, job, header, records, refusedRows) {
     let pending = records;
+    const cap = card.limits.error_details;
     for (let attempt = 0; pending.length; ) {
       const body = `${header}\n${pending.map((record) => record.encoded).join("\n")}\n`;
       const result = await api(card.links.predict, { method: "POST", headers: { "content-type": "text/csv" }, body });
+      if (job !== state.job) throw new Stopped();
       if (result.status === 200) {
         return pending.map((record, index) => ({
           record,
@@ -624,119 +661,181 @@
         await pause(250 * 2 ** attempt);
         continue;
       }
-      const details = errorDetails(result).filter((detail) => Number.isInteger(detail.row));
+      const details = errorDetails(result).filter((detail) => Number.isInteger(detail.row) && pending[detail.row]);
       if (result.status !== 422 || !details.length) {
-        throw new Error(`${result.message}${errorDetails(result).length ? `: ${errorDetails(result).map((d) => `${d.column}: ${d.reason}`).join("; ")}` : ""}`);
+        const listed = errorDetails(result).map((d) => (d.column ? `${d.column}: ${d.reason}` : d.reason));
+        throw new Error(`line ${pending[0].line}: ${result.message}${listed.length ? ` (${listed.join("; ")})` : ""}`);
       }
-      const bad = new Set();
+      const rows = [...new Set(details.map((detail) => detail.row))];
+      let complete = rows;
+      const full = Number.isInteger(cap) && details.length >= cap;
+      if (full && rows.length > 1) complete = rows.slice(0, -1);
+      const bad = new Set(complete);
       for (const detail of details) {
+        if (!bad.has(detail.row)) continue;
         const record = pending[detail.row];
-        if (!record) continue;
-        bad.add(detail.row);
-        refused.push({ line: record.line, column: detail.column, reason: detail.reason });
+        if (!refusedRows.has(record.line)) refusedRows.set(record.line, []);
+        refusedRows.get(record.line).push({ column: detail.column, reason: detail.reason });
       }
-      if (!bad.size) throw new Error(result.message);
+      if (full && rows.length === 1) {
+        refusedRows.get(pending[rows[0]].line).push({ column: null, reason: "and more problems than the API lists at once" });
+      }
       pending = pending.filter((_, index) => !bad.has(index));
     }
     return [];
   }
 
+  // The text of the file, and whether some bytes were not UTF-8 (each line with such
+  // bytes is then refused, as batch scoring refuses it, instead of being guessed at).
+  async function readText(file) {
+    const buffer = await file.arrayBuffer();
+    try {
+      return { text: new TextDecoder("utf-8", { fatal: true }).decode(buffer), lossy: false };
+    } catch (error) {
+      return { text: new TextDecoder("utf-8").decode(buffer), lossy: true };
+    }
+  }
+
   async function scoreFile() {
+    if (state.scoring) return;
     const card = state.card;
     const file = $("csv").files[0];
     resetCsv();
+    const job = state.job;
     if (!file) {
       $("csv-error").textContent = "Choose a CSV file first.";
       $("csv").focus();
       return;
     }
-    $("score").disabled = true;
+    state.scoring = true;
+    $("score").setAttribute("aria-disabled", "true");
     const started = performance.now();
+    const refusedRows = new Map(); // file line -> [{column, reason}]
+    const scored = [];
+    let read = 0;
+    let header = null;
+    let delimiter = ",";
+    let stopped = null;
     try {
-      const text = await file.text();
-      const delimiter = sniffDelimiter(text);
+      const { text, lossy } = await readText(file);
+      if (job !== state.job) return;
+      delimiter = sniffDelimiter(text);
       const records = csvRecords(text, delimiter);
       const first = records.next();
       if (first.done) throw new Error("the file is empty: expected a header row and data rows");
-      const header = first.value;
+      header = first.value;
       const columns = header.fields.length;
+      // Only the model's columns are sent (the API would ignore the others): each by the
+      // first header field of its name.
       const known = new Set(card.features.map((feature) => feature.name));
-      if (!header.fields.some((name) => known.has(name.trim()))) {
+      const used = [];
+      header.fields.forEach((name, index) => {
+        if (known.has(name.trim()) && !used.some((i) => header.fields[i].trim() === name.trim())) used.push(index);
+      });
+      if (!used.length) {
         throw new Error(`the first row names none of the model's columns (${card.features[0].name}, ...): the file needs a header row`);
       }
-      const { max_rows: maxRows, max_bytes: maxBytes } = card.limits;
-      // The API reads comma-separated text: each record is sent re-encoded with commas.
-      const encode = (record) => record.fields.map((field) => csvField(field)).join(",");
+      const encode = (record) => used.map((index) => csvField(record.fields[index])).join(",");
       const headerText = encode(header);
-      const headerBytes = bytes(headerText) + 2;
-      const refused = [];
-      const scored = [];
+      const { max_rows: maxRows, max_bytes: maxBytes } = card.limits;
+      // A request is the header line, then each row's line, each ending in "\n".
+      const headerBytes = bytes(headerText) + 1;
+      if (headerBytes >= maxBytes) throw new Error(`the header alone is over the request limit of ${maxBytes} bytes`);
+      const refuse = (record, reason) => refusedRows.set(record.line, [{ column: null, reason }]);
       let page = [];
       let pageBytes = headerBytes;
-      let read = 0;
       const flush = async () => {
         if (!page.length) return;
-        scored.push(...(await scorePage(card, headerText, page, refused)));
+        scored.push(...(await scorePage(card, job, headerText, page, refusedRows)));
         page = [];
         pageBytes = headerBytes;
-        $("csv-status").textContent = `Scored ${scored.length} of ${read} rows read so far; ${refused.length} refused.`;
+        $("csv-status").textContent = `Scored ${scored.length} of ${read} rows read so far; ${refusedRows.size} refused.`;
       };
       for (const record of records) {
         read += 1;
-        if (record.unterminated) {
-          refused.push({ line: record.line, column: null, reason: "a quoted field is not closed before the end of the file" });
-          continue;
+        if (lossy && record.raw.includes(REPLACEMENT)) {
+          refuse(record, "the line is not UTF-8 text");
+        } else if (record.unterminated) {
+          refuse(record, "a quoted field is not closed before the end of the file");
+        } else if (record.fields.length !== columns) {
+          refuse(record, `the row has ${record.fields.length} fields; the header has ${columns}`);
+        } else {
+          record.encoded = encode(record);
+          const size = bytes(record.encoded) + 1;
+          if (headerBytes + size > maxBytes) {
+            refuse(record, `the row is larger than a request may be (${maxBytes} bytes with the header)`);
+            continue;
+          }
+          if (page.length >= maxRows || pageBytes + size > maxBytes) await flush();
+          page.push(record);
+          pageBytes += size;
         }
-        if (record.fields.length !== columns) {
-          refused.push({ line: record.line, column: null, reason: `the row has ${record.fields.length} fields; the header has ${columns}` });
-          continue;
-        }
-        record.encoded = encode(record);
-        const size = bytes(record.encoded) + 1;
-        if (headerBytes + size > maxBytes) {
-          refused.push({ line: record.line, column: null, reason: `the row is larger than a request may be (${maxBytes} bytes)` });
-          continue;
-        }
-        if (page.length >= maxRows || pageBytes + size > maxBytes) await flush();
-        page.push(record);
-        pageBytes += size;
       }
       await flush();
       if (!read) throw new Error("the file has a header row but no data rows");
-      showScored(card, header, delimiter, scored, refused, file.name);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      $("csv-status").textContent = `Done in ${seconds} s: ${scored.length} of ${read} rows scored, ${refused.length} refused.`;
     } catch (error) {
-      $("csv-error").textContent = `The file cannot be scored: ${error.message}`;
+      if (error instanceof Stopped || job !== state.job) return;
+      stopped = error.message;
     } finally {
-      $("score").disabled = false;
+      if (job === state.job) {
+        state.scoring = false;
+        $("score").removeAttribute("aria-disabled");
+      }
+    }
+    if (stopped !== null && !scored.length && !refusedRows.size) {
+      $("csv-error").textContent = `The file cannot be scored: ${stopped}`;
+      return;
+    }
+    showScored(card, header, delimiter, scored, refusedRows, file.name);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const problems = [...refusedRows.values()].reduce((sum, list) => sum + list.length, 0);
+    const summary = `${scored.length} of ${read} rows scored, ${refusedRows.size} refused (${problems} problem${problems === 1 ? "" : "s"})`;
+    if (stopped !== null) {
+      $("csv-error").textContent = `Scoring stopped at ${stopped}. The rows before it are below and in the download.`;
+      $("csv-status").textContent = `Stopped after ${seconds} s: ${summary}.`;
+    } else {
+      $("csv-status").textContent = `Done in ${seconds} s: ${summary}.`;
     }
   }
 
   // The scored CSV: each row as it was in the file, then its prediction (and for a
-  // classifier one probability_<class> per class), in the file's own delimiter.
-  function showScored(card, header, delimiter, scored, refused, filename) {
+  // classifier one probability_<class> per class), in the file's own delimiter and line
+  // ending.
+  function showScored(card, header, delimiter, scored, refusedRows, filename) {
     const classes = card.classes || [];
-    const outputHeader = ["prediction", ...classes.map((label) => `probability_${label}`)];
+    const taken = new Set(header.fields.map((name) => name.trim()));
+    const free = (name) => {
+      let chosen = name;
+      while (taken.has(chosen)) chosen = `${chosen}_scored`;
+      taken.add(chosen);
+      return chosen;
+    };
+    const outputHeader = [free("prediction"), ...classes.map((label) => free(`probability_${label}`))];
     const lines = [[header.raw, ...outputHeader.map((name) => csvField(name, delimiter))].join(delimiter)];
     for (const row of scored) {
       const extra = [row.prediction, ...classes.map((label) => (row.probabilities ? row.probabilities[label] : ""))];
       lines.push([row.record.raw, ...extra.map((value) => csvField(value, delimiter))].join(delimiter));
     }
-    const blob = new Blob([`${lines.join("\n")}\n`], { type: "text/csv" });
+    const newline = header.ending || "\n";
+    const blob = new Blob([`${lines.join(newline)}${newline}`], { type: "text/csv" });
     state.downloadUrl = URL.createObjectURL(blob);
     const link = $("download");
     link.href = state.downloadUrl;
-    link.download = `${filename.replace(/\.csv$/i, "")}-scored.csv`;
-    link.textContent = `Download the scored CSV (${scored.length} rows)`;
+    const dot = filename.lastIndexOf(".");
+    link.download = dot > 0 ? `${filename.slice(0, dot)}-scored${filename.slice(dot)}` : `${filename}-scored.csv`;
+    link.textContent = `Download the scored file (${scored.length} rows)`;
     link.hidden = !scored.length;
 
     const refusedBody = clear($("refused").tBodies[0]);
-    refused.sort((a, b) => a.line - b.line);
-    for (const problem of refused) {
-      refusedBody.append(el("tr", { className: "refused" }, el("td", { className: "num" }, problem.line), el("td", {}, problem.column === null || problem.column === undefined ? "(row)" : problem.column), el("td", {}, problem.reason)));
+    const lineNumbers = [...refusedRows.keys()].sort((a, b) => a - b);
+    for (const line of lineNumbers) {
+      for (const problem of refusedRows.get(line)) {
+        const column = problem.column === null || problem.column === undefined ? "(row)" : problem.column;
+        refusedBody.append(el("tr", { className: "refused" }, el("td", { className: "num" }, line), el("td", {}, column), el("td", {}, problem.reason)));
+      }
     }
-    $("refused-box").hidden = !refused.length;
+    $("refused-title").textContent = `Rows refused (${refusedRows.size})`;
+    $("refused-box").hidden = !refusedRows.size;
 
     const table = $("scored");
     const head = clear(table.tHead);
