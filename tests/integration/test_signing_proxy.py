@@ -150,7 +150,7 @@ def test_only_this_machines_pages_may_use_the_proxy(proxy: tuple[int, list[str]]
     assert "only requests addressed to this proxy" in refused[0][2].decode()
     status, _, _ = send(port, "POST", "/predict", b"x", Origin=f"http://localhost:{port}")
     assert status == 200
-    status, _, body = send(port, "POST", "/predict", b"", **{"Content-Length": "-1"})
+    status, _, _ = send(port, "POST", "/predict", b"", **{"Content-Length": "-1"})
     assert status == 400
     assert len(VerifyingApi.received) == 1  # only the one from this machine's own page
 
