@@ -339,11 +339,11 @@ def test_choosing_another_model_stops_the_file_being_scored(
     upload.write_text("\n".join(lines[:1] + lines[1:] * 8) + "\n")  # 12,792 rows, 800 pages
     page.set_input_files("#csv", str(upload))
     page.get_by_role("button", name="Score the file").click()
-    expect(page.locator("#csv-status")).to_contain_text("rows read so far")
+    expect(page.locator("#csv-status")).to_contain_text("rows so far")
     page.get_by_label("Model", exact=True).select_option("digits")
     expect(page.locator("#status")).to_contain_text("digits, version")
     page.wait_for_timeout(1500)
-    expect(page.locator("#csv-status")).to_be_empty()
+    expect(page.locator("#csv-status")).to_have_text("Scoring stopped: another model was chosen.")
     expect(page.locator("#scored-box")).to_be_hidden()
     expect(page.locator("#score")).not_to_have_attribute("aria-disabled", "true")
 
@@ -437,15 +437,46 @@ def test_the_canvas_can_be_drawn_with_the_keyboard(page: Page, stack: Stack) -> 
     page.get_by_role("button", name="Clear the drawing").click()
     canvas = page.locator("#canvas")
     canvas.focus()
-    for key in ["ArrowRight"] * 4:
+    for key in ["ArrowRight"] * 3:
         canvas.press(key)
-    for _ in range(8):  # a vertical bar down the middle: a one
+    # A bar two pixels wide down the middle, as the training ones are drawn.
+    for step in ["ArrowDown"] * 7 + ["ArrowRight"] + ["ArrowUp"] * 7 + [None]:
         canvas.press(" ")
-        canvas.press("ArrowDown")
+        if step:
+            canvas.press(step)
     expect(page.locator("#prediction")).to_have_text("digit: 1")
-    expect(canvas).to_have_attribute(
-        "aria-label", "Drawing area, 8 by 8 squares; 16 pixels inked; cursor at row 8, column 5"
+    expect(page.locator("#canvas-status")).to_have_text(
+        "8 by 8 squares; 16 pixels inked; cursor at row 1, column 5"
     )
+    values = [int(page.locator(f"#feature-{i}").input_value()) for i in range(64)]
+    assert [i for i, v in enumerate(values) if v] == sorted(
+        [r * 8 + c for r in range(8) for c in (3, 4)]
+    )
+
+
+def test_delete_erases_the_ink_of_one_square(page: Page, stack: Stack) -> None:
+    open_model(page, stack, "digits")
+    draw(page, [[(20, 112), (236, 112)]])  # a bar across row 3 of the drawing
+    expect(page.locator("#prediction")).not_to_be_empty()
+
+    def pixel_rows() -> list[list[int]]:
+        values = [int(page.locator(f"#feature-{i}").input_value()) for i in range(64)]
+        return [values[r * 8 : r * 8 + 8] for r in range(8)]
+
+    before = pixel_rows()
+    assert before[3][1:7] == [16] * 6
+    canvas = page.locator("#canvas")
+    canvas.focus()
+    for key in ["ArrowDown"] * 3 + ["ArrowRight"] * 3:
+        canvas.press(key)
+    canvas.press("Delete")  # the square at row 4, column 4 of the drawing
+    expect(page.locator("#canvas-status")).to_contain_text("cursor at row 4, column 4")
+    after = pixel_rows()
+    # That pixel of what the model sees is cleared, and only that one.
+    assert after[3][3] == 0
+    after[3][3] = before[3][3]
+    assert after == before
+    shot(page, "try-page-digit-erased")
 
 
 # ----- what the page must never do ----------------------------------------------------------

@@ -88,7 +88,9 @@
   // ----- CSV ------------------------------------------------------------------------------
   function csvField(value, delimiter = ",") {
     const text = String(value);
-    const special = text.includes(delimiter) || /["\r\n]/.test(text) || text !== text.trim();
+    // An empty field is written "": a one-column row of one empty value is then not a
+    // blank line (which the API skips).
+    const special = text === "" || text.includes(delimiter) || /["\r\n]/.test(text) || text !== text.trim();
     return special ? `"${text.replace(/"/g, '""')}"` : text;
   }
 
@@ -134,7 +136,7 @@
             }
             quoted = false;
           } else {
-            if (char === "\n") line += 1;
+            if (char === "\n" || (char === "\r" && text[position + 1] !== "\n")) line += 1;
             field += char;
           }
           position += 1;
@@ -215,12 +217,11 @@
     }
     const card = result.body;
     state.card = card;
-    state.predicting = (state.predicting || 0) + 1;
-    $("predict").removeAttribute("aria-busy");
+    cancelPrediction();
     renderCard(card);
     renderForm(card);
     renderDrawing(card);
-    resetCsv();
+    resetCsv("another model was chosen");
     $("main").hidden = false;
     $("status").textContent = `${card.name}, version ${card.version}: ready.`;
     document.title = `${card.name} - try the model`;
@@ -279,8 +280,9 @@
       return `${feature.categories.length} categories${feature.nullable ? ", may be left empty" : ""}`;
     }
     const parts = [];
-    if (feature.min !== null && feature.min !== undefined) parts.push(`${formatNumber(feature.min)} to ${formatNumber(feature.max)}`);
-    if (feature.median !== null && feature.median !== undefined) parts.push(`median ${formatNumber(feature.median)}`);
+    // The training values exactly as they are (the density column needs its 5 digits).
+    if (feature.min !== null && feature.min !== undefined) parts.push(`${feature.min} to ${feature.max}`);
+    if (feature.median !== null && feature.median !== undefined) parts.push(`median ${feature.median}`);
     if (feature.nullable) parts.push("may be left empty");
     return parts.length ? `Training data: ${parts.join(", ")}` : "";
   }
@@ -300,9 +302,9 @@
       } else {
         const placeholder =
           feature.median !== null && feature.median !== undefined
-            ? formatNumber(feature.median)
+            ? String(feature.median)
             : feature.min !== null && feature.min !== undefined
-              ? `${formatNumber(feature.min)}-${formatNumber(feature.max)}`
+              ? `${feature.min}-${feature.max}`
               : "";
         input = el("input", { id, name: feature.name, type: "text", inputmode: "decimal", autocomplete: "off", placeholder, spellcheck: "false" });
       }
@@ -373,13 +375,22 @@
     }
   }
 
+  // An answer still on its way is not shown (another model, a cleared drawing).
+  function cancelPrediction() {
+    state.predicting = (state.predicting || 0) + 1;
+    $("predict").removeAttribute("aria-busy");
+  }
+
   async function predictOne(event) {
     if (event) event.preventDefault();
     const card = state.card;
     if (!card) return;
     clearResult();
     const names = card.features.map((feature) => feature.name);
-    const values = names.map((name) => state.inputs.get(name).input.value.trim());
+    const values = card.features.map((feature) => {
+      const { value } = state.inputs.get(feature.name).input;
+      return feature.kind === "categorical" ? value : value.trim();
+    });
     const body = `${names.map((name) => csvField(name)).join(",")}\n${values.map((value) => csvField(value)).join(",")}\n`;
     // Only the newest request's answer is shown (a model change or a newer stroke wins).
     const ticket = (state.predicting = (state.predicting || 0) + 1);
@@ -408,12 +419,14 @@
   }
 
   // ----- the drawing canvas (an image model: p_<row>_<column> pixels) ------------------------
-  // A drawing is kept as its strokes (lists of points). The pixels are made as the digits
-  // data's were: the strokes scaled to fill the grid's height or width (keeping their
-  // shape), drawn with a pen about a fifth of that size, and on a grid 4 times finer the
-  // inked share of each 4 x 4 block scaled to the training maximum (16 for digits).
-  // So a digit gives the same pixels however large it was drawn.
-  const drawing = { strokes: [], cursor: [0, 0], down: false, focused: false };
+  // A drawing is its strokes (lists of points) and the pixels set with the keyboard. The
+  // strokes' pixels are made as the digits data's were: the ink scaled to fill the grid's
+  // height or width (keeping its shape), drawn with a pen about a fifth of that size, and
+  // on a grid 4 times finer the inked share of each 4 x 4 block scaled to the training
+  // maximum (16 for digits), so a digit gives the same pixels however large it was drawn.
+  // The keyboard sets pixels of that grid directly (Space: full ink, Delete: none), on
+  // top of the strokes' pixels.
+  const drawing = { ops: [], keyed: new Map(), cursor: [0, 0], down: false, focused: false };
   const FINE = 4;
   const PEN_SHARE = 0.22;
 
@@ -426,19 +439,22 @@
   }
 
   function clearDrawing() {
-    drawing.strokes = [];
+    drawing.ops = [];
+    drawing.keyed = new Map();
     drawing.cursor = [0, 0];
     show();
     updatePixels(false);
     clearResult();
   }
 
-  function paint(context, strokes, pen) {
+  // Paint the strokes through `place` (canvas coordinates -> the target's).
+  function paint(context, pen, place) {
     context.strokeStyle = "#000";
     context.lineCap = "round";
     context.lineJoin = "round";
     context.lineWidth = pen;
-    for (const points of strokes) {
+    for (const op of drawing.ops) {
+      const points = op.points.map(place);
       context.beginPath();
       context.moveTo(points[0][0], points[0][1]);
       for (const [x, y] of points) context.lineTo(x, y);
@@ -451,9 +467,16 @@
     const context = canvas.getContext("2d");
     context.fillStyle = "#fff";
     context.fillRect(0, 0, canvas.width, canvas.height);
-    paint(context, drawing.strokes, canvas.width / 9);
+    paint(context, canvas.width / 9, (p) => p);
+    // The keyboard's pixels, on the grid the canvas is drawn over.
+    const step = canvas.width / drawing.size;
+    for (const [key, value] of drawing.keyed) {
+      const [row, column] = key.split(",").map(Number);
+      const shade = Math.round(255 - (value / drawing.ink) * 255);
+      context.fillStyle = `rgb(${shade},${shade},${shade})`;
+      context.fillRect(column * step, row * step, step, step);
+    }
     if (drawing.focused) {
-      const step = canvas.width / drawing.size;
       context.strokeStyle = "#f2a900";
       context.lineWidth = 3;
       context.strokeRect(drawing.cursor[1] * step + 1.5, drawing.cursor[0] * step + 1.5, step - 3, step - 3);
@@ -469,8 +492,17 @@
   }
 
   function pixelValues() {
+    const values = strokePixels();
+    for (const [key, value] of drawing.keyed) {
+      const [row, column] = key.split(",").map(Number);
+      values[row * drawing.size + column] = value;
+    }
+    return values;
+  }
+
+  function strokePixels() {
     const size = drawing.size;
-    const points = drawing.strokes.flat();
+    const points = drawing.ops.flatMap((op) => op.points);
     if (!points.length) return new Array(size * size).fill(0);
     const xs = points.map((p) => p[0]);
     const ys = points.map((p) => p[1]);
@@ -485,8 +517,7 @@
     context.fillStyle = "#fff";
     context.fillRect(0, 0, fine, fine);
     const centre = [(left + right) / 2, (top + bottom) / 2];
-    const placed = drawing.strokes.map((stroke) => stroke.map(([x, y]) => [fine / 2 + (x - centre[0]) * scale, fine / 2 + (y - centre[1]) * scale]));
-    paint(context, placed, pen);
+    paint(context, pen, ([x, y]) => [fine / 2 + (x - centre[0]) * scale, fine / 2 + (y - centre[1]) * scale]);
     const pixels = context.getImageData(0, 0, fine, fine).data;
     const values = [];
     for (let row = 0; row < size; row += 1) {
@@ -518,41 +549,18 @@
     });
     const inked = values.filter((value) => value > 0).length;
     const [row, column] = drawing.cursor;
-    const described = `${drawing.size} by ${drawing.size} squares; ${inked} pixels inked; cursor at row ${row + 1}, column ${column + 1}`;
-    $("canvas").setAttribute("aria-label", `Drawing area, ${described}`);
-    $("canvas-status").textContent = described;
+    $("canvas-status").textContent = `${drawing.size} by ${drawing.size} squares; ${inked} pixels inked; cursor at row ${row + 1}, column ${column + 1}`;
     if (!inked) {
-      state.predicting = (state.predicting || 0) + 1;
+      cancelPrediction();
       clearResult();
     } else if (predict) {
       predictOne();
     }
   }
 
-  // The keyboard: Space puts a dot in the cursor's square, Delete takes out every point of
-  // the drawing in that square (splitting the strokes it cut).
+  // The keyboard: Space inks the pixel at the cursor, Delete clears it.
   function setCell(inked) {
-    const step = $("canvas").width / drawing.size;
-    const [row, column] = drawing.cursor;
-    if (inked) {
-      drawing.strokes.push([[(column + 0.5) * step, (row + 0.5) * step]]);
-    } else {
-      const inside = ([x, y]) => Math.floor(x / step) === column && Math.floor(y / step) === row;
-      const kept = [];
-      for (const stroke of drawing.strokes) {
-        let piece = [];
-        for (const p of stroke) {
-          if (inside(p)) {
-            if (piece.length) kept.push(piece);
-            piece = [];
-          } else {
-            piece.push(p);
-          }
-        }
-        if (piece.length) kept.push(piece);
-      }
-      drawing.strokes = kept;
-    }
+    drawing.keyed.set(drawing.cursor.join(","), inked ? drawing.ink : 0);
     show();
     updatePixels(true);
   }
@@ -563,15 +571,15 @@
       event.preventDefault();
       canvas.setPointerCapture(event.pointerId);
       drawing.down = true;
-      drawing.strokes.push([point(event)]);
+      drawing.ops.push({ points: [point(event)] });
       show();
     });
     canvas.addEventListener("pointermove", (event) => {
       if (!drawing.down) return;
-      const stroke = drawing.strokes[drawing.strokes.length - 1];
+      const stroke = drawing.ops[drawing.ops.length - 1].points;
       const [x0, y0] = stroke[stroke.length - 1];
       const [x1, y1] = point(event);
-      // A point at least every 4 pixels: Delete then takes out the ink of one square.
+      // A point at least every 4 pixels: the shape's extent is that of its points.
       const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 4));
       for (let step = 1; step <= steps; step += 1) {
         stroke.push([x0 + ((x1 - x0) * step) / steps, y0 + ((y1 - y0) * step) / steps]);
@@ -616,17 +624,20 @@
   // ----- many rows: a CSV file, scored in pages ---------------------------------------------
   // A model change or a new file starts a new job; an older job still running sees that
   // its number is no longer current and stops without showing anything.
-  function resetCsv() {
+  function resetCsv(why = "") {
+    const running = state.scoring;
     state.job = (state.job || 0) + 1;
     state.scoring = false;
     $("score").removeAttribute("aria-disabled");
-    $("csv-status").textContent = "";
+    $("csv-status").textContent = running && why ? `Scoring stopped: ${why}.` : "";
     $("csv-error").textContent = "";
+    $("csv").removeAttribute("aria-invalid");
     $("download").hidden = true;
+    $("refused-download").hidden = true;
     $("refused-box").hidden = true;
     $("scored-box").hidden = true;
-    if (state.downloadUrl) URL.revokeObjectURL(state.downloadUrl);
-    state.downloadUrl = null;
+    for (const url of state.downloadUrls || []) URL.revokeObjectURL(url);
+    state.downloadUrls = [];
   }
 
   const encoder = new TextEncoder();
@@ -638,11 +649,19 @@
 
   class Stopped extends Error {}
 
+  // A page that cannot be scored: from its first line on, nothing more is.
+  class PageError extends Error {
+    constructor(line, message) {
+      super(message);
+      this.line = line;
+    }
+  }
+
   // Score one page of records. The rows the API refuses are taken out, with their
   // reasons, and the rest sent again, so that every good row is scored and every bad one
   // reported. The API lists at most `error_details` problems: when its list is full, the
   // last row it names may have more, so that row is sent again rather than taken out.
-  async function scorePage(card, job, header, records, refusedRows) {
+  async function scorePage(card, job, header, records, addProblem) {
     let pending = records;
     const cap = card.limits.error_details;
     for (let attempt = 0; pending.length; ) {
@@ -650,6 +669,9 @@
       const result = await api(card.links.predict, { method: "POST", headers: { "content-type": "text/csv" }, body });
       if (job !== state.job) throw new Stopped();
       if (result.status === 200) {
+        if (!Array.isArray(result.body.predictions) || result.body.predictions.length !== pending.length) {
+          throw new PageError(pending[0].line, `the API answered ${result.body.predictions.length} predictions for ${pending.length} rows`);
+        }
         return pending.map((record, index) => ({
           record,
           prediction: result.body.predictions[index],
@@ -664,7 +686,7 @@
       const details = errorDetails(result).filter((detail) => Number.isInteger(detail.row) && pending[detail.row]);
       if (result.status !== 422 || !details.length) {
         const listed = errorDetails(result).map((d) => (d.column ? `${d.column}: ${d.reason}` : d.reason));
-        throw new Error(`line ${pending[0].line}: ${result.message}${listed.length ? ` (${listed.join("; ")})` : ""}`);
+        throw new PageError(pending[0].line, `${result.message}${listed.length ? ` (${listed.join("; ")})` : ""}`);
       }
       const rows = [...new Set(details.map((detail) => detail.row))];
       let complete = rows;
@@ -672,13 +694,10 @@
       if (full && rows.length > 1) complete = rows.slice(0, -1);
       const bad = new Set(complete);
       for (const detail of details) {
-        if (!bad.has(detail.row)) continue;
-        const record = pending[detail.row];
-        if (!refusedRows.has(record.line)) refusedRows.set(record.line, []);
-        refusedRows.get(record.line).push({ column: detail.column, reason: detail.reason });
+        if (bad.has(detail.row)) addProblem(pending[detail.row], detail.column, detail.reason);
       }
       if (full && rows.length === 1) {
-        refusedRows.get(pending[rows[0]].line).push({ column: null, reason: "and more problems than the API lists at once" });
+        addProblem(pending[rows[0]], null, "and more problems than the API lists at once");
       }
       pending = pending.filter((_, index) => !bad.has(index));
     }
@@ -697,13 +716,13 @@
   }
 
   async function scoreFile() {
-    if (state.scoring) return;
     const card = state.card;
     const file = $("csv").files[0];
-    resetCsv();
+    resetCsv(); // a run still going is replaced by this one
     const job = state.job;
     if (!file) {
       $("csv-error").textContent = "Choose a CSV file first.";
+      $("csv").setAttribute("aria-invalid", "true");
       $("csv").focus();
       return;
     }
@@ -711,6 +730,14 @@
     $("score").setAttribute("aria-disabled", "true");
     const started = performance.now();
     const refusedRows = new Map(); // file line -> [{column, reason}]
+    const rawLines = new Map(); // file line -> the refused row's text
+    const addProblem = (record, column, reason) => {
+      if (!refusedRows.has(record.line)) {
+        refusedRows.set(record.line, []);
+        rawLines.set(record.line, record.raw);
+      }
+      refusedRows.get(record.line).push({ column, reason });
+    };
     const scored = [];
     let read = 0;
     let header = null;
@@ -724,6 +751,7 @@
       const first = records.next();
       if (first.done) throw new Error("the file is empty: expected a header row and data rows");
       header = first.value;
+      if (lossy && header.raw.includes(REPLACEMENT)) throw new Error("the header row is not UTF-8 text");
       const columns = header.fields.length;
       // Only the model's columns are sent (the API would ignore the others): each by the
       // first header field of its name.
@@ -741,15 +769,20 @@
       // A request is the header line, then each row's line, each ending in "\n".
       const headerBytes = bytes(headerText) + 1;
       if (headerBytes >= maxBytes) throw new Error(`the header alone is over the request limit of ${maxBytes} bytes`);
-      const refuse = (record, reason) => refusedRows.set(record.line, [{ column: null, reason }]);
+      const refuse = (record, reason) => addProblem(record, null, reason);
       let page = [];
       let pageBytes = headerBytes;
+      let told = performance.now();
       const flush = async () => {
         if (!page.length) return;
-        scored.push(...(await scorePage(card, job, headerText, page, refusedRows)));
+        scored.push(...(await scorePage(card, job, headerText, page, addProblem)));
         page = [];
         pageBytes = headerBytes;
-        $("csv-status").textContent = `Scored ${scored.length} of ${read} rows read so far; ${refusedRows.size} refused.`;
+        // Progress at most once a second: a screen reader announces every change.
+        if (performance.now() - told >= 1000) {
+          told = performance.now();
+          $("csv-status").textContent = `Scored ${scored.length} rows so far; ${refusedRows.size} refused.`;
+        }
       };
       for (const record of records) {
         read += 1;
@@ -775,33 +808,39 @@
       if (!read) throw new Error("the file has a header row but no data rows");
     } catch (error) {
       if (error instanceof Stopped || job !== state.job) return;
-      stopped = error.message;
+      stopped = error;
     } finally {
       if (job === state.job) {
         state.scoring = false;
         $("score").removeAttribute("aria-disabled");
       }
     }
-    if (stopped !== null && !scored.length && !refusedRows.size) {
-      $("csv-error").textContent = `The file cannot be scored: ${stopped}`;
+    if (stopped !== null && !(stopped instanceof PageError && (scored.length || refusedRows.size))) {
+      $("csv-error").textContent = `The file cannot be scored: ${stopped.message}`;
       return;
     }
-    showScored(card, header, delimiter, scored, refusedRows, file.name);
+    showScored(card, header, delimiter, scored, refusedRows, file.name, rawLines);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const problems = [...refusedRows.values()].reduce((sum, list) => sum + list.length, 0);
-    const summary = `${scored.length} of ${read} rows scored, ${refusedRows.size} refused (${problems} problem${problems === 1 ? "" : "s"})`;
+    const refused = `${refusedRows.size} refused (${problems} problem${problems === 1 ? "" : "s"})`;
     if (stopped !== null) {
-      $("csv-error").textContent = `Scoring stopped at ${stopped}. The rows before it are below and in the download.`;
-      $("csv-status").textContent = `Stopped after ${seconds} s: ${summary}.`;
+      $("csv-error").textContent = `Scoring stopped at line ${stopped.line}: ${stopped.message}. Nothing from line ${stopped.line} on was scored.`;
+      $("csv-status").textContent = `Stopped after ${seconds} s: before line ${stopped.line}, ${scored.length} rows scored and ${refused}.`;
     } else {
-      $("csv-status").textContent = `Done in ${seconds} s: ${summary}.`;
+      $("csv-status").textContent = `Done in ${seconds} s: ${scored.length} of ${read} rows scored, ${refused}.`;
     }
   }
 
   // The scored CSV: each row as it was in the file, then its prediction (and for a
   // classifier one probability_<class> per class), in the file's own delimiter and line
   // ending.
-  function showScored(card, header, delimiter, scored, refusedRows, filename) {
+  function blobUrl(text) {
+    const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+    state.downloadUrls.push(url);
+    return url;
+  }
+
+  function showScored(card, header, delimiter, scored, refusedRows, filename, rawLines) {
     const classes = card.classes || [];
     const taken = new Set(header.fields.map((name) => name.trim()));
     const free = (name) => {
@@ -817,25 +856,37 @@
       lines.push([row.record.raw, ...extra.map((value) => csvField(value, delimiter))].join(delimiter));
     }
     const newline = header.ending || "\n";
-    const blob = new Blob([`${lines.join(newline)}${newline}`], { type: "text/csv" });
-    state.downloadUrl = URL.createObjectURL(blob);
     const link = $("download");
-    link.href = state.downloadUrl;
+    link.href = blobUrl(`${lines.join(newline)}${newline}`);
     const dot = filename.lastIndexOf(".");
     link.download = dot > 0 ? `${filename.slice(0, dot)}-scored${filename.slice(dot)}` : `${filename}-scored.csv`;
     link.textContent = `Download the scored file (${scored.length} rows)`;
     link.hidden = !scored.length;
 
+    // Every problem of every refused row: the first SHOWN_ROWS in the table, all of them
+    // (with the row as it was) in a download of their own.
     const refusedBody = clear($("refused").tBodies[0]);
     const lineNumbers = [...refusedRows.keys()].sort((a, b) => a - b);
+    const refusedLines = [["line", "column", "reason", "row"].join(",")];
+    let shown = 0;
     for (const line of lineNumbers) {
       for (const problem of refusedRows.get(line)) {
-        const column = problem.column === null || problem.column === undefined ? "(row)" : problem.column;
-        refusedBody.append(el("tr", { className: "refused" }, el("td", { className: "num" }, line), el("td", {}, column), el("td", {}, problem.reason)));
+        const column = problem.column === null || problem.column === undefined ? "" : problem.column;
+        refusedLines.push([line, column, problem.reason, rawLines.get(line) || ""].map((value) => csvField(value)).join(","));
+        if (shown >= SHOWN_ROWS) continue;
+        shown += 1;
+        refusedBody.append(el("tr", { className: "refused" }, el("td", { className: "num" }, line), el("td", {}, column || "(row)"), el("td", {}, problem.reason)));
       }
     }
+    const listed = refusedLines.length - 1;
     $("refused-title").textContent = `Rows refused (${refusedRows.size})`;
+    $("refused-note").textContent = listed > shown ? `The first ${shown} of ${listed} problems; the download has them all.` : "";
     $("refused-box").hidden = !refusedRows.size;
+    const refusedLink = $("refused-download");
+    refusedLink.href = blobUrl(`${refusedLines.join("\n")}\n`);
+    refusedLink.download = dot > 0 ? `${filename.slice(0, dot)}-refused.csv` : `${filename}-refused.csv`;
+    refusedLink.textContent = `Download the refused rows with their reasons (${refusedRows.size} rows)`;
+    refusedLink.hidden = !refusedRows.size;
 
     const table = $("scored");
     const head = clear(table.tHead);
@@ -862,6 +913,18 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("form").addEventListener("submit", predictOne);
     $("score").addEventListener("click", scoreFile);
+    $("csv").addEventListener("change", () => resetCsv("another file was chosen"));
+    // Editing a field takes away the answer (and that field's error): they no longer match.
+    $("fields").addEventListener("input", (event) => {
+      cancelPrediction();
+      $("prediction").textContent = "";
+      clear($("probabilities"));
+      const entry = state.inputs.get(event.target.name);
+      if (entry) {
+        entry.input.removeAttribute("aria-invalid");
+        entry.error.textContent = "";
+      }
+    });
     $("medians").addEventListener("click", fillMedians);
     bindDrawing();
     loadModels();
