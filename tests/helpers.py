@@ -12,6 +12,15 @@ import copy
 import csv
 import io
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,3 +277,64 @@ def score_whole(s3: Any, name: str, body: bytes, version: str) -> dict[str, Any]
     obj = object_ref(s3, key)
     score_object(s3, obj, lambda: model, chunk_rows=7, seconds_left=lambda: 900.0)
     return batch_outputs(s3, f"whole/{name}")
+
+
+# ----- `make run`'s program in a subprocess ---------------------------------------------------
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """`make run`'s program, serving: its API's URL, moto's port, what it printed."""
+
+    api: str
+    s3_port: int
+    output: str
+
+
+@contextmanager
+def local_stack(*options: str, environment: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """`python -m infra.local_stack` on free ports with ``options``, until it is ready
+    (and stopped with Ctrl-C afterwards, which must end it cleanly)."""
+    s3_port, api_port = free_port(), free_port()
+    command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
+    command += ["--api-port", str(api_port), *options]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(environment or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = []
+        deadline = time.monotonic() + 180
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            assert line, "".join(output)
+            output.append(line)
+            if line.startswith("Ctrl-C stops everything"):
+                break
+        # Keep reading its output: a full pipe would block the server mid-request.
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield LocalStack(f"http://127.0.0.1:{api_port}", s3_port, "".join(output))
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[int]:
+    """A ``socketserver`` server answering in a thread, shut down afterwards; its port."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,14 +15,9 @@ import itertools
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +27,8 @@ import pytest
 from infra.local_env import MODEL_BUCKET
 from infra.screenshot import chromium
 from infra.signing_proxy import Upstream, serve
-from tests.helpers import ROOT, WINE_CSV
+from tests.helpers import ROOT, WINE_CSV, local_stack, serving
+from tests.helpers import LocalStack as Stack
 
 playwright = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
@@ -55,50 +51,12 @@ CHROMIUM_ARGS = [
 WINE_FEATURES = WINE_CSV.read_text().splitlines()[0].replace('"', "").split(";")[:-1]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Stack:
-    api: str
-    s3_port: int
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    s3_port, api_port = free_port(), free_port()
-    command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
-    command += ["--api-port", str(api_port), "--candidates", "linear", "--monitor-seconds", "1"]
-    environment = {**os.environ, "MAX_REQUEST_ROWS": str(MAX_ROWS)}
-    environment["MAX_REQUEST_BYTES"] = str(MAX_BYTES)
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        output = []
-        deadline = time.monotonic() + 180
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            assert line, "".join(output)
-            output.append(line)
-            if line.startswith("Ctrl-C stops everything"):
-                break
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield Stack(f"http://127.0.0.1:{api_port}", s3_port)
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    limits = {"MAX_REQUEST_ROWS": str(MAX_ROWS), "MAX_REQUEST_BYTES": str(MAX_BYTES)}
+    options = ["--candidates", "linear", "--monitor-seconds", "1"]
+    with local_stack(*options, environment=limits) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -544,17 +502,11 @@ def test_the_page_works_through_the_signing_proxy(page: Page, stack: Stack) -> N
 
         return ReadOnlyCredentials("AKIDLOCAL", "local-secret", None)
 
-    proxy = serve(upstream, 0, credentials, signed.append)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        page.goto(f"http://127.0.0.1:{proxy.server_port}/#model=wine-quality-class")
+    with serving(serve(upstream, 0, credentials, signed.append)) as port:
+        page.goto(f"http://127.0.0.1:{port}/#model=wine-quality-class")
         expect(page.locator("#status")).to_contain_text("wine-quality-class, version")
         page.get_by_role("button", name="Fill in the training medians").click()
         page.get_by_role("button", name="Predict").click()
         expect(page.locator("#probabilities li")).to_have_count(6)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
     assert any('"POST /models/wine-quality-class/predict' in line for line in signed)
     assert any('"GET /assets/try.js' in line for line in signed)

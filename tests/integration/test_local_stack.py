@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -21,15 +16,10 @@ import requests
 
 from infra.api_checks import check_api
 from infra.local_env import DATA_BUCKET
-from tests.helpers import ROOT, WINE_CSV, load_event
+from tests.helpers import ROOT, WINE_CSV, LocalStack, load_event
+from tests.helpers import local_stack as start_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(url: str, body: bytes | None = None, content_type: str = "") -> tuple[int, Any]:
@@ -53,43 +43,12 @@ def wait_for(s3: Any, key: str, seconds: float = 30) -> bytes:
     raise AssertionError(f"{key} did not appear within {seconds} s")
 
 
-@dataclass(frozen=True)
-class LocalStack:
-    """`make run`'s program, started once for this module's tests."""
-
-    api: str
-    s3_port: int
-    output: str
-
-
 @pytest.fixture(scope="module")
 def local_stack() -> Iterator[LocalStack]:
-    s3_port, api_port = free_port(), free_port()
-    command = [sys.executable, "-m", "infra.local_stack", "--s3-port", str(s3_port)]
-    command += ["--api-port", str(api_port), "--candidates", "linear"]
     # Files of 0.5 MiB or more take the state machine, in ranges of 0.1 MiB.
-    command += ["--fan-out-min-mib", "0.5", "--range-mib", "0.1", "--range-workers", "2"]
-    command += ["--monitor-seconds", "1"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        output = []
-        deadline = time.monotonic() + 180
-        assert process.stdout is not None
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            assert line, "".join(output)
-            output.append(line)
-            if line.startswith("Ctrl-C stops everything"):
-                break
-        # Keep reading its output: a full pipe would block the server mid-request.
-        drain = threading.Thread(target=process.stdout.read, daemon=True)
-        drain.start()
-        yield LocalStack(f"http://127.0.0.1:{api_port}", s3_port, "".join(output))
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    options = ["--candidates", "linear", "--fan-out-min-mib", "0.5", "--range-mib", "0.1"]
+    with start_local_stack(*options, "--range-workers", "2", "--monitor-seconds", "1") as stack:
+        yield stack
 
 
 def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -17,6 +16,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from infra.signing_proxy import Upstream, main, serve, stack_url
+from tests.helpers import serving
 
 pytestmark = pytest.mark.integration
 
@@ -74,23 +74,16 @@ class VerifyingApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[str]:
     VerifyingApi.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), VerifyingApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), VerifyingApi)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def proxy(api: str) -> Iterator[tuple[int, list[str]]]:
     lines: list[str] = []
-    server = serve(
-        Upstream.from_url(api, "eu-west-1", "execute-api"), 0, lambda: SECRET, lines.append
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port, lines
-    server.shutdown()
-    server.server_close()
+    upstream = Upstream.from_url(api, "eu-west-1", "execute-api")
+    with serving(serve(upstream, 0, lambda: SECRET, lines.append)) as port:
+        yield port, lines
 
 
 def send(port: int, method: str, path: str, body: bytes = b"", **headers: str) -> Any:
@@ -124,15 +117,9 @@ def test_every_request_is_signed_and_its_answer_passed_back(proxy: tuple[int, li
 
 def test_an_api_under_a_base_path_gets_the_path_it_was_signed_for(api: str) -> None:
     """A custom domain maps the API under a path: the signed path is the one sent."""
-    server = serve(
-        Upstream.from_url(f"{api}/prod", "eu-west-1", "execute-api"), 0, lambda: SECRET, print
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        status, _, _ = send(server.server_port, "POST", "/models/wine/predict", b"a\n1\n")
-    finally:
-        server.shutdown()
-        server.server_close()
+    upstream = Upstream.from_url(f"{api}/prod", "eu-west-1", "execute-api")
+    with serving(serve(upstream, 0, lambda: SECRET, print)) as port:
+        status, _, _ = send(port, "POST", "/models/wine/predict", b"a\n1\n")
     (received,) = VerifyingApi.received
     assert received["path"] == "/prod/models/wine/predict"
     assert received["valid"]
@@ -157,13 +144,9 @@ def test_only_this_machines_pages_may_use_the_proxy(proxy: tuple[int, list[str]]
 
 def test_a_signature_made_with_another_secret_is_refused_upstream(api: str) -> None:
     wrong = ReadOnlyCredentials("AKIDEXAMPLE", "another-secret", None)
-    server = serve(Upstream.from_url(api, "eu-west-1", "execute-api"), 0, lambda: wrong, print)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        status, _, _ = send(server.server_port, "GET", "/")
-    finally:
-        server.shutdown()
-        server.server_close()
+    upstream = Upstream.from_url(api, "eu-west-1", "execute-api")
+    with serving(serve(upstream, 0, lambda: wrong, print)) as port:
+        status, _, _ = send(port, "GET", "/")
     assert status == 403
     assert VerifyingApi.received[0]["valid"] is False
 
@@ -175,13 +158,8 @@ def test_no_credentials_or_no_api_get_a_clear_error(api: str) -> None:
         (lambda: SECRET, True, "cannot be reached"),
     ):
         target = Upstream("http://127.0.0.1:9", "eu-west-1", "execute-api") if gone else upstream
-        server = serve(target, 0, credentials, print)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            status, _, body = send(server.server_port, "GET", "/")
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(serve(target, 0, credentials, print)) as port:
+            status, _, body = send(port, "GET", "/")
         assert status == 502
         assert message in json.loads(body)["error"]["message"]
 
