@@ -35,6 +35,10 @@ class ModelUnavailableError(PredictorError):
     """No model can be served (none published, alias unset, or the registry unreachable)."""
 
 
+class ReportUnavailableError(PredictorError):
+    """A stored report exists but cannot be served (altered since publishing, not UTF-8)."""
+
+
 # ----- batch files ---------------------------------------------------------------------
 class InputError(PredictorError):
     """Input that cannot be read as a table at all (not CSV/JSON, no rows, no header)."""

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from predictor.errors import ModelNotFoundError
 from predictor.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,9 @@ FAILURE_RETRY_SECONDS = 5.0
 class ModelCache:
     """Serve the version ``resolve()`` names, loaded by ``load(version)``; reload on a move.
 
-    ``clock`` is the seam tests (and a restored snapshot) use to move time.
+    ``clock`` is the seam tests (and a restored snapshot) use to move time. With
+    ``forget_when_gone`` (a pinned version), a re-check that finds the version deleted
+    (:class:`ModelNotFoundError`) drops the model instead of serving it on.
     """
 
     def __init__(
@@ -33,8 +36,11 @@ class ModelCache:
         load: Callable[[str], LoadedModel],
         recheck_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        forget_when_gone: bool = False,
     ) -> None:
         self._resolve = resolve
+        self._forget_when_gone = forget_when_gone
         self._load = load
         self._recheck_seconds = recheck_seconds
         self.clock = clock
@@ -87,6 +93,10 @@ class ModelCache:
                     )
                 current = self._current = loaded
         except Exception as exc:
+            if self._forget_when_gone and isinstance(exc, ModelNotFoundError):
+                if current is not None:
+                    logger.info("%s was deleted: no longer served", current.version)
+                self._current = current = None
             if current is None:
                 self._failure = exc
                 self._next_check = self.clock() + min(self._recheck_seconds, FAILURE_RETRY_SECONDS)

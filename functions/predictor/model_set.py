@@ -5,7 +5,8 @@ so, any other registry model whose name matches one of its patterns (``*`` for a
 Each model is served through the function's alias, or at a pinned registry version
 (the Open Inference Protocol's version paths); each (name, version) pair has its own
 :class:`~predictor.model_cache.ModelCache`, so an alias moves and reloads per model as
-it always has.
+it always has, and a pinned version is looked for as often as an alias (a deleted one
+stops being served).
 
 Loaded models are kept in least-recently-used order while the sum of their ONNX graphs
 stays within a byte budget. Neither the model just used nor the default model is ever
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -59,6 +59,18 @@ class ServableModel:
             "default": self.default,
             "loaded_version": self.loaded_version,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelListing:
+    """``GET /models``: the models served now, and the allowed ones that cannot be, why."""
+
+    models: list[ServableModel]
+    not_served: list[dict[str, str]]
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form of ``GET /models``."""
+        return {"models": [m.to_dict() for m in self.models], "not_served": self.not_served}
 
 
 class ModelSet:
@@ -108,8 +120,10 @@ class ModelSet:
         """True when every pattern is a plain name (the set is known without S3)."""
         return not any(any(c in p for c in "*?[") for p in self._patterns)
 
-    def servable(self) -> list[ServableModel]:
-        """What ``GET /models`` lists: the allowed names (those in the registry, for patterns)."""
+    def servable(self) -> ModelListing:
+        """What ``GET /models`` lists: the allowed names (those in the registry, for
+        patterns) whose alias is set, and the others with the reason they cannot be served.
+        """
         names = (
             list(self._patterns)
             if self.only_listed_names
@@ -117,10 +131,17 @@ class ModelSet:
         )
         if self.default_name not in names:
             names.insert(0, self.default_name)
-        return [
-            ServableModel(name, self.alias, name == self.default_name, self._loaded_version(name))
-            for name in sorted(names, key=lambda n: (n != self.default_name, n))
-        ]
+        served: list[ServableModel] = []
+        not_served: list[dict[str, str]] = []
+        for name in sorted(names, key=lambda n: (n != self.default_name, n)):
+            if self._reader.alias(name, self.alias) is None:
+                not_served.append(
+                    {"name": name, "reason": f"no version holds the alias {self.alias!r}"}
+                )
+                continue
+            loaded = self._loaded_version(name)
+            served.append(ServableModel(name, self.alias, name == self.default_name, loaded))
+        return ModelListing(served, not_served)
 
     def _loaded_version(self, name: str) -> str | None:
         cache = self._caches.get((name, None))
@@ -205,21 +226,21 @@ class ModelSet:
 
             def resolve() -> str:
                 return self._reader.resolve(name, alias)
-
-            recheck = self._recheck_seconds
         else:
             pinned = version
 
             def resolve() -> str:
+                # A version never changes, but it may be deleted: stop serving it then.
+                if not self._reader.has_version(name, pinned):
+                    raise ModelNotFoundError(f"model {name!r} has no version {pinned!r}")
                 return pinned
-
-            recheck = math.inf  # a version never changes
 
         return ModelCache(
             resolve=resolve,
             load=lambda v: load(name, v, inference_threads=threads, with_baseline=with_baseline),
-            recheck_seconds=recheck,
+            recheck_seconds=self._recheck_seconds,
             clock=lambda: self.clock(),  # the set's clock, even when a test moves it later
+            forget_when_gone=version is not None,
         )
 
     def _evict(self, keep: Key) -> None:

@@ -11,8 +11,8 @@ told otherwise: a body whose ``Inference-Header-Content-Length`` header gives th
 of its JSON part carries the inputs' data after it, each input's
 ``parameters.binary_data_size`` bytes in order (little-endian, row-major; a BYTES
 element is a 4-byte little-endian length and its bytes). Outputs asked for with
-``parameters.binary_data`` (or all of them with the request's ``binary_data_output``)
-come back the same way.
+``parameters.binary_data`` come back the same way; the request's ``binary_data_output``
+is the default of every output, listed or not (as Triton reads it).
 """
 
 from __future__ import annotations
@@ -358,7 +358,9 @@ def _requested_outputs(
             raise _bad('the classification extension is not supported: ask for "predict_proba"')
         if any(r.name == name for r in requested):
             raise _bad(f"output {name!r} is asked for twice")
-        requested.append(RequestedOutput(name, _flag(parameters, "binary_data")))
+        # Triton: the request's binary_data_output is each listed output's default.
+        binary = _flag(parameters, "binary_data") if "binary_data" in parameters else binary_default
+        requested.append(RequestedOutput(name, binary))
     return tuple(requested)
 
 

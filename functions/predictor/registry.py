@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from predictor import s3_store
 from predictor.errors import IntegrityError, ModelNotFoundError
 from predictor.inference import OnnxPredictor, Predictor
 from predictor.profiles import (
@@ -134,6 +135,11 @@ class RegistryReader:
                 f"{manifest.get('name')}/{manifest.get('version')}: refusing it"
             )
         return dict(manifest)
+
+    def has_version(self, name: str, version: str) -> bool:
+        """Whether the version's manifest is still there (one HEAD request)."""
+        key = self.artifact_key(name, version, MANIFEST_FILE)
+        return s3_store.object_size(self._s3, self.bucket, key) is not None
 
     def alias(self, name: str, alias: str) -> dict[str, Any] | None:
         """The alias document, or None when the alias was never set."""

@@ -28,6 +28,7 @@ from predictor.errors import (
     SchemaViolationError,
     UnsupportedMediaTypeError,
 )
+from predictor.schema import FeatureSchema
 from predictor.values import OversizedInteger, shortened
 
 JSON_TYPES = frozenset({"application/json"})
@@ -85,15 +86,23 @@ class ParsedRequest:
 
 @dataclass(frozen=True, slots=True)
 class ContentType:
-    """A request's media type, its parameters checked (only ``charset=utf-8`` is taken)."""
+    """A request's media type, its parameters checked.
+
+    ``charset=utf-8`` is taken on every type; on CSV, RFC 4180's ``header=present`` or
+    ``header=absent`` says whether the first row names the columns (``header`` is None
+    when the client did not say).
+    """
 
     media: str
+    header: bool | None = None
 
     @classmethod
     @functools.lru_cache(maxsize=64)  # the same few headers, request after request
     def parse(cls, header: str | None) -> ContentType:
         """Parse a Content-Type header: 415 for a charset other than UTF-8, or another parameter."""
         media, *parameters = (header or "").split(";")
+        media = media.strip().lower()
+        has_header: bool | None = None
         unknown: list[str] = []
         for parameter in parameters:
             key, _, value = parameter.partition("=")
@@ -106,15 +115,22 @@ class ContentType:
                         f"charset {shortened(value)!r} is not supported: send UTF-8 "
                         "(charset=utf-8, or no charset)"
                     )
+            elif key == "header" and media in CSV_TYPES:
+                if value not in ("present", "absent"):
+                    raise UnsupportedMediaTypeError(
+                        f"header={shortened(value)!r}: say header=present (the first row "
+                        "names the columns) or header=absent (every row is values)"
+                    )
+                has_header = value == "present"
             else:
                 unknown.append(key)
         if unknown:
             raise UnsupportedMediaTypeError(
                 "unrecognized content type parameter(s): "
                 + ", ".join(repr(shortened(k)) for k in unknown)
-                + " (only charset=utf-8 is accepted)"
+                + " (accepted: charset=utf-8; for CSV, header=present or header=absent)"
             )
-        return cls(media.strip().lower())
+        return cls(media, has_header)
 
 
 def body_bytes(body: str | None, base64_encoded: bool, max_bytes: int) -> bytes:
@@ -136,17 +152,19 @@ def parse_request(
     content_type: str | None,
     max_rows: int,
     max_bytes: int,
-    schema_names: Sequence[str],
+    schema: FeatureSchema,
 ) -> ParsedRequest:
     """Parse a request body into columns, enforcing the size limits.
 
-    ``schema_names`` are the model's columns in order: rows given as lists (``instances``
-    of lists, ``dataframe_split`` without ``columns``, JSON Lines arrays, a CSV without
-    a header) are read in that order, and one of another width is a 422 naming it.
+    Rows given as lists (``instances`` of lists, ``dataframe_split`` without ``columns``,
+    JSON Lines arrays, a CSV without a header) are read in the order of ``schema``'s
+    columns, and one of another width is a 422 naming it.
     """
     if len(body) > max_bytes:
         raise PayloadTooLargeError(f"request body is {len(body)} bytes; the limit is {max_bytes}")
-    kind = ContentType.parse(content_type).media
+    content = ContentType.parse(content_type)
+    kind = content.media
+    schema_names = schema.names
     if kind not in JSON_TYPES and kind not in CSV_TYPES and kind not in JSONLINES_TYPES:
         raise UnsupportedMediaTypeError(
             f"unsupported content type {shortened(kind) or '(none)'!r}: send {ACCEPTED_TYPES}"
@@ -156,7 +174,7 @@ def parse_request(
     except UnicodeDecodeError as exc:
         raise MalformedRequestError(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
     if kind in CSV_TYPES:
-        parsed = _parse_csv(text, max_rows, schema_names)
+        parsed = _parse_csv(text, max_rows, schema, content.header)
     elif kind in JSONLINES_TYPES:
         parsed = _parse_jsonlines(text, max_rows, schema_names)
     else:
@@ -401,8 +419,10 @@ def _parse_jsonlines(text: str, max_rows: int, names: Sequence[str]) -> ParsedRe
     return positional_rows(rows, names, text=False)
 
 
-def _parse_csv(text: str, max_rows: int, names: Sequence[str]) -> ParsedRequest:
-    """CSV with a header, or without one when the first row names none of the model's columns."""
+def _parse_csv(
+    text: str, max_rows: int, schema: FeatureSchema, has_header: bool | None
+) -> ParsedRequest:
+    """CSV rows, the first one a header or not (:func:`_first_row_is_header`)."""
     allow_long_fields()  # the same field limit as batch files, in every process
     rows: list[list[str]] = []
     try:
@@ -418,9 +438,9 @@ def _parse_csv(text: str, max_rows: int, names: Sequence[str]) -> ParsedRequest:
         raise MalformedRequestError(f"body is not valid CSV: {exc}") from exc
     if not rows:
         raise MalformedRequestError("CSV body is empty: expected a header row and data rows")
+    if not _first_row_is_header(rows[0], schema, has_header):
+        return positional_rows(rows, schema.names, text=True)
     header = [name.strip() for name in rows[0]]
-    if not set(header) & set(names):  # no column name: the first row is data
-        return positional_rows(rows, names, text=True)
     if len(set(header)) != len(header):
         raise MalformedRequestError("CSV header has duplicate column names")
     for line, values in enumerate(rows[1:], start=2):
@@ -429,3 +449,33 @@ def _parse_csv(text: str, max_rows: int, names: Sequence[str]) -> ParsedRequest:
                 f"CSV row {line - 1} has {len(values)} fields; the header has {len(header)}"
             )
     return ParsedRequest(_columns_by_position(header, rows[1:]), len(rows) - 1, text=True)
+
+
+def _first_row_is_header(first: list[str], schema: FeatureSchema, has_header: bool | None) -> bool:
+    """Whether a CSV body's first row names its columns; never a guess that moves a row.
+
+    The client's ``header=present|absent`` decides. Without it, a first row that names
+    none of the model's columns is values; one that names some is the header unless it
+    could also be values (a number under each numeric column, a known category under each
+    categorical one). A row that could be either is values when, read as a header, it
+    would leave a required column out; otherwise it is refused (a model whose columns are
+    called ``0,1,2``, say): read the wrong way, a row of values would be lost and the
+    others scored with permuted columns.
+    """
+    if has_header is not None:
+        return has_header
+    names = [cell.strip() for cell in first]
+    named = sorted(set(names) & set(schema.names))
+    if not named:
+        return False
+    if not schema.could_be_values(first):
+        return True
+    if schema.missing_columns(names):
+        return False
+    raise MalformedRequestError(
+        "the first CSV row could be a header (it names the column(s) "
+        + ", ".join(repr(shortened(n)) for n in named[:5])
+        + (", ..." if len(named) > 5 else "")
+        + ") or a row of values: say which in the content type, "
+        "'text/csv; header=present' or 'text/csv; header=absent'"
+    )

@@ -155,6 +155,26 @@ class FeatureSchema:
             for spec in self.columns
         }
 
+    def could_be_values(self, cells: Sequence[str]) -> bool:
+        """Whether a CSV row reads as one row of values for this model, in its column order.
+
+        A number (or nothing) under each numeric column and a known category (or nothing)
+        under each categorical one: a row of column names that passes could equally be
+        data, and whether it is a header cannot be told from the row itself.
+        """
+        if len(cells) != len(self.columns):
+            return False
+        for spec, cell in zip(self.columns, cells, strict=True):
+            text = cell.strip()
+            if not text:
+                continue
+            if spec.kind == CATEGORICAL:
+                if text not in (spec.categories or ()):
+                    return False
+            elif COERCERS[NUMERIC, True]([text], True)[1]:
+                return False
+        return True
+
     def missing_columns(self, present: Sequence[str]) -> list[str]:
         """Required (non-nullable) columns absent from ``present``."""
         have = set(present)

@@ -77,6 +77,8 @@ def _json(
 
 
 def _count_error(kind: str) -> None:
+    if is_metrics_disabled():
+        return
     with single_metric(
         name="Errors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
     ) as metric:
@@ -103,10 +105,17 @@ def _error(status: int, kind: str, message: str, details: list[Any] | None = Non
     path = event.path if event is not None else ""
     body = service.error_body(path, kind, status, message, details)
     default_route = path in DEFAULT_MODEL_ROUTES or (
-        path == "/invocations" and service.invocations_model_name(event.headers) is None
+        path == "/invocations" and _asks_for_default_model(event.headers)
     )
     # The default model's headers, only where the default model is the one asked for.
     return _json(status, body, model_headers(_loaded_model()) if default_route else None)
+
+
+def _asks_for_default_model(headers: dict[str, str]) -> bool:
+    try:
+        return service.invocations_model_name(headers) is None
+    except errors.RequestError:  # a header that names no model: no model answered
+        return False
 
 
 #: Routes that serve the function's own model (an error there names it in its headers).
@@ -150,14 +159,15 @@ def predict_with(name: str) -> Response[Any]:
 
 @app.get("/models")
 def list_models() -> Response[str]:
-    """The models this function can serve, the default first."""
+    """The models this function serves now, the default first; the others it may serve,
+    with the reason each cannot be served now."""
     runtime = _runtime()
     try:
-        servable = runtime.models.servable()
+        listing = runtime.models.servable()
     except Exception as exc:
         logger.exception("cannot list the registry's models")
         raise errors.ModelUnavailableError("the model registry cannot be listed now") from exc
-    return _json(200, {"models": [m.to_dict() for m in servable]})
+    return _json(200, listing.to_dict())
 
 
 @app.get("/models/<name>")
@@ -212,7 +222,8 @@ def model_card(name: str) -> Response[str]:
     runtime = _runtime()
     model = current_model(name)
     drift = try_page.drift_report_exists(runtime.s3, runtime.settings.capture_bucket, model.name)
-    card = try_page.model_card(model, runtime.settings, has_drift_report=drift)
+    report = try_page.has_training_report(runtime.models.reader, model)
+    card = try_page.model_card(model, runtime.settings, has_report=report, has_drift_report=drift)
     return _json(200, card, model_headers(model))
 
 
@@ -319,6 +330,13 @@ def model_unavailable(exc: errors.ModelUnavailableError) -> Response[str]:
     """503 while no model can be served (the cause logged with its traceback)."""
     logger.error("no model can be served: %s", exc, exc_info=exc.__cause__ or exc)
     return _error(503, "model_unavailable", str(exc))
+
+
+@app.exception_handler(errors.ReportUnavailableError)
+def report_unavailable(exc: errors.ReportUnavailableError) -> Response[str]:
+    """503 for a stored report that cannot be served as it is (the cause logged)."""
+    logger.error("report unavailable: %s", exc, exc_info=exc.__cause__ or exc)
+    return _error(503, "report_unavailable", str(exc))
 
 
 @app.not_found

@@ -126,8 +126,10 @@ _ROW_BODIES: dict[str, Any] = {
     "text/csv": {
         "schema": {"type": "string"},
         "example": "col_a,col_b\n1.5,red\n",
-        "description": "with a header row; without one (the first row names no column), "
-        "every row is read in the model's column order",
+        "description": "text/csv; header=present or header=absent (RFC 4180) says whether "
+        "the first row names the columns; without it, a first row naming no column is "
+        "values (every row in the model's column order), one naming columns that cannot be "
+        "values is the header, and one that could be either is a 400",
     },
     "application/jsonlines": {
         "schema": {"type": "string"},
@@ -555,7 +557,19 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                                 "loaded_version": {"type": ["string", "null"]},
                             },
                         },
-                    }
+                    },
+                    "not_served": {
+                        "type": "array",
+                        "description": "Models this function may serve that it cannot now",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "reason"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "reason": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             },
             "V2Error": {

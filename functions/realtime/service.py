@@ -30,6 +30,7 @@ from predictor.request_parsing import ParsedRequest, body_bytes, parse_request
 from predictor.response_formats import negotiate
 from predictor.runtime import Container, Runtime
 from predictor.scoring import ScoringResult, score_rows
+from predictor.values import shortened
 
 #: The baseline waits for the capture thread: a cold start loads the model alone.
 container = Container(eager_baselines=False)
@@ -126,7 +127,7 @@ def _parse(runtime: Runtime, request: HttpRequest, model: LoadedModel) -> Parsed
         request.headers.get("content-type"),
         settings.max_request_rows,
         settings.max_request_bytes,
-        model.predictor.schema.names,
+        model.predictor.schema,
     )
 
 
@@ -198,12 +199,29 @@ def invocations_model_name(headers: Mapping[str, str]) -> str | None:
     """The model ``POST /invocations`` asks for: ``X-Model-Name``, or SageMaker's target model.
 
     SageMaker's header holds an artifact path (``dir/name.tar.gz``): its last segment,
-    without the archive suffix, is the name.
+    without the archive suffix, is the name. Neither header: the default model. A header
+    that is sent but names no model (empty, or a path ending in ``/``) is a 400, never
+    the default model in its place.
     """
     name = headers.get(MODEL_HEADER)
-    if name is None and (target := headers.get(SAGEMAKER_MODEL_HEADER)) is not None:
-        name = target.rsplit("/", 1)[-1].removesuffix(".tar.gz")
-    return (name or "").strip() or None  # an empty header names no model: the default
+    if name is not None:
+        if not name.strip():
+            raise errors.MalformedRequestError(
+                "the X-Model-Name header is empty: name a model, or leave the header out "
+                "for the default model"
+            )
+        return name.strip()
+    target = headers.get(SAGEMAKER_MODEL_HEADER)
+    if target is None:
+        return None
+    name = target.rsplit("/", 1)[-1].removesuffix(".tar.gz").strip()
+    if not name:
+        raise errors.MalformedRequestError(
+            f"the X-Amzn-SageMaker-Target-Model header {shortened(target)!r} names no model: "
+            "its last path segment is the model's name (e.g. 'wine-quality' or "
+            "'models/wine-quality.tar.gz')"
+        )
+    return name
 
 
 def invocations(runtime: Runtime, request: HttpRequest, *, count_refusals: bool = True) -> Answer:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from predictor import s3_store
-from predictor.errors import NotFoundError
+from predictor.errors import IntegrityError, NotFoundError, ReportUnavailableError
 from predictor.monitoring_layout import latest_report_key
 from predictor.registry import LoadedModel, RegistryReader
 from predictor.scoring import MAX_ERROR_DETAILS
@@ -105,14 +105,15 @@ def image_shape(schema: list[dict[str, Any]]) -> ImageShape | None:
     return ImageShape(size, ink) if ink > 0 else None
 
 
-def model_card(model: LoadedModel, settings: Settings, *, has_drift_report: bool) -> dict[str, Any]:
+def model_card(
+    model: LoadedModel, settings: Settings, *, has_report: bool, has_drift_report: bool
+) -> dict[str, Any]:
     """What the page shows of a model: its manifest's public facts, the form's fields,
     the request limits to page a CSV by, and links to the reports that exist."""
     manifest = model.manifest
     name = model.name
     schema = list(manifest.get("schema") or [])
     image = image_shape(schema)
-    artifacts = manifest.get("artifacts") or {}
     metrics = manifest.get("metrics") or {}
     return {
         "name": name,
@@ -141,7 +142,7 @@ def model_card(model: LoadedModel, settings: Settings, *, has_drift_report: bool
         # Relative to the page, which is served at the API's root.
         "links": {
             "predict": f"models/{name}/predict",
-            "report": f"models/{name}/report" if REPORT_ARTIFACT in artifacts else None,
+            "report": f"models/{name}/report" if has_report else None,
             "drift": f"models/{name}/drift" if has_drift_report else None,
         },
     }
@@ -163,7 +164,38 @@ def training_report(reader: RegistryReader, model: LoadedModel) -> str:
     """The version's training report, verified against its manifest like every artifact."""
     if REPORT_ARTIFACT not in (model.manifest.get("artifacts") or {}):
         raise NotFoundError(f"{model.name} {model.version} was published without a training report")
-    return reader.read_artifact(model.manifest, REPORT_ARTIFACT).decode("utf-8")
+    try:
+        return reader.read_artifact(model.manifest, REPORT_ARTIFACT).decode("utf-8")
+    except (IntegrityError, UnicodeDecodeError) as exc:
+        raise ReportUnavailableError(
+            f"the training report of {model.name} {model.version} cannot be served: {exc}"
+        ) from exc
+
+
+def has_training_report(reader: RegistryReader, model: LoadedModel) -> bool:
+    """Whether the card may link to the training report: it is listed and verifies.
+
+    Checked once per version and container (the reader is the container's): a link is
+    never offered to a report that would be refused.
+    """
+    if REPORT_ARTIFACT not in (model.manifest.get("artifacts") or {}):
+        return False
+    key = (reader, model.name, model.version)
+    if key not in _VERIFIED_REPORTS:
+        if len(_VERIFIED_REPORTS) >= _MAX_VERIFIED_REPORTS:
+            _VERIFIED_REPORTS.clear()
+        try:
+            training_report(reader, model)
+            _VERIFIED_REPORTS[key] = True
+        except ReportUnavailableError:
+            logger.warning("the card does not link the training report", exc_info=True)
+            _VERIFIED_REPORTS[key] = False
+    return _VERIFIED_REPORTS[key]
+
+
+#: (the container's registry reader, model, version) -> whether its training report verified.
+_VERIFIED_REPORTS: dict[tuple[RegistryReader, str, str], bool] = {}
+_MAX_VERIFIED_REPORTS = 256
 
 
 def drift_report(s3: Any, bucket: str, model: str) -> str:
@@ -173,4 +205,10 @@ def drift_report(s3: Any, bucket: str, model: str) -> str:
     body = s3_store.get_bytes(s3, bucket, latest_report_key(model, "html"))
     if body is None:
         raise NotFoundError(f"{model} has no drift report yet")
-    return body.decode("utf-8")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportUnavailableError(
+            f"the latest drift report of {model} cannot be served: it is not UTF-8 text "
+            f"({exc.reason} at byte {exc.start})"
+        ) from exc

@@ -121,7 +121,8 @@ def test_invocations_answers_as_mlflow_does(expected: list[float], wine: str) ->
     [
         ("application/json; charset=latin-1", "charset 'latin-1' is not supported"),
         ("application/json; format=pandas-split", "unrecognized content type parameter"),
-        ("text/csv; header=present", "unrecognized content type parameter"),
+        ("application/json; header=present", "unrecognized content type parameter"),
+        ("text/csv; header=maybe", "say header=present"),
         ("application/xml", "unsupported content type"),
     ],
 )
@@ -483,12 +484,12 @@ def test_errors_name_the_default_model_only_where_it_was_asked_for(
         status, _, answer_headers = call("POST", path, bad, headers)
         assert status in (404, 422)
         assert "X-Model-Name" not in answer_headers, path
-    # An empty model header names no model: the default answers.
-    status, answer, _ = _json(
+    # An empty model header names no model: a 400, not the default model in its place.
+    status, _, answer_headers = _json(
         call("POST", "/invocations", json.dumps({"instances": ROWS}), {"x-model-name": " "})
     )
-    assert status == 200
-    assert answer["model"]["name"] == "wine"
+    assert status == 400
+    assert "X-Model-Name" not in answer_headers
 
 
 def test_a_name_outside_the_allowlist_is_404_without_touching_s3(

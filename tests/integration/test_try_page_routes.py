@@ -107,12 +107,18 @@ def test_the_training_report_is_served_verified_and_without_script(
     assert "script-src" not in REPORT_CSP
     assert body.decode().startswith("<!doctype html>")
     assert "<title>Training report: wine " in body.decode()
-    # A report changed in the bucket is never served.
+    # A report changed in the bucket is never served, nor linked by a fresh container's
+    # card: a 503 that says why, never an internal error.
     key = f"models/wine/{wine}/report.html"
     s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=b"<script>alert(1)</script>")
     status, body, _ = get("/models/wine/report")
-    assert status == 500
+    assert status == 503
     assert b"alert" not in body
+    error = json.loads(body)["error"]
+    assert error["type"] == "report_unavailable"
+    assert "does not match its manifest" in error["message"]
+    realtime_app.container.reset()
+    assert json.loads(get("/models/wine/card")[1])["links"]["report"] is None
 
 
 def test_a_version_without_a_report_says_so(serve: ModelRegistry, wine_linear: Artifacts) -> None:
@@ -149,6 +155,14 @@ def test_the_drift_report_is_linked_once_the_monitor_wrote_one(
     assert status == 200
     assert body == report
     assert headers["Content-Security-Policy"] == REPORT_CSP
+    # A latest report that is not UTF-8 text: a 503 that says so, never an internal error.
+    s3.put_object(
+        Bucket=DATA_BUCKET, Key="monitoring/reports/wine/latest.html", Body=b"<html>\xff\xfe"
+    )
+    status, body, _ = get("/models/wine/drift")
+    assert status == 503
+    error = json.loads(body)["error"]
+    assert (error["type"], "not UTF-8" in error["message"]) == ("report_unavailable", True)
 
 
 def pixels(size: int, **changes: Any) -> list[dict[str, Any]]:

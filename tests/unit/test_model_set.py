@@ -17,6 +17,7 @@ class FakeReader:
 
     def __init__(self, sizes: dict[str, int]) -> None:
         self.sizes = sizes
+        self.versions = {"v0", "v1"}
         self.calls: list[tuple[str, ...]] = []
         self.lock = threading.Lock()
 
@@ -27,12 +28,22 @@ class FakeReader:
             raise ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
         return "v1"
 
+    def alias(self, name: str, alias: str) -> dict[str, str] | None:
+        with self.lock:
+            self.calls.append(("alias", name))
+        return {"version": "v1"} if name in self.sizes else None
+
+    def has_version(self, name: str, version: str) -> bool:
+        with self.lock:
+            self.calls.append(("head", name, version))
+        return name in self.sizes and version in self.versions
+
     def load_onnx(
         self, name: str, version: str, inference_threads: int = 1, *, with_baseline: bool = True
     ) -> LoadedModel:
         with self.lock:
             self.calls.append(("load", name, version))
-        if version not in ("v1", "v0"):
+        if version not in self.versions:
             raise ModelNotFoundError(f"model {name!r} has no version {version!r}")
         manifest = {
             "name": name,
@@ -60,7 +71,7 @@ def test_the_default_alone_unless_patterns_say_more() -> None:
     assert models.get().name == "main"
     with pytest.raises(UnknownModelError, match="not served"):
         models.get("other")
-    assert [m.name for m in models.servable()] == ["main"]
+    assert [m.name for m in models.servable().models] == ["main"]
 
 
 @pytest.mark.parametrize("name", ["other", "../main", "main/x", "", "a" * 101, "region-", "*"])
@@ -98,8 +109,10 @@ def test_a_model_larger_than_the_budget_still_serves_and_the_default_stays() -> 
     assert models.current.name == "main"
 
 
-def test_versions_are_cached_apart_from_the_alias_and_never_rechecked() -> None:
+def test_versions_are_cached_apart_from_the_alias_and_a_deleted_one_stops_serving() -> None:
     models = model_set({"main": 1}, (), 100)
+    now = [0.0]
+    models.clock = lambda: now[0]
     assert models.get("main", "v0").version == "v0"
     assert models.get("main").version == "v1"
     with pytest.raises(UnknownModelError, match="no version"):
@@ -108,7 +121,15 @@ def test_versions_are_cached_apart_from_the_alias_and_never_rechecked() -> None:
         models.get("main", "../v1")
     calls = list(reader_of(models).calls)
     models.get("main", "v0")
-    assert reader_of(models).calls == calls
+    assert reader_of(models).calls == calls  # within the re-check interval: no S3 call
+    # Given v0 deleted from the registry, once the interval has passed
+    reader_of(models).versions.discard("v0")
+    now[0] += 61
+    # Then the pinned version is looked for (one HEAD, no load) and no longer served
+    with pytest.raises(UnknownModelError, match="no version 'v0'"):
+        models.get("main", "v0")
+    assert reader_of(models).calls[len(calls) :] == [("head", "main", "v0")]
+    assert models.get("main").version == "v1"
 
 
 def test_missing_models_are_remembered_and_the_set_stays_bounded() -> None:
@@ -126,11 +147,19 @@ def test_missing_models_are_remembered_and_the_set_stays_bounded() -> None:
 def test_servable_lists_the_registry_for_patterns_and_names_for_lists() -> None:
     models = model_set({"main": 1, "region-eu": 1, "region-us": 1, "other": 1}, ("region-*",), 100)
     models.get("region-us")
-    listed = [(m.name, m.default, m.loaded_version) for m in models.servable()]
+    listing = models.servable()
+    listed = [(m.name, m.default, m.loaded_version) for m in listing.models]
     assert listed == [("main", True, None), ("region-eu", False, None), ("region-us", False, "v1")]
+    assert listing.not_served == []
     plain = model_set({"main": 1}, ("a", "b"), 100)
-    assert [m.name for m in plain.servable()] == ["main", "a", "b"]
-    assert reader_of(plain).calls == []
+    listing = plain.servable()
+    # a and b hold no alias: listed apart, with the reason, never offered to be chosen
+    assert [m.name for m in listing.models] == ["main"]
+    assert listing.not_served == [
+        {"name": "a", "reason": "no version holds the alias 'production'"},
+        {"name": "b", "reason": "no version holds the alias 'production'"},
+    ]
+    assert {c[0] for c in reader_of(plain).calls} == {"alias"}  # no listing of the registry
 
 
 def test_many_threads_share_one_load_per_model() -> None:
