@@ -10,12 +10,12 @@ import io
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-from predictor.errors import ModelNotFoundError, VersionMismatchError
+from predictor.errors import ModelNotFoundError, PredictorError, VersionMismatchError
 from predictor.registry import (
     JOBLIB_ARTIFACT,
     MANIFEST_FILE,
@@ -23,6 +23,7 @@ from predictor.registry import (
     RegistryReader,
     sha256_hex,
 )
+from predictor.s3_store import NOT_FOUND, error_code
 from predictor.schema import FeatureSchema
 from training.joblib_predictor import JoblibPredictor
 
@@ -30,6 +31,18 @@ logger = logging.getLogger(__name__)
 
 #: How many earlier versions an alias remembers for rollback.
 ALIAS_HISTORY = 20
+#: How many times an alias write is tried when others keep writing it meanwhile.
+ALIAS_WRITE_ATTEMPTS = 8
+#: S3's answers to a conditional write whose condition no longer holds.
+_LOST_RACE = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+class AliasConflictError(PredictorError):
+    """An alias kept changing while it was being written: nothing was changed."""
+
+
+class NoEarlierVersionError(PredictorError):
+    """A rollback of an alias whose history holds no version that still exists."""
 
 
 def new_version_id(now: datetime | None = None) -> str:
@@ -133,42 +146,105 @@ class ModelRegistry(RegistryReader):
     # ----- aliases -----------------------------------------------------------------
     def aliases(self, name: str) -> dict[str, str]:
         """alias -> the version it points at, for every alias of ``name``."""
+        return {alias: str(document["version"]) for alias, document in self._alias_documents(name)}
+
+    def _alias_documents(self, name: str) -> list[tuple[str, dict[str, Any]]]:
         prefix = self.model_prefix(name) + "aliases/"
-        found = {}
+        found = []
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for entry in page.get("Contents", []):
                 alias = entry["Key"][len(prefix) :].removesuffix(".json")
                 document = self.alias(name, alias)
                 if document is not None:
-                    found[alias] = str(document["version"])
+                    found.append((alias, document))
         return found
 
     def set_alias(self, name: str, alias: str, version: str) -> dict[str, Any]:
         """Point ``alias`` at ``version`` (which must exist), remembering the previous one."""
         self.manifest(name, version)  # refuses unknown or inconsistent versions
-        current = self.alias(name, alias)
-        earlier = [] if current is None else [current["version"], *current.get("history", [])]
-        history = [v for v in earlier if v != version][:ALIAS_HISTORY]
-        return self._write_alias(name, alias, version, history)
+
+        def point(current: dict[str, Any] | None) -> tuple[str, list[str]]:
+            earlier = [] if current is None else [current["version"], *current.get("history", [])]
+            return version, [v for v in earlier if v != version][:ALIAS_HISTORY]
+
+        return self._update_alias(name, alias, point)
 
     def rollback(self, name: str, alias: str) -> str:
-        """Point ``alias`` back at the version it held before; return that version."""
-        current = self.alias(name, alias)
-        if current is None or not current.get("history"):
-            raise ModelNotFoundError(f"alias {name}/{alias} has no earlier version to roll back to")
-        previous, *older = current["history"]
-        self.manifest(name, previous)
-        self._write_alias(name, alias, previous, older)
-        return str(previous)
+        """Point ``alias`` back at the version it held before; return that version.
 
-    def _write_alias(
-        self, name: str, alias: str, version: str, history: list[str]
+        Versions deleted since they held the alias are passed over.
+        """
+
+        def back(current: dict[str, Any] | None) -> tuple[str, list[str]]:
+            if current is None:
+                raise ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
+            history = [v for v in current.get("history", []) if self.has_version(name, v)]
+            if not history:
+                raise NoEarlierVersionError(
+                    f"{name}/{alias} has no earlier version to roll back to"
+                )
+            return history[0], history[1:]
+
+        return str(self._update_alias(name, alias, back)["version"])
+
+    def forget_version(self, name: str, version: str) -> list[str]:
+        """Take ``version`` out of every alias's history (before deleting it); the aliases
+        whose history held it. An alias that points at it is the caller's to refuse."""
+        changed = []
+        for alias, document in self._alias_documents(name):
+            if version not in document.get("history", []):
+                continue
+
+            def without(current: dict[str, Any] | None) -> tuple[str, list[str]]:
+                if current is None:  # removed meanwhile: no history left to clean
+                    raise ModelNotFoundError(f"an alias of {name!r} was removed meanwhile")
+                return current["version"], [v for v in current.get("history", []) if v != version]
+
+            self._update_alias(name, alias, without)
+            changed.append(alias)
+        return changed
+
+    def _update_alias(
+        self,
+        name: str,
+        alias: str,
+        change: Callable[[dict[str, Any] | None], tuple[str, list[str]]],
     ) -> dict[str, Any]:
-        document = {"version": version, "updated_at": _utc_now(), "history": history}
-        self._put(self.alias_key(name, alias), json.dumps(document).encode(), "application/json")
-        logger.info("alias %s/%s -> %s", name, alias, version)
-        return document
+        """Read the alias, ``change`` it, write it only if nobody wrote it meanwhile.
+
+        The write is conditional (``If-Match`` the ETag read, or ``If-None-Match: *`` for a
+        new alias): of two concurrent promotions, one write fails, reads the other's
+        alias and applies its change on top, so neither version is lost from the alias
+        and its history. After :data:`ALIAS_WRITE_ATTEMPTS` lost races, AliasConflictError.
+        """
+        key = self.alias_key(name, alias)
+        for _ in range(ALIAS_WRITE_ATTEMPTS):
+            current, etag = self._alias_with_etag(key)
+            version, history = change(current)
+            document = {"version": version, "updated_at": _utc_now(), "history": history}
+            condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+            try:
+                self._put(key, json.dumps(document).encode(), "application/json", **condition)
+            except Exception as exc:
+                if error_code(exc) in _LOST_RACE:
+                    continue  # written by someone else since we read it: read again
+                raise
+            logger.info("alias %s/%s -> %s", name, alias, version)
+            return document
+        raise AliasConflictError(
+            f"alias {name}/{alias} changed {ALIAS_WRITE_ATTEMPTS} times while it was being "
+            "written; nothing was changed: try again"
+        )
+
+    def _alias_with_etag(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in NOT_FOUND:
+                return None, None
+            raise
+        return dict(json.loads(response["Body"].read())), str(response["ETag"])
 
     # ----- the scikit-learn pipeline -------------------------------------------------
     def load_joblib(

@@ -17,8 +17,9 @@ The registry is ``--registry s3://bucket[/prefix]`` or ``$MODEL_BUCKET``; S3 acc
 the usual AWS settings (``AWS_ENDPOINT_URL`` points it at the local stack).
 
 Exit status: 0 done; 1 refused (a worse model without --force, deleting an aliased
-version, nothing to roll back to); 2 bad arguments, or an unknown model, version or alias;
-3 the registry could not be reached.
+version, nothing to roll back to, an alias that kept changing while being written);
+2 bad arguments, or an unknown model, version or alias; 3 the registry could not be
+reached; 4 the registry holds a malformed or altered manifest (the message names it).
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from predictor.errors import ModelNotFoundError
+from predictor.errors import IntegrityError, ModelNotFoundError
 from predictor.registry import MANIFEST_FILE, check_name
 from predictor.settings import RegistryLocation
 from training.pipelines import is_not_worse
-from training.registry_admin import ModelRegistry
+from training.registry_admin import AliasConflictError, ModelRegistry, NoEarlierVersionError
 from training.report import REPORT_HTML
 
-REFUSED, UNKNOWN, UNREACHABLE = 1, 2, 3
+REFUSED, UNKNOWN, UNREACHABLE, MALFORMED = 1, 2, 3, 4
 
 
 class Refused(Exception):
@@ -45,9 +46,17 @@ class Refused(Exception):
 
 
 def _primary(manifest: dict[str, Any]) -> tuple[str, float, bool]:
-    metrics = manifest["metrics"]
-    name = metrics["primary"]
-    return name, float(metrics["holdout"][name]), bool(metrics["higher_is_better"])
+    """The primary metric's name, holdout value and direction; IntegrityError naming what
+    the manifest lacks."""
+    try:
+        metrics = manifest["metrics"]
+        name = metrics["primary"]
+        return name, float(metrics["holdout"][name]), bool(metrics["higher_is_better"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(
+            f"the manifest of {manifest.get('name')} {manifest.get('version')} is malformed: "
+            f"no usable metrics ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def models(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
@@ -61,18 +70,22 @@ def versions(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any
     aliases = registry.aliases(args.name)
     rows = []
     for version in found:
-        manifest = registry.manifest(args.name, version)
-        metric, value, _ = _primary(manifest)
-        rows.append(
-            {
-                "version": version,
-                "created_at": manifest["created_at"],
-                "estimator": manifest.get("estimator"),
-                "metric": metric,
-                "holdout": value,
-                "aliases": sorted(a for a, v in aliases.items() if v == version),
-            }
-        )
+        row: dict[str, Any] = {
+            "version": version,
+            "aliases": sorted(a for a, v in aliases.items() if v == version),
+        }
+        try:  # one malformed version is named in its row; the others are still listed
+            manifest = registry.manifest(args.name, version)
+            metric, value, _ = _primary(manifest)
+            row.update(
+                created_at=manifest.get("created_at"),
+                estimator=manifest.get("estimator"),
+                metric=metric,
+                holdout=value,
+            )
+        except IntegrityError as exc:
+            row["problem"] = str(exc)
+        rows.append(row)
     return {"model": args.name, "versions": rows}
 
 
@@ -85,6 +98,8 @@ def show(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
 
 def compare(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
     sides = [registry.manifest(args.name, v) for v in (args.a, args.b)]
+    for side in sides:
+        _primary(side)  # each has usable metrics, or IntegrityError names the one without
     metric, _, higher = _primary(sides[0])
     values = [float(m["metrics"]["holdout"].get(metric, float("nan"))) for m in sides]
     inputs = [[c["name"] for c in m["schema"]] for m in sides]
@@ -99,7 +114,7 @@ def compare(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
                 "created_at": m["created_at"],
                 "estimator": m.get("estimator"),
                 "holdout": m["metrics"]["holdout"],
-                "baseline": m["metrics"]["baseline"],
+                "baseline": m["metrics"].get("baseline"),
             }
             for v, m in zip((args.a, args.b), sides, strict=True)
         ],
@@ -129,9 +144,10 @@ def rollback(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any
     holder = registry.alias(args.name, args.alias)
     if holder is None:
         raise ModelNotFoundError(f"model {args.name!r} has no alias {args.alias!r}")
-    if not holder.get("history"):
-        raise Refused(f"{args.name}/{args.alias} has no earlier version to roll back to")
-    version = registry.rollback(args.name, args.alias)
+    try:
+        version = registry.rollback(args.name, args.alias)
+    except NoEarlierVersionError as exc:
+        raise Refused(str(exc)) from exc
     return {"model": args.name, "alias": args.alias, "version": version, "was": holder["version"]}
 
 
@@ -143,8 +159,15 @@ def delete(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
             f"not deleted: {args.version} is what {', '.join(holding)} point(s) at; promote "
             "another version (or roll back) first"
         )
+    # Rollback never meets a deleted version: it leaves every alias's history first.
+    histories = registry.forget_version(args.name, args.version)
     deleted = registry.delete_version(args.name, args.version)
-    return {"model": args.name, "deleted": args.version, "objects": deleted}
+    return {
+        "model": args.name,
+        "deleted": args.version,
+        "objects": deleted,
+        "removed_from_history_of": histories,
+    }
 
 
 def _text(result: dict[str, Any]) -> str:
@@ -154,6 +177,9 @@ def _text(result: dict[str, Any]) -> str:
         lines = []
         for row in result["versions"]:
             aliases = f"  [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+            if "problem" in row:
+                lines.append(f"{row['version']}  {row['problem']}{aliases}")
+                continue
             lines.append(
                 f"{row['version']}  {row['created_at']}  {row['estimator']}  "
                 f"{row['metric']} {row['holdout']:.4f}{aliases}"
@@ -178,7 +204,10 @@ def _text(result: dict[str, Any]) -> str:
         inputs = "" if result["same_inputs"] else " (their inputs differ)"
         return "\n".join([*rows, verdict + inputs])
     if "deleted" in result:
-        return f"deleted {result['model']} {result['deleted']} ({result['objects']} objects)"
+        histories = result["removed_from_history_of"]
+        return f"deleted {result['model']} {result['deleted']} ({result['objects']} objects)" + (
+            f"; removed from the history of {', '.join(histories)}" if histories else ""
+        )
     was = f" (was {result['was']})" if result.get("was") else ""
     return f"{result['model']}/{result['alias']} -> {result['version']}{was}"
 
@@ -245,12 +274,15 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
         s3 = boto3.client("s3")
     try:
         result = args.function(ModelRegistry(s3, location), args)
-    except Refused as exc:
+    except (Refused, AliasConflictError) as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return REFUSED
     except ModelNotFoundError as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return UNKNOWN
+    except IntegrityError as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return MALFORMED
     except Exception as exc:  # no bucket, no credentials, no network
         print(f"registry: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNREACHABLE

@@ -86,6 +86,49 @@ def test_promotion_is_gated_and_rollback_and_delete_respect_aliases(
     assert (status, back["version"], back["was"]) == (0, boosting, third)
 
 
+def test_delete_takes_a_version_out_of_alias_histories_so_rollback_still_works(
+    s3: Any, registry: ModelRegistry, two: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    linear, boosting = two
+    third = registry.publish("wine", {k: v for k, v in registry.manifest("wine", boosting).items()
+                                      if k not in ("name", "version", "artifacts")},
+                             {"model.onnx": b"x"})["version"]  # fmt: skip
+    for version in (boosting, third):
+        assert run(s3, capsys, "promote", "wine", version, "--force")[0] == 0
+    # production: third, history [boosting, linear]; boosting goes
+    status, deleted, _ = run(s3, capsys, "delete", "wine", boosting, "--json")
+    assert (status, deleted["removed_from_history_of"]) == (0, ["production"])
+    assert registry.alias("wine", "production")["history"] == [linear]
+    status, back, _ = run(s3, capsys, "rollback", "wine", "--json")
+    assert (status, back["version"]) == (0, linear)
+    status, _, err = run(s3, capsys, "rollback", "wine")
+    assert status == registry_cli.REFUSED
+    assert "no earlier version" in err
+
+
+def test_a_malformed_manifest_is_named_with_its_own_exit_status(
+    s3: Any, registry: ModelRegistry, two: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    linear, boosting = two
+    key = f"models/wine/{boosting}/manifest.json"
+    manifest = json.loads(s3.get_object(Bucket=MODEL_BUCKET, Key=key)["Body"].read())
+    del manifest["metrics"]
+    s3.put_object(Bucket=MODEL_BUCKET, Key=key, Body=json.dumps(manifest).encode())
+    # The listing names the malformed version and still lists the others.
+    status, listed, _ = run(s3, capsys, "versions", "wine", "--json")
+    assert status == 0
+    rows = {row["version"]: row for row in listed["versions"]}
+    assert rows[linear]["metric"] == "mse"
+    assert "is malformed: no usable metrics" in rows[boosting]["problem"]
+    status, text, _ = run(s3, capsys, "versions", "wine")
+    assert f"{boosting}  the manifest of wine {boosting} is malformed" in text
+    # What needs its metrics says which manifest is malformed: 4, not "unreachable".
+    status, _, err = run(s3, capsys, "compare", "wine", linear, boosting)
+    assert status == registry_cli.MALFORMED == 4
+    assert f"the manifest of wine {boosting} is malformed" in err
+    assert "KeyError" in err
+
+
 def test_unknown_names_and_bad_arguments(
     s3: Any, two: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,5 @@
 import json
+import threading
 from typing import Any
 from unittest import mock
 
@@ -16,7 +17,7 @@ from predictor.registry import (
     sha256_hex,
 )
 from tests.helpers import MODEL_BUCKET, Artifacts
-from training.registry_admin import ModelRegistry
+from training.registry_admin import AliasConflictError, ModelRegistry, NoEarlierVersionError
 
 
 def test_publish_stores_artifacts_then_manifest_with_hashes(
@@ -53,8 +54,102 @@ def test_alias_set_resolve_and_rollback(registry: ModelRegistry, wine_linear: Ar
     assert registry.alias("wine", "production")["history"] == [first]
     assert registry.rollback("wine", "production") == first
     assert registry.resolve("wine", "production") == first
-    with pytest.raises(ModelNotFoundError, match="no earlier version"):
+    with pytest.raises(NoEarlierVersionError, match="no earlier version"):
         registry.rollback("wine", "production")
+
+
+class InterleavingS3:
+    """An S3 client that lets another promotion write the alias between our read and our
+    write, once: the race two concurrent ``promote`` runs meet."""
+
+    def __init__(self, s3: Any, meanwhile: Any) -> None:
+        self._s3, self._meanwhile, self.writes = s3, meanwhile, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        answer = self._s3.get_object(**kwargs)
+        if kwargs["Key"].endswith("/aliases/production.json") and self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            meanwhile()  # another process promotes after we read the alias
+        return answer
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.writes += 1
+        return self._s3.put_object(**kwargs)
+
+
+def test_a_promotion_racing_another_loses_neither_version(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    first, second, third = (wine_linear.publish(registry)["version"] for _ in range(3))
+    registry.set_alias("wine", "production", first)
+    other = ModelRegistry(s3, MODEL_BUCKET)
+    racing = InterleavingS3(s3, lambda: other.set_alias("wine", "production", second))
+    ModelRegistry(racing, MODEL_BUCKET).set_alias("wine", "production", third)
+    # Our first write found the alias changed (If-Match failed), read it again, wrote on top.
+    assert racing.writes == 2
+    document = registry.alias("wine", "production")
+    assert (document["version"], document["history"]) == (third, [second, first])
+
+
+def test_concurrent_promotions_keep_every_version(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    """The issue's 10 trials of two threads promoting at once: neither version is lost."""
+    for _ in range(10):
+        base, a, b = (wine_linear.publish(registry)["version"] for _ in range(3))
+        registry.set_alias("wine", "production", base)
+        barrier = threading.Barrier(2)
+
+        def promote(version: str, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            ModelRegistry(s3, MODEL_BUCKET).set_alias("wine", "production", version)
+
+        threads = [threading.Thread(target=promote, args=(v,)) for v in (a, b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        document = registry.alias("wine", "production")
+        kept = [document["version"], *document["history"]]
+        assert sorted(kept[:2]) == sorted([a, b])
+        assert kept[2] == base
+
+
+def test_an_alias_that_keeps_changing_is_refused_unchanged(
+    registry: ModelRegistry, s3: Any, wine_linear: Artifacts
+) -> None:
+    first, second = (wine_linear.publish(registry)["version"] for _ in range(2))
+    registry.set_alias("wine", "production", first)
+
+    class AlwaysRacing(InterleavingS3):
+        def put_object(self, **kwargs: Any) -> Any:
+            self.writes += 1  # someone else's write before each of ours: another ETag each time
+            other = kwargs["Body"] + b" " * self.writes
+            s3.put_object(Bucket=MODEL_BUCKET, Key=kwargs["Key"], Body=other)
+            return super().put_object(**kwargs)
+
+    with pytest.raises(AliasConflictError, match="nothing was changed"):
+        ModelRegistry(AlwaysRacing(s3, None), MODEL_BUCKET).set_alias("wine", "production", second)
+
+
+def test_rollback_passes_over_deleted_versions_and_delete_cleans_histories(
+    registry: ModelRegistry, wine_linear: Artifacts
+) -> None:
+    first, second, third = (wine_linear.publish(registry)["version"] for _ in range(3))
+    for version in (first, second, third):
+        registry.set_alias("wine", "production", version)
+    registry.set_alias("wine", "staging", second)
+    # A history written before histories were cleaned may name a deleted version.
+    registry.delete_version("wine", second)
+    assert registry.rollback("wine", "production") == first
+    # delete through forget_version: the version leaves every history first
+    registry.set_alias("wine", "production", third)
+    assert registry.alias("wine", "production")["history"] == [first]
+    assert registry.forget_version("wine", first) == ["production"]
+    assert registry.alias("wine", "production")["history"] == []
 
 
 def test_alias_to_unknown_version_is_refused(registry: ModelRegistry) -> None:
