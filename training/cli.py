@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="print each trial as the search goes (default: when standard error is a terminal)",
     )
+    how.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column that is not a feature (an identifier, a date, a leak of the target); "
+        "repeat for several",
+    )
     how.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     how.add_argument(
         "--no-refit",
@@ -169,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             refit=args.refit,
             promote=args.promote,
             force=args.force,
+            drop=tuple(args.drop),
             require_improvement=args.require_improvement,
             progress=(
                 search.terminal_progress()

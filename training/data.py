@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import io
@@ -15,6 +16,7 @@ import pandas as pd
 
 from predictor import s3_store
 from predictor.csv_dialect import sniff_delimiter
+from training.table_checks import check_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,8 @@ def _read_one(source: str, s3: Any | None = None) -> Table:
     """Read a CSV (optionally gzipped) into a DataFrame with typed columns.
 
     UTF-8 with or without a byte-order mark; the delimiter is sniffed from the header;
-    quoted headers are unquoted and stripped of surrounding spaces; pandas' usual
+    quoted headers are unquoted and stripped of surrounding spaces, and refused when two
+    names are the same or one is empty (:func:`check_header`); pandas' usual
     missing-value markers (empty, ``NA``, ``NaN``, ``null``...) become missing values.
     """
     raw = read_bytes(source, s3)
@@ -96,6 +99,7 @@ def _read_one(source: str, s3: Any | None = None) -> Table:
     if not text.split("\n", 1)[0].strip():
         raise ValueError(f"{source}: empty file or blank header line")
     delimiter = sniff_delimiter(text[:65536])
+    check_header(next(csv.reader(io.StringIO(text), delimiter=delimiter)), source)
     frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:

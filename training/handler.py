@@ -2,7 +2,8 @@
 
 Event: ``{"data": "s3://bucket/key.csv", "target": "quality", "name": "wine-quality",
 "promote": "production"}`` plus any of ``task``, ``candidates`` (list), ``cv_folds``,
-``holdout``, ``time_budget``, ``seed``, ``refit``, ``force``, ``require_improvement``.
+``holdout``, ``time_budget``, ``seed``, ``refit``, ``force``, ``require_improvement``,
+``drop`` (list of columns that are not features).
 The registry bucket is the function's ``MODEL_BUCKET``. ``data`` may be a prefix
 (``s3://bucket/training/``: every CSV under it). With ``report_to``
 (``s3://bucket/prefix/``) the answer is also stored there as
@@ -45,8 +46,9 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         raise ValueError(f"unknown field(s) in event: {', '.join(unknown)}")
     options = dict(event)
     report_to = _report_location(options.pop("report_to", None))
-    if "candidates" in options:
-        options["candidates"] = tuple(options["candidates"])
+    for listed in ("candidates", "drop"):
+        if listed in options:
+            options[listed] = tuple(options[listed])
     try:
         registry = RegistryLocation.from_env(os.environ)  # the same settings type as the CLI's
         result = run_training(TrainingConfig(registry=registry, **options), s3_client())

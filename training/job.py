@@ -28,7 +28,7 @@ from predictor.profiles import (
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
 from predictor.schema import Features, FeatureSchema
 from predictor.settings import RegistryLocation
-from training import onnx_export, report, search
+from training import onnx_export, report, search, table_checks
 from training.data import read_table
 from training.joblib_predictor import JoblibPredictor, features_frame
 from training.pipelines import (
@@ -42,6 +42,7 @@ from training.pipelines import (
 )
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
+from training.table_checks import TableNotes
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class TrainingConfig:
     refit: bool = True
     promote: str | None = None
     force: bool = False
+    #: Columns of the table that are not features (identifiers, dates, leaks).
+    drop: tuple[str, ...] = ()
     #: Move the alias only if the new version is strictly better than its holder (the
     #: retraining schedule's gate), not merely as good.
     require_improvement: bool = False
@@ -116,6 +119,8 @@ class TrainingResult:
     comparison: dict[str, Any] = field(default_factory=dict)
     #: Where the training report's HTML page is stored (``s3://...``).
     report: str = ""
+    #: What was done to the table before training (rows left out, cells made missing).
+    notes: TableNotes = field(default_factory=TableNotes)
 
     def summary(self) -> str:
         """A few lines a person reads after the run."""
@@ -128,6 +133,8 @@ class TrainingResult:
             f"± {m['metrics']['cv']['std']:.4f} ({m['training']['cv_folds']} folds)",
             f"holdout    {_format_metrics(holdout)}",
             f"baseline   {_format_metrics(baseline)}",
+            f"data       {m['training']['rows']} labelled rows",
+            *(f"           {line}" for line in self.notes.lines()),
             f"onnx       {m['onnx']['reason']}",
             f"promotion  {self.promotion}",
             f"report     {self.report}",
@@ -199,41 +206,45 @@ def _evaluate(
     return score(task, target, predictions)
 
 
-def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
-    """Train, verify, publish and (optionally) promote one model; see the CLI's --help."""
-    table = read_table(config.data, s3)
+def _prepare(
+    config: TrainingConfig, table: Any
+) -> tuple[pd.DataFrame, np.ndarray | None, TableNotes, Task, pd.Series, pd.DataFrame]:
+    """The labelled rows, when each arrived, the notes, task, target and vetted features."""
     frame = table.frame
     if config.target not in frame.columns:
         raise TrainingError(
             f"target column {config.target!r} not found; columns are: {', '.join(frame.columns)}"
         )
-    unlabeled = int(frame[config.target].isna().sum())
+    notes = TableNotes(dropped_columns=list(config.drop))
+    frame = table_checks.drop_columns(frame, config.drop, config.target)
     labeled = frame[config.target].notna().to_numpy()
-    frame = frame[labeled].reset_index(drop=True)
+    frame = table_checks.label_rows(frame, config.target, notes)
     arrived = table.arrived[labeled] if table.arrived is not None else None
     target_series = frame[config.target]
     task = config.task or infer_task(target_series)
     if task == "classification":
         if not pd.api.types.is_numeric_dtype(target_series):
             target_series = target_series.astype(str)
-        counts = target_series.value_counts()
-        if len(counts) < 2:
-            raise TrainingError("classification needs at least two classes in the target")
-        if counts.min() < config.cv_folds:
-            raise TrainingError(
-                f"class {counts.idxmin()!r} has {counts.min()} rows; each class needs at "
-                f"least {config.cv_folds} (the number of CV folds)"
-            )
+        table_checks.check_classes(
+            target_series.value_counts(), config.holdout, len(frame), config.cv_folds
+        )
     elif not pd.api.types.is_numeric_dtype(target_series):
         raise TrainingError(f"regression needs a numeric target; {config.target!r} is not")
-    target = target_series.to_numpy()
     inputs = frame.drop(columns=[config.target])
     if inputs.shape[1] == 0:
         raise TrainingError("the table has no feature columns besides the target")
+    return frame, arrived, notes, task, target_series, table_checks.vet_features(inputs, notes)
+
+
+def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
+    """Train, verify, publish and (optionally) promote one model; see the CLI's --help."""
     try:
+        table = read_table(config.data, s3)
+        frame, arrived, notes, task, target_series, inputs = _prepare(config, table)
         schema = infer_schema(inputs)
-    except ValueError as exc:
+    except ValueError as exc:  # TableError included: the message names the column
         raise TrainingError(str(exc)) from exc
+    target = target_series.to_numpy()
     features = features_from_frame(schema, inputs)
     # Fit on exactly what serving will feed: the schema's coerced (float32) values.
     model_frame = features_frame(schema, features)
@@ -331,7 +342,8 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         "training": {
             "source": table.source,
             "rows": len(frame),
-            "unlabeled_rows_dropped": unlabeled,
+            "unlabeled_rows_dropped": notes.unlabeled_rows_dropped,
+            "table": notes.to_dict(),
             "sha256": table.sha256,
             "delimiter": table.delimiter,
             "holdout_fraction": config.holdout,
@@ -382,7 +394,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         version=version,
     )
     result = TrainingResult(
-        manifest=stored, report=registry.artifact_uri(stored, report.REPORT_HTML)
+        manifest=stored, report=registry.artifact_uri(stored, report.REPORT_HTML), notes=notes
     )
     if config.promote:
         _promote(config, registry, result, comparison)
