@@ -49,13 +49,17 @@ $(CLIENTS_STAMP): requirements-clients.txt infra/find-python.sh
 	$(CLIENTS)/bin/python -m pip install --quiet --require-hashes -r requirements-clients.txt
 	@touch $@
 
-run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (Ctrl-C stops)
-	$(PY) -m infra.local_stack
+# make run's ports (both on 127.0.0.1); make monitor reads the same S3_PORT.
+S3_PORT  ?= 5000
+API_PORT ?= 3000
+
+run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (S3_PORT=, API_PORT=)
+	$(PY) -m infra.local_stack --s3-port $(S3_PORT) --api-port $(API_PORT)
 
 # The drift monitor once, against `make run`'s stack (or AWS: python -m monitor --help).
 MONITOR_ARGS ?=
 monitor: $(STAMP)  ## Drift reports now, from `make run`'s profiles (MONITOR_ARGS="--json")
-	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	AWS_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT) AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	AWS_DEFAULT_REGION=us-east-1 $(PY) -m monitor --bucket $$($(PY) -c \
 	  'from infra.local_env import DATA_BUCKET as b; print(b)') --registry $$($(PY) -c \
 	  'from infra.local_env import MODEL_BUCKET as b; print(b)') --lookback-minutes 15 $(MONITOR_ARGS)

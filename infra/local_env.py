@@ -185,10 +185,16 @@ class _MotoWithLambda:
         endpoint = self.endpoint
 
         class Server(ThreadedMotoServer):
-            def _server_entry(self) -> None:
+            def start(self) -> None:
+                # Bound here, not in the server's thread: a port in use raises OSError to
+                # the caller instead of leaving it waiting for a server that never starts.
                 self._server = make_server(
                     self._ip_address, self._port, endpoint, True, request_handler=MotoRequestHandler
                 )
+                super().start()
+
+            def _server_entry(self) -> None:
+                assert self._server is not None
                 self._server_ready_event.set()
                 self._server.serve_forever()
 

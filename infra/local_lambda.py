@@ -54,9 +54,17 @@ def _run(handler: str, name: str, payload: bytes) -> tuple[bytes, bool]:
         return json.dumps(error).encode(), True
 
 
+#: A worker's standard output goes to this file when the variable names one (make run
+#: keeps the functions' JSON logs off the terminal).
+LOG_FILE_VARIABLE = "LOCAL_FUNCTION_LOG"
+
+
 def _start_worker(paths: list[str], environment: dict[str, str]) -> None:
     sys.path[:0] = [p for p in paths if p not in sys.path]
     os.environ.update(environment)
+    log_file = environment.get(LOG_FILE_VARIABLE)
+    if log_file:
+        sys.stdout = open(log_file, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
 
 class LocalFunction:

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from infra.api_gateway import CONTENT_LENGTHS_KEY, SEND_CONTINUE_KEY, ApiGatewayApp
@@ -37,6 +37,7 @@ from infra.local_env import (
     LocalAws,
     function_environment,
 )
+from infra.local_lambda import LOG_FILE_VARIABLE
 
 MODEL_NAME = "wine-quality"
 #: A second model, served by the same function: the wine quality as classes.
@@ -46,6 +47,12 @@ DEMO_DATA = ROOT / "data" / "winequality-red.csv"
 #: The third model: handwritten digits, 8 x 8 pixels (the try-it page draws them).
 DIGITS_NAME = "digits"
 DIGITS_DATA = ROOT / "data" / "digits.csv"
+
+#: Where the functions' standard output goes (their JSON logs and metrics, CloudWatch's
+#: part); the terminal shows one line per request, batch file and drift change.
+FUNCTION_LOG = ROOT / ".local" / "functions.log"
+#: How a range worker process (started by moto's Step Functions run) learns that file.
+FUNCTION_LOG_VARIABLE = LOG_FILE_VARIABLE
 
 #: Seconds the queue poller waits after a failed ReceiveMessage, doubling after each
 #: further failure up to the maximum, and back to the first after a success.
@@ -57,7 +64,48 @@ MAX_RECEIVE_RETRY_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 30.0
 
 
-def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event) -> None:
+def _batch_summary(s3: Any, body: str) -> list[str]:
+    """One line per file a queue message named: what its report says now."""
+    from urllib.parse import unquote_plus
+
+    from predictor.batch_layout import output_keys
+
+    try:
+        records = json.loads(body).get("Records", [])
+    except (ValueError, AttributeError):
+        return []
+    lines = []
+    for record in records:
+        key = unquote_plus(record.get("s3", {}).get("object", {}).get("key", ""))
+        keys = output_keys(key)
+        if keys is None:
+            continue
+        try:
+            raw = s3.get_object(Bucket=DATA_BUCKET, Key=keys.report)["Body"].read()
+            report = json.loads(raw)
+        except Exception as exc:
+            lines.append(f"{key}: no report yet ({_error_line(exc)})")
+            continue
+        rows, model = report.get("rows") or {}, report.get("model") or {}
+        status = report.get("status")
+        if status == "failed":
+            lines.append(f"{key}: failed: {report.get('error')}  -> {keys.report}")
+        elif status == "running":
+            lines.append(f"{key}: running in byte ranges  -> {keys.report}")
+        elif status == "skipped":
+            lines.append(f"{key}: skipped: {report.get('reason')}")
+        else:
+            lines.append(
+                f"{key}: {rows.get('scored', 0)} rows scored, {rows.get('rejected', 0)} refused "
+                f"by {model.get('name')} {model.get('version')} in {report.get('seconds')} s"
+                f"  -> {keys.predictions}"
+            )
+    return lines
+
+
+def poll_queue(
+    sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event, s3: Any = None
+) -> None:
     """Deliver queue messages to the batch handler, one per invocation, as Lambda does.
 
     Runs until ``stop`` is set: a failed receive (moto answering 500, the queue deleted
@@ -72,7 +120,7 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                 QueueUrl=queue, MaxNumberOfMessages=1, WaitTimeSeconds=1, AttributeNames=["All"]
             )
         except Exception as exc:
-            print(f"batch  cannot receive from the queue, retrying: {_error_line(exc)}", flush=True)
+            say(f"batch  cannot receive from the queue, retrying: {_error_line(exc)}")
             stop.wait(retry_seconds)  # returns at once when stopping
             retry_seconds = min(retry_seconds * 2, MAX_RECEIVE_RETRY_SECONDS)
             continue
@@ -97,16 +145,18 @@ def poll_queue(sqs: Any, queue: str, lambda_handler: Any, stop: threading.Event)
                 response = lambda_handler(event, LambdaContext("batch-local"))
             except Exception as exc:  # the whole batch failed: SQS will redeliver it
                 for line in _failure_lines(exc):
-                    print(f"batch  failed, will retry: {line}", flush=True)
+                    say(f"batch  failed, will retry: {line}")
                 continue
+            if s3 is not None:
+                for line in _batch_summary(s3, message["Body"]):
+                    say(f"batch  {line}")
             if not response.get("batchItemFailures"):
                 try:
                     sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 except Exception as exc:  # as for receiving: one error must not end polling
-                    print(
+                    say(
                         "batch  cannot delete the scored message, it may come again: "
-                        + _error_line(exc),
-                        flush=True,
+                        + _error_line(exc)
                     )
 
 
@@ -130,7 +180,7 @@ def watch_drift(
             period = Period.of(datetime.now(UTC), lookback_minutes, settle_seconds=None)
             reports = run_monitor(s3, DATA_BUCKET, registry, period)
         except Exception as exc:  # the next run tries again, as the schedule would
-            print(f"monitor  failed, will run again: {_error_line(exc)}", flush=True)
+            say(f"monitor  failed, will run again: {_error_line(exc)}")
             continue
         for report in reports:
             rows = sum(v.rows for v in report.versions)
@@ -138,11 +188,76 @@ def watch_drift(
             if shown.get(report.model) == line:
                 continue
             shown[report.model] = line
-            print(
+            say(
                 f"monitor  {report.model}: {report.status} ({rows} rows: {line})\n"
-                f"         {endpoint}/{DATA_BUCKET}/monitoring/reports/{report.model}/latest.html",
-                flush=True,
+                f"         {endpoint}/{DATA_BUCKET}/monitoring/reports/{report.model}/latest.html"
             )
+
+
+#: Where this program's own lines go once the functions' standard output (their JSON
+#: logs and metrics) goes to the log file: the terminal it was started from.
+_terminal: TextIO | None = None
+
+
+def say(text: str) -> None:
+    """A line for the person at the terminal."""
+    print(text, file=_terminal or sys.stdout, flush=True)
+
+
+#: Each function's module and its POWERTOOLS_SERVICE_NAME in template.yaml. In Lambda each
+#: runs in a process of its own; here they share one, and powertools' loggers of one
+#: service share their keys: apart, a batch run's keys stay out of the API's log lines.
+FUNCTION_SERVICES = {
+    "batch.app": "batch",
+    "batch.fan_out_app": "batch-fan-out",
+    "realtime.app": "realtime",
+}
+
+
+def import_functions() -> dict[str, Any]:
+    """The handler modules, each imported with its own service name."""
+    import importlib
+
+    modules = {}
+    for module, service in FUNCTION_SERVICES.items():
+        os.environ["POWERTOOLS_SERVICE_NAME"] = service
+        modules[module] = importlib.import_module(module)
+    return modules
+
+
+def send_function_output(path: Path) -> None:
+    """The functions' standard output (structured logs, metrics) to ``path``, not the terminal.
+
+    Called before the handler modules are imported: powertools' loggers keep the stream
+    they find at their creation. Warnings (powertools' "no metrics to publish") go too.
+    """
+    import logging
+    import warnings
+
+    global _terminal
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stream = path.open("a", encoding="utf-8", buffering=1)
+    _terminal, sys.stdout = sys.stdout, stream
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.addHandler(logging.StreamHandler(stream))
+    warnings_logger.propagate = False
+    warnings.simplefilter("default")
+
+
+def _ports_in_use(*ports: int) -> list[int]:
+    """Those of ``ports`` something listens on now (checked before minutes of training)."""
+    import socket
+
+    busy = []
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
 
 
 def _first_line(text: str) -> str:
@@ -276,8 +391,18 @@ def serve_api(
 def main(argv: list[str] | None = None) -> int:
     """Start moto, train the demo model, serve the API until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--s3-port", type=int, default=5000)
-    parser.add_argument("--api-port", type=int, default=3000)
+    parser.add_argument(
+        "--s3-port", type=int, default=5000, help="moto's S3 endpoint (make run S3_PORT=...)"
+    )
+    parser.add_argument(
+        "--api-port", type=int, default=3000, help="the realtime API (make run API_PORT=...)"
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=FUNCTION_LOG,
+        help="where the functions' JSON logs and metrics go (CloudWatch's part)",
+    )
     parser.add_argument(
         "--fan-out-min-mib",
         type=float,
@@ -310,11 +435,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
 
-    local = LocalAws(args.s3_port, queue=True, states=True, range_processes=args.range_workers)
+    busy = _ports_in_use(args.s3_port, args.api_port)
+    if busy:
+        print(
+            f"port {busy[0]} on 127.0.0.1 is in use: stop what uses it, or choose another "
+            "(make run S3_PORT=5001 API_PORT=3001)",
+            file=sys.stderr,
+        )
+        return 1
+    send_function_output(args.log_file)
+    local = LocalAws(
+        args.s3_port,
+        queue=True,
+        states=True,
+        range_processes=args.range_workers,
+        range_environment={
+            "POWERTOOLS_SERVICE_NAME": "batch-range",
+            FUNCTION_LOG_VARIABLE: str(args.log_file),
+        },
+    )
     try:
         local.start()
     except OSError as exc:
-        print(f"cannot start moto on port {args.s3_port}: {exc}", file=sys.stderr)
+        print(
+            f"cannot start moto on port {args.s3_port}: {exc.strerror or exc}; "
+            "stop what uses it, or choose another: make run S3_PORT=5001",
+            file=sys.stderr,
+        )
         return 1
     endpoint, s3, sqs, queue = local.endpoint, local.s3, local.sqs, local.queue_url
     assert queue is not None
@@ -360,22 +507,27 @@ def main(argv: list[str] | None = None) -> int:
         )
         return run_training(config, s3)
 
-    print(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...", flush=True)
+    say(f"Function logs (JSON, as CloudWatch would hold them): {args.log_file}")
+    say(f"Training the demo model on {DEMO_DATA.relative_to(ROOT)} ...")
     result = train(MODEL_NAME, tuple(args.candidates.split(",")))
-    print(result.summary(), flush=True)
-    print(f"Training a second model, {CLASSIFIER_NAME} (quality as classes) ...", flush=True)
+    say(result.summary())
+    say(f"Training a second model, {CLASSIFIER_NAME} (quality as classes) ...")
     classifier = train(CLASSIFIER_NAME, ("linear",), "classification")
-    print(f"Training a third model, {DIGITS_NAME} (8 x 8 handwritten digits) ...", flush=True)
+    say(f"Training a third model, {DIGITS_NAME} (8 x 8 handwritten digits) ...")
     digits = train(DIGITS_NAME, ("linear",), "classification", DIGITS_DATA, "digit")
 
-    from batch import app as batch_app
-    from realtime import app
+    functions = import_functions()
+    batch_app, app = functions["batch.app"], functions["realtime.app"]
 
     max_body = Settings.from_env(os.environ).max_request_bytes
     try:
         api = serve_api(one_at_a_time(app.lambda_handler), max_body, args.api_port)
     except OSError as exc:
-        print(f"cannot serve the API on port {args.api_port}: {exc}", file=sys.stderr)
+        print(
+            f"cannot serve the API on port {args.api_port}: {exc.strerror or exc}; "
+            "stop what uses it, or choose another: make run API_PORT=3001",
+            file=sys.stderr,
+        )
         local.stop()
         return 1
     row = {
@@ -392,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         "alcohol": 9.4,
     }
     api_url = f"http://127.0.0.1:{args.api_port}"
-    print(
+    say(
         f"""
 Ready in {time.monotonic() - started:.1f} s.
   S3 (moto)     {endpoint}   buckets: {MODEL_BUCKET}, {DATA_BUCKET}
@@ -452,13 +604,16 @@ Drop white wines into the red-wine model to see drift, then open the report:
   {endpoint}/{DATA_BUCKET}/monitoring/reports/{MODEL_NAME}/latest.html
   make monitor    (the same monitor, from the command line)
 
-Ctrl-C stops everything.""",
-        flush=True,
+What the functions do shows here: one line per request, batch file and drift change; their
+JSON logs go to {args.log_file}.
+Ctrl-C stops everything."""
     )
 
     stopping = threading.Event()
     poller = threading.Thread(
-        target=poll_queue, args=(sqs, queue, batch_app.lambda_handler, stopping), daemon=True
+        target=poll_queue,
+        args=(sqs, queue, batch_app.lambda_handler, stopping, s3),
+        daemon=True,
     )
     poller.start()
     monitor = threading.Thread(
@@ -485,7 +640,7 @@ Ctrl-C stops everything.""",
         monitor.join(timeout=5)
         api.server_close()
         local.stop()
-        print("stopped", flush=True)
+        say("stopped")
     return 0
 
 

@@ -289,11 +289,13 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class LocalStack:
-    """`make run`'s program, serving: its API's URL, moto's port, what it printed."""
+    """`make run`'s program, serving: its API's URL, moto's port, what it printed until
+    ready (``output``) and every line it printed so far (``lines``, growing)."""
 
     api: str
     s3_port: int
     output: str
+    lines: list[str]
 
 
 @contextmanager
@@ -321,9 +323,15 @@ def local_stack(*options: str, environment: dict[str, str] | None = None) -> Ite
             output.append(line)
             if line.startswith("Ctrl-C stops everything"):
                 break
-        # Keep reading its output: a full pipe would block the server mid-request.
-        threading.Thread(target=process.stdout.read, daemon=True).start()
-        yield LocalStack(f"http://127.0.0.1:{api_port}", s3_port, "".join(output))
+        lines = list(output)
+        stdout = process.stdout
+
+        def keep_reading() -> None:  # a full pipe would block the server mid-request
+            for line in stdout:
+                lines.append(line)
+
+        threading.Thread(target=keep_reading, daemon=True).start()
+        yield LocalStack(f"http://127.0.0.1:{api_port}", s3_port, "".join(output), lines)
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

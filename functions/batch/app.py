@@ -157,7 +157,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
         score(obj, _deadline(lambda_context))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of the last event
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: SQS batches (partial failures reported) or a bare S3 event.

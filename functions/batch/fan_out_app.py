@@ -46,7 +46,7 @@ def _cause(error: dict[str, Any]) -> str:
     return (cause or str(error.get("Error") or "the run failed"))[:2000]
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of the last event
 def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``{"step": "plan" | "check" | "finalize" | "abort", "input": <state>}``."""
     runtime = container.get()
@@ -106,7 +106,7 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise ValueError(f"unknown step {step!r}")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no keys of the last event
 def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``{"bucket", "plan_key", "range": {"index", "start", "end"}}``: score one range."""
     runtime = container.get()

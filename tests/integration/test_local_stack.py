@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -44,11 +47,75 @@ def wait_for(s3: Any, key: str, seconds: float = 30) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def local_stack() -> Iterator[LocalStack]:
+def function_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "functions.log"
+
+
+@pytest.fixture(scope="module")
+def local_stack(function_log: Path) -> Iterator[LocalStack]:
     # Files of 0.5 MiB or more take the state machine, in ranges of 0.1 MiB.
     options = ["--candidates", "linear", "--fan-out-min-mib", "0.5", "--range-mib", "0.1"]
-    with start_local_stack(*options, "--range-workers", "2", "--monitor-seconds", "1") as stack:
+    options += ["--range-workers", "2", "--monitor-seconds", "1", "--log-file", str(function_log)]
+    with start_local_stack(*options) as stack:
         yield stack
+
+
+def test_the_terminal_shows_requests_and_files_and_the_log_keeps_functions_apart(
+    local_stack: LocalStack, function_log: Path
+) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{local_stack.s3_port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    rows = WINE_CSV.read_text().splitlines()[:6]
+    s3.put_object(Bucket=DATA_BUCKET, Key="incoming/shown.csv", Body="\n".join(rows).encode())
+    wait_for(s3, "reports/shown.csv.json")
+    # After a batch run in the same process, requests (one refused) are logged...
+    assert call(f"{local_stack.api}/predict", b"alcohol\n9.5\n", "text/csv")[0] == 422
+    assert call(f"{local_stack.api}/health")[0] == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+        "shown.csv: 5 rows scored" in line for line in local_stack.lines
+    ):
+        time.sleep(0.1)
+    terminal = "".join(local_stack.lines)
+    # The terminal: one line per request and per file, no JSON log or metrics line.
+    assert "batch  incoming/shown.csv: 5 rows scored, 0 refused by wine-quality" in terminal
+    assert "api  POST /predict -> 422" in terminal
+    assert not [line for line in local_stack.lines if line.lstrip().startswith("{")]
+    assert "UserWarning" not in terminal
+    # The log file: the functions' JSON lines, each function's keys its own.
+    logged = [json.loads(line) for line in function_log.read_text().splitlines() if line[:1] == "{"]
+    api_lines = [line for line in logged if line.get("service") == "realtime"]
+    batch_lines = [line for line in logged if line.get("service") == "batch"]
+    assert any(line.get("message") == "request refused" for line in api_lines)
+    assert any(line.get("object_key") == "incoming/shown.csv" for line in batch_lines)
+    assert not [line for line in api_lines if "object_key" in line or "step" in line]
+
+
+@pytest.mark.parametrize("which", ["--s3-port", "--api-port"])
+def test_a_port_in_use_ends_the_stack_at_once_with_what_to_do(which: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = "--api-port" if which == "--s3-port" else "--s3-port"
+        started = time.monotonic()
+        run = subprocess.run(
+            [sys.executable, "-m", "infra.local_stack", which, str(port), other, "0"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert run.returncode == 1
+    assert time.monotonic() - started < 30  # before any training
+    assert f"port {port} on 127.0.0.1 is in use" in run.stderr
+    assert "S3_PORT=" in run.stderr
 
 
 def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
