@@ -105,7 +105,7 @@ def prepare(s3: Any) -> str:
 
 
 #: The objects the batch events name, uploaded with one content (so one ETag).
-BATCH_INPUTS = ("incoming/wine-sample.csv", "incoming/cellar 2026/my wine été.csv")
+BATCH_INPUTS = ("incoming/wine-sample.csv", "incoming/cellar 2026 my wine été.csv")
 
 
 def upload_batch_inputs(s3: Any) -> str:

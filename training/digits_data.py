@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
     path = Path(argv[0]) if argv else DEFAULT_PATH
     data = digits_csv()
     path.write_bytes(data)
-    print(f"{path}: {data.count(b'\n') - 1} images, {len(data):,} bytes")
+    images = data.count(b"\n") - 1
+    print(f"{path}: {images} images, {len(data):,} bytes")
     return 0
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
-import platform
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from typing import Any, TextIO
 
 import joblib
@@ -21,14 +18,11 @@ from predictor.inference import OnnxPredictor, Task
 from predictor.profiles import (
     CONSTRAINTS_FILE,
     STATISTICS_FILE,
-    constraints_document,
-    statistics_document,
-    training_baseline,
 )
 from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
-from predictor.schema import Features, FeatureSchema
+from predictor.schema import Features
 from predictor.settings import RegistryLocation
-from training import onnx_export, report, search, table_checks
+from training import onnx_export, release, report, search, table_checks
 from training.data import read_table
 from training.joblib_predictor import JoblibPredictor, features_frame
 from training.pipelines import (
@@ -36,7 +30,6 @@ from training.pipelines import (
     PRIMARY_METRIC,
     build_baseline,
     build_pipeline,
-    is_not_worse,
     quiet_convergence,
     score,
 )
@@ -45,19 +38,6 @@ from training.schema_inference import features_from_frame, infer_schema
 from training.table_checks import TableNotes
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_FORMAT = 1
-_LIBRARIES = (
-    "scikit-learn",
-    "numpy",
-    "pandas",
-    "scipy",
-    "joblib",
-    "skl2onnx",
-    "onnx",
-    "onnxruntime",
-)
-
 
 #: Seconds the tuned search may take by default: the whole default run on the wine data
 #: stays within 5 minutes on 2 cores.
@@ -155,13 +135,6 @@ def infer_task(target: pd.Series) -> Task:
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
     return "classification" if target.nunique(dropna=True) <= 2 else "regression"
-
-
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        versions[name] = metadata.version(name)
-    return versions
 
 
 def _take(features: Features, rows: np.ndarray) -> Features:
@@ -309,7 +282,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             f"({equivalence.reason})"
         )
 
-    statistics, constraints = _baseline_documents(schema, features, served)
+    statistics, constraints = release.baseline_documents(schema, features, served)
 
     # Parallel fitting helps training; parallel prediction of one row costs ~100 ms of
     # thread start-up to whoever loads model.joblib, so the artifact predicts serially.
@@ -318,7 +291,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     buffer = io.BytesIO()
     joblib.dump(pipeline, buffer)
     manifest = {
-        "format": MANIFEST_FORMAT,
+        "format": release.MANIFEST_FORMAT,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
         "target": config.target,
@@ -353,7 +326,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
             "seed": config.seed,
             "refit_on_all_rows": config.refit,
         },
-        "versions": _library_versions(),
+        "versions": release.library_versions(),
         "onnx": {
             **equivalence.to_dict(),
             "opset": onnx_export.TARGET_OPSET,
@@ -366,8 +339,15 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     # The gate and the report judge the pipeline that was fitted without the holdout (the
     # refit one has seen those rows, which would favour it).
     new_value = float(holdout_metrics[PRIMARY_METRIC[task][0]])
-    comparison = _compare_with_holder(
-        config, registry, task, served, holdout_features, y_holdout, new_value, version
+    comparison = release.compare_with_holder(
+        registry,
+        config.name,
+        config.promote or "production",
+        served,
+        holdout_features,
+        y_holdout,
+        new_value,
+        version,
     )
     figures = report.holdout_figures(
         task, fitted_without_holdout, x_holdout, y_holdout, config.seed
@@ -386,9 +366,9 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         {
             JOBLIB_ARTIFACT: buffer.getvalue(),
             ONNX_ARTIFACT: onnx_bytes,
-            STATISTICS_FILE: _json_bytes(statistics),
-            CONSTRAINTS_FILE: _json_bytes(constraints),
-            report.REPORT_JSON: _json_bytes(document),
+            STATISTICS_FILE: release.json_bytes(statistics),
+            CONSTRAINTS_FILE: release.json_bytes(constraints),
+            report.REPORT_JSON: release.json_bytes(document),
             report.REPORT_HTML: report.render_html(document).encode(),
         },
         version=version,
@@ -397,60 +377,18 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         manifest=stored, report=registry.artifact_uri(stored, report.REPORT_HTML), notes=notes
     )
     if config.promote:
-        _promote(config, registry, result, comparison)
-    return result
-
-
-def _compare_with_holder(
-    config: TrainingConfig,
-    registry: ModelRegistry,
-    task: Task,
-    served: OnnxPredictor,
-    holdout_features: Features,
-    y_holdout: np.ndarray,
-    new_value: float,
-    version: str,
-) -> dict[str, Any]:
-    """How the new version compares with the holder of the alias it would move (the one
-    to promote, else ``production``), both scored on this run's holdout."""
-    alias = config.promote or "production"
-    metric, _ = PRIMARY_METRIC[task]
-    found: dict[str, Any] = {
-        "alias": alias,
-        "metric": metric,
-        "new": new_value,
-        "new_version": version,
-        "current_version": None,
-        "current": None,
-        "comparable": False,
-        "better": None,
-    }
-    holder = registry.alias(config.name, alias)
-    if holder is None:
-        found["summary"] = f"No version of {config.name} holds {alias} yet."
-        return found
-    found["current_version"] = holder["version"]
-    current = registry.load_onnx(config.name, holder["version"], with_baseline=False)
-    # The same columns of the same kinds: the holdout rows are input to both. (Ranges and
-    # categories observed in training may differ: new data moves them.)
-    inputs = [(c.name, c.kind) for c in current.predictor.schema.columns]
-    if inputs != [(c.name, c.kind) for c in served.schema.columns] or (
-        current.manifest["task"] != task
-    ):
-        found["summary"] = (
-            f"{alias} holds {current.version}, whose inputs or task differ: the two cannot "
-            "be compared on the same rows"
+        promotion = release.promote(
+            registry,
+            config.name,
+            config.promote,
+            stored["version"],
+            comparison,
+            force=config.force,
+            require_improvement=config.require_improvement,
         )
-        return found
-    old_value = _holdout_metric(current.predictor, holdout_features, y_holdout)
-    better = new_value > old_value if PRIMARY_METRIC[task][1] else new_value < old_value
-    found.update(current=old_value, comparable=True, better=better)
-    found["summary"] = (
-        f"{metric} {new_value:.4f} on this run's holdout against {old_value:.4f} of "
-        f"{current.version}, which holds {alias}: "
-        + ("better" if better else "as good" if new_value == old_value else "worse")
-    )
-    return found
+        result.promoted, result.promotion = promotion.promoted, promotion.message
+        result.comparison = promotion.comparison
+    return result
 
 
 #: Rows that arrived after the alias holder was trained that a retraining needs: half
@@ -481,79 +419,3 @@ def _rows_after_holder(
             "two models on rows neither has seen"
         )
     return newest
-
-
-def _baseline_documents(
-    schema: FeatureSchema, features: Features, served: OnnxPredictor
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The monitoring baseline: every training row, and the served graph's predictions of
-    them, counted into fixed bins (SageMaker's statistics.json and constraints.json).
-    """
-    predictions = served.predict(features)
-    baseline = training_baseline(schema, features, predictions.values, served.classes)
-    summaries = {}
-    for spec in schema.columns:
-        if spec.kind == "numeric":
-            values = features[spec.name].astype(np.float64).ravel()
-            present = values[~np.isnan(values)]
-            if len(present):
-                summaries[spec.name] = {
-                    "mean": float(present.mean()),
-                    "sum": float(present.sum()),
-                    "std_dev": float(present.std()),
-                }
-    return (
-        statistics_document(baseline, schema, summaries),
-        constraints_document(baseline, schema),
-    )
-
-
-def _json_bytes(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, indent=1).encode()
-
-
-def _promote(
-    config: TrainingConfig, registry: ModelRegistry, result: TrainingResult, found: dict[str, Any]
-) -> None:
-    """Move the alias to the new version unless its holder does better on the holdout
-    (``found``: :func:`_compare_with_holder`'s comparison).
-    """
-    assert config.promote is not None
-    manifest = result.manifest
-    task: Task = manifest["task"]
-    holder = found["current_version"]
-    if holder is not None and not config.force:
-        if not found["comparable"]:
-            result.promotion = f"not promoted: {found['summary']} (use --force)"
-            return
-        metric, new_value, old_value = found["metric"], found["new"], found["current"]
-        result.comparison = {
-            "metric": metric,
-            "new": new_value,
-            "current": old_value,
-            "current_version": holder,
-        }
-        if not is_not_worse(task, new_value, old_value):
-            result.promotion = (
-                f"not promoted: {metric} {new_value:.4f} is worse than {old_value:.4f} of "
-                f"{holder}, which stays on {config.promote} (use --force)"
-            )
-            return
-        if config.require_improvement and new_value == old_value:
-            result.promotion = (
-                f"not promoted: {metric} {new_value:.4f} does not beat {old_value:.4f} of "
-                f"{holder} on the same holdout, which stays on {config.promote}"
-            )
-            return
-    registry.set_alias(config.name, config.promote, manifest["version"])
-    result.promoted = True
-    result.promotion = f"promoted to {config.promote}" + (f" (was {holder})" if holder else "")
-
-
-def _holdout_metric(predictor: Any, features: Features, y_true: np.ndarray) -> float:
-    task: Task = predictor.task
-    metric, _ = PRIMARY_METRIC[task]
-    predicted = predictor.predict(features).values
-    if task == "classification":  # served labels are objects; numeric classes compare as such
-        predicted = np.asarray(predicted).astype(y_true.dtype)
-    return score(task, y_true, predicted)[metric]

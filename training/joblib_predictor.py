@@ -32,6 +32,7 @@ class JoblibPredictor:
         self.schema = schema
         self.task = task
         self.classes = tuple(pipeline.classes_.tolist()) if task == "classification" else None
+        self.has_probabilities = task == "classification" and hasattr(pipeline, "predict_proba")
 
     def predict(self, features: Features) -> Predictions:
         """Predict with the pipeline itself (``predict`` and ``predict_proba``)."""
@@ -39,5 +40,7 @@ class JoblibPredictor:
         values = np.asarray(self.pipeline.predict(frame))
         if self.task == "regression":
             return Predictions(values=values.astype(np.float64).reshape(-1))
+        if not self.has_probabilities:
+            return Predictions(values=values, classes=self.classes)
         probabilities = np.asarray(self.pipeline.predict_proba(frame), dtype=np.float64)
         return Predictions(values=values, probabilities=probabilities, classes=self.classes)

@@ -12,14 +12,19 @@ Subcommands (each with ``--json`` for a machine-readable answer):
 - ``rollback NAME [--alias production]``: the alias back to the version it held before.
 - ``delete NAME VERSION``: remove a version no alias points at (manifest first, so the
   version is gone at once, then its files).
+- ``publish NAME MODEL --sample CSV [--target COL] [--promote ALIAS] [--force]``: publish a
+  model fitted elsewhere (a joblib or pickle file, a skops file, an MLflow directory), its
+  ONNX graph proven to answer as the model does on the sample (:mod:`training.publish`).
 
 The registry is ``--registry s3://bucket[/prefix]`` or ``$MODEL_BUCKET``; S3 access uses
 the usual AWS settings (``AWS_ENDPOINT_URL`` points it at the local stack).
 
 Exit status: 0 done; 1 refused (a worse model without --force, deleting an aliased
-version, nothing to roll back to, an alias that kept changing while being written);
-2 bad arguments, or an unknown model, version or alias; 3 the registry could not be
-reached; 4 the registry holds a malformed or altered manifest (the message names it).
+version, nothing to roll back to, an alias that kept changing while being written, a
+model that cannot be converted or whose graph answers otherwise); 2 bad arguments, an
+unknown model, version or alias, or a model file or sample that cannot be read; 3 the
+registry could not be reached; 4 the registry holds a malformed or altered manifest (the
+message names it).
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from predictor.errors import IntegrityError, ModelNotFoundError
 from predictor.registry import MANIFEST_FILE, check_name
 from predictor.settings import RegistryLocation
+from training.model_files import SKOPS_SUFFIXES
 from training.pipelines import is_not_worse
 from training.registry_admin import AliasConflictError, ModelRegistry, NoEarlierVersionError
 from training.report import REPORT_HTML
@@ -45,14 +54,19 @@ class Refused(Exception):
     """The registry said no, for a reason the message gives (exit status 1)."""
 
 
-def _primary(manifest: dict[str, Any]) -> tuple[str, float, bool]:
-    """The primary metric's name, holdout value and direction; IntegrityError naming what
-    the manifest lacks."""
+class Unreadable(Exception):
+    """A model file, sample or argument that cannot be read (exit status 2)."""
+
+
+def _primary(manifest: dict[str, Any]) -> tuple[str, float | None, bool]:
+    """The primary metric's name, holdout value (None for a model published without
+    labels) and direction; IntegrityError naming what the manifest lacks."""
     try:
         metrics = manifest["metrics"]
         name = metrics["primary"]
-        return name, float(metrics["holdout"][name]), bool(metrics["higher_is_better"])
-    except (KeyError, TypeError, ValueError) as exc:
+        value = metrics["holdout"].get(name)
+        return name, None if value is None else float(value), bool(metrics["higher_is_better"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise IntegrityError(
             f"the manifest of {manifest.get('name')} {manifest.get('version')} is malformed: "
             f"no usable metrics ({type(exc).__name__}: {exc})"
@@ -102,6 +116,8 @@ def compare(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
         _primary(side)  # each has usable metrics, or IntegrityError names the one without
     metric, _, higher = _primary(sides[0])
     values = [float(m["metrics"]["holdout"].get(metric, float("nan"))) for m in sides]
+    if any(np.isnan(v) for v in values):  # published without labels: nothing to compare
+        values = [0.0, 0.0]
     inputs = [[c["name"] for c in m["schema"]] for m in sides]
     better = args.b if (values[1] > values[0]) == higher and values[0] != values[1] else args.a
     return {
@@ -130,6 +146,12 @@ def promote(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
         current = registry.manifest(args.name, str(holder["version"]))
         metric, new, _ = _primary(manifest)
         _, old, _ = _primary(current)
+        if new is None or old is None:
+            unmeasured = args.version if new is None else current["version"]
+            raise Refused(
+                f"not promoted: {unmeasured} has no holdout {metric} (published without "
+                f"labelled rows), so it cannot be compared with the other (use --force)"
+            )
         if not is_not_worse(manifest["task"], new, old):
             raise Refused(
                 f"not promoted: {metric} {new:.4f} of {args.version} is worse than {old:.4f} "
@@ -170,7 +192,58 @@ def delete(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
+    from training.data import read_table
+    from training.model_files import ModelFileError, load_model_file
+    from training.publish import PublishError, publish_model
+
+    try:
+        if not Path(args.model).is_dir() and not args.model.endswith(SKOPS_SUFFIXES):
+            print(
+                f"registry: loading {args.model} with joblib: unpickling runs the code the file "
+                "names; publish only files you made yourself (or trust as much)",
+                file=sys.stderr,
+            )
+        loaded = load_model_file(args.model, tuple(args.trust))
+        if args.sample is not None:
+            sample = read_table(args.sample, registry.s3).frame
+        elif loaded.example is not None:
+            sample = loaded.example
+        else:
+            raise Unreadable("--sample CSV is needed: rows of the model's input, with a header")
+        baseline = read_table(args.baseline, registry.s3).frame if args.baseline else None
+    except (ModelFileError, ValueError, OSError) as exc:
+        raise Unreadable(str(exc)) from exc
+    try:
+        result = publish_model(
+            loaded.model,
+            sample,
+            name=args.name,
+            registry=registry,
+            target=args.target,
+            promote=args.promote,
+            force=args.force,
+            baseline=baseline,
+            source=loaded.source,
+            signature=loaded.signature,
+        )
+    except PublishError as exc:
+        raise Refused(str(exc)) from exc
+    return {
+        "published": result.manifest["version"],
+        "model": args.name,
+        "manifest": result.manifest,
+        "promoted": result.promoted,
+        "promotion": result.promotion,
+        "report": result.report,
+        "notes": result.notes,
+        "summary": result.summary(),
+    }
+
+
 def _text(result: dict[str, Any]) -> str:
+    if "published" in result:
+        return str(result["summary"])
     if "models" in result:
         return "\n".join(result["models"]) or "(no models)"
     if "versions" in result and "metric" not in result:
@@ -180,24 +253,28 @@ def _text(result: dict[str, Any]) -> str:
             if "problem" in row:
                 lines.append(f"{row['version']}  {row['problem']}{aliases}")
                 continue
+            shown = "-" if row["holdout"] is None else f"{row['holdout']:.4f}"
             lines.append(
                 f"{row['version']}  {row['created_at']}  {row['estimator']}  "
-                f"{row['metric']} {row['holdout']:.4f}{aliases}"
+                f"{row['metric']} {shown}{aliases}"
             )
         return "\n".join(lines)
     if "manifest" in result:
         manifest = result["manifest"]
         metric, value, _ = _primary(manifest)
         files = "\n".join(f"  {path}" for path in result["files"].values())
+        measured = "not measured (published without labels)" if value is None else f"{value:.4f}"
+        origin = manifest.get("source") or {}
+        made = f"published from {origin.get('file')}" if origin.get("published") else "made"
         return (
             f"{manifest['name']} {manifest['version']} ({manifest['task']}, "
-            f"{manifest.get('estimator')}), made {manifest['created_at']}\n"
-            f"holdout {metric} {value:.4f}\nfiles:\n{files}"
+            f"{manifest.get('estimator')}), {made} {manifest['created_at']}\n"
+            f"holdout {metric} {measured}\nfiles:\n{files}"
         )
     if "better" in result:
         rows = [
             f"{v['version']}  {v['estimator']}  {result['metric']} "
-            f"{v['holdout'][result['metric']]:.4f}"
+            f"{v['holdout'].get(result['metric'], float('nan')):.4f}"
             for v in result["versions"]
         ]
         verdict = f"better: {result['better']}" if result["better"] else "as good"
@@ -246,6 +323,23 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("version")
     sub.add_argument("--alias", default="production")
     sub.add_argument("--force", action="store_true", help="promote even if worse")
+    sub = command("publish", publish, "publish a model fitted elsewhere (joblib, skops, MLflow)")
+    sub.add_argument("name")
+    sub.add_argument("model", help="a joblib or pickle file, a .skops file, or an MLflow directory")
+    sub.add_argument(
+        "--sample", help="CSV (path or s3://) of the model's input rows, with a header"
+    )
+    sub.add_argument("--target", help="the sample's label column: metrics, report, promotion gate")
+    sub.add_argument("--promote", metavar="ALIAS", help="alias to move, e.g. production")
+    sub.add_argument("--force", action="store_true", help="promote even if worse")
+    sub.add_argument("--baseline", help="CSV of rows to watch drift against (default: the sample)")
+    sub.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="a type a skops file may load beyond skops' defaults (repeatable)",
+    )
     sub = command("rollback", rollback, "an alias back to its previous version")
     sub.add_argument("name")
     sub.add_argument("--alias", default="production")
@@ -274,6 +368,9 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
         s3 = boto3.client("s3")
     try:
         result = args.function(ModelRegistry(s3, location), args)
+    except Unreadable as exc:
+        print(f"registry: {exc}", file=sys.stderr)
+        return UNKNOWN
     except (Refused, AliasConflictError) as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return REFUSED

@@ -87,12 +87,14 @@ def holdout_figures(
             np.asarray(truth).astype(str), np.asarray(predicted).astype(str), labels=classes
         )
         figures["confusion_matrix"] = {"classes": classes, "counts": matrix.tolist()}
-        probabilities = pipeline.predict_proba(frame)
+        # A model without predict_proba answers labels only: no curves to draw.
+        has_probabilities = hasattr(pipeline, "predict_proba")
+        probabilities = pipeline.predict_proba(frame) if has_probabilities else np.empty((0, 0))
         truth_text = np.asarray(truth).astype(str)
         roc, pr, calibration = [], [], []
         # One curve per class against the rest (only the positive class of two).
         shown = classes[1:] if len(classes) == 2 else classes
-        for name in shown:
+        for name in shown if has_probabilities else ():
             column = classes.index(name)
             positive = truth_text == name
             if positive.all() or not positive.any():
@@ -162,9 +164,11 @@ def report_document(
         "estimator": manifest["estimator"],
         "params": manifest.get("params", {}),
         "metrics": manifest["metrics"],
-        "rule": manifest["search"]["rule"],
-        "budgets": manifest["search"]["budgets"],
-        "leaderboard": manifest["search"]["trials"],
+        # A published model was trained elsewhere: no search, no leaderboard.
+        "rule": manifest.get("search", {}).get("rule"),
+        "budgets": manifest.get("search", {}).get("budgets"),
+        "leaderboard": manifest.get("search", {}).get("trials", []),
+        "source": manifest.get("source"),
         "onnx": manifest["onnx"],
         "data": data,
         "figures": figures,
@@ -432,6 +436,7 @@ def render_html(document: dict[str, Any]) -> str:
             + _confusion(figures["confusion_matrix"])
             + "</div>"
         )
+    if figures.get("roc"):  # a model without probabilities has no curves
         charts.append(
             "<div class='card'><h3>ROC (one class against the rest)</h3>"
             + _curves(
@@ -467,24 +472,43 @@ def render_html(document: dict[str, Any]) -> str:
         for k, v in summary_rows
     )
     params = ", ".join(f"{k}={v}" for k, v in document["params"].items()) or "defaults"
+    source = document.get("source") or {}
+    if source.get("published"):
+        origin = (
+            f"published {escape(document['created_at'])} from {escape(str(source.get('file')))} "
+            f"({escape(str(source.get('format')))}), fitted with scikit-learn "
+            f"{escape(str(source.get('sklearn_version') or 'of an unrecorded version'))} and "
+            f"converted with {escape(str(document['versions'].get('scikit-learn')))}; judged on "
+            f"{data['rows']} labelled rows. Model: <b>{escape(document['estimator'])}</b>. It "
+            "was trained elsewhere: there is no search to show."
+        )
+        search = ""
+    else:
+        origin = (
+            f"trained {escape(document['created_at'])} on {data['rows']} rows. Chosen: "
+            f"<b>{escape(document['estimator'])}</b> ({escape(params)}): "
+            f"{escape(str(document['rule']))}."
+        )
+        search = (
+            f"<h2>Leaderboard</h2><p class='meta'>Serving budgets: graph at most "
+            f"{document['budgets']['onnx_mib']:g} MiB, 1-row latency at most "
+            f"{document['budgets']['latency_ms']:g} ms.</p>{_leaderboard(document)}"
+        )
+    kind = "Model report" if source.get("published") else "Training report"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Training report: {escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Training report: {escape(title)}</h1>"
+        f"<title>{kind}: {escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{kind}: {escape(title)}</h1>"
         f"<p class='meta'>{escape(document['task'])} of {escape(str(document['target']))}, "
-        f"trained {escape(document['created_at'])} on {data['rows']} rows. Chosen: "
-        f"<b>{escape(document['estimator'])}</b> ({escape(params)}): "
-        f"{escape(document['rule'])}.</p>"
+        f"{origin}</p>"
         f"<h2>Against the version it would replace</h2>{_comparison(document['comparison'])}"
         f"<h2>Holdout metrics</h2>{_metrics_table(document)}"
         f"<div class='grid'>{''.join(charts)}</div>"
         "<h2>Permutation importance (holdout)</h2>"
         "<p class='meta'>How much the score worsens when a column's values are shuffled.</p>"
         + _bars(figures["permutation_importance"], "permutation importance of each column")
-        + f"<h2>Leaderboard</h2><p class='meta'>Serving budgets: graph at most "
-        f"{document['budgets']['onnx_mib']:g} MiB, 1-row latency at most "
-        f"{document['budgets']['latency_ms']:g} ms.</p>{_leaderboard(document)}"
-        f"<h2>The served graph</h2><p>{escape(onnx['reason'])}; {onnx['bytes'] / 2**20:.2f} MiB, "
+        + search
+        + f"<h2>The served graph</h2><p>{escape(onnx['reason'])}; {onnx['bytes'] / 2**20:.2f} MiB, "
         f"1-row prediction {_number(onnx.get('latency_ms'), 3)} ms (onnxruntime, one thread).</p>"
         f"<h2>Data</h2><table>{data_table}</table>"
         "</body></html>"

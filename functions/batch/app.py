@@ -4,8 +4,10 @@ Production path: S3 notifications go to an SQS queue (with a DLQ) that feeds thi
 function with ``ReportBatchItemFailures``; each SQS record is processed on its own by
 the powertools batch utility, so one failed file is retried without the others. A bare
 S3 event (what ``sam local generate-event s3 put`` produces) is accepted too.
-The work itself is :func:`predictor.batch.score_object`; settings, client and model come
-from this function's :class:`~predictor.runtime.Container`. A file of at least
+The work itself is :func:`predictor.batch.score_object`; settings, client and models come
+from this function's :class:`~predictor.runtime.Container`: ``incoming/<model>/<file>``
+is scored by ``<model>`` when the function serves it (``SERVED_MODELS``), a file right
+under ``incoming/`` by the default model. A file of at least
 ``FAN_OUT_MIN_MIB`` (not gzipped: a gzip stream cannot be cut) starts the batch state
 machine instead, which scores it in byte ranges in parallel (:mod:`predictor.fan_out`).
 """
@@ -28,7 +30,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor import capture, fan_out
+from predictor import batch_layout, capture, errors, fan_out
 from predictor.batch import score_object
 from predictor.batch_layout import output_keys
 from predictor.batch_report import BatchReport
@@ -124,8 +126,8 @@ def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
         return started
 
     def load_model() -> LoadedModel:
-        model = runtime.models.get()
-        logger.append_keys(model_version=model.version)
+        model = model_for_file(runtime, obj.key)
+        logger.append_keys(model_name=model.name, model_version=model.version)
         return model
 
     report = score_object(
@@ -149,6 +151,26 @@ def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
         extra={"status": report.status, "rows": report.rows.to_dict(), "seconds": report.seconds},
     )
     return report
+
+
+def model_for_file(runtime: Runtime, key: str) -> LoadedModel:
+    """The model of a file: ``incoming/<model>/...`` names it, a file right under
+    ``incoming/`` takes the default model. A model this function does not serve, or that
+    the registry cannot serve, is an UnservedModelError: a failed report saying why."""
+    name = batch_layout.model_of(key)
+    if name is None:
+        return runtime.models.get()
+    if not runtime.models.allows(name):
+        served = ", ".join(m.name for m in runtime.models.servable().models)
+        raise errors.UnservedModelError(
+            f"this function does not serve a model {name!r} (incoming/{name}/ names it); it "
+            f"serves: {served}. Put the file under incoming/<one of those>/, or right under "
+            "incoming/ for the default model"
+        )
+    try:
+        return runtime.models.get(name)
+    except errors.UnknownModelError as exc:
+        raise errors.UnservedModelError(f"model {name!r} cannot be served: {exc}") from exc
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:

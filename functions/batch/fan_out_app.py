@@ -13,7 +13,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from predictor import capture, fan_out, range_scoring
+from predictor import batch_layout, capture, fan_out, range_scoring
+from predictor.errors import ModelNotFoundError, UnservedModelError
 from predictor.fan_out import Range
 from predictor.profiles import Profile
 from predictor.registry import RegistryReader
@@ -57,12 +58,25 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step = event["step"]
     if step == "plan":
         reader = RegistryReader(s3, settings.registry)
-        version = reader.resolve(settings.model_name, settings.model_alias)
+
+        def model() -> tuple[str, str]:
+            """The file's model at the alias now (its version is pinned for every range)."""
+            name = batch_layout.model_of(obj.key) or settings.model_name
+            if not runtime.models.allows(name):
+                served = ", ".join(m.name for m in runtime.models.servable().models)
+                raise UnservedModelError(
+                    f"this function does not serve a model {name!r}; it serves: {served}"
+                )
+            try:
+                return name, reader.resolve(name, settings.model_alias)
+            except ModelNotFoundError as exc:
+                raise UnservedModelError(f"model {name!r} cannot be served: {exc}") from exc
+
         plan, report = fan_out.plan_run(
             s3,
             obj,
             reader,
-            (settings.model_name, version),
+            model,
             range_bytes=max(1, int(settings.fan_out_range_mib * 1024 * 1024)),
             execution=str(event.get("execution", "")),
         )

@@ -76,7 +76,7 @@ def score_object(
             for k in (keys.predictions, keys.errors)
         )
         writers = (predictions, errors)
-        return _score(s3, report, keys, load_model(), writers, chunk_rows, seconds_left, on_profile)
+        return _score(s3, report, keys, load_model, writers, chunk_rows, seconds_left, on_profile)
     finally:
         lease.release()
 
@@ -103,7 +103,7 @@ def _score(
     s3: Any,
     report: BatchReport,
     keys: OutputKeys,
-    model: LoadedModel,
+    load_model: Callable[[], LoadedModel],
     writers: tuple[MultipartWriter, MultipartWriter],
     chunk_rows: int,
     seconds_left: Callable[[], float],
@@ -116,14 +116,15 @@ def _score(
     the first (it is named after the object version), so nothing is counted twice or lost.
     """
     obj = report.input
-    report.model = {"name": model.name, "version": model.version}
-    body, stale = s3_store.open_current(s3, obj)
-    if stale is not None:  # nothing is written: the outputs belong to the current version
-        logger.info("skipping %s: %s", obj.key, stale)
-        return report.finish("skipped", reason=stale)
-    assert body is not None
     predictions, errors = writers
     try:
+        model = load_model()  # UnservedModelError (an InputError) for a model not served here
+        report.model = {"name": model.name, "version": model.version}
+        body, stale = s3_store.open_current(s3, obj)
+        if stale is not None:  # nothing is written: the outputs belong to the current version
+            logger.info("skipping %s: %s", obj.key, stale)
+            return report.finish("skipped", reason=stale)
+        assert body is not None
         stream = CsvStream(open_text(body, gzipped=keys.gzipped))
         scorer = ChunkScorer(model, stream.columns, stream.delimiter)
         report.rows = scorer.rows

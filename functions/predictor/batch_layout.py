@@ -6,6 +6,9 @@ path for every output, so no two inputs can share one. A gzipped input gets gzip
 outputs. ``reports/<rel>.lease`` is the lease of a run in progress, and a run in byte
 ranges keeps its parts under ``runs/<rel>/<run>/`` until it assembles them. Nothing is
 ever written under ``incoming/``, so outputs never trigger another run.
+
+``incoming/<model>/<file>`` is scored by the model of that name (when the function serves
+it); a file directly under ``incoming/`` by the function's default model.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ class OutputKeys:
     gzipped: bool
     #: The prefix under which runs in byte ranges keep their parts.
     runs: str
+
+
+def model_of(key: str) -> str | None:
+    """The model an ``incoming/<model>/...`` key names; None for a file right under
+    ``incoming/`` (the default model's)."""
+    folder, slash, _ = key[len(INCOMING) :].partition("/")
+    return folder if slash else None
 
 
 def incoming_keys(key: str) -> OutputKeys:

@@ -96,9 +96,9 @@ class ChunkScorer:
     def output_header(self, header_raw: str) -> str:
         """The input header plus the prediction columns."""
         names = ["prediction"]
-        classes = getattr(self.model.predictor, "classes", None)
-        if classes:
-            names += [f"probability_{c}" for c in classes]
+        predictor = self.model.predictor
+        if predictor.has_probabilities:
+            names += [f"probability_{c}" for c in getattr(predictor, "classes", None) or ()]
         extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
         return f"{header_raw}{self.delimiter}{extra}\n"
 
@@ -199,7 +199,9 @@ class ChunkScorer:
 
     def _format(self, raws: list[str], predictions: Predictions) -> str:
         d = self.delimiter
-        if predictions.probabilities is None:
+        if predictions.classes is not None and predictions.probabilities is None:
+            appended = [csv_field(str(v), d) for v in predictions.values]  # labels only
+        elif predictions.probabilities is None:
             appended = format_numbers(predictions.values)
         else:
             labels = [csv_field(str(v), d) for v in predictions.values]

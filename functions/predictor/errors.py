@@ -52,6 +52,10 @@ class MissingColumnsError(InputError):
         super().__init__("required column(s) missing: " + ", ".join(columns))
 
 
+class UnservedModelError(InputError):
+    """A file dropped under ``incoming/<model>/`` for a model this function does not serve."""
+
+
 class RetryableError(PredictorError):
     """The object could not be scored now but may be later: let the queue retry it."""
 

@@ -233,15 +233,17 @@ def plan_run(
     s3: Any,
     obj: ObjectRef,
     registry: RegistryReader,
-    model: tuple[str, str],
+    model: Callable[[], tuple[str, str]],
     *,
     range_bytes: int,
     execution: str = "",
 ) -> tuple[Plan | None, BatchReport]:
     """Pin the version, read the header, cut the ranges; store the plan and a running report.
 
-    Returns the plan and the report, or no plan and the final report of a run that ends
-    here: a duplicate, a stale event (``skipped``), or a file that can never be scored.
+    ``model`` gives the (name, version) to score with, or raises an InputError (a model
+    this function does not serve). Returns the plan and the report, or no plan and the
+    final report of a run that ends here: a duplicate, a stale event (``skipped``), or a
+    file that can never be scored.
     """
     began = time.time()
     keys = incoming_keys(obj.key)
@@ -259,10 +261,10 @@ def plan_run(
     size = int(head["ContentLength"])
     if size == 0:
         return None, _store_final(s3, keys, report.finish("failed", error="the file is empty"))
-    name, version = model
-    report.model = {"name": name, "version": version}
     report.input = pinned
     try:
+        name, version = model()
+        report.model = {"name": name, "version": version}
         head_bytes = read_bytes(s3, pinned, 0, min(size, HEADER_BYTES))
         stream = CsvStream(open_text(io.BytesIO(head_bytes), gzipped=False))
         bom = len(UTF8_BOM) if head_bytes.startswith(UTF8_BOM) else 0

@@ -37,6 +37,8 @@ class Predictions:
         A graph can overflow on accepted but extreme inputs (every feature may be as large
         as float32 allows); such a row has no prediction to give, and JSON has no NaN.
         """
+        if self.probabilities is None and self.classes is not None:
+            return np.empty(0, dtype=np.intp)  # labels only: nothing that could overflow
         scores = self.probabilities if self.probabilities is not None else self.values
         finite = np.isfinite(np.asarray(scores, dtype=np.float64))
         return np.flatnonzero(~finite.all(axis=1) if finite.ndim == 2 else ~finite)
@@ -59,6 +61,9 @@ class Predictor(Protocol):
 
     schema: FeatureSchema
     task: Task
+    #: Whether predictions carry class probabilities: a classifier's do, unless it has
+    #: none to give (``SVC()``, ``RidgeClassifier``: labels only).
+    has_probabilities: bool
 
     def predict(self, features: Features) -> Predictions:
         """Predict for every row of ``features`` (as produced by the schema)."""
@@ -69,7 +74,8 @@ class OnnxPredictor:
     """Runs a model's ONNX graph; labels come from the probabilities' argmax.
 
     Taking the label as the first class of highest probability is scikit-learn's own
-    rule, so ties break the same way as ``Pipeline.predict`` would.
+    rule, so ties break the same way as ``Pipeline.predict`` would. A classifier's graph
+    with a single output (a model without ``predict_proba``) gives labels only.
     """
 
     def __init__(
@@ -97,11 +103,15 @@ class OnnxPredictor:
         self._input_names = list(zip(inputs, schema.names, strict=True))
         self.schema = schema
         self.task = task
+        self.has_probabilities = False
         if task == "classification":
             if not classes:
                 raise IntegrityError("a classifier needs its class labels")
             self.classes: tuple[Any, ...] | None = tuple(classes)
             self._class_array = np.array(self.classes, dtype=object)
+            self.has_probabilities = len(self._session.get_outputs()) > 1
+            # A label-only graph answers the labels themselves (int64 or strings).
+            self._class_of = {str(c): c for c in self.classes}
         else:
             self.classes = None
 
@@ -111,6 +121,10 @@ class OnnxPredictor:
         outputs = self._session.run(None, feed)
         if self.task == "regression":
             return Predictions(values=np.asarray(outputs[0], dtype=np.float64).reshape(-1))
+        if not self.has_probabilities:
+            labels = np.asarray(outputs[0]).reshape(-1)
+            values = np.array([self._class_of[str(v)] for v in labels.tolist()], dtype=object)
+            return Predictions(values=values, classes=self.classes)
         probabilities = np.asarray(outputs[1], dtype=np.float64)
         labels = self._class_array[np.argmax(probabilities, axis=1)]
         return Predictions(values=labels, probabilities=probabilities, classes=self.classes)

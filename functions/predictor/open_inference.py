@@ -344,8 +344,9 @@ def _requested_outputs(
             raise _bad(f"outputs[{position}] must be an object with a name")
         name = output["name"]
         if name == PREDICT_PROBA and PREDICT_PROBA not in available:
+            kind = "a regressor" if model.predictor.task == "regression" else "a classifier"
             raise _bad(
-                f"output predict_proba: model {model.name!r} is a regressor and has no class "
+                f"output predict_proba: model {model.name!r} is {kind} without class "
                 "probabilities; ask for predict"
             )
         if name not in available:
@@ -372,8 +373,8 @@ def _flag(parameters: Mapping[str, Any], key: str) -> bool:
 
 
 def output_names(model: LoadedModel) -> tuple[str, ...]:
-    """``predict``, and ``predict_proba`` for a classifier."""
-    if model.predictor.task == "classification":
+    """``predict``, and ``predict_proba`` for a classifier with probabilities."""
+    if model.predictor.has_probabilities:
         return (PREDICT, PREDICT_PROBA)
     return (PREDICT,)
 

@@ -97,6 +97,11 @@ class RegistryReader:
         self.bucket = location.bucket
         self.prefix = location.prefix.strip("/")
 
+    @property
+    def s3(self) -> Any:
+        """The S3 client the registry is read through."""
+        return self._s3
+
     # ----- keys ------------------------------------------------------------------
     def model_prefix(self, name: str) -> str:
         """The key prefix of every object of model ``name``."""

@@ -222,14 +222,17 @@ def load_json(text: str, what: str = "body") -> Any:
         raise MalformedRequestError(f"{what} is not valid JSON: {exc}") from exc
 
 
-#: The keys of a JSON body that carry rows (MLflow's scoring protocol): exactly one.
-DATA_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+#: The keys of a JSON body that carry rows: exactly one. MLflow's scoring protocol, and
+#: ``feature_array`` (one row in the model's column order), which the Flask app of the
+#: wine tutorial reads.
+DATA_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs", "feature_array")
 
 _SHAPES = (
     'JSON body must be an object with exactly one of "dataframe_split" '
     '({"columns": [...], "data": [[...], ...]}), "dataframe_records" (a list of objects), '
-    '"instances" (a list of objects, or of lists in the model\'s column order) or "inputs" '
-    '({"column": [values...], ...}), and optionally "params"'
+    '"instances" (a list of objects, or of lists in the model\'s column order), "inputs" '
+    '({"column": [values...], ...}) or "feature_array" (one row in the model\'s column order), '
+    'and optionally "params"'
 )
 
 
@@ -254,6 +257,8 @@ def _parse_json(text: str, names: Sequence[str]) -> ParsedRequest:
         parsed = _from_records(value, '"dataframe_records"')
     elif form == "inputs" and isinstance(value, dict):
         parsed = _from_columnar(value)
+    elif form == "feature_array":
+        parsed = _from_feature_array(value, names)
     else:
         parsed = _from_instances(value, f'"{form}"', names)
     if params:
@@ -303,6 +308,24 @@ def _from_instances(instances: object, where: str, names: Sequence[str]) -> Pars
                 "among single values: give every row the same way"
             )
     return positional_rows([[value] for value in instances], names, text=False)
+
+
+def _from_feature_array(values: object, names: Sequence[str]) -> ParsedRequest:
+    """``feature_array``: one row of values in schema order, or a list of such rows."""
+    if not isinstance(values, list) or not values:
+        raise MalformedRequestError(
+            '"feature_array" must be a list of values in the model\'s column order (one row), '
+            "or a list of such lists"
+        )
+    if all(isinstance(v, list) for v in values):
+        return positional_rows(values, names, text=False)
+    for position, value in enumerate(values):
+        if isinstance(value, dict | list):
+            raise MalformedRequestError(
+                f'"feature_array"[{position}] is not a single value: give one row of values, '
+                "or a list of rows"
+            )
+    return positional_rows([values], names, text=False)
 
 
 def _from_columnar(inputs: dict[str, Any]) -> ParsedRequest:

@@ -166,4 +166,7 @@ PUBLIC_MANIFEST_KEYS: Sequence[str] = (
 
 def public_manifest(model: LoadedModel) -> dict[str, Any]:
     """The part of the manifest a client may see (no training data location)."""
-    return {key: model.manifest.get(key) for key in PUBLIC_MANIFEST_KEYS}
+    public = {key: model.manifest.get(key) for key in PUBLIC_MANIFEST_KEYS}
+    # A classifier without predict_proba answers labels only: say so, never leave it implied.
+    public["probabilities"] = model.predictor.has_probabilities
+    return public

@@ -11,7 +11,8 @@ metrics namespace come from the template (``POWERTOOLS_SERVICE_NAME``,
 
 Routes (each protocol's answers and errors in :mod:`realtime.service`):
 
-* this API's own: ``POST /predict``, ``POST /models/{name}/predict``, ``GET /models``,
+* this API's own: ``POST /predict`` (also at ``POST /``, where the tutorials' Flask apps
+  answer), ``POST /models/{name}/predict``, ``GET /models``,
   ``GET /models/{name}``, ``GET /model``, ``GET /health``, ``GET /openapi.json``;
 * the try-it page (:mod:`realtime.try_page`): ``GET /``, ``GET /assets/{file}``,
   ``GET /models/{name}/card``, ``GET /models/{name}/report`` (training),
@@ -119,7 +120,9 @@ def _asks_for_default_model(headers: dict[str, str]) -> bool:
 
 
 #: Routes that serve the function's own model (an error there names it in its headers).
-DEFAULT_MODEL_ROUTES = frozenset({"/predict", "/model", "/health", "/ping", "/v2/health/ready"})
+DEFAULT_MODEL_ROUTES = frozenset(
+    {"/", "/predict", "/model", "/health", "/ping", "/v2/health/ready"}
+)
 
 
 def _scored(answer: Answer) -> Response[Any]:
@@ -201,6 +204,12 @@ def openapi() -> Response[str]:
 # ----- the try-it page ----------------------------------------------------------------
 def _page(body: str, content_type: str, headers: dict[str, str]) -> Response[str]:
     return Response(status_code=200, content_type=content_type, body=body, headers=headers)
+
+
+@app.post("/")
+def predict_at_root() -> Response[Any]:
+    """``POST /predict`` at the root, where the tutorials' Flask apps answer."""
+    return _scored(service.predict(_runtime(), _request()))
 
 
 @app.get("/")
@@ -399,7 +408,7 @@ def _metrics_line() -> PredictionMetricsLine | None:
 
 def _lean_answer(runtime: Runtime, path: str, request: HttpRequest) -> Answer | None:
     # A refusal is answered (and counted for monitoring) by the routed path.
-    if path == "/predict":
+    if path in ("/predict", "/"):
         return service.predict(runtime, request, count_refusals=False)
     if path == "/invocations":
         return service.invocations(runtime, request, count_refusals=False)

@@ -378,7 +378,16 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
             "openapi", "This document", {"type": "object"}, [], {}, headers=False
         ),
         # ----- the try-it page
-        "/": _page("tryPage", "The try-it page (HTML; its script and style under /assets)", _HTML),
+        "/": {
+            **_page("tryPage", "The try-it page (HTML; its script and style under /assets)", _HTML),
+            **_scoring(
+                "predictAtRoot",
+                "POST /predict's answer at the root, as the tutorials' Flask apps serve it",
+                "Predictions",
+                [_ACCEPT],
+                "Error",
+            ),
+        },
         "/assets/{file}": _page(
             "pageAsset", "The page's script or style sheet", ("text/javascript", "text/css"), _ASSET
         ),
@@ -441,8 +450,8 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
         "schemas": {
             "MlflowRequest": {
                 "type": "object",
-                "description": "exactly one of dataframe_split, dataframe_records, instances "
-                "or inputs, and optionally params",
+                "description": "exactly one of dataframe_split, dataframe_records, instances, "
+                "inputs or feature_array, and optionally params",
                 "properties": {
                     "dataframe_split": {
                         "type": "object",
@@ -480,6 +489,12 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                         "description": "columns: {name: [values...]} (or one value each: a "
                         "row); or a list, as instances",
                     },
+                    "feature_array": {
+                        "type": "array",
+                        "minItems": 1,
+                        "description": "one row of values in the model's column order (the "
+                        "request the wine tutorial's Flask app reads), or a list of such rows",
+                    },
                     "params": {"type": "object"},
                 },
                 "additionalProperties": False,
@@ -489,6 +504,7 @@ OPENAPI_DOCUMENT: dict[str, Any] = {
                     {"required": ["dataframe_records"]},
                     {"required": ["instances"]},
                     {"required": ["inputs"]},
+                    {"required": ["feature_array"]},
                 ],
             },
             "Predictions": {

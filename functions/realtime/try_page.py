@@ -123,6 +123,9 @@ def model_card(
         "target": manifest.get("target"),
         "estimator": manifest.get("estimator"),
         "classes": manifest.get("classes"),
+        # False for a classifier that answers labels only (no predict_proba).
+        "probabilities": model.predictor.has_probabilities,
+        "source": manifest.get("source"),
         "features": schema,
         "metrics": {
             "primary": metrics.get("primary"),

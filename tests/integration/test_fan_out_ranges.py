@@ -46,7 +46,7 @@ def in_ranges(
     put(s3, key, body)
     obj = object_ref(s3, key)
     reader = RegistryReader(s3, MODEL_BUCKET)
-    plan, first = fan_out.plan_run(s3, obj, reader, ("wine", wine), range_bytes=range_bytes)
+    plan, first = fan_out.plan_run(s3, obj, reader, lambda: ("wine", wine), range_bytes=range_bytes)
     if plan is None:
         return batch_outputs(s3, f"ranges/{name}"), first.to_dict()
     if cuts is not None:
@@ -212,7 +212,7 @@ def test_plan_is_stored_and_read_back(data: Any, wine: str) -> None:
     put(data, "incoming/plan.csv", quoted_file())
     obj = object_ref(data, "incoming/plan.csv")
     reader = RegistryReader(data, MODEL_BUCKET)
-    plan, _running = fan_out.plan_run(data, obj, reader, ("wine", wine), range_bytes=300)
+    plan, _running = fan_out.plan_run(data, obj, reader, lambda: ("wine", wine), range_bytes=300)
     assert plan is not None
     assert fan_out.load_plan(data, DATA_BUCKET, plan.key) == plan
     assert isinstance(plan, Plan)

@@ -239,6 +239,8 @@
       ["Estimator", card.estimator],
     ];
     if (card.classes) rows.push(["Classes", card.classes.join(", ")]);
+    if (card.classes && card.probabilities === false) rows.push(["Probabilities", "none: this model answers labels only"]);
+    if (card.source && card.source.file) rows.push(["Published from", card.source.file]);
     for (const [term, value] of rows) facts.append(el("dt", {}, term), el("dd", {}, value));
 
     const metrics = card.metrics || {};
@@ -841,7 +843,8 @@
   }
 
   function showScored(card, header, delimiter, scored, refusedRows, filename, rawLines) {
-    const classes = card.classes || [];
+    // A probability column per class, unless the model answers labels only.
+    const classes = card.probabilities === false ? [] : card.classes || [];
     const taken = new Set(header.fields.map((name) => name.trim()));
     const free = (name) => {
       let chosen = name;

@@ -1,0 +1,409 @@
+"""Publish a model fitted elsewhere (a notebook, a tutorial, MLflow) so the functions serve it.
+
+In Python::
+
+    from training.publish import publish_model
+    publish_model(pipeline, sample_frame, name="churn", registry="s3://my-model-bucket",
+                  target="churned", promote="production")
+
+From a terminal: ``python -m training.registry_cli --registry s3://... publish NAME MODEL
+--sample CSV [--target COL] [--promote ALIAS] [--force]``.
+
+The sample is rows of the model's input (a few hundred are plenty; with ``target``, the
+labelled rows also give holdout metrics, a report and the promotion gate's comparison).
+Its columns give the schema, cross-checked with the model's ``feature_names_in_`` (a
+model fitted on an array takes the sample's header as its column names). The model is
+converted to ONNX and the graph must answer as the model does on every sample row
+(:mod:`training.conversion`), or nothing is published. The version then has what a
+trained version has: the pipeline (``model.joblib``), the graph, a manifest (which says it
+was published, from which file, by which library versions), the monitoring baseline, and
+with labels a report; the promotion gate works as for trained versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from predictor.profiles import CONSTRAINTS_FILE, STATISTICS_FILE
+from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
+from predictor.schema import CATEGORICAL, ColumnSpec, FeatureSchema
+from predictor.settings import RegistryLocation
+from training import conversion, onnx_export, release, report
+from training.conversion import ConversionRefused, steps_of
+from training.pipelines import PRIMARY_METRIC, build_baseline, score
+from training.registry_admin import ModelRegistry, new_version_id
+from training.schema_inference import features_from_frame, infer_schema
+from training.search import row_latency_ms
+from training.table_checks import TableError, check_header
+
+#: The fewest sample rows the parity check and the baseline are made from.
+MIN_SAMPLE_ROWS = 10
+
+
+class PublishError(Exception):
+    """The model cannot be published as it is; the message says why and what to do."""
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """What was published, and what happened to the alias."""
+
+    manifest: dict[str, Any]
+    promoted: bool = False
+    promotion: str = "not requested"
+    report: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few lines a person reads after publishing."""
+        m = self.manifest
+        metrics = m["metrics"]
+        holdout = ", ".join(f"{k} {v:.4f}" for k, v in metrics["holdout"].items())
+        lines = [
+            f"model      {m['name']} version {m['version']} ({m['task']}, {m['estimator']})",
+            f"from       {m['source']['file']} ({m['source']['format']})",
+            f"onnx       {m['onnx']['graph']}: {m['onnx']['reason']}",
+            f"metrics    {holdout or 'none (publish with --target for holdout metrics)'}",
+            *(f"note       {note}" for note in self.notes),
+            f"promotion  {self.promotion}",
+        ]
+        if self.report:
+            lines.append(f"report     {self.report}")
+        return "\n".join(lines)
+
+
+def publish_model(
+    model: Any,
+    sample: pd.DataFrame,
+    *,
+    name: str,
+    registry: str | RegistryLocation | ModelRegistry,
+    target: str | None = None,
+    promote: str | None = None,
+    force: bool = False,
+    baseline: pd.DataFrame | None = None,
+    s3: Any = None,
+    source: dict[str, Any] | None = None,
+    signature: dict[str, str] | None = None,
+) -> PublishResult:
+    """Convert ``model``, prove the graph on ``sample``, publish it (and maybe promote it).
+
+    ``registry`` is ``s3://bucket[/prefix]`` (or a location, or a registry); ``s3`` an S3
+    client (default: boto3's). ``baseline``: rows to monitor drift against (default: the
+    sample). Raises PublishError, with the reason, when nothing can be published.
+    """
+    try:
+        check_name(name, "model name")
+    except ValueError as exc:
+        raise PublishError(str(exc)) from exc
+    registry = _registry(registry, s3)
+    inputs, labels = _split_sample(model, sample, target, signature)
+    schema = _schema(model, inputs)
+    features = features_from_frame(schema, inputs)
+    try:
+        prepared = conversion.prepare(model, inputs)
+        task = prepared.task
+        classes = tuple(model.classes_.tolist()) if task == "classification" else None
+        converted = conversion.convert(prepared, model, schema, classes, features, inputs)
+    except ConversionRefused as exc:
+        raise PublishError(f"not published: {exc}") from exc
+    served = converted.served
+    notes = [*prepared.notes]
+    if converted.float32_sensitive_rows:
+        notes.append(
+            f"on {converted.float32_sensitive_rows} sample row(s) scikit-learn itself answers "
+            "otherwise once the numbers are rounded to float32, as the functions receive them; "
+            "the graph gives the rounded answer"
+        )
+    metric, higher_is_better = PRIMARY_METRIC[task]
+    metrics: dict[str, Any] = {
+        "primary": metric,
+        "higher_is_better": higher_is_better,
+        "holdout": {},
+        "baseline": {},
+        "cv": None,
+        "labelled_rows": 0,
+    }
+    labelled = labels is not None
+    if labels is not None:
+        metrics.update(_labelled_metrics(task, served, features, labels, classes))
+    monitored = inputs if baseline is None else _baseline_rows(baseline, schema)
+    statistics, constraints = release.baseline_documents(
+        schema, features_from_frame(schema, monitored), served
+    )
+    version = new_version_id()
+    manifest: dict[str, Any] = {
+        "format": release.MANIFEST_FORMAT,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "task": task,
+        "target": target,
+        "schema": schema.to_dict(),
+        "classes": list(classes) if classes is not None else None,
+        "estimator": describe(model),
+        "params": {},
+        "metrics": metrics,
+        "source": {
+            "published": True,
+            "file": "a Python object",
+            "format": "in memory",
+            **(source or {}),
+            "sklearn_version": _fitted_with(model) or (source or {}).get("sklearn_version"),
+            "dropped_steps": prepared.dropped_steps,
+        },
+        "training": {
+            "source": "published",
+            "rows": len(inputs),
+            "labelled_rows": metrics["labelled_rows"],
+            "sha256": hashlib.sha256(inputs.to_csv(index=False).encode()).hexdigest(),
+            "baseline_rows": len(monitored),
+        },
+        "versions": release.library_versions(),
+        "probabilities": served.has_probabilities,
+        "onnx": {
+            **converted.equivalence.to_dict(),
+            "graph": converted.graph,
+            "tried": converted.tried,
+            "float32_sensitive_rows": converted.float32_sensitive_rows,
+            "opset": onnx_export.TARGET_OPSET,
+            "bytes": len(converted.onnx_bytes),
+            "latency_ms": row_latency_ms(served, features),
+        },
+    }
+    comparison = release.compare_with_holder(
+        registry,
+        name,
+        promote or "production",
+        served,
+        features if labelled else {},
+        labels.to_numpy() if labels is not None else None,
+        metrics["holdout"].get(metric),
+        version,
+    )
+    artifacts = {
+        JOBLIB_ARTIFACT: _joblib_bytes(model),
+        ONNX_ARTIFACT: converted.onnx_bytes,
+        STATISTICS_FILE: release.json_bytes(statistics),
+        CONSTRAINTS_FILE: release.json_bytes(constraints),
+    }
+    if labels is not None:
+        figures = report.holdout_figures(
+            task, conversion.reference_model(model), inputs, labels.to_numpy(), seed=0
+        )
+        manifest["importance"] = figures["permutation_importance"]
+        document = report.report_document(
+            {**manifest, "name": name, "version": version},
+            figures,
+            report.data_summary(inputs, labels, task),
+            comparison,
+        )
+        artifacts[report.REPORT_JSON] = release.json_bytes(document)
+        artifacts[report.REPORT_HTML] = report.render_html(document).encode()
+    stored = registry.publish(name, manifest, artifacts, version=version)
+    result = PublishResult(stored, notes=notes)
+    if labels is not None:
+        result.report = registry.artifact_uri(stored, report.REPORT_HTML)
+    if promote:
+        promotion = release.promote(registry, name, promote, version, comparison, force=force)
+        result.promoted, result.promotion = promotion.promoted, promotion.message
+    return result
+
+
+def describe(model: Any) -> str:
+    """The model as a person names it: ``Pipeline(StandardScaler > LogisticRegression)``."""
+    if hasattr(model, "steps"):
+        inner = " > ".join(describe(step) for _, step in model.steps if step != "passthrough")
+        return f"{type(model).__name__}({inner})"
+    return type(model).__name__
+
+
+def _registry(registry: str | RegistryLocation | ModelRegistry, s3: Any) -> ModelRegistry:
+    if isinstance(registry, ModelRegistry):
+        return registry
+    location = registry if isinstance(registry, RegistryLocation) else None
+    if location is None:
+        try:
+            location = RegistryLocation.from_uri(str(registry))
+        except ValueError as exc:
+            raise PublishError(str(exc)) from exc
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    return ModelRegistry(s3, location)
+
+
+def _split_sample(
+    model: Any, sample: pd.DataFrame, target: str | None, signature: dict[str, str] | None
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The sample's input columns, in the model's order, and its labels (if any)."""
+    if not isinstance(sample, pd.DataFrame):
+        raise PublishError("the sample must be a pandas DataFrame of the model's input rows")
+    frame = sample.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    try:
+        check_header(list(frame.columns), "the sample")
+    except TableError as exc:
+        raise PublishError(str(exc)) from exc
+    labels = None
+    if target is not None:
+        if target not in frame.columns:
+            raise PublishError(
+                f"target column {target!r} is not in the sample; its columns are: "
+                + ", ".join(frame.columns)
+            )
+        labelled = frame[target].notna()
+        if not labelled.any():
+            raise PublishError(f"the sample's target column {target!r} has no values")
+        frame = frame[labelled].reset_index(drop=True)
+        labels = frame.pop(target)
+    expected = getattr(model, "feature_names_in_", None)
+    if expected is not None:
+        expected = [str(c) for c in expected]
+        missing = [c for c in expected if c not in frame.columns]
+        if missing:
+            raise PublishError(
+                "the sample lacks column(s) the model was fitted on: " + ", ".join(missing)
+            )
+        frame = frame[expected]
+    else:
+        width = getattr(model, "n_features_in_", None)
+        if width is not None and frame.shape[1] != width:
+            raise PublishError(
+                f"the model was fitted on an array of {width} columns without names; the "
+                f"sample has {frame.shape[1]} input column(s): give exactly its input columns, "
+                "in the order it was fitted on, under a header that names them"
+                + (" (and the target with --target)" if target is None else "")
+            )
+    if signature is not None:
+        frame = _apply_signature(frame, signature)
+    if len(frame) < MIN_SAMPLE_ROWS:
+        raise PublishError(
+            f"the sample has {len(frame)} row(s); at least {MIN_SAMPLE_ROWS} are needed to "
+            "prove the ONNX graph (a few hundred are better)"
+        )
+    return frame.reset_index(drop=True), labels
+
+
+def _apply_signature(frame: pd.DataFrame, signature: dict[str, str]) -> pd.DataFrame:
+    """The sample checked against an MLflow signature: the same columns, text read as text."""
+    if set(signature) != set(frame.columns):
+        only_signature = sorted(set(signature) - set(frame.columns))
+        only_sample = sorted(set(frame.columns) - set(signature))
+        raise PublishError(
+            "the sample's columns differ from the MLflow signature's: "
+            + (f"signature only: {', '.join(only_signature)}; " if only_signature else "")
+            + (f"sample only: {', '.join(only_sample)}" if only_sample else "")
+        )
+    for name, kind in signature.items():
+        numeric = pd.api.types.is_numeric_dtype(frame[name])
+        if kind == CATEGORICAL and numeric:
+            frame[name] = frame[name].astype(str).where(frame[name].notna())
+        elif kind != CATEGORICAL and not numeric:
+            raise PublishError(
+                f"column {name!r} is a number in the MLflow signature but text in the sample"
+            )
+    return frame
+
+
+def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
+    """The sample's schema, each categorical column's categories completed from the
+    model's own encoders (the sample may not show every category the model knows)."""
+    try:
+        schema = infer_schema(inputs)
+    except ValueError as exc:
+        raise PublishError(str(exc)) from exc
+    known = encoder_categories(model)
+    columns = []
+    for spec in schema.columns:
+        if spec.kind == CATEGORICAL and spec.name in known:
+            merged = tuple(sorted({*(spec.categories or ()), *known[spec.name]}))
+            spec = ColumnSpec(spec.name, spec.kind, spec.dtype, spec.nullable, categories=merged)
+        columns.append(spec)
+    return FeatureSchema(columns)
+
+
+def encoder_categories(model: Any) -> dict[str, list[str]]:
+    """column -> the categories a one-hot or ordinal encoder of the model learned for it."""
+    found: dict[str, list[str]] = {}
+    for _, step in steps_of(model):
+        if not hasattr(step, "transformers_"):
+            continue
+        for _, transformer, columns in step.transformers_:
+            encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
+            if (
+                not encoders
+                or isinstance(columns, str)
+                or not all(isinstance(c, str) for c in columns)
+            ):
+                continue
+            for column, categories in zip(columns, encoders[0].categories_, strict=False):
+                found[column] = [str(c) for c in categories if not _is_missing(c)]
+    return found
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _labelled_metrics(
+    task: str,
+    served: Any,
+    features: Any,
+    labels: pd.Series,
+    classes: tuple[Any, ...] | None,
+) -> dict[str, Any]:
+    """The served graph's metrics on the labelled rows, beside a dummy's on the same rows."""
+    truth = labels.to_numpy()
+    predicted = served.predict(features)
+    values = predicted.values
+    if task == "classification":
+        values = np.asarray(values).astype(truth.dtype)
+    holdout = score(task, truth, values, predicted.probabilities, classes)  # type: ignore[arg-type]
+    dummy = build_baseline(task).fit(np.zeros((len(truth), 1)), truth)  # type: ignore[arg-type]
+    zeros = np.zeros((len(truth), 1))
+    probabilities = dummy.predict_proba(zeros) if task == "classification" else None
+    baseline = score(task, truth, dummy.predict(zeros), probabilities, classes)  # type: ignore[arg-type]
+    return {
+        "holdout": holdout,
+        "baseline": baseline,
+        "labelled_rows": len(truth),
+        "note": "measured on the labelled sample rows; the dummy is fitted on the same rows",
+    }
+
+
+def _baseline_rows(baseline: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    frame = baseline.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [n for n in schema.names if n not in frame.columns]
+    if missing:
+        raise PublishError("the baseline rows lack column(s): " + ", ".join(missing))
+    return frame[list(schema.names)]
+
+
+def _fitted_with(model: Any) -> str | None:
+    """The scikit-learn version that pickled the model, when it says (scikit-learn >= 1.3)."""
+    state = getattr(model, "__getstate__", None)
+    if state is None:
+        return None
+    try:
+        value = state().get("_sklearn_version")
+    except Exception:
+        return None
+    return str(value) if value else None
+
+
+def _joblib_bytes(model: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+__all__ = ["PublishError", "PublishResult", "describe", "publish_model"]
