@@ -9,18 +9,22 @@ TOOLS  := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 CLIENTS := .venv-clients
 CLIENTS_STAMP := $(CLIENTS)/.installed
+MLFLOW := .venv-peer-mlflow
+MLFLOW_STAMP := $(MLFLOW)/.installed
 SAM    := $(TOOLS)/bin/sam
 # sam build needs python3.13 on PATH (pyenv's shim refuses unless selected).
 PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 
 # The lock files: requirements*.in resolved by uv into every package at an exact
 # version with its hashes, for Python 3.13 on Linux x86_64 (Lambda's python3.13 and
-# CI). Only releases uploaded before LOCK_DATE count when `make lock` resolves them.
+# CI), or the version a "# lock-python: X.Y" line of the .in file names. Only releases
+# uploaded before LOCK_DATE count when `make lock` resolves them.
 LOCK_DATE := 2026-11-23T00:00:00Z
 LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools \
-             requirements-lambda-image requirements-moto requirements-clients
+             requirements-lambda-image requirements-moto requirements-clients requirements-peer-mlflow \
+             requirements-publish-py311
 UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
-  --python-version 3.13 --python-platform x86_64-manylinux_2_28 \
+  --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
 .PHONY: help setup tools run monitor test test-browser proxy test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
@@ -53,6 +57,11 @@ $(CLIENTS_STAMP): requirements-clients.txt infra/find-python.sh
 S3_PORT  ?= 5000
 API_PORT ?= 3000
 
+$(MLFLOW_STAMP): requirements-peer-mlflow.txt infra/find-python.sh
+	@python=$$(infra/find-python.sh) && rm -rf $(MLFLOW) && "$$python" -m venv $(MLFLOW)
+	$(MLFLOW)/bin/python -m pip install --quiet --require-hashes -r requirements-peer-mlflow.txt
+	@touch $@
+
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (S3_PORT=, API_PORT=)
 	$(PY) -m infra.local_stack --s3-port $(S3_PORT) --api-port $(API_PORT)
 
@@ -64,7 +73,7 @@ monitor: $(STAMP)  ## Drift reports now, from `make run`'s profiles (MONITOR_ARG
 	  'from infra.local_env import DATA_BUCKET as b; print(b)') --registry $$($(PY) -c \
 	  'from infra.local_env import MODEL_BUCKET as b; print(b)') --lookback-minutes 15 $(MONITOR_ARGS)
 
-test: $(STAMP) $(CLIENTS_STAMP)  ## Run the whole test suite (all but the tests marked large)
+test: $(STAMP) $(CLIENTS_STAMP) $(MLFLOW_STAMP)  ## Run the whole test suite (all but the tests marked large)
 	$(PY) -m pytest
 
 test-browser: $(STAMP)  ## The try-it page in headless Chromium (installs Debian's chromium as root)
@@ -87,7 +96,10 @@ lint: $(STAMP) $(TOOLS_STAMP) lock-check  ## ruff, mypy, sam validate, cfn-lint,
 	$(TOOLS)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
 
 lock: $(TOOLS_STAMP)  ## Re-resolve the requirements*.in files into the hashed lock files
-	for name in $(LOCKS); do $(UV_COMPILE) $$name.in -o $$name.txt || exit 1; done
+	for name in $(LOCKS); do \
+	  python=$$(sed -n 's/^# lock-python: //p' $$name.in); \
+	  $(UV_COMPILE) --python-version $${python:-3.13} $$name.in -o $$name.txt || exit 1; \
+	done
 
 # Checks the locks against their .in files without re-resolving against what the index
 # published since (infra/lock_check.py says how); `make lock` moves them deliberately.
@@ -127,4 +139,4 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 clean:  ## Remove the virtualenvs, builds and caches
-	rm -rf $(VENV) $(TOOLS) .aws-sam results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CLIENTS) $(MLFLOW) .aws-sam results .pytest_cache .mypy_cache .ruff_cache

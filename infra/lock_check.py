@@ -34,9 +34,17 @@ def lock_names(root: Path = ROOT) -> list[str]:
     return sorted(path.stem for path in root.glob("requirements*.in"))
 
 
-#: The platform the locks are resolved for (the Makefile's ``make lock`` uses the same).
+#: The platform the locks are resolved for (the Makefile's ``make lock`` uses the same),
+#: and the Python, unless the ``.in`` file names another on a ``# lock-python: X.Y`` line.
 PYTHON_VERSION = "3.13"
 PYTHON_PLATFORM = "x86_64-manylinux_2_28"
+_LOCK_PYTHON = re.compile(r"^# lock-python: (\S+)$", re.MULTILINE)
+
+
+def lock_python(path: Path) -> str:
+    """The Python version an ``.in`` file is locked for."""
+    found = _LOCK_PYTHON.search(path.read_text())
+    return found[1] if found else PYTHON_VERSION
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\;]+)")
 
@@ -127,7 +135,8 @@ def resolve_fixed(uv: str, name: str, locked: dict[str, str], root: Path = ROOT)
         fixed.write_text("".join(f"{p}=={v}\n" for p, v in sorted(locked.items())))
         command = [
             uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate",
-            "--python-version", PYTHON_VERSION, "--python-platform", PYTHON_PLATFORM,
+            "--python-version", lock_python(root / f"{name}.in"),
+            "--python-platform", PYTHON_PLATFORM,
             "--constraint", str(fixed), f"{name}.in",
         ]  # fmt: skip
         done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)

@@ -237,7 +237,7 @@ def _graphs(prepared: PreparedModel) -> list[tuple[str, Any]]:
 
 def _options(prepared: PreparedModel) -> dict[Any, Any]:
     options: dict[Any, Any] = {}
-    if prepared.task == "classification":
+    if is_classifier(prepared.estimator):  # a prefix of a pipeline ends in a transformer
         options[id(prepared.estimator)] = {"zipmap": False}
     for _, step in steps_of(prepared.convertible):
         if type(step).__name__ == "TfidfVectorizer":

@@ -183,7 +183,11 @@ def score(
         "f1_macro": float(metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)),
     }
     if probabilities is not None and classes is not None:
-        result["log_loss"] = float(metrics.log_loss(y_true, probabilities, labels=list(classes)))
+        # A float32 graph's rows sum to 1 within float32: renormalised in float64, as
+        # log_loss checks the sums.
+        scaled = np.asarray(probabilities, dtype=np.float64)
+        scaled = scaled / scaled.sum(axis=1, keepdims=True)
+        result["log_loss"] = float(metrics.log_loss(y_true, scaled, labels=list(classes)))
     return result
 
 
