@@ -46,6 +46,7 @@ def lock_python(path: Path) -> str:
     found = _LOCK_PYTHON.search(path.read_text())
     return found[1] if found else PYTHON_VERSION
 
+
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s\\;]+)")
 
 
