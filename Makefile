@@ -27,7 +27,7 @@ UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run monitor test test-browser proxy test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local
+.PHONY: help setup tools run monitor test test-browser proxy test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local deploy smoke destroy
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -79,11 +79,29 @@ test: $(STAMP) $(CLIENTS_STAMP) $(MLFLOW_STAMP)  ## Run the whole test suite (al
 test-browser: $(STAMP)  ## The try-it page in headless Chromium (installs Debian's chromium as root)
 	chromium=$$(infra/ensure-chromium.sh) && CHROMIUM=$$chromium $(PY) -m pytest -m browser
 
+# A deployed stack (make deploy, smoke, destroy and proxy; the stack name samconfig.toml
+# saves by default) and its region (default: the configured one).
+STACK  ?= serverless-predictor
+REGION ?=
+MODEL  ?=
+SAMPLE ?=
+TARGET ?=
+DEPLOY_ARGS = --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(MODEL),--model $(MODEL)) \
+  $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(TARGET),--target $(TARGET))
+
+deploy: $(STAMP) $(TOOLS_STAMP)  ## Build all, deploy STACK (guided the first time), put a model in (MODEL=, SAMPLE=, TARGET=)
+	PATH="$(PYTHON313_DIR):$$PATH" $(PY) -m infra.deploy $(DEPLOY_ARGS)
+
+smoke: $(STAMP)  ## Check a deployed STACK: each protocol signed, a refusal, /health, a CSV's report
+	$(PY) -m infra.smoke --stack $(STACK) $(if $(REGION),--region $(REGION))
+
+destroy: $(STAMP)  ## Delete STACK; its model and data buckets are kept (and said so)
+	$(PY) -m infra.destroy --stack $(STACK) $(if $(REGION),--region $(REGION)) $(if $(PURGE),--purge)
+
 # The try-it page of a deployed, IAM-protected API on 127.0.0.1 (every request signed).
 PROXY_PORT ?= 8080
 proxy: $(STAMP)  ## Serve a deployed stack's try-it page on 127.0.0.1:8080 (STACK=name)
-	@test -n "$(STACK)" || { echo "usage: make proxy STACK=<stack name> [PROXY_PORT=8080]"; exit 2; }
-	$(PY) -m infra.signing_proxy --stack $(STACK) --port $(PROXY_PORT)
+	$(PY) -m infra.signing_proxy --stack $(STACK) $(if $(REGION),--region $(REGION)) --port $(PROXY_PORT)
 
 test-slow: $(STAMP)  ## The tests marked large: a 2 GB CSV scored in flat memory (minutes)
 	$(PY) -m pytest -m large -s

@@ -10,7 +10,10 @@ Everything `sam local` offers, run for real against a local moto S3 on 127.0.0.1
    for it, each answer checked as ``make invoke`` checks it; the batch events' objects
    are uploaded first and the outputs read back from moto;
 4. ``sam local start-api`` on a local port, driven over HTTP by the API checks
-   (:mod:`infra.api_checks`).
+   (:mod:`infra.api_checks`);
+5. the deploy rehearsal: ``sam package`` of the zip functions to the local S3, then
+   ``make deploy``'s own command without AWS credentials, which builds every function
+   (the training image included) and must stop at its AWS step with a message.
 
 moto's S3 server runs in a container too (``infra/moto.Dockerfile``), on a Docker network
 the functions' containers join (``--docker-network``): this SAM CLI does not give them
@@ -88,8 +91,11 @@ def sam_environment() -> dict[str, str]:
     return {**os.environ, "SAM_CLI_TELEMETRY": "0"}
 
 
-def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the SAM CLI with this process's environment; its result and seconds."""
+def sam(
+    *arguments: str, timeout: float = 900, environment: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the SAM CLI with this process's environment (and ``environment``); its result
+    and seconds."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
@@ -99,7 +105,7 @@ def sam(*arguments: str, timeout: float = 900) -> tuple[subprocess.CompletedProc
             text=True,
             timeout=timeout,
             check=False,
-            env=sam_environment(),
+            env={**sam_environment(), **(environment or {})},
         )
     except subprocess.TimeoutExpired as exc:
         remove_function_containers()  # the container sam was waiting for
@@ -321,6 +327,69 @@ def _serve_and_check(report: Report, command: list[str], log: Any) -> None:
 KEPT_ENV_VARS = ROOT / ".aws-sam" / "sam-local-env.json"
 
 
+def package(report: Report, s3: Any, endpoint: str) -> None:
+    """``sam package`` of the zip functions to the local S3: what ``sam deploy`` uploads
+    first, up to the point where CloudFormation would take over."""
+    bucket = "serverless-predictor-packages-local"
+    s3.create_bucket(Bucket=bucket)
+    packaged = BUILT.parent / "packaged-serving.yaml"
+    done, seconds = sam(
+        "package", "--template-file", str(BUILT / "template.yaml"), "--s3-bucket", bucket,
+        "--output-template-file", str(packaged), "--region", "us-east-1",
+        environment={"AWS_ENDPOINT_URL": endpoint},
+    )  # fmt: skip
+    problem = None if done.returncode == 0 else done.stdout[-1500:] + done.stderr[-1500:]
+    if problem is None:
+        template = yaml.safe_load(packaged.read_text().replace("!", ""))
+        uris = [
+            str(resource["Properties"]["CodeUri"])
+            for resource in template["Resources"].values()
+            if resource.get("Type") == "AWS::Serverless::Function"
+        ]
+        stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+        missing = [u for u in uris if u.removeprefix(f"s3://{bucket}/") not in stored]
+        if not uris or missing:
+            problem = f"code not in the local S3: {missing or 'no function found'}"
+    report.step("sam package of the zip functions to the local S3", seconds, problem)
+
+
+def deploy_without_aws(report: Report) -> None:
+    """``make deploy`` with no AWS credentials: every step before AWS runs (the build of
+    every function, the training image included), then it stops saying why."""
+    environment = {
+        key: value
+        for key, value in sam_environment().items()
+        if not key.startswith("AWS_") or key in ("AWS_DEFAULT_REGION", "AWS_REGION")
+    }
+    environment.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.deploy", "--stack", "rehearsal", "--no-guided"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False, env=environment,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    expected = (
+        "deploy: step 2 (AWS credentials) failed: no AWS credentials",
+        "deploy: steps done before it: build",
+    )
+    problem = None
+    if done.returncode != 1 or not all(line in output for line in expected):
+        problem = f"exit status {done.returncode}: {output[-2000:]}"
+    elif "Traceback" in output:
+        problem = "a traceback instead of a message"
+    elif "TrainingFunction" not in (BUILT / "template.yaml").read_text():
+        problem = "the build has no training function"
+    report.step(
+        "make deploy without AWS credentials: stops at step 2",
+        time.perf_counter() - started,
+        problem,
+    )
+
+
 def print_how_to_try(moto: MotoContainer) -> None:
     """After ``--keep``: the moto container stays, with its model; how to use it."""
     print(
@@ -360,6 +429,7 @@ def main() -> int:
             train(report, s3, env_vars)
             invokes = invoke_events(report, s3, env_vars, Path(work))
             start_api(report, env_vars)
+            package(report, s3, moto.host_endpoint)
             if keep:
                 shutil.copy(env_vars, KEPT_ENV_VARS)
     finally:
@@ -370,6 +440,8 @@ def main() -> int:
             moto.stop()
             remove_network()
         shutil.rmtree(TRAINING_BUILD, ignore_errors=True)
+    # Last: it builds every function into .aws-sam/build (the serving ones and the image).
+    deploy_without_aws(report)
     total = time.perf_counter() - started
     timings = report.timings
     if invokes:

@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from infra.stack import describe
+
 #: The most a proxied request body may be: API Gateway's own limit (10 MB) with room.
 MAX_BODY_BYTES = 12 * 1024 * 1024
 #: Seconds to wait for the API (API Gateway gives up on the function after 29 s).
@@ -59,8 +61,6 @@ NOT_PASSED_BACK = frozenset(
         "set-cookie",
     }
 )
-#: The stack outputs that name the realtime API (template.yaml).
-URL_OUTPUTS = ("ApiUrl", "FunctionUrl")
 
 _EXECUTE_API = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 _LAMBDA_URL = re.compile(r"^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$")
@@ -95,16 +95,10 @@ class Upstream:
 
 def stack_url(stack: str, region: str | None, cloudformation: Any = None) -> str:
     """The realtime API's URL from a deployed stack's outputs."""
-    if cloudformation is None:
-        import boto3
-
-        cloudformation = boto3.client("cloudformation", region_name=region)
-    (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
-    for key in URL_OUTPUTS:
-        if outputs.get(key):
-            return str(outputs[key])
-    raise ValueError(f"stack {stack} has none of the outputs {', '.join(URL_OUTPUTS)}")
+    found = describe(stack, region, cloudformation)
+    if found is None:
+        raise ValueError(f"no stack {stack!r} in this account and region")
+    return found.api_url
 
 
 def sign(

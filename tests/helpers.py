@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import csv
+import http.client
 import io
 import json
 import os
@@ -22,13 +23,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
 import boto3
 import numpy as np
 import pandas as pd
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import ReadOnlyCredentials
 from moto import mock_aws
 
 from infra.lambda_context import REGION, LambdaContext
@@ -335,6 +340,69 @@ def local_stack(*options: str, environment: dict[str, str] | None = None) -> Ite
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+# ----- SigV4: a verifier holding the signer's secret -------------------------------------------
+#: The credentials the signing tests sign with, and the verifiers check against.
+SIGNING_SECRET = ReadOnlyCredentials("AKIDEXAMPLE", "proxy-test-secret", "a-session-token")
+SIGNING_REGION = "eu-west-1"
+
+
+def signature_is_valid(method: str, path: str, headers: Any, body: bytes) -> bool:
+    """Whether a received request's SigV4 signature is the one SIGNING_SECRET gives for
+    ``execute-api`` in SIGNING_REGION, recomputed from what arrived."""
+    authorization = headers.get("Authorization", "")
+    if "SignedHeaders=" not in authorization:
+        return False
+    signed_names = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
+    request = AWSRequest(
+        method=method,
+        url=f"http://{headers['Host']}{path}",
+        data=body,
+        headers={name: headers[name] for name in signed_names},
+    )
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    auth = SigV4Auth(SIGNING_SECRET, "execute-api", SIGNING_REGION)
+    expected = auth.signature(
+        auth.string_to_sign(request, auth.canonical_request(request)), request
+    )
+    return bool(authorization.endswith(f"Signature={expected}"))
+
+
+def verifying_forwarder(upstream: str, verdicts: list[bool]) -> type[BaseHTTPRequestHandler]:
+    """A handler that checks each request's signature (its verdict appended to
+    ``verdicts``), answers 403 to a bad one, and forwards a good one to ``upstream``."""
+    target = urlsplit(upstream)
+
+    class Forwarder(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            valid = signature_is_valid(self.command, self.path, self.headers, body)
+            verdicts.append(valid)
+            if valid:
+                connection = http.client.HTTPConnection(target.netloc, timeout=30)
+                forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                connection.request(self.command, self.path, body=body or None, headers=forwarded)
+                response = connection.getresponse()
+                status, answer = response.status, response.read()
+                kind = response.getheader("Content-Type", "application/json")
+                connection.close()
+            else:
+                status, answer, kind = 403, b'{"message": "bad signature"}', "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Forwarder
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,16 @@ import requests
 
 from infra.api_checks import check_api
 from infra.local_env import DATA_BUCKET
-from tests.helpers import ROOT, WINE_CSV, LocalStack, load_event
+from tests.helpers import (
+    ROOT,
+    SIGNING_REGION,
+    SIGNING_SECRET,
+    WINE_CSV,
+    LocalStack,
+    load_event,
+    serving,
+    verifying_forwarder,
+)
 from tests.helpers import local_stack as start_local_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -182,6 +193,54 @@ def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
     assert report["fan_out"]["workers"] == 2
     scored_large = wait_for(s3, "predictions/large.csv").decode().splitlines()
     assert scored_large[:11] == lines
+
+
+# ----- the smoke check of a deployed stack, against this one -------------------------------
+def _smoke(api: str, local_stack: LocalStack, *extra: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{local_stack.s3_port}",
+        "AWS_ACCESS_KEY_ID": SIGNING_SECRET.access_key,
+        "AWS_SECRET_ACCESS_KEY": SIGNING_SECRET.secret_key,
+        "AWS_SESSION_TOKEN": SIGNING_SECRET.token,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "infra.smoke", "--api", api, "--data-bucket", DATA_BUCKET,
+         "--batch-timeout", "60", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False, env=environment,
+    )  # fmt: skip
+
+
+def test_the_smoke_check_passes_against_the_local_stack(local_stack: LocalStack) -> None:
+    done = _smoke(local_stack.api, local_stack)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    checks = [line for line in lines if line.startswith(("ok  ", "FAIL"))]
+    assert len(checks) == 8
+    assert all(line.startswith("ok  ") for line in checks)
+    assert "a refusal (422)                422 naming row 0, column 'fixed acidity'" in done.stdout
+    assert lines[-1] == "8 of 8 checks passed"
+
+
+def test_the_smoke_check_signs_every_request_as_a_verifier_recomputes_it(
+    local_stack: LocalStack,
+) -> None:
+    """Everything but the AWS endpoint: a verifier holding the secret checks each signature,
+    then passes the request on to the local stack."""
+    verdicts: list[bool] = []
+    forwarder = ThreadingHTTPServer(
+        ("127.0.0.1", 0), verifying_forwarder(local_stack.api, verdicts)
+    )
+    with serving(forwarder) as port:
+        done = _smoke(f"http://127.0.0.1:{port}", local_stack, "--region", SIGNING_REGION)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(verdicts) == 7  # every API check (the batch check talks to S3)
+    assert all(verdicts)
+    # And a stack that cannot be read is an exit status 2 with a message, not a traceback
+    failed = _smoke("ftp://nowhere", local_stack)
+    assert failed.returncode == 2
+    assert "not an http(s) URL" in failed.stderr
+    assert "Traceback" not in failed.stderr
 
 
 # ----- clients no one here wrote, over HTTP ------------------------------------------------

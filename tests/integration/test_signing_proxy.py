@@ -11,16 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from infra.signing_proxy import Upstream, main, serve, stack_url
-from tests.helpers import serving
+from tests.helpers import SIGNING_SECRET, serving, signature_is_valid
 
 pytestmark = pytest.mark.integration
 
-SECRET = ReadOnlyCredentials("AKIDEXAMPLE", "proxy-test-secret", "a-session-token")
+SECRET = SIGNING_SECRET
 
 
 class VerifyingApi(BaseHTTPRequestHandler):
@@ -33,17 +31,7 @@ class VerifyingApi(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         authorization = self.headers.get("Authorization", "")
         signed_names = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
-        request = AWSRequest(
-            method=self.command,
-            url=f"http://{self.headers['Host']}{self.path}",
-            data=body,
-            headers={name: self.headers[name] for name in signed_names},
-        )
-        request.context["timestamp"] = self.headers["X-Amz-Date"]
-        auth = SigV4Auth(SECRET, "execute-api", "eu-west-1")
-        canonical = auth.canonical_request(request)
-        expected = auth.signature(auth.string_to_sign(request, canonical), request)
-        valid = authorization.endswith(f"Signature={expected}")
+        valid = signature_is_valid(self.command, self.path, self.headers, body)
         self.received.append(
             {
                 "method": self.command,

@@ -202,6 +202,24 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
     assert deny["Action"] == "s3:*"
 
 
+@pytest.mark.parametrize("bucket", ["ModelBucket", "DataBucket"])
+def test_buckets_outlive_the_stack_and_a_replacement(expanded: dict[str, Any], bucket: str) -> None:
+    """Deleting the stack, or an update that would replace a bucket, keeps every model,
+    alias, report and scored file (make destroy lists what it kept)."""
+    resource = expanded["Resources"][bucket]
+    assert resource["DeletionPolicy"] == "Retain"
+    assert resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_sam_build_from_the_repository_root_builds_in_source() -> None:
+    """The README's plain `sam build`: functions/Makefile finds ../infra and the locks only
+    when built in place, so samconfig.toml asks for it (as `make build` does)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["default"]["build"]["parameters"]["build_in_source"] is True
+
+
 def app_routes() -> set[str]:
     """The routes the realtime handler answers, as API Gateway route keys.
 
