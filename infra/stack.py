@@ -46,7 +46,9 @@ def caller_identity(region: str | None = None) -> dict[str, Any]:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
-        return dict(boto3.client("sts", region_name=region).get_caller_identity())
+        # A session of its own: boto3's default one keeps whatever credentials it found first.
+        sts = boto3.session.Session(region_name=region).client("sts")
+        return dict(sts.get_caller_identity())
     except NoCredentialsError as exc:
         raise NoAwsError(
             "no AWS credentials: configure them (aws configure, aws sso login, or "
