@@ -27,7 +27,7 @@ UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run monitor test test-browser proxy test-slow lint lock lock-check format build invoke bench clean lambda-image sam-local deploy smoke destroy
+.PHONY: help setup tools run monitor test test-slow test-large test-browser test-sam-local test-all docs proxy lint lock lock-check format build invoke bench clean lambda-image sam-local deploy smoke destroy
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -73,11 +73,24 @@ monitor: $(STAMP)  ## Drift reports now, from `make run`'s profiles (MONITOR_ARG
 	  'from infra.local_env import DATA_BUCKET as b; print(b)') --registry $$($(PY) -c \
 	  'from infra.local_env import MODEL_BUCKET as b; print(b)') --lookback-minutes 15 $(MONITOR_ARGS)
 
-test: $(STAMP) $(CLIENTS_STAMP) $(MLFLOW_STAMP)  ## Run the whole test suite (all but the tests marked large)
+# The folder decides the tier (docs/testing.md): make test runs tests/unit and
+# tests/integration (pyproject's testpaths), the others run by name, test-all every one.
+test: $(STAMP)  ## The unit and integration tests (minutes; the README's test command)
 	$(PY) -m pytest
 
+test-slow: $(STAMP) $(TOOLS_STAMP) $(CLIENTS_STAMP) $(MLFLOW_STAMP)  ## Search quality, digits, every publishable kind, built functions, make run, the state machine
+	$(PY) -m pytest tests/slow
+
+test-large: $(STAMP)  ## A 2 GB CSV scored in flat memory (minutes, GBs of disk)
+	$(PY) -m pytest tests/large -s
+
 test-browser: $(STAMP)  ## The try-it page in headless Chromium (installs Debian's chromium as root)
-	chromium=$$(infra/ensure-chromium.sh) && CHROMIUM=$$chromium $(PY) -m pytest -m browser
+	chromium=$$(infra/ensure-chromium.sh) && CHROMIUM=$$chromium $(PY) -m pytest tests/browser
+
+test-sam-local:  ## The functions in Lambda containers (installs and starts Docker as root; says "skipped" and why where it cannot)
+	infra/sam-local-tier.sh
+
+test-all: test test-slow test-large test-browser test-sam-local  ## Every tier, as CI runs it
 
 # A deployed stack (make deploy, smoke, destroy and proxy; the stack name samconfig.toml
 # saves by default) and its region (default: the configured one).
@@ -102,9 +115,6 @@ destroy: $(STAMP)  ## Delete STACK; its model and data buckets are kept (and sai
 PROXY_PORT ?= 8080
 proxy: $(STAMP)  ## Serve a deployed stack's try-it page on 127.0.0.1:8080 (STACK=name)
 	$(PY) -m infra.signing_proxy --stack $(STACK) $(if $(REGION),--region $(REGION)) --port $(PROXY_PORT)
-
-test-slow: $(STAMP)  ## The tests marked large: a 2 GB CSV scored in flat memory (minutes)
-	$(PY) -m pytest -m large -s
 
 lint: $(STAMP) $(TOOLS_STAMP) lock-check  ## ruff, mypy, sam validate, cfn-lint, lock files
 	$(VENV)/bin/ruff check .
@@ -151,6 +161,9 @@ bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results
 	$(PY) -m bench.digits
 	$(PY) -m bench.cost
 	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json
+
+docs: $(STAMP)  ## Redraw the tables docs/ generates from the code (a test fails while stale)
+	$(PY) -m infra.docs_tables
 
 format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -82,10 +82,10 @@ def realtime(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch(s3: Any, version: str) -> dict[str, Any]:
-    from predictor.chunk_scoring import ChunkScorer
-    from predictor.csv_lines import open_text
-    from predictor.csv_stream import CsvStream
-    from predictor.registry import LoadedModel, RegistryReader
+    from predictor.batch.chunks import ChunkScorer
+    from predictor.io.csv.lines import open_text
+    from predictor.io.csv.stream import CsvStream
+    from predictor.models.registry import LoadedModel, RegistryReader
 
     model = RegistryReader(s3, MODEL_BUCKET).load_onnx("wine", version, inference_threads=0)
     assert model.baseline is not None
@@ -131,8 +131,8 @@ def batch(s3: Any, version: str) -> dict[str, Any]:
 
 def _stored_rows(s3: Any) -> int:
     """The rows the realtime runs' stored profiles counted (one profile per container)."""
-    from predictor import s3_store
-    from predictor.monitoring_layout import PROFILES
+    from predictor.io import s3_store
+    from predictor.monitoring.layout import PROFILES
 
     return sum(
         json.loads(s3_store.get_bytes(s3, DATA_BUCKET, key) or b"{}").get("rows", 0)

@@ -42,7 +42,7 @@ RESULTS = ROOT / "results"
 MONTHLY_VOLUMES = (1_000_000, 10_000_000, 100_000_000)
 #: Log events per realtime invocation: START, END, REPORT and the handler's metrics line.
 EVENTS_PER_INVOCATION = 4
-#: The multipart part size of batch outputs (predictor.s3_multipart.PART_SIZE).
+#: The multipart part size of batch outputs (predictor.io.s3_multipart.PART_SIZE).
 PART_BYTES = 8 * 1024 * 1024
 
 

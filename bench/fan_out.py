@@ -109,7 +109,7 @@ def model_aws(gigabytes: float, concurrency: int, worker_mb_s: float) -> dict[st
     check = one result GET per range, finalize = part copies (COPY_THREADS at a time).
     """
     size = gigabytes * 10**9
-    range_bytes = max(RANGE_MIB * MiB, math.ceil(size / 4000))  # as predictor.fan_out cuts
+    range_bytes = max(RANGE_MIB * MiB, math.ceil(size / 4000))  # as predictor.batch.fan_out cuts
     ranges = math.ceil(size / range_bytes)
     waves = math.ceil(ranges / concurrency)
     range_s = range_bytes / 1e6 / worker_mb_s

@@ -1,7 +1,7 @@
 """Peak memory of the batch scoring code, measured in a process of its own.
 
 The file is scored from local disk (:class:`infra.local_disk_s3.LocalDiskS3`: moto would
-hold every object in memory) by :func:`predictor.batch.score_object`, in a fresh
+hold every object in memory) by :func:`predictor.batch.run.score_object`, in a fresh
 interpreter that reports its own high-water mark, ``VmHWM`` from ``/proc/self/status``.
 ``ru_maxrss`` would not do: a child's starts from its parent's peak at fork, so a
 benchmark that peaked at 1 GB would read at least 1 GB for every child, whatever the
@@ -22,9 +22,9 @@ from infra.local_env import ROOT
 _CHILD = """
 import json, sys, time
 from infra.local_disk_s3 import LocalDiskS3
-from predictor.batch import score_object
-from predictor.registry import RegistryReader
-from predictor.s3_store import ObjectRef
+from predictor.batch.run import score_object
+from predictor.models.registry import RegistryReader
+from predictor.io.s3_store import ObjectRef
 
 store, version, key, chunk = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 s3 = LocalDiskS3(store)

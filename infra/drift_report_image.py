@@ -27,10 +27,10 @@ def main(argv: list[str]) -> int:
     import pandas as pd
     from moto import mock_aws
 
-    from predictor.capture import store_profile
-    from predictor.monitor import run_monitor
-    from predictor.profiles import Profile
-    from predictor.registry import RegistryReader
+    from predictor.models.registry import RegistryReader
+    from predictor.monitoring.monitor import run_monitor
+    from predictor.monitoring.profile_store import store_profile
+    from predictor.profiling.profiles import Profile
     from predictor.settings import RegistryLocation
     from training.job import TrainingConfig, run_training
 

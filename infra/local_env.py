@@ -147,12 +147,12 @@ def create_data_path(s3: Any, sqs: Any) -> str:
 
 
 def state_machine_definition(function_arns: dict[str, str]) -> str:
-    """The template's state machine definition as JSON, its substitutions made with
-    ``function_arns`` (logical id -> ARN). moto's CloudFormation would read only a
-    DefinitionString, so the definition is created directly from the template.
+    """The state machine's definition (the template's ``DefinitionUri`` file), its
+    substitutions made with ``function_arns`` (logical id -> ARN). moto's CloudFormation
+    would read only a DefinitionString, so the definition is created directly from the file.
     """
     machine = _template_resources()[TEMPLATE_STATE_MACHINE]["Properties"]
-    text = json.dumps(machine["Definition"])
+    text = (TEMPLATE.parent / machine["DefinitionUri"]).read_text()
     values = {}
     for name, value in machine.get("DefinitionSubstitutions", {}).items():
         logical_id = next(iter(value.values()))[0] if isinstance(value, dict) else None

@@ -68,7 +68,7 @@ def _batch_summary(s3: Any, body: str) -> list[str]:
     """One line per file a queue message named: what its report says now."""
     from urllib.parse import unquote_plus
 
-    from predictor.batch_layout import output_keys
+    from predictor.batch.layout import output_keys
 
     try:
         records = json.loads(body).get("Records", [])
@@ -168,8 +168,9 @@ def watch_drift(
     """
     from datetime import UTC, datetime
 
-    from predictor.monitor import Period, run_monitor
-    from predictor.registry import RegistryReader
+    from predictor.models.registry import RegistryReader
+    from predictor.monitoring.monitor import run_monitor
+    from predictor.monitoring.reports import Period
 
     shown: dict[str, str] = {}
     registry = RegistryReader(s3, MODEL_BUCKET)

@@ -42,8 +42,9 @@ def serving_only(template: dict[str, Any], base: Path) -> dict[str, Any]:
             del outputs[name]
     for resource in resources.values():
         properties = resource.get("Properties", {})
-        if isinstance(properties.get("CodeUri"), str):
-            properties["CodeUri"] = str((base / properties["CodeUri"]).resolve())
+        for path in ("CodeUri", "DefinitionUri"):  # the functions' code, the state machine's
+            if isinstance(properties.get(path), str):
+                properties[path] = str((base / properties[path]).resolve())
     return template
 
 

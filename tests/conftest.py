@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: fake AWS credentials, moto S3, small trained models."""
+"""Fixtures shared by every tier: fake AWS credentials, moto S3, small trained models built
+once per run, each function's environment and a fresh container."""
 
 from __future__ import annotations
 
@@ -69,3 +70,55 @@ def churn_classifier(tmp_path_factory: pytest.TempPathFactory) -> Artifacts:
 def lambda_context() -> LambdaContext:
     """A Lambda context for handlers decorated by powertools."""
     return LambdaContext("test-function")
+
+
+@pytest.fixture
+def serve(monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry) -> Iterator[ModelRegistry]:
+    """The functions' environment, and fresh containers (no settings, client or model yet)."""
+    from batch import app as batch_app  # the handlers read powertools' variables at import
+    from realtime import app as realtime_app
+
+    monkeypatch.setenv("MODEL_BUCKET", MODEL_BUCKET)
+    monkeypatch.setenv("MODEL_NAME", "wine")
+    monkeypatch.setenv("ALIAS_RECHECK_SECONDS", "60")
+    realtime_app.container.reset()
+    batch_app.container.reset()
+    yield registry
+    realtime_app.container.reset()
+    batch_app.container.reset()
+
+
+@pytest.fixture
+def wine(serve: ModelRegistry, wine_linear: Artifacts) -> str:
+    """The linear wine model published and promoted; returns its version."""
+    version = wine_linear.publish(serve)["version"]
+    serve.set_alias("wine", "production", version)
+    return str(version)
+
+
+@pytest.fixture
+def data(s3: Any, wine: str) -> Any:
+    """A promoted wine model and the data bucket, for the batch function; the S3 client."""
+    return s3
+
+
+@pytest.fixture
+def limits(monkeypatch: pytest.MonkeyPatch, wine: str) -> None:
+    """Small request limits (5 rows, 2,500 bytes), so that tests can cross them cheaply."""
+    monkeypatch.setenv("MAX_REQUEST_ROWS", "5")
+    monkeypatch.setenv("MAX_REQUEST_BYTES", "2500")
+    from realtime import app as realtime_app
+
+    realtime_app.container.reset()
+
+
+@pytest.fixture
+def served(serve: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> ModelRegistry:
+    """Every published model served by the functions (the default one is never asked for)."""
+    monkeypatch.setenv("SERVED_MODELS", "*")
+    from batch import app as batch_app
+    from realtime import app as realtime_app
+
+    realtime_app.container.reset()
+    batch_app.container.reset()
+    return serve

@@ -14,6 +14,7 @@ import http.client
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,8 +40,8 @@ from moto import mock_aws
 from infra.lambda_context import REGION, LambdaContext
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET, ROOT, create_buckets
 from predictor.inference import OnnxPredictor
-from predictor.registry import MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
-from predictor.s3_store import ObjectRef
+from predictor.io.s3_store import ObjectRef
+from predictor.models.registry import MANIFEST_FILE, ONNX_ARTIFACT, LoadedModel
 from predictor.schema import FeatureSchema
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
@@ -273,8 +274,8 @@ def batch_outputs(s3: Any, relative: str) -> dict[str, Any]:
 
 def score_whole(s3: Any, name: str, body: bytes, version: str) -> dict[str, Any]:
     """``body`` scored in one invocation (``incoming/whole/<name>``), for comparison."""
-    from predictor.batch import score_object
-    from predictor.registry import RegistryReader
+    from predictor.batch.run import score_object
+    from predictor.models.registry import RegistryReader
 
     key = f"incoming/whole/{name}"
     put(s3, key, body)
@@ -414,3 +415,18 @@ def serving(server: Any) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def probability_rows(answer: dict[str, Any], classes: list[Any]) -> list[list[float]] | None:
+    """An answer's probabilities as rows in the order of ``classes`` (None without any)."""
+    rows = answer.get("probabilities")
+    if rows is None:
+        return None
+    return [[row[str(c)] for c in classes] for row in rows]
+
+
+def copy_locks(folder: Path) -> Path:
+    """The requirements files (inputs and locks) copied into ``folder``; ``folder``."""
+    for path in ROOT.glob("requirements*.*"):
+        shutil.copy(path, folder / path.name)
+    return folder

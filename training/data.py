@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from predictor import s3_store
-from predictor.csv_dialect import sniff_delimiter
+from predictor.io import s3_store
+from predictor.io.csv.dialect import sniff_delimiter
 from training.table_checks import check_header
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from predictor import s3_store
+from predictor.io import s3_store
 from predictor.settings import RegistryLocation
 from training.job import TrainingConfig, run_training
 

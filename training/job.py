@@ -15,11 +15,8 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from predictor.inference import OnnxPredictor, Task
-from predictor.profiles import (
-    CONSTRAINTS_FILE,
-    STATISTICS_FILE,
-)
-from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
+from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
+from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from predictor.schema import Features
 from predictor.settings import RegistryLocation
 from training import onnx_export, release, report, search, table_checks

@@ -32,8 +32,8 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from predictor.profiles import CONSTRAINTS_FILE, STATISTICS_FILE
-from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
+from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
+from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from predictor.schema import CATEGORICAL, ColumnSpec, FeatureSchema
 from predictor.settings import RegistryLocation
 from training import conversion, onnx_export, release, report

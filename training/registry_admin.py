@@ -1,7 +1,7 @@
 """The registry's write side: publish versions, move and roll back aliases, list, load joblib.
 
 Only the training job and operators use it; the serving functions read through
-:class:`predictor.registry.RegistryReader` and never write.
+:class:`predictor.models.registry.RegistryReader` and never write.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from importlib import metadata
 from typing import Any
 
 from predictor.errors import ModelNotFoundError, PredictorError, VersionMismatchError
-from predictor.registry import (
+from predictor.io.s3_store import NOT_FOUND, error_code
+from predictor.models.registry import (
     JOBLIB_ARTIFACT,
     MANIFEST_FILE,
     LoadedModel,
     RegistryReader,
     sha256_hex,
 )
-from predictor.s3_store import NOT_FOUND, error_code
 from predictor.schema import FeatureSchema
 from training.joblib_predictor import JoblibPredictor
 

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from predictor.errors import IntegrityError, ModelNotFoundError
-from predictor.registry import MANIFEST_FILE, check_name
+from predictor.models.registry import MANIFEST_FILE, check_name
 from predictor.settings import RegistryLocation
 from training.model_files import SKOPS_SUFFIXES
 from training.pipelines import is_not_worse

@@ -13,7 +13,11 @@ from typing import Any
 import numpy as np
 
 from predictor.inference import OnnxPredictor, Predictor, Task
-from predictor.profiles import constraints_document, statistics_document, training_baseline
+from predictor.profiling.baseline import (
+    constraints_document,
+    statistics_document,
+    training_baseline,
+)
 from predictor.schema import Features, FeatureSchema
 from training.pipelines import PRIMARY_METRIC, is_not_worse, score
 from training.registry_admin import ModelRegistry

@@ -4,12 +4,12 @@ Production path: S3 notifications go to an SQS queue (with a DLQ) that feeds thi
 function with ``ReportBatchItemFailures``; each SQS record is processed on its own by
 the powertools batch utility, so one failed file is retried without the others. A bare
 S3 event (what ``sam local generate-event s3 put`` produces) is accepted too.
-The work itself is :func:`predictor.batch.score_object`; settings, client and models come
+The work itself is :func:`predictor.batch.run.score_object`; settings, client and models come
 from this function's :class:`~predictor.runtime.Container`: ``incoming/<model>/<file>``
 is scored by ``<model>`` when the function serves it (``SERVED_MODELS``), a file right
 under ``incoming/`` by the default model. A file of at least
 ``FAN_OUT_MIN_MIB`` (not gzipped: a gzip stream cannot be cut) starts the batch state
-machine instead, which scores it in byte ranges in parallel (:mod:`predictor.fan_out`).
+machine instead, which scores it in byte ranges in parallel (:mod:`predictor.batch.fan_out`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,18 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor import batch_layout, capture, errors, fan_out
-from predictor.batch import score_object
-from predictor.batch_layout import output_keys
-from predictor.batch_report import BatchReport
-from predictor.profiles import Profile
-from predictor.registry import LoadedModel
+from predictor import errors
+from predictor.batch import layout as batch_layout
+from predictor.batch.fan_out import planning
+from predictor.batch.layout import output_keys
+from predictor.batch.report import BatchReport
+from predictor.batch.run import score_object
+from predictor.io import s3_store
+from predictor.io.s3_store import ObjectRef
+from predictor.models.registry import LoadedModel
+from predictor.monitoring import profile_store
+from predictor.profiling.profiles import Profile
 from predictor.runtime import Container, Runtime
-from predictor.s3_store import ObjectRef
 
 logger = Logger()
 metrics = Metrics()
@@ -98,14 +102,14 @@ def _in_ranges(obj: ObjectRef, min_bytes: int) -> bool:
         return False
     size = obj.size
     if size is None:  # a hand-made event: ask S3
-        size = int(container.get().s3.head_object(Bucket=obj.bucket, Key=obj.key)["ContentLength"])
+        size = s3_store.object_size(container.get().s3, obj.bucket, obj.key) or 0
     return size >= min_bytes
 
 
 def store_batch_profile(runtime: Runtime, source: ObjectRef, profile: Profile) -> None:
     """Store the profile of a scored file for monitoring (a failure is counted)."""
     bucket = runtime.settings.capture_bucket
-    if bucket and not capture.store_file_profile(runtime.s3, bucket, profile, source):
+    if bucket and not profile_store.store_file_profile(runtime.s3, bucket, profile, source):
         metrics.add_metric(name="CaptureErrors", unit=MetricUnit.Count, value=1)
 
 
@@ -116,7 +120,7 @@ def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
     settings = runtime.settings
     min_bytes = int(settings.fan_out_min_mib * 1024 * 1024)
     if settings.fan_out_state_machine and _in_ranges(obj, min_bytes):
-        started = fan_out.start_run(
+        started = planning.start_run(
             _states_client(), settings.fan_out_state_machine, obj, settings.fan_out_max_concurrency
         )
         logger.info(

@@ -2,7 +2,7 @@
 
 Two functions, each with its own role: :func:`control_handler` plans, checks, finalizes
 and aborts runs (no model); :func:`range_handler` scores one range with the model the
-plan names. Each adapts the state machine's payload to :mod:`predictor.fan_out` and
+plan names. Each adapts the state machine's payload to :mod:`predictor.batch.fan_out` and
 answers the small document the next state reads (``status`` drives its Choice).
 """
 
@@ -13,11 +13,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from predictor import batch_layout, capture, fan_out, range_scoring
+from predictor.batch import layout as batch_layout
+from predictor.batch.fan_out import checking, finishing, planning
+from predictor.batch.fan_out import ranges as range_scoring
+from predictor.batch.fan_out.plan import Range, input_of, load_plan
 from predictor.errors import ModelNotFoundError, UnservedModelError
-from predictor.fan_out import Range
-from predictor.profiles import Profile
-from predictor.registry import RegistryReader
+from predictor.models.registry import RegistryReader
+from predictor.monitoring import profile_store
+from predictor.profiling.profiles import Profile
 from predictor.runtime import Container
 
 logger = Logger()
@@ -53,7 +56,7 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = container.get()
     s3, settings = runtime.s3, runtime.settings
     state = event["input"]
-    obj = fan_out.input_of(state)
+    obj = input_of(state)
     logger.append_keys(object_key=obj.key, step=event["step"])
     step = event["step"]
     if step == "plan":
@@ -72,7 +75,7 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             except ModelNotFoundError as exc:
                 raise UnservedModelError(f"model {name!r} cannot be served: {exc}") from exc
 
-        plan, report = fan_out.plan_run(
+        plan, report = planning.plan_run(
             s3,
             obj,
             reader,
@@ -89,22 +92,22 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         failed: list[int] = []
         run = state.get("run") or {}
         if run.get("plan_key") and run.get("pending"):  # the round the Map was scoring
-            plan = fan_out.load_plan(s3, obj.bucket, run["plan_key"])
+            plan = load_plan(s3, obj.bucket, run["plan_key"])
             pending = [Range.from_item(item) for item in run["pending"]]
-            failed = fan_out.unfinished(s3, plan, pending)
-        report = fan_out.abort_run(s3, obj, error, failed)
+            failed = checking.unfinished(s3, plan, pending)
+        report = finishing.abort_run(s3, obj, error, failed)
         logger.warning("run aborted", extra={"error": report.error})
         return {"status": "failed", "error": report.error}
     run = state["run"]
-    plan = fan_out.load_plan(s3, obj.bucket, run["plan_key"])
+    plan = load_plan(s3, obj.bucket, run["plan_key"])
     if step == "check":
         scored = [Range.from_item(item) for item in run["pending"]]
-        check = fan_out.check_run(s3, plan, scored, int(run["round"]))
+        check = checking.check_run(s3, plan, scored, int(run["round"]))
         if check.status == "scoring":
             logger.info("re-scoring misplaced ranges", extra={"ranges": len(check.pending)})
             return _state(plan.key, check.pending, int(run["round"]) + 1)
         if check.status == "failed":
-            report = fan_out.abort_run(s3, obj, check.reason or "failed", check.failed)
+            report = finishing.abort_run(s3, obj, check.reason or "failed", check.failed)
             logger.warning("run failed", extra={"error": report.error})
             return {"status": "failed", "plan_key": plan.key, "error": report.error}
         return {"status": "finalizing", "plan_key": plan.key}
@@ -112,9 +115,9 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
         def store(profile: Profile) -> None:
             if settings.capture_bucket:
-                capture.store_file_profile(s3, settings.capture_bucket, profile, obj)
+                profile_store.store_file_profile(s3, settings.capture_bucket, profile, obj)
 
-        report = fan_out.finalize_run(s3, plan, on_profile=store)
+        report = finishing.finalize_run(s3, plan, on_profile=store)
         logger.info("run finished", extra={"status": report.status, "rows": report.rows.to_dict()})
         return {"status": report.status}
     raise ValueError(f"unknown step {step!r}")
@@ -124,7 +127,7 @@ def control_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def range_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``{"bucket", "plan_key", "range": {"index", "start", "end"}}``: score one range."""
     runtime = container.get()
-    plan = fan_out.load_plan(runtime.s3, event["bucket"], event["plan_key"])
+    plan = load_plan(runtime.s3, event["bucket"], event["plan_key"])
     item = Range.from_item(event["range"])
     logger.append_keys(object_key=plan.input.key, range=item.index)
     model = runtime.models.get(plan.model_name, plan.model_version)

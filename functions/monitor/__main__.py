@@ -17,8 +17,9 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from predictor.monitor import Period, run_monitor
-from predictor.registry import RegistryReader, check_name
+from predictor.models.registry import RegistryReader, check_name
+from predictor.monitoring.monitor import run_monitor
+from predictor.monitoring.reports import Period
 from predictor.settings import RegistryLocation
 
 #: What ``--closed-only`` waits after a window closes (the scheduled function's default).

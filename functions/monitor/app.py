@@ -4,7 +4,7 @@ Event (all optional): ``{"lookback_minutes": 60, "models": ["wine-quality"],
 "include_open_window": false}``; the schedule in template.yaml sends ``{}``, so the
 period is ``MONITOR_LOOKBACK_MINUTES`` of closed windows. ``include_open_window`` reads
 the rows counted so far too (a run on demand, as ``events/monitor_now.json``).
-Each model's report is written by :func:`predictor.monitor.run_monitor`; its figures go
+Each model's report is written by :func:`predictor.monitoring.monitor.run_monitor`; its figures go
 to CloudWatch as metrics in embedded metric format (log lines, no API call, so the role
 needs no ``cloudwatch:PutMetricData``): ``DriftedFeatures`` (the alarm's metric: columns
 whose drift is beyond the noise floor), ``MaxDriftScore``, ``Violations`` and
@@ -24,21 +24,18 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from predictor.monitor import (
-    MAX_LOOKBACK_MINUTES,
-    ModelReport,
-    MonitorSettings,
-    Period,
-    run_monitor,
-)
-from predictor.registry import RegistryReader, check_name
+from predictor.models.registry import RegistryReader, check_name
+from predictor.monitoring.monitor import run_monitor
+from predictor.monitoring.reports import ModelReport, Period
+from predictor.settings import MAX_LOOKBACK_MINUTES, Settings
 
 logger = Logger()
 
 
 @functools.cache
-def _settings() -> MonitorSettings:
-    return MonitorSettings.from_env(os.environ)
+def _settings() -> Settings:
+    """The function's settings; the capture bucket (where profiles are) is required."""
+    return Settings.from_env(os.environ, required=("model_bucket", "capture_bucket"))
 
 
 @functools.cache
@@ -107,8 +104,8 @@ def _options(event: Any, default_lookback: int) -> tuple[int, list[str], bool]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Report every model with profiles in the period; answer a summary per model."""
     settings = _settings()
-    lookback, models, include_open = _options(event, settings.lookback_minutes)
-    settle = None if include_open else settings.settle_seconds
+    lookback, models, include_open = _options(event, settings.monitor_lookback_minutes)
+    settle = None if include_open else settings.monitor_settle_seconds
     period = Period.of(datetime.now(UTC), lookback, settle_seconds=settle)
     reports = run_monitor(
         _s3(),

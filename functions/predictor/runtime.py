@@ -16,13 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from predictor.capture import CaptureRecorder
 from predictor.errors import ConfigError
-from predictor.model_set import ModelSet
-from predictor.registry import RegistryReader
+from predictor.models.model_set import ModelSet
+from predictor.models.registry import RegistryReader
+from predictor.monitoring.capture import CaptureRecorder
 from predictor.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +31,10 @@ class Runtime:
     s3: Any
     models: ModelSet
     #: Counts what this container scores (None when CAPTURE_BUCKET is unset).
-    capture: CaptureRecorder | None = None
+    capture: CaptureRecorder | None
+
+
+logger = logging.getLogger(__name__)
 
 
 def build_runtime(

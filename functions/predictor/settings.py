@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlparse
 
@@ -49,26 +49,31 @@ class RegistryLocation:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-def _text(raw: str) -> str:
-    return raw
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How a variable's text becomes a value: ``parse`` (ValueError: invalid) and what
+    a valid value is, for the error."""
+
+    parse: Callable[[str], Any]
+    valid: str
 
 
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError(raw)
-    return value
+def _checked(convert: Callable[[str], Any], accept: Callable[[Any], bool]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        value = convert(raw)
+        if not accept(value):
+            raise ValueError(raw)
+        return value
 
-
-def _non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError(raw)
-    return value
+    return parse
 
 
 #: A served-model pattern: a registry name, or a name with ``*`` / ``?`` wildcards.
 _MODEL_PATTERN = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9._*?-]{0,99}$")
+#: An S3 bucket name (lower-case letters, digits, dots and hyphens, 3 to 63 characters).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: The longest period one monitor run may cover.
+MAX_LOOKBACK_MINUTES = 31 * 24 * 60
 
 
 def _model_patterns(raw: str) -> tuple[str, ...]:
@@ -79,64 +84,98 @@ def _model_patterns(raw: str) -> tuple[str, ...]:
     return patterns
 
 
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0 or value == float("inf"):
-        raise ValueError(raw)
-    return value
+def _whole_in(low: int, high: int) -> Rule:
+    def parse(raw: str) -> int:
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise ValueError(raw)
+        return int(raw)
+
+    return Rule(parse, f"an integer from {low} to {high}")
 
 
-def _non_negative_float(raw: str) -> float:
-    value = float(raw)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(raw)
-    return value
+MODEL_NAME = Rule(str, "a model name")
+ALIAS = Rule(str, "an alias")
+ARN = Rule(str, "a state machine ARN")
+BUCKET = Rule(_checked(str, lambda v: bool(_BUCKET.fullmatch(v))), "a bucket name")
+POSITIVE_INT = Rule(_checked(int, lambda v: v > 0), "an integer > 0")
+NON_NEGATIVE_INT = Rule(_checked(int, lambda v: v >= 0), "an integer >= 0")
+POSITIVE_NUMBER = Rule(_checked(float, lambda v: 0 < v < math.inf), "a number > 0")
+NON_NEGATIVE_NUMBER = Rule(_checked(float, lambda v: 0 <= v < math.inf), "a number >= 0")
+PERCENTAGE = Rule(_checked(float, lambda v: 0 <= v <= 100), "a percentage 0-100")
+MODEL_PATTERNS = Rule(
+    _model_patterns, "a comma-separated list of model names or patterns such as region-* or *"
+)
 
 
-def _percentage(raw: str) -> float:
-    value = float(raw)
-    if not 0 <= value <= 100:
-        raise ValueError(raw)
-    return value
+def setting(default: Any, rule: Rule, variable: str = "") -> Any:
+    """A settings field read from ``variable`` (by default the field's name upper-cased)."""
+    return field(default=default, metadata={"rule": rule, "variable": variable})
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable :class:`Settings` reads."""
+
+    name: str
+    field: str
+    default: Any
+    rule: Rule
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What a serving function needs to know about its model and its limits."""
+    """What every function needs to know: its models, its limits, capture and the monitor.
 
-    model_bucket: str
-    model_name: str
-    model_alias: str = "production"
-    alias_recheck_seconds: float = 60.0
-    max_request_rows: int = 10_000
-    max_request_bytes: int = 6 * 1024 * 1024
-    batch_chunk_rows: int = 50_000
+    One model for every function; each reads the variables it needs, and says which
+    it requires (:meth:`from_env`'s ``required``: the serving functions their model, the
+    monitor the capture bucket). ``docs/configuration.md`` lists the variables from
+    here, each field's ``#:`` comment its description.
+    """
+
+    #: The model registry's bucket.
+    model_bucket: str = setting("", BUCKET)
+    #: The model served by default (and the only one, unless ``SERVED_MODELS``).
+    model_name: str = setting("", MODEL_NAME)
+    #: The alias served; promotion and rollback move it, no redeploy.
+    model_alias: str = setting("production", ALIAS)
+    #: How often, in seconds, a warm function looks for a new version behind the alias.
+    alias_recheck_seconds: float = setting(60.0, NON_NEGATIVE_NUMBER)
+    #: Rows per realtime request (more: 413).
+    max_request_rows: int = setting(10_000, POSITIVE_INT)
+    #: Bytes per realtime request body (more: 413).
+    max_request_bytes: int = setting(6 * 1024 * 1024, POSITIVE_INT)
+    #: Rows scored at a time in batch (bounds memory).
+    batch_chunk_rows: int = setting(50_000, POSITIVE_INT)
     #: onnxruntime's threads per model: 1 for one small request at a time (latency),
     #: 0 for every core (batch chunks of tens of thousands of rows).
-    inference_threads: int = 1
-    #: Registry names (or ``*`` / ``?`` patterns) this function serves besides
-    #: ``model_name``, the default; empty: ``model_name`` alone.
-    served_models: tuple[str, ...] = ()
-    #: Loaded models are kept, least recently used first out, while the sum of their
-    #: ONNX graphs' sizes stays within this many MiB (the last one used is always kept).
-    model_cache_mib: int = 256
-    #: The state machine that scores large files in byte ranges (batch function only;
-    #: empty: every file is scored in one invocation).
-    fan_out_state_machine: str = ""
+    inference_threads: int = setting(1, NON_NEGATIVE_INT)
+    #: Registry names (or ``*`` / ``?`` patterns) served besides ``MODEL_NAME``, the
+    #: default; empty: ``MODEL_NAME`` alone.
+    served_models: tuple[str, ...] = setting((), MODEL_PATTERNS)
+    #: Loaded models are kept, least recently used first out, while their ONNX graphs
+    #: add up to at most this many MiB (the last one used is always kept).
+    model_cache_mib: int = setting(256, POSITIVE_INT)
+    #: The state machine that scores large files in byte ranges (batch function only);
+    #: empty: every file is scored in one invocation.
+    fan_out_state_machine: str = setting("", ARN, variable="FAN_OUT_STATE_MACHINE_ARN")
     #: Files of at least this many MiB (and not gzipped) go to the state machine.
-    fan_out_min_mib: float = 256.0
+    fan_out_min_mib: float = setting(256.0, POSITIVE_NUMBER)
     #: The size of each byte range, in MiB (the planner's step).
-    fan_out_range_mib: float = 64.0
-    #: Ranges scored at once (the Distributed Map's MaxConcurrency).
-    fan_out_max_concurrency: int = 100
+    fan_out_range_mib: float = setting(64.0, POSITIVE_NUMBER)
+    #: Ranges of one file scored at once (the Distributed Map's MaxConcurrency).
+    fan_out_max_concurrency: int = setting(100, POSITIVE_INT)
     #: The bucket monitoring keeps profiles and sampled requests in (under
     #: ``monitoring/``); empty: nothing is captured.
-    capture_bucket: str = ""
+    capture_bucket: str = setting("", BUCKET)
     #: The percentage of realtime requests stored whole (SageMaker's capture format).
-    capture_sample_percent: float = 0.0
-    #: A container stores its profiles this often (or, frozen by Lambda meanwhile, when
-    #: its next request thaws it).
-    capture_flush_seconds: float = 60.0
+    capture_sample_percent: float = setting(0.0, PERCENTAGE)
+    #: A container stores its profiles this often, in seconds (or, frozen by Lambda
+    #: meanwhile, when its next request thaws it).
+    capture_flush_seconds: float = setting(60.0, POSITIVE_NUMBER)
+    #: The monitor's period: it reports the rows profiled in this many last minutes.
+    monitor_lookback_minutes: int = setting(60, _whole_in(5, MAX_LOOKBACK_MINUTES))
+    #: The monitor reads a window once it closed this many seconds ago (the flush).
+    monitor_settle_seconds: int = setting(120, _whole_in(0, 3600))
 
     @property
     def registry(self) -> RegistryLocation:
@@ -144,48 +183,35 @@ class Settings:
         return RegistryLocation(self.model_bucket)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build settings from ``environ``; report every missing or invalid variable at once."""
-        defaults = {f.name: f.default for f in fields(cls)}
+    def variables(cls) -> tuple[Variable, ...]:
+        """Every variable the settings read, in declaration order."""
+        return tuple(
+            Variable(
+                f.metadata["variable"] or f.name.upper(), f.name, f.default, f.metadata["rule"]
+            )
+            for f in fields(cls)
+        )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], required: tuple[str, ...] = ("model_bucket", "model_name")
+    ) -> Settings:
+        """Build settings from ``environ``; report every missing or invalid variable at once.
+
+        ``required``: the settings this function cannot go without (field names).
+        """
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for name, variable, parse, what in _VARIABLES:
-            raw = environ.get(variable, "").strip()
+        for variable in cls.variables():
+            raw = environ.get(variable.name, "").strip()
             if not raw:
-                if defaults[name] is MISSING:
-                    problems.append(f"{variable} is required ({what})")
+                if variable.field in required:
+                    problems.append(f"{variable.name} is required ({variable.rule.valid})")
                 continue
             try:
-                values[name] = parse(raw)
+                values[variable.field] = variable.rule.parse(raw)
             except ValueError:
-                problems.append(f"{variable}={raw!r} is not {what}")
+                problems.append(f"{variable.name}={raw!r} is not {variable.rule.valid}")
         if problems:
             raise ConfigError("invalid configuration: " + "; ".join(problems))
         return cls(**values)
-
-
-#: (field, environment variable, parser, what a valid value is) for each setting.
-_VARIABLES: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
-    ("model_bucket", "MODEL_BUCKET", _text, "a bucket name"),
-    ("model_name", "MODEL_NAME", _text, "a model name"),
-    ("model_alias", "MODEL_ALIAS", _text, "an alias"),
-    ("alias_recheck_seconds", "ALIAS_RECHECK_SECONDS", _non_negative_float, "a number >= 0"),
-    ("max_request_rows", "MAX_REQUEST_ROWS", _positive_int, "an integer > 0"),
-    ("max_request_bytes", "MAX_REQUEST_BYTES", _positive_int, "an integer > 0"),
-    ("batch_chunk_rows", "BATCH_CHUNK_ROWS", _positive_int, "an integer > 0"),
-    ("inference_threads", "INFERENCE_THREADS", _non_negative_int, "an integer >= 0"),
-    (
-        "served_models",
-        "SERVED_MODELS",
-        _model_patterns,
-        "a comma-separated list of model names or patterns such as region-* or *",
-    ),
-    ("model_cache_mib", "MODEL_CACHE_MIB", _positive_int, "an integer > 0"),
-    ("fan_out_state_machine", "FAN_OUT_STATE_MACHINE_ARN", _text, "a state machine ARN"),
-    ("fan_out_min_mib", "FAN_OUT_MIN_MIB", _positive_float, "a number of MiB > 0"),
-    ("fan_out_range_mib", "FAN_OUT_RANGE_MIB", _positive_float, "a number of MiB > 0"),
-    ("fan_out_max_concurrency", "FAN_OUT_MAX_CONCURRENCY", _positive_int, "an integer > 0"),
-    ("capture_bucket", "CAPTURE_BUCKET", _text, "a bucket name"),
-    ("capture_sample_percent", "CAPTURE_SAMPLE_PERCENT", _percentage, "a percentage 0-100"),
-    ("capture_flush_seconds", "CAPTURE_FLUSH_SECONDS", _positive_float, "a number > 0"),
-)

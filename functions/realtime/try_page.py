@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from predictor import s3_store
 from predictor.errors import IntegrityError, NotFoundError, ReportUnavailableError
-from predictor.monitoring_layout import latest_report_key
-from predictor.registry import LoadedModel, RegistryReader
-from predictor.scoring import MAX_ERROR_DETAILS
+from predictor.io import s3_store
+from predictor.models.registry import LoadedModel, RegistryReader
+from predictor.monitoring.layout import latest_report_key
+from predictor.serving.scoring import MAX_ERROR_DETAILS
 from predictor.settings import Settings
 
 logger = logging.getLogger(__name__)

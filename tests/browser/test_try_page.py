@@ -33,8 +33,6 @@ from tests.helpers import LocalStack as Stack
 playwright = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 SHOTS = ROOT / "results" / "browser"
 MAX_ROWS = 16
 MAX_BYTES = 1200

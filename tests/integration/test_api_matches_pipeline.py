@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +13,6 @@ from infra.lambda_context import LambdaContext
 from predictor.schema import FeatureSchema
 from tests.helpers import Artifacts, invoke, post
 from training.registry_admin import ModelRegistry
-
-pytestmark = pytest.mark.integration
 
 
 def rows_within(schema: FeatureSchema) -> st.SearchStrategy[list[dict[str, Any]]]:
@@ -32,7 +29,6 @@ def rows_within(schema: FeatureSchema) -> st.SearchStrategy[list[dict[str, Any]]
     return st.lists(st.fixed_dictionaries(columns), min_size=4, max_size=8)
 
 
-@pytest.mark.slow
 def test_api_predictions_equal_the_pipeline(
     wine: str, serve: ModelRegistry, lambda_context: LambdaContext, wine_boosting: Artifacts
 ) -> None:

@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from batch import app
 from infra.lambda_context import LambdaContext
 from infra.local_env import DATA_BUCKET  # the bucket the events/ files name
-from predictor.batch import score_object
-from predictor.s3_store import ObjectRef
+from predictor.batch.run import score_object
+from predictor.io.s3_store import ObjectRef
 from tests.helpers import (
     HEADER,
     ROWS,
@@ -34,8 +34,6 @@ from tests.helpers import (
     sqs_event,
 )
 from training.registry_admin import ModelRegistry
-
-pytestmark = pytest.mark.integration
 
 
 # ----- the events/ files --------------------------------------------------------------

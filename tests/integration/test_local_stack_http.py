@@ -28,8 +28,6 @@ from infra import local_env
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
 from infra.local_stack import poll_queue, serve_api
 
-pytestmark = pytest.mark.integration
-
 #: The realtime function's default MAX_REQUEST_BYTES: more than loopback socket buffers
 #: hold, so a server that does not read a refused body resets the client mid-send.
 MAX_BODY = 6 * 1024 * 1024

@@ -20,8 +20,6 @@ from infra.lambda_context import LambdaContext
 from realtime import app as realtime_app
 from tests.helpers import HEADER, ROW, ROWS, instances, invoke, post, put, run, sqs_event
 
-pytestmark = pytest.mark.integration
-
 #: Values no log line has a reason to contain, each in some request or file below.
 MARKERS = ["7.123456789", "8.987654321", "secret-text-41", "4.55555555", "secret-text-42"]
 

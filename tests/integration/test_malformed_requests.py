@@ -8,13 +8,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from infra.lambda_context import LambdaContext
 from tests.helpers import ROW, Artifacts, call, invoke, post
 from training.registry_admin import ModelRegistry
-
-pytestmark = pytest.mark.integration
 
 COLUMNS = list(ROW)
 #: A valid row for the churn classifier (tests/conftest.py), beside the broken one.

@@ -14,10 +14,11 @@ from monitor import app as monitor_app
 
 from infra.cfn_yaml import load_template
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
-from predictor import s3_store
-from predictor.monitor import Period, run_monitor
-from predictor.monitoring_layout import CAPTURE, PROFILES, WINDOW_SECONDS, window_name
-from predictor.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, RegistryReader
+from predictor.io import s3_store
+from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, RegistryReader
+from predictor.monitoring.layout import CAPTURE, PROFILES, WINDOW_SECONDS, window_name
+from predictor.monitoring.monitor import run_monitor
+from predictor.monitoring.reports import Period
 from realtime import app as realtime_app
 from tests.helpers import (
     ROOT,
@@ -253,11 +254,11 @@ def test_corrupt_profiles_are_skipped_and_named(s3: Any, capturing: str) -> None
     (section,) = report.versions
     assert section.rows == 1
     assert section.profiles == 1
-    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped) == [
+    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped_profiles) == [
         "broken.json",
         "other-bins.json",
     ]
-    assert "other bins" in " ".join(s["reason"] for s in section.skipped)
+    assert "other bins" in " ".join(s["reason"] for s in section.skipped_profiles)
 
 
 def test_an_empty_period_gives_a_clear_report(s3: Any, wine: str) -> None:
@@ -371,7 +372,7 @@ def test_small_requests_parsed_again_count_as_their_model_input_would(
 ) -> None:
     """A small request is noted as it came and parsed again off the request's path: it
     must be counted exactly as the validated model input it was scored with."""
-    from predictor import capture
+    from predictor.monitoring import capture
 
     requests = _wine_requests()
     if model == "churn":
@@ -422,7 +423,8 @@ def test_retraining_compares_on_new_rows_neither_model_has_seen(
     monkeypatch.setattr(handler, "s3_client", lambda: s3)
     lines = (ROOT / "data" / "winequality-red.csv").read_text().splitlines(keepends=True)
     header = lines[0]
-    base = {"target": "quality", "name": "wine", "candidates": ["random_forest"]}
+    base = {"target": "quality", "name": "wine", "candidates": ["linear"]}
+    base |= {"settings_per_candidate": 1, "cv_folds": 3}  # the defaults: no search
     base |= {"promote": "production", "require_improvement": True}
     retrain = {**base, "data": f"s3://{DATA_BUCKET}/training/", "report_to": (
         f"s3://{DATA_BUCKET}/monitoring/retraining/")}  # fmt: skip
@@ -487,7 +489,7 @@ def test_nothing_in_the_bucket_stops_the_monitor(s3: Any, capturing: str) -> Non
     wine = reports["wine"]
     section = next(v for v in wine.versions if v.version == capturing)
     assert section.rows == 1
-    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped) == [
+    assert sorted(s["key"].rsplit("/", 1)[1] for s in section.skipped_profiles) == [
         "deep.json",
         "huge.json",
     ]

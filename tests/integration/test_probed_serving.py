@@ -18,8 +18,6 @@ from realtime import app as realtime_app
 from tests.helpers import ROW, Artifacts, call, train_once
 from training.registry_admin import ModelRegistry
 
-pytestmark = pytest.mark.integration
-
 #: Rows of the model whose columns are called 0, 1 and 2, as the issue gave them.
 NUMBERED_ROWS = [[1, 2, 0], [0, 1, 2], [2, 2, 1]]
 

@@ -17,8 +17,6 @@ import pytest
 from tests.helpers import ROW, WINE_LINES, Artifacts, call
 from training.registry_admin import ModelRegistry
 
-pytestmark = pytest.mark.integration
-
 COLUMNS = list(ROW)
 #: Eight wine rows (named), with the same rows as lists in the model's column order.
 ROWS = [

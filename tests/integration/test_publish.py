@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,11 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from sklearn.svm import SVC
 
 from infra.local_env import MODEL_BUCKET
-from realtime import app as realtime_app
-from tests.helpers import ROOT, WINE_CSV, call, put, read, run, sqs_event
+from tests.helpers import WINE_CSV, call, probability_rows, put, read, run, sqs_event
 from training import registry_cli
 from training.onnx_export import PROBABILITY_TOLERANCE, REGRESSION_TOLERANCE
 from training.publish import PublishError, publish_model
 from training.registry_admin import ModelRegistry
-
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 #: Rows published as the sample, and rows held out to ask the served model about.
 SAMPLE_ROWS, HELD_OUT_ROWS = 200, 40
@@ -222,17 +218,6 @@ def cases() -> dict[str, Case]:
     return build_cases()
 
 
-@pytest.fixture
-def served(serve: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> ModelRegistry:
-    """Every published model served by the functions (the default one is never asked for)."""
-    monkeypatch.setenv("SERVED_MODELS", "*")
-    realtime_app.container.reset()
-    from batch import app as batch_app
-
-    batch_app.container.reset()
-    return serve
-
-
 def _publish(case: Case, registry: ModelRegistry, s3: Any, tmp_path: Path) -> dict[str, Any]:
     if case.how == "python":
         result = publish_model(
@@ -340,13 +325,6 @@ def _agrees(case: Case, expected: Expected, values: list[Any], probabilities: An
     assert np.all(ok), (case.name, np.abs(got - expected.exact).max(), allowed)
 
 
-def _probability_rows(answer: dict[str, Any], classes: list[Any]) -> list[list[float]] | None:
-    rows = answer.get("probabilities")
-    if rows is None:
-        return None
-    return [[row[str(c)] for c in classes] for row in rows]
-
-
 PUBLISHED = [
     "cancer-logistic",
     "wine-forest",
@@ -382,7 +360,7 @@ def test_a_published_model_answers_every_route_as_scikit_learn_does(
     answer = json.loads(body)
     assert status == 200, answer
     assert answer["model"]["version"] == manifest["version"]
-    _agrees(case, expected, answer["predictions"], _probability_rows(answer, classes or []))
+    _agrees(case, expected, answer["predictions"], probability_rows(answer, classes or []))
     # /invocations (MLflow's dataframe_split, the model named by header)
     split = {"columns": list(rows.columns), "data": json.loads(rows.to_json(orient="values"))}
     status, body, _ = call(
@@ -390,7 +368,7 @@ def test_a_published_model_answers_every_route_as_scikit_learn_does(
     )
     assert status == 200, body
     _agrees(
-        case, expected, json.loads(body)["predictions"], _probability_rows(answer, classes or [])
+        case, expected, json.loads(body)["predictions"], probability_rows(answer, classes or [])
     )
     # /v2/models/{name}/infer, one tensor per column
     inputs = [
@@ -658,63 +636,3 @@ def test_a_published_model_is_comparable_in_the_registry_cli(
         ["--registry", f"s3://{MODEL_BUCKET}", "show", case.name, first["version"]], s3=s3
     )
     assert "published from" in capsys.readouterr().out
-
-
-MLFLOW_PYTHON = ROOT / ".venv-peer-mlflow" / "bin" / "python"
-#: Run by MLflow's own virtualenv: a pipeline fitted and saved with mlflow.sklearn, its
-#: input example 30 rows; the held-out rows and scikit-learn's answers for them as JSON.
-MLFLOW_SAVE = """
-import json, sys
-import mlflow.sklearn
-from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-x, y = load_breast_cancer(return_X_y=True, as_frame=True)
-x_train, x_test, y_train, _ = train_test_split(x, y, random_state=0)
-model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(x_train, y_train)
-mlflow.sklearn.save_model(model, sys.argv[1], input_example=x_train.head(30))
-held_out = x_test.head(25)
-print(json.dumps({
-    "rows": json.loads(held_out.to_json(orient="records")),
-    "labels": model.predict(held_out).tolist(),
-    "probabilities": model.predict_proba(held_out).tolist(),
-    "mlflow": mlflow.__version__,
-}))
-"""
-
-
-def test_an_mlflow_directory_written_by_mlflow_itself_is_published(
-    served: ModelRegistry, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    if not MLFLOW_PYTHON.exists():
-        pytest.fail("no .venv-peer-mlflow: `make test` creates it (requirements-peer-mlflow.txt)")
-    directory = tmp_path / "mlflow-model"
-    saved = subprocess.run(
-        [str(MLFLOW_PYTHON), "-c", MLFLOW_SAVE, str(directory)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert saved.returncode == 0, saved.stderr[-2000:]
-    expected = json.loads(saved.stdout.strip().splitlines()[-1])
-    # No --sample: the directory's input example (30 rows) is the sample; its signature
-    # gives the columns' kinds.
-    status = registry_cli.main(
-        ["--registry", f"s3://{MODEL_BUCKET}", "publish", "from-mlflow", str(directory),
-         "--promote", "production", "--json"], s3=s3,
-    )  # fmt: skip
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    manifest = json.loads(out)["manifest"]
-    assert manifest["source"]["format"].startswith("mlflow (")
-    assert manifest["source"]["mlflow_version"] == expected["mlflow"]
-    assert manifest["training"]["rows"] == 30
-    status, body, _ = call(
-        "POST", "/models/from-mlflow/predict", json.dumps({"instances": expected["rows"]})
-    )
-    answer = json.loads(body)
-    assert status == 200, answer
-    assert answer["predictions"] == expected["labels"]
-    got = np.asarray(_probability_rows(answer, manifest["classes"]))
-    assert np.abs(got - np.asarray(expected["probabilities"])).max() <= PROBABILITY_TOLERANCE

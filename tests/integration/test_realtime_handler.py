@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from infra.lambda_context import LambdaContext
-from realtime import app, service
+from predictor.serving import pipeline
+from realtime import app
 from tests.helpers import ROW, Artifacts, instances, invoke, load_event, post
 from training.registry_admin import ModelRegistry
-
-pytestmark = pytest.mark.integration
 
 
 # ----- the events/ files --------------------------------------------------------------
@@ -198,7 +197,7 @@ def test_our_failures_are_500_without_traceback(
     def explode(*_: Any) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(service, "score_rows", explode)
+    monkeypatch.setattr(pipeline, "score_rows", explode)
     status, body, _ = invoke(load_event("realtime_predict_json.json"), lambda_context)
     assert (status, body["error"]["type"]) == (500, "internal_error")
     assert "Traceback" not in json.dumps(body)

@@ -16,8 +16,6 @@ from botocore.credentials import ReadOnlyCredentials
 from infra.signing_proxy import Upstream, main, serve, stack_url
 from tests.helpers import SIGNING_SECRET, serving, signature_is_valid
 
-pytestmark = pytest.mark.integration
-
 SECRET = SIGNING_SECRET
 
 

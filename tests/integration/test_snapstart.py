@@ -20,8 +20,6 @@ from realtime import app as realtime_app
 from tests.helpers import Artifacts, invoke, load_event
 from training.registry_admin import ModelRegistry
 
-pytestmark = pytest.mark.integration
-
 
 def hooks_of(container: Container) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """The (before snapshot, after restore) hooks ``container`` registered at import."""

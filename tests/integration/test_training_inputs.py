@@ -15,8 +15,6 @@ from tests.helpers import MODEL_BUCKET
 from training.cli import main
 from training.registry_admin import ModelRegistry
 
-pytestmark = pytest.mark.integration
-
 REGISTRY = f"s3://{MODEL_BUCKET}"
 
 

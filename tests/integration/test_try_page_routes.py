@@ -17,8 +17,6 @@ from realtime.try_page import PAGE_CSP, REPORT_CSP, STATIC_DIR, image_shape
 from tests.helpers import WINE_CSV, Artifacts, call
 from training.registry_admin import ModelRegistry
 
-pytestmark = pytest.mark.integration
-
 
 def get(path: str) -> tuple[int, bytes, dict[str, str]]:
     return call("GET", path, headers={"content-type": None})  # type: ignore[dict-item]

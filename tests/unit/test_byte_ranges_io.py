@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from infra.local_env import DATA_BUCKET
-from predictor.byte_lines import LineCountingReader, count_lines, offset_after_lines
-from predictor.s3_multipart import MIN_PART_SIZE, MultipartWriter
+from predictor.io.csv.byte_lines import LineCountingReader, count_lines, offset_after_lines
+from predictor.io.s3_multipart import MIN_PART_SIZE, MultipartWriter
 
 MiB = 1024 * 1024
 

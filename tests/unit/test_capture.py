@@ -8,12 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor import capture, s3_store
-from predictor.capture import CaptureRecorder, Exchange
 from predictor.errors import IntegrityError
-from predictor.monitoring_layout import WINDOW_SECONDS
-from predictor.profiles import PREDICTION, Baseline, Bins, Layout, Profile
-from predictor.registry import LoadedModel
+from predictor.io import s3_store
+from predictor.models.registry import LoadedModel
+from predictor.monitoring import capture
+from predictor.monitoring.capture import CaptureRecorder
+from predictor.monitoring.exchange import Exchange
+from predictor.monitoring.layout import WINDOW_SECONDS
+from predictor.profiling.baseline import Baseline
+from predictor.profiling.bins import PREDICTION, Bins, Layout
+from predictor.profiling.profiles import Profile
 
 LAYOUT = Layout((Bins("x", "numeric", 0.0, 10.0, (5.0,)),), Bins(PREDICTION, "numeric", 0.0, 1.0))
 BASELINE = Baseline(LAYOUT, Profile.empty("", "", LAYOUT), {"thresholds": {}})

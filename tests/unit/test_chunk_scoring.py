@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from predictor.chunk_scoring import ChunkScorer, error_lines
-from predictor.csv_lines import open_text
-from predictor.csv_stream import CsvStream
+from predictor.batch.chunks import ChunkScorer, error_lines
 from predictor.errors import MissingColumnsError
-from predictor.registry import LoadedModel
+from predictor.io.csv.lines import open_text
+from predictor.io.csv.stream import CsvStream
+from predictor.models.registry import LoadedModel
 from tests.helpers import HEADER, ROWS, Artifacts, loaded_model
 
 

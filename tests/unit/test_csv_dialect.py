@@ -1,6 +1,6 @@
 import pytest
 
-from predictor.csv_dialect import sniff_delimiter
+from predictor.io.csv.dialect import sniff_delimiter
 
 
 @pytest.mark.parametrize(

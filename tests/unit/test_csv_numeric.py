@@ -1,7 +1,7 @@
 """The C reader of numeric columns agrees with the row path, value for value and row for row.
 
 The batch scorer reads plain chunks of all-numeric models with pandas' C reader
-(:mod:`predictor.csv_numeric`) and sends only the rows it cannot vouch for through the
+(:mod:`predictor.io.csv.numeric`) and sends only the rows it cannot vouch for through the
 row path. These tests pin that this changes nothing a user can see: the same output
 bytes, the same error rows, the same counts, whatever the chunk holds.
 """
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor import csv_numeric
-from predictor.chunk_scoring import ChunkScorer
-from predictor.csv_lines import open_text
-from predictor.csv_numeric import PARSE_BUDGET, SMALLEST_PIECE, NumericColumns
-from predictor.csv_stream import CsvStream
-from predictor.registry import LoadedModel
+from predictor.batch.chunks import ChunkScorer
+from predictor.io.csv import numeric as csv_numeric
+from predictor.io.csv.lines import open_text
+from predictor.io.csv.numeric import PARSE_BUDGET, SMALLEST_PIECE, NumericColumns
+from predictor.io.csv.stream import CsvStream
+from predictor.models.registry import LoadedModel
 from predictor.schema import FeatureSchema
 from tests.helpers import HEADER, ROWS, Artifacts, loaded_model
 

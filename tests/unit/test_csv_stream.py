@@ -3,10 +3,11 @@ import io
 
 import pytest
 
-from predictor.csv_dialect import MAX_RECORD_CHARS
-from predictor.csv_lines import open_text
-from predictor.csv_stream import Chunk, CsvStream, record_problems, shown_raw
 from predictor.errors import InputError
+from predictor.io.csv.dialect import MAX_RECORD_CHARS
+from predictor.io.csv.lines import open_text
+from predictor.io.csv.problems import record_problems, shown_raw
+from predictor.io.csv.stream import Chunk, CsvStream
 
 
 def stream(text: str | bytes, gzipped: bool = False) -> CsvStream:
@@ -205,7 +206,7 @@ def test_lines_read_in_bulk_are_the_lines_read_one_at_a_time(
     """Blocks split in C give exactly the lines (and cuts) of reading line by line."""
     import random
 
-    from predictor import csv_lines
+    from predictor.io.csv import lines as csv_lines
 
     rng = random.Random(seed)
     pieces = ["a;1", "b;2", "", "\u00e9;3", "x\x0by", "p\x0cq", "r\x85s", "t\u2028u", "v\x1cw"]
@@ -230,7 +231,7 @@ def test_lines_read_in_bulk_are_the_lines_read_one_at_a_time(
 
 def test_a_cut_line_ending_in_cr_before_a_crlf_line_keeps_the_crlf_whole() -> None:
     """A carried "\\r" is looked past: "\\r\\n" after a cut line is one line ending."""
-    from predictor import csv_lines
+    from predictor.io.csv import lines as csv_lines
 
     text = "h\n" + "x" * (MAX_RECORD_CHARS + 5) + "\r\r\nnext\n"
     lines = list(csv_lines.Lines(text[:2], io.StringIO(text[2:], newline="")))

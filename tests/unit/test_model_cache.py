@@ -4,7 +4,7 @@ import pytest
 
 from infra.local_env import MODEL_BUCKET
 from predictor.errors import ModelNotFoundError
-from predictor.model_cache import FAILURE_RETRY_SECONDS, ModelCache
+from predictor.models.cache import FAILURE_RETRY_SECONDS, ModelCache
 from tests.helpers import Artifacts
 from training.registry_admin import ModelRegistry
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from predictor.errors import ModelNotFoundError, UnknownModelError
-from predictor.model_set import MAX_ENTRIES, ModelSet
-from predictor.registry import LoadedModel
+from predictor.models.model_set import MAX_ENTRIES, ModelSet
+from predictor.models.registry import LoadedModel
 
 
 class FakeReader:

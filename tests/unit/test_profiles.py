@@ -12,20 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ks_2samp
 
-from predictor.drift import PREDICTION_LABEL, compare, noise_floor, psi
-from predictor.profiles import (
+from predictor.models.registry import LoadedModel
+from predictor.monitoring.drift import PREDICTION_LABEL, compare
+from predictor.monitoring.statistics import noise_floor, psi
+from predictor.profiling.baseline import (
     DEFAULT_THRESHOLDS,
-    PREDICTION,
     Baseline,
-    Bins,
-    Counts,
-    Layout,
-    Profile,
     baseline_from_documents,
     checked_thresholds,
-    numeric_bins,
 )
-from predictor.registry import LoadedModel
+from predictor.profiling.bins import PREDICTION, Bins, Counts, Layout, numeric_bins
+from predictor.profiling.profiles import Profile
 from tests.helpers import ROOT, Artifacts, loaded_model
 
 WHITE = ROOT / "data" / "winequality-white-sample.csv"

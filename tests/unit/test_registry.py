@@ -9,7 +9,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import InvalidProtobuf
 
 from predictor import inference
 from predictor.errors import IntegrityError, ModelNotFoundError, VersionMismatchError
-from predictor.registry import (
+from predictor.models.registry import (
     JOBLIB_ARTIFACT,
     MANIFEST_FILE,
     ONNX_ARTIFACT,

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from infra.local_env import DATA_BUCKET
-from predictor import s3_store
 from predictor.errors import InProgressError
-from predictor.s3_multipart import MultipartWriter
-from predictor.s3_store import Lease, ObjectRef
+from predictor.io import s3_store, s3_versions
+from predictor.io.s3_multipart import MultipartWriter
+from predictor.io.s3_store import ObjectRef
+from predictor.io.s3_versions import Lease
 
 
 def put(s3: Any, key: str, body: bytes) -> ObjectRef:
@@ -90,19 +91,19 @@ def test_an_expired_lease_or_another_versions_lease_is_taken_over(s3: Any) -> No
 
 def test_open_current_knows_overwritten_deleted_and_made_up_events(s3: Any) -> None:
     first = put(s3, "incoming/c.csv", b"a\n1\n")
-    body, why = s3_store.open_current(s3, first)
+    body, why = s3_versions.open_current(s3, first)
     assert body is not None
     assert body.read() == b"a\n1\n"
     assert why is None
     second = put(s3, "incoming/c.csv", b"a\n2\n")
-    assert s3_store.open_current(s3, first)[1] == (
+    assert s3_versions.open_current(s3, first)[1] == (
         f"version {first.version_id} has been overwritten since the event: "
         "the current version has its own event"
     )
     made_up = ObjectRef(DATA_BUCKET, "incoming/c.csv", "0" * 32, second.version_id)
-    assert "not sent by S3" in (s3_store.open_current(s3, made_up)[1] or "")
-    assert s3_store.still_current(s3, second)
-    assert not s3_store.still_current(s3, first)
+    assert "not sent by S3" in (s3_versions.open_current(s3, made_up)[1] or "")
+    assert s3_versions.still_current(s3, second)
+    assert not s3_versions.still_current(s3, first)
     s3.delete_object(Bucket=DATA_BUCKET, Key="incoming/c.csv")
-    assert s3_store.open_current(s3, second)[1] == "the object was deleted since the event"
-    assert not s3_store.still_current(s3, second)
+    assert s3_versions.open_current(s3, second)[1] == "the object was deleted since the event"
+    assert not s3_versions.still_current(s3, second)

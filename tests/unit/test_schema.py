@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from predictor.errors import MissingColumnsError
-from predictor.schema import MISSING_CATEGORY, ColumnSpec, FeatureSchema, OversizedInteger
+from predictor.schema import ColumnSpec, FeatureSchema
+from predictor.values import MISSING_CATEGORY, OversizedInteger
 from training.schema_inference import features_from_frame, infer_schema
 
 

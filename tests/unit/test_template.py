@@ -12,9 +12,9 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from infra.cfn_yaml import load_template
-from predictor import batch_layout
-from predictor.monitoring_layout import CAPTURE, PROFILES, REPORTS, THRESHOLDS
-from predictor.registry import MODEL_PREFIX
+from predictor.batch import layout as batch_layout
+from predictor.monitoring.layout import CAPTURE, PROFILES, REPORTS, THRESHOLDS
+from predictor.settings import MODEL_PREFIX
 from tests.helpers import ROOT
 
 SERVING_FORBIDDEN = (
@@ -45,6 +45,8 @@ def expanded(source: dict[str, Any]) -> dict[str, Any]:
         properties = resource.get("Properties", {})
         if "CodeUri" in properties:
             properties["CodeUri"] = f"s3://artifacts/{name}.zip"
+        if "DefinitionUri" in properties:
+            properties["DefinitionUri"] = f"s3://artifacts/{name}.asl.json"
         if properties.get("PackageType") == "Image":
             properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/training:1"
     with pytest.MonkeyPatch.context() as patch:
@@ -221,14 +223,17 @@ def test_sam_build_from_the_repository_root_builds_in_source() -> None:
 
 
 def app_routes() -> set[str]:
-    """The routes the realtime handler answers, as API Gateway route keys.
-
-    Read from powertools' list of registered routes ("POST/models/<name>/predict"): the
-    template must declare each one, or API Gateway would refuse it before the function.
+    """The routes the realtime handler answers, as API Gateway route keys: the one route
+    table (realtime.routes), which must be what powertools registered. The template must
+    declare each one, or API Gateway would refuse it before the function.
     """
     from realtime.app import app
+    from realtime.routes import TABLE
 
-    return {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in app._route_keys}
+    declared = {route.key for route in TABLE}
+    registered = {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in app._route_keys}
+    assert declared == registered
+    return declared
 
 
 def test_api_requires_iam_unless_the_demo_parameter_opens_it(
@@ -262,7 +267,7 @@ def test_incoming_notifications_feed_the_batch_function(expanded: dict[str, Any]
 
 def test_every_setting_the_functions_read_is_wired_by_the_template(source: dict[str, Any]) -> None:
     """Each variable Settings reads is set by the template (globally or per function)."""
-    from predictor.settings import _VARIABLES
+    from predictor.settings import Settings
 
     resources = source["Resources"]
     global_variables = set(source["Globals"]["Function"]["Environment"]["Variables"])
@@ -274,7 +279,7 @@ def test_every_setting_the_functions_read_is_wired_by_the_template(source: dict[
         assert needed <= wired, (function, needed - wired)
         assert own["INFERENCE_THREADS"] == expected_threads
         assert own["POWERTOOLS_SERVICE_NAME"] == function.removesuffix("Function").lower()
-    known = {variable for _, variable, _, _ in _VARIABLES}
+    known = {variable.name for variable in Settings.variables()}
     assert {"MODEL_BUCKET", "MODEL_NAME", "INFERENCE_THREADS", "BATCH_CHUNK_ROWS"} <= known
 
 
@@ -445,7 +450,7 @@ def test_the_control_function_assembles_outputs_but_never_writes_inputs_or_model
 
 def test_the_definition_retries_ranges_and_aborts_on_any_failure(source: dict[str, Any]) -> None:
     machine = source["Resources"]["BatchFanOutStateMachine"]["Properties"]
-    states = machine["Definition"]["States"]
+    states = json.loads((ROOT / machine["DefinitionUri"]).read_text())["States"]
     score = states["ScoreRanges"]
     assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert score["MaxConcurrencyPath"] == "$.max_concurrency"

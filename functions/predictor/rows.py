@@ -1,0 +1,89 @@
+"""A request's rows as the validator takes them: columns of raw cells, by name, or in the
+model's column order (any other width a 422 naming the row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from predictor.errors import SchemaViolationError
+
+
+class LazyColumns(Mapping[str, list[Any]]):
+    """The columns of row-shaped input, each built only when asked for.
+
+    Rows may carry any keys, and building a column for every distinct key would cost
+    rows times keys: a small request of many rows, each with a key of its own, would
+    take seconds and gigabytes. The validator asks only for the schema's columns and
+    lists the other names, so the work stays proportional to the request's size plus
+    rows times the schema's columns.
+    """
+
+    def __init__(self, names: Mapping[str, Any], column: Callable[[str], list[Any]]) -> None:
+        self._names = names
+        self._column = column
+
+    def __getitem__(self, name: str) -> list[Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        return self._column(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """Raw input columns of a request; ``text`` tells CSV text from JSON values.
+
+    ``ignored_params`` names the MLflow ``params`` the request carried: no model here
+    takes any, so they are ignored and named in the response rather than refused.
+    """
+
+    columns: Mapping[str, Sequence[Any]]
+    n_rows: int
+    text: bool
+    ignored_params: tuple[str, ...] = ()
+
+
+def columns_by_position(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> LazyColumns:
+    position = {name: i for i, name in enumerate(names)}
+    return LazyColumns(position, lambda name: [row[position[name]] for row in rows])
+
+
+#: How many rows of the wrong width one 422 names (its message counts them all).
+MAX_WIDTH_ERRORS = 100
+
+
+def positional_rows(
+    rows: Sequence[Sequence[Any]], names: Sequence[str], *, text: bool, first_row: int = 0
+) -> ParsedRequest:
+    """Rows of values in the schema's column order; any other width is a 422 naming the row.
+
+    ``first_row`` is the request position of ``rows[0]`` (a CSV's header moves it).
+    """
+    width = len(names)
+    wrong = [row for row, values in enumerate(rows) if len(values) != width]
+    if wrong:
+        raise SchemaViolationError(
+            f"{len(wrong)} row(s) do not have {width} values, one per column of the model "
+            f"in its order ({', '.join(names[:3])}{', ...' if width > 3 else ''}); "
+            "no row was scored",
+            [
+                {
+                    "row": row + first_row,
+                    "column": None,
+                    "reason": f"row has {len(rows[row])} values; the model takes {width}",
+                }
+                for row in wrong[:MAX_WIDTH_ERRORS]
+            ],
+        )
+    return ParsedRequest(columns_by_position(names, rows), len(rows), text=text)

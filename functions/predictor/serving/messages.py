@@ -1,0 +1,77 @@
+"""What crosses the serving pipeline's edges: a request's parts, and an answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from predictor.errors import MalformedRequestError, PayloadTooLargeError
+from predictor.models.registry import LoadedModel
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The parts of an API Gateway (payload 2.0) or Function URL event a route reads."""
+
+    headers: Mapping[str, str]
+    body: str
+    base64_encoded: bool
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> HttpRequest:
+        """Headers with lower-case names, the raw body.
+
+        API Gateway and Function URLs deliver header names in lower case; other front
+        doors (`sam local start-api`) keep the client's case, so those are folded.
+        """
+        headers = event.get("headers") or {}
+        if not all(name.islower() for name in headers):
+            headers = {name.lower(): value for name, value in headers.items()}
+        return cls(headers, event.get("body") or "", bool(event.get("isBase64Encoded")))
+
+    def body_bytes(self, max_bytes: int) -> bytes:
+        """The body's bytes (decoded from base64 when the event says so)."""
+        if not self.base64_encoded:
+            return self.body.encode("utf-8")
+        # Base64 inflates by 4/3: refuse what could not fit before decoding it.
+        if len(self.body) > max_bytes * 4 // 3 + 4:
+            raise PayloadTooLargeError(f"request body exceeds the limit of {max_bytes} bytes")
+        try:
+            return base64.b64decode(self.body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A protocol's answer to scored rows: its body, content type and own headers."""
+
+    body: str | bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A route's successful answer, and what its metrics record."""
+
+    body: str | bytes
+    content_type: str
+    model: LoadedModel
+    rows: int = 0
+    elapsed_ms: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def all_headers(self) -> dict[str, str]:
+        """The model's headers, the route's own, and the content type."""
+        return {**model_headers(self.model), **self.headers, "Content-Type": self.content_type}
+
+
+def model_headers(model: LoadedModel | None) -> dict[str, str]:
+    """``X-Model-Name`` and ``X-Model-Version`` of the model that answered."""
+    if model is None:
+        return {}
+    return {"X-Model-Name": model.name, "X-Model-Version": model.version}

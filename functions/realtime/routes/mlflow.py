@@ -1,0 +1,27 @@
+"""MLflow's and SageMaker's routes: ``POST /invocations`` and ``GET /ping``."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from predictor.protocols.mlflow import MLFLOW
+from realtime import operations as op
+from realtime.routes import api, route, scoring_route
+
+router = Router()  # type: ignore[no-untyped-call]
+
+scoring_route(router, "POST", "/invocations", MLFLOW, op.scoring(
+    "invocations", "MLflow's scoring protocol (SageMaker's Accept conventions)",
+    "MlflowPredictions", [op.MODEL_NAME_HEADER, op.ACCEPT], "MlflowError",
+))  # fmt: skip
+
+
+@route(router, "GET", "/ping", op.get(
+    "ping", "200 when the default model is loaded", op.HEALTH, [],
+    op.errors("MlflowError", "503"),
+))  # fmt: skip
+def ping() -> Response[str]:
+    """MLflow's and SageMaker's health check: ``GET /health``'s answer."""
+    response: Response[str] = api.health()
+    return response
