@@ -158,6 +158,7 @@ bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results
 	$(PY) -m bench.batch
 	$(PY) -m bench.fan_out
 	$(PY) -m bench.capture
+	$(PY) -m bench.feedback
 	$(PY) -m bench.digits
 	$(PY) -m bench.cost
 	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json

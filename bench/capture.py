@@ -1,11 +1,13 @@
 """What monitoring's capture costs: the 1-row realtime p50 and batch scoring throughput,
-with capture off and on.
+with capture off and on, and with predictions kept for the labels (feedback).
 
-Off and on alternate, REPEATS times each, in this process, so that a change in the
-machine's load hits both; the figures are the medians of the runs and their spread.
+Off, on and kept alternate, REPEATS times each, in this process, so that a change in the
+machine's load hits all; the figures are the medians of the runs and their spread.
 Realtime: the handler with ``CAPTURE_BUCKET`` unset, then set (the container's thread
 counting the noted requests every ``COUNT_SECONDS`` and storing every 60 s, as deployed),
-30,000 calls a run; the stored profiles must hold every request made. Batch:
+then set with ``KEEP_PREDICTIONS`` (each answer's id, output and input kept as well),
+30,000 calls a run; the stored profiles must hold every request made, and the kept
+predictions every request of the kept runs. Batch:
 a wine file scored chunk by chunk (what the batch function does between reading and
 writing), with the version's baseline (every row counted into its bins) and without
 one. Writes results/capture.json.
@@ -45,15 +47,17 @@ def realtime(event: dict[str, Any]) -> dict[str, Any]:
     from realtime import app
 
     context = LambdaContext("bench")
-    medians: dict[str, list[float]] = {"off": [], "on": []}
-    p99s: dict[str, list[float]] = {"off": [], "on": []}
-    counted = 0
+    modes = ("off", "on", "kept")
+    medians: dict[str, list[float]] = {mode: [] for mode in modes}
+    p99s: dict[str, list[float]] = {mode: [] for mode in modes}
+    counted = kept = 0
     for _ in range(REPEATS):
-        for mode in ("off", "on"):
-            if mode == "on":
-                os.environ["CAPTURE_BUCKET"] = DATA_BUCKET
-            else:
+        for mode in modes:
+            if mode == "off":
                 os.environ.pop("CAPTURE_BUCKET", None)
+            else:
+                os.environ["CAPTURE_BUCKET"] = DATA_BUCKET
+            os.environ["KEEP_PREDICTIONS"] = "true" if mode == "kept" else "false"
             app.container.reset()
             with contextlib.redirect_stdout(io.StringIO()):  # the metrics lines
                 for _ in range(200):  # load the model, warm up
@@ -65,19 +69,27 @@ def realtime(event: dict[str, Any]) -> dict[str, Any]:
             if capture is not None:
                 capture.flush()
                 counted += 200 + len(samples)
+                kept += (200 + len(samples)) if mode == "kept" else 0
     os.environ.pop("CAPTURE_BUCKET", None)
-    ratio = statistics.median(medians["on"]) / statistics.median(medians["off"])
-    paired = [on / off for on, off in zip(medians["on"], medians["off"], strict=True)]
+    os.environ.pop("KEEP_PREDICTIONS", None)
+
+    def paired(top: str, bottom: str) -> list[float]:
+        return [a / b for a, b in zip(medians[top], medians[bottom], strict=True)]
+
+    def ratio(top: str, bottom: str) -> float:
+        return statistics.median(medians[top]) / statistics.median(medians[bottom])
+
     return {
-        "off_median_ms": statistics.median(medians["off"]),
-        "on_median_ms": statistics.median(medians["on"]),
-        "off_run_medians_ms": medians["off"],
-        "on_run_medians_ms": medians["on"],
-        "ratio_on_off": ratio,
-        "paired_ratios": paired,
-        "off_p99_ms": statistics.median(p99s["off"]),
-        "on_p99_ms": statistics.median(p99s["on"]),
+        **{f"{mode}_median_ms": statistics.median(medians[mode]) for mode in modes},
+        **{f"{mode}_run_medians_ms": medians[mode] for mode in modes},
+        **{f"{mode}_p99_ms": statistics.median(p99s[mode]) for mode in modes},
+        "ratio_on_off": ratio("on", "off"),
+        "paired_ratios": paired("on", "off"),
+        "ratio_kept_on": ratio("kept", "on"),
+        "paired_ratios_kept_on": paired("kept", "on"),
+        "ratio_kept_off": ratio("kept", "off"),
         "requests_counted": counted,
+        "requests_kept": kept,
     }
 
 
@@ -140,6 +152,18 @@ def _stored_rows(s3: Any) -> int:
     )
 
 
+def _kept_rows(s3: Any) -> int:
+    """The rows the kept runs stored for joining with labels."""
+    from predictor.io import s3_store
+    from predictor.monitoring.kept import read_kept
+    from predictor.monitoring.layout import KEPT
+
+    return sum(
+        sum(1 for _ in read_kept(s3_store.get_bytes(s3, DATA_BUCKET, key) or b""))
+        for key in s3_store.list_keys(s3, DATA_BUCKET, KEPT)
+    )
+
+
 def main() -> int:
     local = LocalAws().start()
     os.environ.update(function_environment(local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"))
@@ -152,6 +176,8 @@ def main() -> int:
         stored = _stored_rows(local.s3)
         counted = results["realtime_1row"]["requests_counted"]
         assert stored == counted, f"profiles hold {stored} rows, {counted} requests were made"
+        kept, made = _kept_rows(local.s3), results["realtime_1row"]["requests_kept"]
+        assert kept == made, f"{kept} predictions kept, {made} requests were made"
         results["batch"] = batch(local.s3, manifest["version"])
     finally:
         local.stop()
@@ -164,7 +190,15 @@ def main() -> int:
         f"  on/off {rt['ratio_on_off']:.3f} (paired runs {_spread(rt['paired_ratios'])});"
         f" {rt['requests_counted']} requests, all counted in the stored profiles"
     )
-    print(f"  realtime 1-row p99  off {rt['off_p99_ms']:.4f} ms  on {rt['on_p99_ms']:.4f} ms")
+    print(
+        f"  kept for labels     p50 {rt['kept_median_ms']:.4f} ms  kept/on"
+        f" {rt['ratio_kept_on']:.3f} (paired runs {_spread(rt['paired_ratios_kept_on'])})"
+        f"  kept/off {rt['ratio_kept_off']:.3f}; {rt['requests_kept']} predictions, all kept"
+    )
+    print(
+        f"  realtime 1-row p99  off {rt['off_p99_ms']:.4f} ms  on {rt['on_p99_ms']:.4f} ms"
+        f"  kept {rt['kept_p99_ms']:.4f} ms"
+    )
     print(
         f"  batch rows/s        off {bt['off_rows_per_s']:,.0f}  on {bt['on_rows_per_s']:,.0f}"
         f"  on/off {bt['ratio_on_off']:.3f} (paired runs {_spread(bt['paired_ratios'])})"

@@ -7,7 +7,20 @@ from typing import Any
 
 import yaml
 
-_TAGS = ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split")
+_TAGS = (
+    "Ref",
+    "Condition",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+)
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -24,7 +37,7 @@ def _construct(name: str) -> Any:
             value = loader.construct_sequence(node, deep=True)
         else:
             value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-        return {"Ref": value} if name == "Ref" else {f"Fn::{name}": value}
+        return {name: value} if name in ("Ref", "Condition") else {f"Fn::{name}": value}
 
     return construct
 

@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
     if value in ("", ()):
         return "empty"
     if isinstance(value, float) and value.is_integer():

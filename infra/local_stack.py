@@ -58,6 +58,12 @@ FUNCTION_LOG_VARIABLE = LOG_FILE_VARIABLE
 #: further failure up to the maximum, and back to the first after a success.
 FIRST_RECEIVE_RETRY_SECONDS = 1.0
 MAX_RECEIVE_RETRY_SECONDS = 10.0
+#: The functions store profiles and kept predictions this often here, so that a report
+#: shows a file soon.
+CAPTURE_FLUSH_SECONDS = 5
+#: A labels file is joined once it is this old: two flushes, so that the predictions it
+#: names have been kept.
+LABELS_SETTLE_SECONDS = 2 * CAPTURE_FLUSH_SECONDS
 #: Seconds a client may keep the API waiting for the next bytes of its request (line,
 #: headers or body). Without a limit, a client that declares a body and never sends it
 #: holds a server thread for ever.
@@ -68,7 +74,7 @@ def _batch_summary(s3: Any, body: str) -> list[str]:
     """One line per file a queue message named: what its report says now."""
     from urllib.parse import unquote_plus
 
-    from predictor.batch.layout import output_keys
+    from predictor.batch_keys import output_keys
 
     try:
         records = json.loads(body).get("Records", [])
@@ -179,20 +185,43 @@ def watch_drift(
             # The rows counted so far, the window still open included: a file dropped
             # now shows within one run.
             period = Period.of(datetime.now(UTC), lookback_minutes, settle_seconds=None)
-            reports = run_monitor(s3, DATA_BUCKET, registry, period)
+            reports = run_monitor(
+                s3, DATA_BUCKET, registry, period, labels_settle_seconds=LABELS_SETTLE_SECONDS
+            )
         except Exception as exc:  # the next run tries again, as the schedule would
             say(f"monitor  failed, will run again: {_error_line(exc)}")
             continue
         for report in reports:
+            for read in report.labels:
+                say(f"labels   {report.model}: {labels_line(read)}")
             rows = sum(v.rows for v in report.versions)
             line = "; ".join(v.message for v in report.versions)
-            if shown.get(report.model) == line:
+            quality = "; ".join(
+                f"{version}: {section['verdict']}, {section['rows']} labels"
+                for version, section in report.quality.items()
+            )
+            if shown.get(report.model) == line + quality:
                 continue
-            shown[report.model] = line
+            shown[report.model] = line + quality
             say(
                 f"monitor  {report.model}: {report.status} ({rows} rows: {line})\n"
-                f"         {endpoint}/{DATA_BUCKET}/monitoring/reports/{report.model}/latest.html"
+                + (f"quality  {report.model} {quality}\n" if quality else "")
+                + f"         {endpoint}/{DATA_BUCKET}/monitoring/reports/{report.model}/latest.html"
             )
+
+
+def labels_line(read: dict[str, Any]) -> str:
+    """One labels file as the terminal shows it: how many joined, what became of the rest."""
+    if read["error"]:
+        return f"{read['key']}: not read: {read['error']}"
+    counted = ", ".join(
+        f"{read[kind]} {kind.replace('_', ' ')}"
+        for kind in ("duplicates", "other_model", "too_old", "wrong_type", "unknown", "bad_lines")
+        if read[kind]
+    )
+    return f"{read['key']}: {read['joined']} of {read['labels']} labels joined" + (
+        f" ({counted})" if counted else ""
+    )
 
 
 #: Where this program's own lines go once the functions' standard output (their JSON
@@ -479,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
             FAN_OUT_RANGE_MIB=str(args.range_mib),
             FAN_OUT_MAX_CONCURRENCY=str(max(1, args.range_workers)),
             CAPTURE_BUCKET=DATA_BUCKET,
-            # Profiles reach S3 within seconds, so that a report shows a file soon.
-            CAPTURE_FLUSH_SECONDS="5",
+            CAPTURE_FLUSH_SECONDS=str(CAPTURE_FLUSH_SECONDS),
+            # Each realtime prediction kept, for joining with the labels dropped later.
+            KEEP_PREDICTIONS="true",
         )
     )
 
@@ -604,6 +634,12 @@ Drop white wines into the red-wine model to see drift, then open the report:
   aws --endpoint-url {endpoint} s3 cp data/winequality-white-sample.csv s3://{DATA_BUCKET}/incoming/
   {endpoint}/{DATA_BUCKET}/monitoring/reports/{MODEL_NAME}/latest.html
   make monitor    (the same monitor, from the command line)
+Every answer carries an inference id (X-Inference-Id); label answers by dropping a CSV of
+inference_id,label under labels/<model>/, and the next run reports the live quality:
+  curl -s {api_url}/predict -H 'x-inference-id: order-1' -H 'content-type: application/json' \\
+       -d '{{"feature_array": [7.4, 0.7, 0, 1.9, 0.076, 11, 34, 0.9978, 3.51, 0.56, 9.4]}}'
+  printf 'inference_id,label\\norder-1,6\\n' > /tmp/labels.csv
+  aws --endpoint-url {endpoint} s3 cp /tmp/labels.csv s3://{DATA_BUCKET}/labels/{MODEL_NAME}/
 
 What the functions do shows here: one line per request, batch file and drift change; their
 JSON logs go to {args.log_file}.

@@ -251,7 +251,7 @@ def invoke_events(report: Report, s3: Any, env_vars: Path, folder: Path) -> list
     problem = None if keys == expected else f"predictions {sorted(keys)}, expected {expected}"
     for key in expected & keys:
         lines = s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read().decode().splitlines()
-        if len(lines) != 21 or not lines[0].endswith(";prediction"):
+        if len(lines) != 21 or not lines[0].endswith(";prediction;inference_id"):
             problem = f"{key}: {len(lines)} lines, header {lines[0]!r}"
     report.step("batch outputs read back from moto", 0.0, problem)
     return seconds_each

@@ -12,8 +12,11 @@ def chromium() -> str | None:
     return shutil.which("chromium")
 
 
-def screenshot(browser: str, page: Path, out: Path, height: int, width: int = 1200) -> None:
-    """Write ``out``, a PNG of ``page`` in a window of ``width`` by ``height`` pixels."""
+def screenshot(
+    browser: str, page: Path, out: Path, height: int, width: int = 1200, fragment: str = ""
+) -> None:
+    """Write ``out``, a PNG of ``page`` in a window of ``width`` by ``height`` pixels
+    (scrolled to the element ``fragment`` names, if any)."""
     subprocess.run(
         [
             browser,
@@ -23,7 +26,7 @@ def screenshot(browser: str, page: Path, out: Path, height: int, width: int = 12
             "--hide-scrollbars",
             f"--window-size={width},{height}",
             f"--screenshot={out}",
-            page.as_uri(),
+            page.as_uri() + (f"#{fragment}" if fragment else ""),
         ],
         check=True,
         capture_output=True,

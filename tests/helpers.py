@@ -259,12 +259,18 @@ def object_ref(s3: Any, key: str) -> ObjectRef:
 
 
 def batch_outputs(s3: Any, relative: str) -> dict[str, Any]:
-    """What a batch run of ``incoming/<relative>`` left: outputs, and its report's rows,
-    status and error (None when there is no report)."""
+    """What a batch run of ``incoming/<relative>`` left: outputs (each row's id with the
+    input's key as ``<input>``), and its report's rows, status and error (None when there
+    is no report)."""
     stored = read(s3, f"reports/{relative}.json")
     done = json.loads(stored) if stored else {}
+    predictions = read(s3, f"predictions/{relative}")
+    if predictions is not None and not relative.endswith(".gz"):
+        # Each row's id names its input (incoming/<relative>:<line>): named alike here,
+        # two runs of the same rows under different keys compare equal.
+        predictions = predictions.replace(f"incoming/{relative}:".encode(), b"<input>:")
     return {
-        "predictions": read(s3, f"predictions/{relative}"),
+        "predictions": predictions,
         "errors": read(s3, f"errors/{relative}"),
         "rows": done.get("rows"),
         "status": done.get("status"),

@@ -38,7 +38,8 @@ def in_ranges(
         return batch_outputs(s3, f"ranges/{name}"), first.to_dict()
     if cuts is not None:
         bounds = [plan.data_start, *cuts, plan.size]
-        ranges = [Range(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+        lines = planning.first_lines(s3, plan.input, bounds, plan.header_lines + 1)
+        ranges = [Range(i, bounds[i], bounds[i + 1], lines[i]) for i in range(len(bounds) - 1)]
         plan = dataclasses.replace(plan, ranges=ranges)
         s3_store.write_json(s3, DATA_BUCKET, plan.key, plan.to_dict())
     model = reader.load_onnx("wine", wine)

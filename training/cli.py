@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a column that is not a feature (an identifier, a date, a leak of the target); "
         "repeat for several",
     )
+    how.add_argument(
+        "--id-column",
+        metavar="COLUMN",
+        help="the column that names each row (not a feature): batch outputs carry its value "
+        "as the row's inference id, the id a label names",
+    )
     how.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     how.add_argument(
         "--no-refit",
@@ -178,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             promote=args.promote,
             force=args.force,
             drop=tuple(args.drop),
+            id_column=args.id_column,
             require_improvement=args.require_improvement,
             progress=(
                 search.terminal_progress()

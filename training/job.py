@@ -66,6 +66,9 @@ class TrainingConfig:
     force: bool = False
     #: Columns of the table that are not features (identifiers, dates, leaks).
     drop: tuple[str, ...] = ()
+    #: The column that names each row (not a feature): batch outputs carry its value as
+    #: the row's inference id, which a label names.
+    id_column: str | None = None
     #: Move the alias only if the new version is strictly better than its holder (the
     #: retraining schedule's gate), not merely as good.
     require_improvement: bool = False
@@ -185,8 +188,9 @@ def _prepare(
         raise TrainingError(
             f"target column {config.target!r} not found; columns are: {', '.join(frame.columns)}"
         )
-    notes = TableNotes(dropped_columns=list(config.drop))
-    frame = table_checks.drop_columns(frame, config.drop, config.target)
+    dropped = (*config.drop, *([config.id_column] if config.id_column else []))
+    notes = TableNotes(dropped_columns=list(dropped))
+    frame = table_checks.drop_columns(frame, dropped, config.target)
     labeled = frame[config.target].notna().to_numpy()
     frame = table_checks.label_rows(frame, config.target, notes)
     arrived = table.arrived[labeled] if table.arrived is not None else None
@@ -292,6 +296,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
         "target": config.target,
+        "id_column": config.id_column,
         "schema": schema.to_dict(),
         "classes": list(reference.classes) if reference.classes is not None else None,
         "estimator": chosen,

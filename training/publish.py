@@ -93,18 +93,24 @@ def publish_model(
     s3: Any = None,
     source: dict[str, Any] | None = None,
     signature: dict[str, str] | None = None,
+    id_column: str | None = None,
 ) -> PublishResult:
     """Convert ``model``, prove the graph on ``sample``, publish it (and maybe promote it).
 
     ``registry`` is ``s3://bucket[/prefix]`` (or a location, or a registry); ``s3`` an S3
     client (default: boto3's). ``baseline``: rows to monitor drift against (default: the
-    sample). Raises PublishError, with the reason, when nothing can be published.
+    sample). ``id_column``: the sample's column that names each row, not a model input
+    (batch outputs carry its value as the row's inference id). Raises PublishError, with
+    the reason, when nothing can be published.
     """
     try:
         check_name(name, "model name")
     except ValueError as exc:
         raise PublishError(str(exc)) from exc
     registry = _registry(registry, s3)
+    if id_column is not None:
+        sample = _without_id_column(model, sample, id_column)
+        baseline = _without_id_column(model, baseline, id_column) if baseline is not None else None
     inputs, labels = _split_sample(model, sample, target, signature)
     schema = _schema(model, inputs)
     features = features_from_frame(schema, inputs)
@@ -145,6 +151,7 @@ def publish_model(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": task,
         "target": target,
+        "id_column": id_column,
         "schema": schema.to_dict(),
         "classes": list(classes) if classes is not None else None,
         "estimator": describe(model),
@@ -238,6 +245,15 @@ def _registry(registry: str | RegistryLocation | ModelRegistry, s3: Any) -> Mode
 
         s3 = boto3.client("s3")
     return ModelRegistry(s3, location)
+
+
+def _without_id_column(model: Any, frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """``frame`` without the id column, which must be there and must not be a model input."""
+    if id_column not in frame.columns:
+        raise PublishError(f"--id-column {id_column!r} is not a column of the sample")
+    if id_column in [str(c) for c in getattr(model, "feature_names_in_", [])]:
+        raise PublishError(f"--id-column {id_column!r} is one of the model's inputs")
+    return frame.drop(columns=[id_column])
 
 
 def _split_sample(

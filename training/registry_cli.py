@@ -226,6 +226,7 @@ def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
             baseline=baseline,
             source=loaded.source,
             signature=loaded.signature,
+            id_column=args.id_column,
         )
     except PublishError as exc:
         raise Refused(str(exc)) from exc
@@ -332,6 +333,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--target", help="the sample's label column: metrics, report, promotion gate")
     sub.add_argument("--promote", metavar="ALIAS", help="alias to move, e.g. production")
     sub.add_argument("--force", action="store_true", help="promote even if worse")
+    sub.add_argument(
+        "--id-column",
+        metavar="COLUMN",
+        help="the sample's column that names each row (not a model input): batch outputs "
+        "carry its value as the row's inference id",
+    )
     sub.add_argument("--baseline", help="CSV of rows to watch drift against (default: the sample)")
     sub.add_argument(
         "--trust",

@@ -11,6 +11,7 @@ rows without a target are left out, columns named with ``--drop`` are dropped.
 from __future__ import annotations
 
 import collections
+import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,16 +102,18 @@ class TableNotes:
 
 
 def drop_columns(frame: pd.DataFrame, drop: Sequence[str], target: str) -> pd.DataFrame:
-    """The table without the ``--drop`` columns (each must exist and not be the target)."""
-    unknown = [name for name in drop if name not in frame.columns]
+    """The table without the ``--drop`` columns: names, each of which must exist, or
+    patterns with ``*`` (``proba:*``), which may match none; never the target."""
+    unknown = [name for name in drop if "*" not in name and name not in frame.columns]
     if unknown:
         raise TableError(
             f"--drop {', '.join(repr(n) for n in unknown)}: no such column; columns are: "
             + ", ".join(frame.columns)
         )
-    if target in drop:
+    dropped = [c for c in frame.columns if any(fnmatch.fnmatchcase(str(c), p) for p in drop)]
+    if target in dropped:
         raise TableError(f"--drop {target!r}: that is the target column")
-    return frame.drop(columns=list(drop))
+    return frame.drop(columns=dropped)
 
 
 def label_rows(frame: pd.DataFrame, target: str, notes: TableNotes) -> pd.DataFrame:

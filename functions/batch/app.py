@@ -30,12 +30,12 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from predictor import batch_keys as batch_layout
 from predictor import errors
-from predictor.batch import layout as batch_layout
 from predictor.batch.fan_out import planning
-from predictor.batch.layout import output_keys
 from predictor.batch.report import BatchReport
 from predictor.batch.run import score_object
+from predictor.batch_keys import output_keys
 from predictor.io import s3_store
 from predictor.io.s3_store import ObjectRef
 from predictor.models.registry import LoadedModel

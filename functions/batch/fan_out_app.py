@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from predictor.batch import layout as batch_layout
+from predictor import batch_keys as batch_layout
 from predictor.batch.fan_out import checking, finishing, planning
 from predictor.batch.fan_out import ranges as range_scoring
 from predictor.batch.fan_out.plan import Range, input_of, load_plan

@@ -4,8 +4,12 @@ Reads the same variables as the function (``CAPTURE_BUCKET``, ``MODEL_BUCKET``),
 the options; the local stack's endpoint comes from ``AWS_ENDPOINT_URL`` (``make
 monitor`` sets it). Prints one line per model version and the report's S3 URL.
 
-Exit status: 0 no drift and no violation; 1 drift or violations found, or profiles that
-could not be read or compared; 2 the command could not run (bad options, no such bucket,
+Also reads each new labels file under ``labels/<model>/`` and prints the live quality
+of each version (``--retention-days``: how old a kept prediction a label may name).
+
+Exit status: 0 no drift, no violation and no quality drop; 1 drift or violations found,
+live quality dropped, or profiles that could not be read or compared; 2 the command
+could not run (bad options, no such bucket,
 no credentials) or a model's report could not be made.
 """
 
@@ -22,6 +26,8 @@ from predictor.monitoring.monitor import run_monitor
 from predictor.monitoring.reports import Period
 from predictor.settings import RegistryLocation
 
+#: What became of labels, as the lines name it.
+LABEL_KINDS = ("duplicates", "other_model", "too_old", "wrong_type", "unknown", "bad_lines")
 #: What ``--closed-only`` waits after a window closes (the scheduled function's default).
 SETTLE_SECONDS = 120
 
@@ -46,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave out the window still open (as the schedule does); by default a run on "
         "demand includes the rows counted so far",
+    )
+    parser.add_argument(
+        "--retention-days", type=int, default=30, help="kept predictions older are not read"
     )
     parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument("--dry-run", action="store_true", help="compute, but store nothing")
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             period,
             models=args.model,
             write=not args.dry_run,
+            retention_days=args.retention_days,
+            labels_settle_seconds=SETTLE_SECONDS if args.closed_only else 0,
         )
     except Exception as exc:  # no bucket, no credentials, no network: it could not run
         print(f"monitor: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -89,12 +100,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"{report.model} {version.version}: {version.status} ({version.message}); "
                     f"{version.rows} rows, {version.refused_rows} refused"
                 )
+            for read in report.labels:
+                print(f"  labels {read['key']}: {read['joined']} of {read['labels']} joined"
+                      + "".join(f", {read[k]} {k.replace('_', ' ')}" for k in LABEL_KINDS
+                                if read.get(k)))  # fmt: skip
+            for judged, section in report.quality.items():
+                print(f"  quality {judged}: {section['verdict']}; {section['rows']} labels")
             if report.keys:
                 print(f"  report s3://{args.bucket}/{report.keys['html']}")
     found = {r.status for r in reports}
     if "error" in found:
         return 2
-    return 1 if found & {"drift", "violations", "unreadable", "not compared"} else 0
+    dropped = any(r.quality_dropped for r in reports)
+    return 1 if dropped or found & {"drift", "violations", "unreadable", "not compared"} else 0
 
 
 if __name__ == "__main__":

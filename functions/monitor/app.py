@@ -59,6 +59,7 @@ def publish_metrics(report: ModelReport) -> None:
     compared = [v for v in report.versions if v.comparison is not None and v.rows]
     model = {"Model": report.model}
     _metric("RowsProfiled", sum(v.rows for v in report.versions), MetricUnit.Count, model)
+    _quality_metrics(report, model)
     if not compared:
         return
     scores: dict[str, float] = {}
@@ -73,6 +74,22 @@ def publish_metrics(report: ModelReport) -> None:
     _metric("Violations", violations, MetricUnit.Count, model)
     for feature, score in scores.items():
         _metric("DriftScore", score, MetricUnit.NoUnit, {**model, "Feature": feature})
+
+
+def _quality_metrics(report: ModelReport, model: dict[str, str]) -> None:
+    """Labels joined, each version's live primary metric, and whether quality dropped
+    (the quality alarm's metric: 1 when any version's did, 0 when labels came and none
+    did; nothing when no label came)."""
+    joined = sum(int(f.get("joined", 0)) for f in report.labels)
+    _metric("LabelsJoined", joined, MetricUnit.Count, model)
+    judged = [s for s in report.quality.values() if s.get("holdout")]
+    for version, section in report.quality.items():
+        value = (section.get("metrics") or {}).get(section.get("primary"))
+        if value is not None:
+            dimensions = {**model, "Version": version, "Metric": str(section["primary"])}
+            _metric("LiveQuality", value, MetricUnit.NoUnit, dimensions)
+    if judged:
+        _metric("QualityDropped", int(report.quality_dropped), MetricUnit.Count, model)
 
 
 def _options(event: Any, default_lookback: int) -> tuple[int, list[str], bool]:
@@ -113,6 +130,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         RegistryReader(_s3(), settings.registry),
         period,
         models=models,
+        retention_days=settings.feedback_retention_days,
+        # A labels file waits as a window does (predictions a frozen container holds are
+        # stored when a request thaws it), unless the open window is asked for too.
+        labels_settle_seconds=0 if settle is None else settle,
     )
     summaries = []
     for report in reports:
@@ -121,6 +142,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "model": report.model,
             "status": report.status,
             "versions": {v.version: v.message for v in report.versions},
+            "quality": {v: section["verdict"] for v, section in report.quality.items()},
+            "labels_joined": sum(int(f.get("joined", 0)) for f in report.labels),
             "report": report.keys.get("html"),
         }
         logger.info("monitored", extra=summary)

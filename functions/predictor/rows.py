@@ -10,6 +10,10 @@ from typing import Any
 
 from predictor.errors import SchemaViolationError
 
+#: The name of each row's inference id wherever rows are written: a batch output's
+#: column, a kept prediction's, a joined row's, a labels file's.
+INFERENCE_ID = "inference_id"
+
 
 class LazyColumns(Mapping[str, list[Any]]):
     """The columns of row-shaped input, each built only when asked for.
@@ -46,12 +50,14 @@ class ParsedRequest:
 
     ``ignored_params`` names the MLflow ``params`` the request carried: no model here
     takes any, so they are ignored and named in the response rather than refused.
+    ``inference_id`` is an id the body gave (the Open Inference Protocol's ``id``).
     """
 
     columns: Mapping[str, Sequence[Any]]
     n_rows: int
     text: bool
     ignored_params: tuple[str, ...] = ()
+    inference_id: str | None = None
 
 
 def columns_by_position(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> LazyColumns:
@@ -87,3 +93,11 @@ def positional_rows(
             ],
         )
     return ParsedRequest(columns_by_position(names, rows), len(rows), text=text)
+
+
+def row_ids(inference_id: str, rows: int) -> list[str]:
+    """Each row's id: the inference id for a one-row request, ``<id>#<row>`` (from 0)
+    for each row of a larger one."""
+    if rows == 1:
+        return [inference_id]
+    return [f"{inference_id}#{row}" for row in range(rows)]

@@ -72,6 +72,7 @@ def build_runtime(
             writer=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
             on_failure=on_capture_failure,
             baseline_of=lambda model: reader.baseline(model.manifest),
+            keep_predictions=settings.keep_predictions,
         )
     return Runtime(settings, s3, models, capture)
 

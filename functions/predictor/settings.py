@@ -107,6 +107,15 @@ MODEL_PATTERNS = Rule(
 )
 
 
+def _boolean(raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise ValueError(raw)
+    return raw.lower() == "true"
+
+
+BOOLEAN = Rule(_boolean, "true or false")
+
+
 def setting(default: Any, rule: Rule, variable: str = "") -> Any:
     """A settings field read from ``variable`` (by default the field's name upper-cased)."""
     return field(default=default, metadata={"rule": rule, "variable": variable})
@@ -172,6 +181,11 @@ class Settings:
     #: A container stores its profiles this often, in seconds (or, frozen by Lambda
     #: meanwhile, when its next request thaws it).
     capture_flush_seconds: float = setting(60.0, POSITIVE_NUMBER)
+    #: Keep each scored row (its inference id, prediction and input) under
+    #: ``monitoring/predictions/`` of the capture bucket, for joining with labels.
+    keep_predictions: bool = setting(False, BOOLEAN)
+    #: Days kept predictions wait for their labels (the monitor reads no older ones).
+    feedback_retention_days: int = setting(30, _whole_in(1, 3650))
     #: The monitor's period: it reports the rows profiled in this many last minutes.
     monitor_lookback_minutes: int = setting(60, _whole_in(5, MAX_LOOKBACK_MINUTES))
     #: The monitor reads a window once it closed this many seconds ago (the flush).

@@ -12,7 +12,16 @@ import functools
 from typing import Any
 
 from predictor.protocols.open_inference.tensors import DATATYPES
-from realtime.operations import CELL, ERROR_OBJECT, MODEL_REF, STRING, TENSOR_METADATA, obj
+from realtime.card import MODEL_CARD
+from realtime.operations import (
+    CELL,
+    ERROR_OBJECT,
+    INFERENCE_ID,
+    MODEL_REF,
+    STRING,
+    TENSOR_METADATA,
+    obj,
+)
 
 #: The version of this API (the document's and ``GET /v2``'s).
 API_VERSION = "1.3.0"
@@ -80,9 +89,10 @@ COMPONENTS: dict[str, Any] = {
         },
         "Predictions": {
             "type": "object",
-            "required": ["model", "predictions"],
+            "required": ["model", "inference_id", "predictions"],
             "properties": {
                 "model": MODEL_REF,
+                "inference_id": INFERENCE_ID,
                 "predictions": {"type": "array", "items": {"type": ["number", "string"]}},
                 "probabilities": {
                     "type": "array",
@@ -105,10 +115,11 @@ COMPONENTS: dict[str, Any] = {
         },
         "MlflowPredictions": {
             "type": "object",
-            "required": ["predictions", "model"],
+            "required": ["predictions", "model", "inference_id"],
             "properties": {
                 "predictions": {"type": "array", "items": {"type": ["number", "string"]}},
                 "model": MODEL_REF,
+                "inference_id": INFERENCE_ID,
                 "ignored_columns": {"type": "array", "items": {"type": "string"}},
                 "ignored_columns_count": {"type": "integer", "minimum": 1},
                 "ignored_params": {"type": "array", "items": {"type": "string"}},
@@ -212,9 +223,11 @@ COMPONENTS: dict[str, Any] = {
                 "model_name": {"type": "string"},
                 "model_version": {"type": "string"},
                 "id": {"type": "string"},
+                "parameters": obj(inference_id=INFERENCE_ID),
                 "outputs": {"type": "array", "items": TENSOR_METADATA},
             },
         },
+        "ModelCard": MODEL_CARD,
     }
 }
 
@@ -222,6 +235,7 @@ COMPONENTS: dict[str, Any] = {
 @functools.cache
 def document() -> dict[str, Any]:
     """The whole document: every route's operation, by path (built once per container)."""
+    # The route groups fill the table as they are imported: the handler imports them all.
     from realtime.routes import TABLE
 
     paths: dict[str, Any] = {}

@@ -16,6 +16,15 @@ def obj(**properties: Any) -> dict[str, Any]:
 
 
 STRING: dict[str, Any] = {"type": "string"}
+#: The id a label names a request's rows by: one row's is the id, the rows of a larger
+#: request are ``<id>#0``, ``<id>#1``, ...
+INFERENCE_ID: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9._:@/+=-]{1,64}$",
+    "description": "the id a label names these rows by: the request's X-Inference-Id (or "
+    "X-Amzn-SageMaker-Inference-Id), else a new one; a request of several rows labels its "
+    "rows <id>#0, <id>#1, ...",
+}
 CELL: dict[str, Any] = {"type": ["number", "string", "boolean", "null"]}
 NAME_PATTERN: dict[str, Any] = {
     "type": "string",
@@ -47,6 +56,11 @@ MODEL_REF: dict[str, Any] = {
 MODEL_HEADERS = {
     "X-Model-Name": {"schema": {"type": "string"}, "description": "served model"},
     "X-Model-Version": {"schema": {"type": "string"}, "description": "served version"},
+}
+#: A scoring answer's headers: the model's, and the inference id.
+SCORED_HEADERS = {
+    **MODEL_HEADERS,
+    "X-Inference-Id": {"schema": INFERENCE_ID, "description": INFERENCE_ID["description"]},
 }
 
 #: What each error status means, on every route.
@@ -108,6 +122,12 @@ MODEL_NAME_HEADER = parameter(
     "the model to score with (default: the function's own model); SageMaker's "
     "X-Amzn-SageMaker-Target-Model is read too",
 )
+INFERENCE_ID_HEADER = parameter(
+    "header",
+    "X-Inference-Id",
+    "the id a label will name these rows by (X-Amzn-SageMaker-Inference-Id is read too); "
+    "without it, a new one",
+)
 HEADER_LENGTH = parameter(
     "header",
     "Inference-Header-Content-Length",
@@ -164,12 +184,12 @@ def scoring(
         "post": {
             "operationId": operation_id,
             "summary": summary,
-            "parameters": parameters,
+            "parameters": [*parameters, INFERENCE_ID_HEADER],
             "requestBody": {"required": True, "content": ROW_BODIES},
             "responses": {
                 "200": {
                     "description": "One prediction per row, in request order",
-                    "headers": MODEL_HEADERS,
+                    "headers": SCORED_HEADERS,
                     "content": {
                         "application/json": {"schema": ref(schema)},
                         "text/csv": {"schema": {"type": "string"}},
@@ -187,7 +207,7 @@ def v2_infer(operation_id: str, *parameters: Any) -> dict[str, Any]:
         "post": {
             "operationId": operation_id,
             "summary": "Inference (JSON tensors, or the binary tensor extension)",
-            "parameters": [*parameters, HEADER_LENGTH],
+            "parameters": [*parameters, HEADER_LENGTH, INFERENCE_ID_HEADER],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -201,7 +221,7 @@ def v2_infer(operation_id: str, *parameters: Any) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "Outputs predict and (classifiers) predict_proba",
-                    "headers": MODEL_HEADERS,
+                    "headers": SCORED_HEADERS,
                     "content": {
                         "application/json": {"schema": ref("V2InferenceResponse")},
                         "application/octet-stream": BINARY,

@@ -1,5 +1,5 @@
-"""The try-it page (``GET /``), its two assets, the model card it is built from, and the
-training and drift reports it links to.
+"""The try-it page (``GET /``), its two assets, and the training and monitoring reports it
+links to (the model card it is built from: :mod:`realtime.card`).
 
 The page is static HTML, CSS and JavaScript (``realtime/static/``), read once per
 container. In the browser it asks ``GET /models`` for the chooser and
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,6 @@ from predictor.errors import IntegrityError, NotFoundError, ReportUnavailableErr
 from predictor.io import s3_store
 from predictor.models.registry import LoadedModel, RegistryReader
 from predictor.monitoring.layout import latest_report_key
-from predictor.serving.scoring import MAX_ERROR_DETAILS
-from predictor.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +55,6 @@ _COMMON_HEADERS = {
 PAGE_HEADERS = {**_COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP}
 REPORT_HEADERS = {**_COMMON_HEADERS, "Content-Security-Policy": REPORT_CSP}
 
-#: The columns of an image model: ``p_<row>_<column>`` (the digits data's names).
-_PIXEL = re.compile(r"p_(\d{1,2})_(\d{1,2})")
-
 
 @functools.cache
 def static_text(filename: str) -> str:
@@ -75,92 +68,6 @@ def asset(filename: str) -> tuple[str, str]:
     if content_type is None:
         raise NotFoundError(f"no asset {filename!r}: the page uses {sorted(ASSETS)}")
     return static_text(filename), content_type
-
-
-@dataclass(frozen=True, slots=True)
-class ImageShape:
-    """The pixel grid of a model whose inputs are the pixels of a square image."""
-
-    size: int
-    #: The value of a fully inked pixel (the training maximum: 16 for digits).
-    ink: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The card's ``image`` entry."""
-        return {"rows": self.size, "columns": self.size, "ink": self.ink}
-
-
-def image_shape(schema: list[dict[str, Any]]) -> ImageShape | None:
-    """The grid when the columns are exactly ``p_<r>_<c>`` of an n x n image, numeric and
-    in row order (up to 32 x 32); None for any other model."""
-    size = round(len(schema) ** 0.5)
-    if size < 2 or size > 32 or size * size != len(schema):
-        return None
-    expected = [f"p_{r}_{c}" for r in range(size) for c in range(size)]
-    if [column.get("name") for column in schema] != expected:
-        return None
-    if any(column.get("kind") != "numeric" for column in schema):
-        return None
-    ink = max((float(c["max"]) for c in schema if c.get("max") is not None), default=0.0)
-    return ImageShape(size, ink) if ink > 0 else None
-
-
-def model_card(
-    model: LoadedModel, settings: Settings, *, has_report: bool, has_drift_report: bool
-) -> dict[str, Any]:
-    """What the page shows of a model: its manifest's public facts, the form's fields,
-    the request limits to page a CSV by, and links to the reports that exist."""
-    manifest = model.manifest
-    name = model.name
-    schema = list(manifest.get("schema") or [])
-    image = image_shape(schema)
-    metrics = manifest.get("metrics") or {}
-    return {
-        "name": name,
-        "version": model.version,
-        "created_at": manifest.get("created_at"),
-        "task": manifest.get("task"),
-        "target": manifest.get("target"),
-        "estimator": manifest.get("estimator"),
-        "classes": manifest.get("classes"),
-        # False for a classifier that answers labels only (no predict_proba).
-        "probabilities": model.predictor.has_probabilities,
-        "source": manifest.get("source"),
-        "features": schema,
-        "metrics": {
-            "primary": metrics.get("primary"),
-            "higher_is_better": metrics.get("higher_is_better"),
-            "holdout": metrics.get("holdout") or {},
-            "baseline": metrics.get("baseline") or {},
-            "cv": metrics.get("cv"),
-        },
-        "importance": manifest.get("importance"),
-        "image": image.to_dict() if image is not None else None,
-        "limits": {
-            "max_rows": settings.max_request_rows,
-            "max_bytes": settings.max_request_bytes,
-            # A 422 lists at most this many problems (the page re-sends what it cut).
-            "error_details": MAX_ERROR_DETAILS,
-        },
-        # Relative to the page, which is served at the API's root.
-        "links": {
-            "predict": f"models/{name}/predict",
-            "report": f"models/{name}/report" if has_report else None,
-            "drift": f"models/{name}/drift" if has_drift_report else None,
-        },
-    }
-
-
-def drift_report_exists(s3: Any, bucket: str, model: str) -> bool:
-    """Whether the model has a latest drift report (False without capture, or when S3
-    cannot say: the card then simply omits the link)."""
-    if not bucket:
-        return False
-    try:
-        return s3_store.object_size(s3, bucket, latest_report_key(model, "html")) is not None
-    except Exception:
-        logger.warning("cannot look for the drift report of %s", model, exc_info=True)
-        return False
 
 
 def training_report(reader: RegistryReader, model: LoadedModel) -> str:

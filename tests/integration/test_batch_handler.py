@@ -45,10 +45,14 @@ def test_sqs_event_scores_a_clean_file(data: Any) -> None:
     )
     assert run(event) == {"batchItemFailures": []}
     output = csv_rows(read(data, "predictions/wine-sample.csv") or b"")
-    assert output[0] == [*next(csv.reader([HEADER], delimiter=";")), "prediction"]
+    assert output[0] == [*next(csv.reader([HEADER], delimiter=";")), "prediction", "inference_id"]
     assert len(output) == 51
-    assert [row[:-1] for row in output[1:]] == [r.split(";") for r in ROWS[:50]]
-    assert all(3.0 < float(row[-1]) < 8.0 for row in output[1:])
+    assert [row[:-2] for row in output[1:]] == [r.split(";") for r in ROWS[:50]]
+    assert all(3.0 < float(row[-2]) < 8.0 for row in output[1:])
+    # Each row is named by the input's key and its line: the id a label names.
+    assert [row[-1] for row in output[1:]] == [
+        f"incoming/wine-sample.csv:{n}" for n in range(2, 52)
+    ]
     assert read(data, "errors/wine-sample.csv") is None
     done = report(data, "wine-sample.csv")
     assert done["status"] == "succeeded"
@@ -155,7 +159,7 @@ def test_comma_gzip_bom_and_crlf(data: Any) -> None:
     assert run(sqs_event("incoming/zipped.csv.gz", etag)) == {"batchItemFailures": []}
     output = gzip.decompress(read(data, "predictions/zipped.csv.gz") or b"").decode()
     assert output.startswith('"fixed acidity","volatile acidity"')
-    assert output.splitlines()[0].endswith(',"quality",prediction')
+    assert output.splitlines()[0].endswith(',"quality",prediction,inference_id')
     assert len(output.splitlines()) == 21
     assert report(data, "zipped.csv.gz")["rows"]["scored"] == 20
 
@@ -296,8 +300,10 @@ def test_classifier_adds_probability_columns(
         "prediction",
         "probability_no",
         "probability_yes",
+        "inference_id",
     ]
     assert rows[1][4] == "yes"
+    assert [row[-1] for row in rows[1:]] == [f"incoming/churn.csv:{n}" for n in (2, 3, 4)]
     assert rows[2][3] == "b, c"
     for row in rows[1:]:
         assert float(row[5]) + float(row[6]) == pytest.approx(1.0, abs=1e-5)
@@ -409,7 +415,11 @@ def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
     assert leases(data) == []
     monkeypatch.setattr(s3, failing, real)
     assert run(sqs_event(key, obj.etag)) == {"batchItemFailures": []}
-    assert read(data, f"predictions/{failing}.csv") == read(data, "predictions/clean.csv")
+    # The same rows and predictions as a clean run; each row's id names its own file.
+    clean = (read(data, "predictions/clean.csv") or b"").replace(
+        b"incoming/clean.csv:", key.encode() + b":"
+    )
+    assert read(data, f"predictions/{failing}.csv") == clean
 
 
 # ----- defects found by probing: files the sniffer refused, stale outputs and events ------
@@ -581,7 +591,8 @@ def test_rows_the_model_cannot_predict_finitely_are_refused(data: Any) -> None:
     run(sqs_event(key, put(data, key, semicolons([HEADER, ROWS[0], ";".join(fields), ROWS[1]]))))
     assert report(data, "extreme.csv")["rows"] == {"read": 3, "scored": 2, "rejected": 1}
     scored = csv_rows(read(data, "predictions/extreme.csv") or b"")
-    assert [row[:-1] for row in scored[1:]] == [ROWS[0].split(";"), ROWS[1].split(";")]
+    assert [row[:-2] for row in scored[1:]] == [ROWS[0].split(";"), ROWS[1].split(";")]
+    assert [row[-1] for row in scored[1:]] == [f"{key}:2", f"{key}:4"]
     errors = (read(data, "errors/extreme.csv") or b"").decode().splitlines()
     assert errors[1].startswith("3,,the model's prediction is not a finite number")
 

@@ -111,7 +111,7 @@ def test_header_names_in_any_case_are_read(expected: list[float]) -> None:
 def test_invocations_answers_as_mlflow_does(expected: list[float], wine: str) -> None:
     status, answer, _ = _json(call("POST", "/invocations", MLFLOW_BODIES["dataframe_split"][0]))
     assert status == 200
-    assert set(answer) == {"predictions", "model"}
+    assert set(answer) == {"predictions", "model", "inference_id"}
 
 
 @pytest.mark.parametrize(

@@ -311,6 +311,7 @@ def test_the_lean_path_answers_and_counts_exactly_as_the_routed_path(
 ) -> None:
     """A warm, scoring POST /predict skips the router: same answer, same metrics line."""
     event = load_event("realtime_predict_json.json")
+    event["headers"]["x-inference-id"] = "same-id"  # otherwise each answer has its own
     capsys.readouterr()
     routed = app.lambda_handler(event, lambda_context)  # the first call is always routed
     routed_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -339,5 +340,7 @@ def test_a_function_url_event_is_served_like_the_http_api(
     through_url = invoke(load_event("realtime_function_url_predict.json"), lambda_context)
     through_api = invoke(load_event("realtime_predict_json.json"), lambda_context)
     assert through_url[0] == 200
+    for answer in (through_url[1], through_api[1]):
+        assert answer.pop("inference_id") != ""  # each answer has an id of its own
     assert through_url[1] == through_api[1]
     assert through_url[2]["X-Model-Version"] == wine

@@ -13,7 +13,8 @@ import pytest
 
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
 from realtime import app as realtime_app
-from realtime.try_page import PAGE_CSP, REPORT_CSP, STATIC_DIR, image_shape
+from realtime.card import image_shape
+from realtime.try_page import PAGE_CSP, REPORT_CSP, STATIC_DIR
 from tests.helpers import WINE_CSV, Artifacts, call
 from training.registry_admin import ModelRegistry
 
@@ -146,9 +147,22 @@ def test_the_drift_report_is_linked_once_the_monitor_wrote_one(
     assert status == 404
     assert json.loads(body)["error"]["message"] == "wine has no drift report yet"
     assert json.loads(get("/models/wine/card")[1])["links"]["drift"] is None
-    report = b"<!doctype html><title>Drift report: wine</title>"
+    report = b"<!doctype html><title>Monitoring report: wine</title>"
     s3.put_object(Bucket=DATA_BUCKET, Key="monitoring/reports/wine/latest.html", Body=report)
-    assert json.loads(get("/models/wine/card")[1])["links"]["drift"] == "models/wine/drift"
+    quality = {"primary": "mse", "metrics": {"mse": 0.41}, "intervals": {"mse": [0.3, 0.52]},
+               "holdout": {"mse": 0.38}, "dropped": False, "rows": 80}  # fmt: skip
+    document = {"window": {"end": "2026-12-07T10:00:00Z"}, "quality": {wine: quality}}
+    s3.put_object(
+        Bucket=DATA_BUCKET,
+        Key="monitoring/reports/wine/latest.json",
+        Body=json.dumps(document).encode(),
+    )
+    card = json.loads(get("/models/wine/card")[1])
+    assert card["links"]["drift"] == "models/wine/drift"
+    assert card["live_quality"] == {
+        "end": "2026-12-07T10:00:00Z", "version": wine, "metric": "mse", "value": 0.41,
+        "low": 0.3, "high": 0.52, "holdout": 0.38, "dropped": False, "rows": 80,
+    }  # fmt: skip
     status, body, headers = get("/models/wine/drift")
     assert status == 200
     assert body == report

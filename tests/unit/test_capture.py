@@ -63,7 +63,7 @@ def test_a_late_row_never_overwrites_its_stored_window(stored: dict[str, bytes])
     recorder.flush()
     # ...then a row noted (by its clock) in the first window is counted late.
     recorder._noted.append((10 * WINDOW_SECONDS + 2.0, MODEL, {"x": np.full((1, 1), 1.0)},
-                            np.full(1, 0.5), None))  # fmt: skip
+                            np.full(1, 0.5), None, "late", None))  # fmt: skip
     clock.now += WINDOW_SECONDS
     recorder.flush()
     writer = recorder.writer

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
 import pytest
 
-from predictor.batch.chunks import ChunkScorer, error_lines
+from predictor.batch.chunks import ChunkScorer, RowIds, error_lines
 from predictor.errors import MissingColumnsError
 from predictor.io.csv.lines import open_text
 from predictor.io.csv.stream import CsvStream
@@ -15,9 +16,11 @@ from predictor.models.registry import LoadedModel
 from tests.helpers import HEADER, ROWS, Artifacts, loaded_model
 
 
-def score_text(model: LoadedModel, text: str, chunk_rows: int = 3) -> tuple[str, list[Any], Any]:
+def score_text(
+    model: LoadedModel, text: str, chunk_rows: int = 3, ids: RowIds | None = None
+) -> tuple[str, list[Any], Any]:
     stream = CsvStream(open_text(io.BytesIO(text.encode()), gzipped=False))
-    scorer = ChunkScorer(model, stream.columns, stream.delimiter)
+    scorer = ChunkScorer(model, stream.columns, stream.delimiter, ids or RowIds("in/a.csv"))
     output, problems = scorer.output_header(stream.header_raw), []
     for chunk in stream.chunks(chunk_rows, scorer.check_record):
         text_out, found = scorer.score(chunk)
@@ -30,11 +33,40 @@ def test_good_rows_keep_their_text_and_gain_a_prediction(wine_linear: Artifacts)
     text = "\n".join([HEADER, *ROWS[:7]]) + "\n"
     output, problems, rows = score_text(loaded_model(wine_linear), text)
     lines = output.splitlines()
-    assert lines[0] == HEADER + ";prediction"
-    assert [line.rsplit(";", 1)[0] for line in lines[1:]] == ROWS[:7]
-    assert all(3.0 < float(line.rsplit(";", 1)[1]) < 8.0 for line in lines[1:])
+    assert lines[0] == HEADER + ";prediction;inference_id"
+    assert [line.rsplit(";", 2)[0] for line in lines[1:]] == ROWS[:7]
+    assert all(3.0 < float(line.rsplit(";", 2)[1]) < 8.0 for line in lines[1:])
+    # Each row is named by the input's key and the line it starts on.
+    assert [line.rsplit(";", 1)[1] for line in lines[1:]] == [f"in/a.csv:{n}" for n in range(2, 9)]
     assert problems == []
     assert rows.to_dict() == {"read": 7, "scored": 7, "rejected": 0}
+
+
+def test_a_range_of_a_file_names_its_rows_by_the_file_s_lines(wine_linear: Artifacts) -> None:
+    text = "\n".join([HEADER, *ROWS[:3]]) + "\n"
+    output, _, _ = score_text(loaded_model(wine_linear), text, ids=RowIds("in/a.csv", 1000))
+    assert [line.rsplit(";", 1)[1] for line in output.splitlines()[1:]] == [
+        "in/a.csv:1002",
+        "in/a.csv:1003",
+        "in/a.csv:1004",
+    ]
+
+
+def test_the_model_s_id_column_names_its_rows_and_a_key_that_needs_quotes_is_quoted(
+    wine_linear: Artifacts,
+) -> None:
+    declared = LoadedModel(
+        {**wine_linear.manifest, "id_column": "order"}, loaded_model(wine_linear).predictor
+    )
+    text = "\n".join([HEADER + ';"order"', ROWS[0] + ";A-1", ROWS[1] + ';"B;2"']) + "\n"
+    output, problems, _ = score_text(declared, text)
+    assert problems == []
+    read = list(csv.reader(io.StringIO(output), delimiter=";"))
+    assert [row[-1] for row in read[1:]] == ["A-1", "B;2"]
+    # Without the column in the file, the key and line name the rows, quoted if needed.
+    plain = "\n".join([HEADER, ROWS[0]]) + "\n"
+    output, _, _ = score_text(declared, plain, ids=RowIds("in/x;y.csv"))
+    assert output.splitlines()[1].endswith(';"in/x;y.csv:2"')
 
 
 def test_bad_rows_become_error_rows_with_their_line(wine_linear: Artifacts) -> None:
@@ -58,9 +90,9 @@ def test_classifiers_append_the_label_and_one_probability_per_class(
     text = "tenure months,plan,monthly fee\n3,basic,20.5\n50,team,99\n"
     output, problems, _ = score_text(loaded_model(churn_classifier), text)
     header, *rows = output.splitlines()
-    assert header.endswith(",prediction,probability_no,probability_yes")
+    assert header.endswith(",prediction,probability_no,probability_yes,inference_id")
     for row in rows:
-        label, p_no, p_yes = row.split(",")[-3:]
+        label, p_no, p_yes = row.split(",")[-4:-1]
         assert label in ("yes", "no")
         assert float(p_no) + float(p_yes) == pytest.approx(1.0, abs=1e-6)
     assert problems == []

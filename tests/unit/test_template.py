@@ -12,8 +12,18 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from infra.cfn_yaml import load_template
-from predictor.batch import layout as batch_layout
-from predictor.monitoring.layout import CAPTURE, PROFILES, REPORTS, THRESHOLDS
+from predictor import batch_keys as batch_layout
+from predictor.monitoring.feedback import NOT_FEATURES
+from predictor.monitoring.layout import (
+    CAPTURE,
+    JOINED,
+    KEPT,
+    LABEL_REPORTS,
+    LABELS,
+    PROFILES,
+    REPORTS,
+    THRESHOLDS,
+)
 from predictor.settings import MODEL_PREFIX
 from tests.helpers import ROOT
 
@@ -106,11 +116,14 @@ def test_realtime_reads_only_models_and_writes_only_monitoring_captures(
 ) -> None:
     grants = s3_grants(expanded, "RealtimeFunction")
     assert set(grants) == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}  # no delete
-    (written,) = grants["s3:PutObject"]
-    assert [r["Fn::Sub"] for r in json.loads(written)] == [
-        f"${{DataBucket.Arn}}/{PROFILES}*",
-        f"${{DataBucket.Arn}}/{CAPTURE}*",
-    ]
+    written = [json.loads(r) for r in grants["s3:PutObject"]]
+    assert sorted(json.dumps(r) for r in written) == sorted(
+        [
+            json.dumps([{"Fn::Sub": f"${{DataBucket.Arn}}/{PROFILES}*"},
+                        {"Fn::Sub": f"${{DataBucket.Arn}}/{CAPTURE}*"}]),
+            json.dumps({"Fn::Sub": f"${{DataBucket.Arn}}/{KEPT}*"}),
+        ]
+    )  # fmt: skip
     # The models, and (for the try-it page's link) the latest drift reports.
     assert sorted(grants["s3:GetObject"]) == sorted(
         [
@@ -234,6 +247,18 @@ def app_routes() -> set[str]:
     registered = {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in app._route_keys}
     assert declared == registered
     return declared
+
+
+def test_every_reference_in_the_openapi_document_resolves() -> None:
+    """A route's operation may name a shared schema only if the document declares it."""
+    from realtime.app import app  # noqa: F401 (the handler imports every route group)
+    from realtime.openapi import document
+
+    found = document()
+    text = json.dumps(found)
+    names = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    assert names
+    assert names <= set(found["components"]["schemas"]), names - set(found["components"]["schemas"])
 
 
 def test_api_requires_iam_unless_the_demo_parameter_opens_it(
@@ -469,9 +494,11 @@ def test_the_definition_retries_ranges_and_aborts_on_any_failure(source: dict[st
 def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
     expanded: dict[str, Any],
 ) -> None:
-    """Least privilege: list and read profiles, read each version's manifest and baseline
-    (no model artifact), write reports; no delete, no other prefix, no CloudWatch API
-    (its metrics are log lines in embedded metric format).
+    """Least privilege: list and read profiles, earlier reports, kept predictions, joined
+    rows, labels and the batch outputs labels name (with their run reports); read each
+    version's manifest and baseline (no model artifact); write
+    reports, joined rows and label reports, never the labels or kept predictions; no
+    delete, no other prefix, no CloudWatch API (its metrics are log lines in EMF).
     """
     statements = role_statements(expanded, "MonitorFunction")
     assert {a for s in statements for a in actions(s)} == {
@@ -481,12 +508,16 @@ def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
     }
     grants = s3_grants(expanded, "MonitorFunction")
     (written,) = grants["s3:PutObject"]
-    assert json.loads(written) == {"Fn::Sub": f"${{DataBucket.Arn}}/{REPORTS}*"}
+    assert sorted(r["Fn::Sub"] for r in json.loads(written)) == sorted(
+        f"${{DataBucket.Arn}}/{prefix}*" for prefix in (REPORTS, JOINED, LABEL_REPORTS)
+    )
     reads = sorted(
         r["Fn::Sub"] for text in grants["s3:GetObject"] for r in _as_list(json.loads(text))
     )
     assert reads == sorted(
         [
+            *(f"${{DataBucket.Arn}}/{p}*" for p in (REPORTS, KEPT, JOINED, LABELS)),
+            *(f"${{DataBucket.Arn}}/{p}" for p in BATCH_OUTPUTS),
             f"${{DataBucket.Arn}}/{PROFILES}*",
             f"${{DataBucket.Arn}}/{THRESHOLDS}*",
             f"${{ModelBucket.Arn}}/{MODEL_PREFIX}/*/constraints.json",
@@ -500,7 +531,14 @@ def test_the_monitor_reads_profiles_and_baselines_and_writes_only_reports(
         if actions(s) == ["s3:ListBucket"]
         for prefix in _as_list(s["Condition"]["StringLike"]["s3:prefix"])
     )
-    assert conditions == [f"{MODEL_PREFIX}/*", f"{PROFILES}*", f"{THRESHOLDS}*"]
+    assert conditions == sorted(
+        [f"{MODEL_PREFIX}/*", *(f"{p}*" for p in (PROFILES, THRESHOLDS, REPORTS, KEPT, JOINED,
+                                                   LABEL_REPORTS, LABELS)), *BATCH_OUTPUTS]
+    )  # fmt: skip
+
+
+#: What the monitor reads of the batch runs: the outputs whose rows labels name.
+BATCH_OUTPUTS = (batch_layout.PREDICTIONS + "*", batch_layout.REPORTS + "*")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -562,21 +600,51 @@ def test_retraining_is_off_by_default_and_gated(source: dict[str, Any]) -> None:
     schedule = source["Resources"]["RetrainingSchedule"]
     assert schedule["Condition"] == "Retrains"
     target = schedule["Properties"]["Target"]
-    assert '"require_improvement": true' in target["Input"]["Fn::Sub"]
+    for job in target["Input"]["Fn::If"][1:]:
+        assert '"require_improvement": true' in job["Fn::Sub"]
     role = source["Resources"]["RetrainingScheduleRole"]
     (statement,) = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Resource"] == {"Fn::GetAtt": ["TrainingFunction", "Arn"]}
 
 
+def test_retraining_learns_from_feedback_and_can_start_when_quality_drops(
+    source: dict[str, Any], expanded: dict[str, Any]
+) -> None:
+    assert source["Parameters"]["RetrainOnQualityDrop"]["Default"] == "Disabled"
+    rule = source["Resources"]["RetrainingOnQualityDrop"]
+    assert rule["Condition"] == "RetrainsOnQualityDrop"
+    assert source["Conditions"]["RetrainsOnQualityDrop"]["Fn::And"][0] == {
+        "Condition": "KeepsPredictions"
+    }
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["resources"] == [{"Fn::GetAtt": ["QualityAlarm", "Arn"]}]
+    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
+    (target,) = rule["Properties"]["Targets"]
+    schedule = source["Resources"]["RetrainingSchedule"]["Properties"]["Target"]
+    # Both starts send the same job: the joined rows (RetrainData: Feedback) or the prefix.
+    assert target["Input"] == schedule["Input"]
+    condition, feedback, prefix = target["Input"]["Fn::If"]
+    assert condition == "RetrainsOnFeedback"
+    job = json.loads(re.sub(r"\$\{(\w+)\}", r"<\1>", feedback["Fn::Sub"]))
+    assert job["data"] == "s3://<DataBucket>/monitoring/joined/<ModelName>/"
+    assert job["drop"] == list(NOT_FEATURES)
+    assert job["require_improvement"] is True
+    assert "monitoring/joined" not in prefix["Fn::Sub"]
+    permission = source["Resources"]["RetrainingOnQualityDropPermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["RetrainingOnQualityDrop", "Arn"]}
+    reads = s3_grants(expanded, "TrainingFunction")["s3:GetObject"]
+    assert any(JOINED + "*" in grant for grant in reads)
+
+
 def test_monitoring_objects_expire_but_thresholds_and_retraining_records_stay(
     source: dict[str, Any],
 ) -> None:
     rules = source["Resources"]["DataBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-    expiring = sorted(r["Prefix"] for r in rules if "ExpirationInDays" in r)
-    assert expiring == sorted([PROFILES, CAPTURE, REPORTS])
-    assert all(
-        r["ExpirationInDays"] == {"Ref": "CaptureRetentionDays"}
-        for r in rules
-        if "ExpirationInDays" in r
-    )
+    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r}
+    capture = {"Ref": "CaptureRetentionDays"}
+    assert expiring == {
+        PROFILES: capture, CAPTURE: capture, REPORTS: capture, JOINED: capture,
+        # Kept predictions wait for their labels as long as the stack says, no longer.
+        KEPT: {"Ref": "FeedbackRetentionDays"},
+    }  # fmt: skip

@@ -22,6 +22,7 @@ from predictor.io.csv.stream import Chunk
 from predictor.models.registry import LoadedModel
 from predictor.profiling.bins import Layout
 from predictor.profiling.profiles import Profile
+from predictor.rows import INFERENCE_ID
 from predictor.schema import NUMERIC, Features
 
 #: Rows the graph is run on at least: fewer are padded (with copies of the first row)
@@ -57,10 +58,22 @@ def format_numbers(values: np.ndarray) -> list[str]:
     return list(np.asarray(values, dtype=np.float32).astype(str).tolist())
 
 
+@dataclass(frozen=True, slots=True)
+class RowIds:
+    """Where each scored row's inference id comes from: the model's id column when the
+    file has it, else ``<key>:<line>`` (the line the record starts on in the file; a
+    range of a file adds ``line_offset``, the lines before it)."""
+
+    key: str
+    line_offset: int = 0
+
+
 class ChunkScorer:
     """Validates, predicts and formats one chunk of records at a time; counts the rows."""
 
-    def __init__(self, model: LoadedModel, columns: list[str], delimiter: str) -> None:
+    def __init__(
+        self, model: LoadedModel, columns: list[str], delimiter: str, ids: RowIds | None = None
+    ) -> None:
         self.model = model
         self.schema = model.predictor.schema
         self.delimiter = delimiter
@@ -72,6 +85,12 @@ class ChunkScorer:
         self.positions = {
             name: columns.index(name) for name in self.schema.names if name in columns
         }
+        self.ids = ids or RowIds("")
+        id_column = model.manifest.get("id_column")
+        self._id_position = columns.index(id_column) if id_column in columns else None
+        key = self.ids.key + ":"
+        quoted = csv_field(key, delimiter) != key
+        self._id_head, self._id_tail = ('"' + key.replace('"', '""'), '"') if quoted else (key, "")
         self.rows = RowCounts()
         #: What was scored and refused, counted into the baseline's bins (monitoring).
         self.profile = Profile.empty(model.name, model.version, self._layout)
@@ -96,11 +115,12 @@ class ChunkScorer:
         return f"{errors[0].column}: {errors[0].reason}" if errors else None
 
     def output_header(self, header_raw: str) -> str:
-        """The input header plus the prediction columns."""
+        """The input header plus the prediction columns and the inference id."""
         names = ["prediction"]
         predictor = self.model.predictor
         if predictor.has_probabilities:
             names += [f"probability_{c}" for c in getattr(predictor, "classes", None) or ()]
+        names.append(INFERENCE_ID)
         extra = self.delimiter.join(csv_field(n, self.delimiter) for n in names)
         return f"{header_raw}{self.delimiter}{extra}\n"
 
@@ -147,8 +167,10 @@ class ChunkScorer:
                 features = {name: values[keep] for name, values in features.items()}
                 rejected += len(overflowed)
             self.profile.add_rows(self._layout, features, predictions.values)
-            raws = chunk.raws
-            text = self._format([raws[i] for i in rows.tolist()], predictions)
+            raws, chosen = chunk.raws, rows.tolist()
+            text = self._format(
+                [raws[i] for i in chosen], predictions, self._row_ids(chunk, chosen)
+            )
         self.rows.scored += len(rows)
         self.rows.read += n
         self.rows.rejected += rejected
@@ -199,7 +221,16 @@ class ChunkScorer:
         accepted = np.asarray(good)[validated.rows]
         return accepted, validated.features, problems, len(refused) + len(bad_rows)
 
-    def _format(self, raws: list[str], predictions: Predictions) -> str:
+    def _row_ids(self, chunk: Chunk, rows: list[int]) -> list[str]:
+        """Each output row's inference id, as a field."""
+        if self._id_position is not None:
+            fields, position = chunk.fields, self._id_position
+            return [csv_field(fields[i][position], self.delimiter) for i in rows]
+        lines, offset = chunk.lines, self.ids.line_offset
+        head, tail = self._id_head, self._id_tail
+        return [f"{head}{lines[i] + offset}{tail}" for i in rows]
+
+    def _format(self, raws: list[str], predictions: Predictions, ids: list[str]) -> str:
         d = self.delimiter
         if predictions.classes is not None and predictions.probabilities is None:
             appended = [csv_field(str(v), d) for v in predictions.values]  # labels only
@@ -211,8 +242,12 @@ class ChunkScorer:
             appended = [
                 label + d + d.join(row) for label, row in zip(labels, probabilities, strict=True)
             ]
-        # One C-level join over (raw, delimiter, appended, newline) runs: ~3x a format string.
-        pieces = zip(raws, itertools.repeat(d), appended, itertools.repeat("\n"), strict=False)
+        # One C-level join over (raw, delimiter, appended, delimiter, id, newline) runs:
+        # ~3x a format string.
+        pieces = zip(
+            raws, itertools.repeat(d), appended, itertools.repeat(d), ids, itertools.repeat("\n"),
+            strict=False,
+        )  # fmt: skip
         return "".join(itertools.chain.from_iterable(pieces))
 
 

@@ -1,7 +1,7 @@
 """Batch scoring of one CSV object: ``incoming/<rel>`` -> predictions, errors, report.
 
 Outputs (same bucket, same relative path; gzipped when the input is, see
-:mod:`predictor.batch.layout`):
+:mod:`predictor.batch_keys`):
 
 - ``predictions/<rel>``: each good row's original text plus ``prediction`` (and one
   ``probability_<class>`` column per class), in input order; bad rows left out.
@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from predictor.batch.chunks import ChunkScorer, error_lines
-from predictor.batch.layout import OutputKeys, incoming_keys
+from predictor.batch.chunks import ChunkScorer, RowIds, error_lines
 from predictor.batch.report import BatchReport
+from predictor.batch_keys import OutputKeys, incoming_keys
 from predictor.errors import DeadlineError, InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.csv.lines import open_text
@@ -127,7 +127,7 @@ def _score(
             return report.finish("skipped", reason=stale)
         assert body is not None
         stream = CsvStream(open_text(body, gzipped=keys.gzipped))
-        scorer = ChunkScorer(model, stream.columns, stream.delimiter)
+        scorer = ChunkScorer(model, stream.columns, stream.delimiter, RowIds(obj.key))
         report.rows = scorer.rows
         predictions.write(scorer.output_header(stream.header_raw).encode())
         _score_chunks(stream, scorer, predictions, errors, chunk_rows, seconds_left, obj.key)

@@ -171,6 +171,15 @@ def read_range(s3: Any, obj: ObjectRef, start: int, end: int) -> bytes:
     return bytes(response["Body"].read())
 
 
+def open_range(s3: Any, obj: ObjectRef, start: int, end: int) -> IO[bytes]:
+    """A stream of bytes [start, end) of exactly ``obj``'s version."""
+    response = s3.get_object(
+        Bucket=obj.bucket, Key=obj.key, Range=f"bytes={start}-{end - 1}", **version_args(obj)
+    )
+    body: IO[bytes] = response["Body"]
+    return body
+
+
 def open_from(s3: Any, obj: ObjectRef, start: int) -> IO[bytes]:
     """A stream of ``obj``'s version from byte ``start`` to its end."""
     response = s3.get_object(

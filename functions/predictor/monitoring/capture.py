@@ -30,16 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from predictor.errors import IntegrityError
 from predictor.models.registry import LoadedModel
 from predictor.monitoring.exchange import Exchange, store_samples
+from predictor.monitoring.kept import KeptPredictions
 from predictor.monitoring.layout import WINDOW_SECONDS
+from predictor.monitoring.layouts import Layouts
 from predictor.monitoring.profile_store import store_profile
-from predictor.monitoring.revalidation import validated_again
+from predictor.monitoring.revalidation import Scored, validated_again
 from predictor.profiling.baseline import Baseline
-from predictor.profiling.bins import Layout
 from predictor.profiling.profiles import Profile
-from predictor.rows import ParsedRequest
+from predictor.rows import ParsedRequest, row_ids
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class CaptureRecorder:
         on_failure: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
         baseline_of: Callable[[LoadedModel], Baseline | None] | None = None,
+        keep_predictions: bool = False,
     ) -> None:
         self._s3 = s3
         self.bucket = bucket
@@ -89,10 +90,7 @@ class CaptureRecorder:
         self._clock = clock
         self._flusher: threading.Thread | None = None
         self._starting = threading.Lock()
-        #: Loads a model's baseline when it was loaded without one (realtime).
-        self._baseline_of = baseline_of
-        self._layouts: dict[tuple[str, str], Layout | None] = {}
-        self._retry_at: dict[tuple[str, str], float] = {}
+        self._layouts = Layouts(baseline_of, clock, self._failed)
         #: How often each window's profile was started afresh after it was stored and
         #: forgotten (a late row): each start writes its own object, never over another.
         self._generations: dict[WindowKey, int] = {}
@@ -105,6 +103,8 @@ class CaptureRecorder:
         self._sequence = 0
         self._flushing = threading.Lock()
         self.failures = 0
+        #: Each scored row kept for joining with labels (None: feedback off).
+        self.kept = KeptPredictions(self.writer) if keep_predictions else None
 
     # ----- the request path: note, nothing more ------------------------------------------
     def record(
@@ -114,6 +114,8 @@ class CaptureRecorder:
         predictions: np.ndarray,
         exchange: Callable[[], Exchange] | None = None,
         parse_again: ParseAgain | None = None,
+        inference_id: str = "",
+        probabilities: np.ndarray | None = None,
     ) -> None:
         """Note one request's scored rows (and sample it); never raises.
 
@@ -128,9 +130,13 @@ class CaptureRecorder:
             if sampled and _RANDOM.random() * 100 < self.sample_percent:
                 sample = exchange().to_record(now)  # type: ignore[misc]
             if parse_again is not None and len(predictions) <= RAW_ROWS:
-                self._noted.append((now, model, parse_again, predictions.tolist(), sample))
+                listed = probabilities.tolist() if probabilities is not None else None
+                values: Any = predictions.tolist()
+                self._noted.append((now, model, parse_again, values, sample, inference_id, listed))
             else:
-                self._noted.append((now, model, features, predictions, sample))
+                self._noted.append(
+                    (now, model, features, predictions, sample, inference_id, probabilities)
+                )
             if self._flusher is None:
                 self._start_flusher()
         except Exception:
@@ -139,7 +145,8 @@ class CaptureRecorder:
     def refused(self, model: LoadedModel, rows: int, columns: Iterable[str | None]) -> None:
         """Note rows the schema refused; never raises."""
         try:
-            self._noted.append((self._clock(), model, None, (rows, tuple(columns)), None))
+            refusal = (self._clock(), model, None, (rows, tuple(columns)), None, "", None)
+            self._noted.append(refusal)
             if self._flusher is None:
                 self._start_flusher()
         except Exception:
@@ -175,6 +182,8 @@ class CaptureRecorder:
             self._count_noted()
             self._store_profiles()
             self._store_samples()
+            if self.kept is not None:
+                self.kept.store(self._s3, self.bucket, self._failed)
 
     def _count_noted(self) -> None:
         """Count the noted requests, a window's requests of a version at once."""
@@ -193,36 +202,22 @@ class CaptureRecorder:
             except Exception:
                 self._failed(f"capture could not count requests of {key[0]} {key[1]}")
 
-    def _layout(self, model: LoadedModel) -> Layout | None:
-        """The bins of ``model``: its baseline's, loaded once when it came without one."""
-        if model.baseline is not None:
-            return model.baseline.layout
-        identity = (model.name, model.version)
-        if identity not in self._layouts:
-            if self._baseline_of is None or self._clock() < self._retry_at.get(identity, 0.0):
-                return None
-            try:
-                baseline = self._baseline_of(model)
-            except IntegrityError:  # broken for good: counted without bins
-                self._failed(f"the baseline of {model.name} {model.version} is unusable")
-                baseline = None
-            except Exception:  # these rows are counted without bins; try again in a minute
-                self._failed(f"capture could not load the baseline of {model.name}")
-                self._retry_at[identity] = self._clock() + 60
-                return None
-            self._layouts[identity] = baseline.layout if baseline is not None else None
-        return self._layouts[identity]
-
     def count_of(self, key: WindowKey, model: LoadedModel, items: list[tuple[Any, ...]]) -> None:
         name, version, _ = key
-        layout = self._layout(model)
+        layout = self._layouts.of(model)
         profile = self._profiles.get(key)
         if profile is None:
             profile = Profile.empty(name, version, layout)
             if key in self._generations:  # stored and forgotten before: a late row
                 self._generations[key] += 1
         parts = [
-            (item[2], np.asarray(item[3]).ravel())
+            Scored(
+                item[2],
+                np.asarray(item[3]).ravel(),
+                row_ids(item[5], len(item[3])),
+                [item[0]] * len(item[3]),
+                item[6],
+            )
             for item in items
             if item[2] is not None and not callable(item[2])
         ]
@@ -231,11 +226,13 @@ class CaptureRecorder:
         )
         if parts:
             features = {
-                column: np.concatenate([part[0][column] for part in parts])
-                for column in parts[0][0]
+                column: np.concatenate([part.features[column] for part in parts])
+                for column in parts[0].features
             }
-            predictions = np.concatenate([part[1] for part in parts])
+            predictions = np.concatenate([part.predictions for part in parts])
             profile.add_rows(layout, features, predictions)
+            if self.kept is not None:
+                self._keep(model, parts)
         for item in items:
             if item[2] is None:
                 rows, columns = item[3]
@@ -244,6 +241,14 @@ class CaptureRecorder:
                 self._samples.setdefault((name, version), []).append(item[4])
         self._profiles[key] = profile
         self._unstored.add(key)
+
+    def _keep(self, model: LoadedModel, parts: list[Scored]) -> None:
+        for part in parts:
+            assert self.kept is not None
+            self.kept.add(
+                model.name, model.version, _classes(model), dict(part.features),
+                part.predictions, part.ids, part.times, part.probabilities,
+            )  # fmt: skip
 
     def _store_profiles(self) -> None:
         current_window = int(self._clock()) // WINDOW_SECONDS
@@ -287,3 +292,8 @@ class CaptureRecorder:
                 self._on_failure(what)
             except Exception:
                 logger.warning("capture could not count its failure", exc_info=True)
+
+
+def _classes(model: LoadedModel) -> tuple[object, ...] | None:
+    classes = model.manifest.get("classes")
+    return tuple(classes) if classes else None

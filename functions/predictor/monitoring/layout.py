@@ -8,6 +8,12 @@
     monitoring/thresholds/<model>.json             the operator's thresholds (optional)
     monitoring/retraining/<model>/<version>.json   what a scheduled retraining did
     monitoring/retraining/<model>/failed-<time>.json               or why it failed
+    monitoring/predictions/<model>/<version>/<window start>/<writer>-<n>.csv.gz
+                                    predictions kept for joining with labels (feedback)
+    monitoring/joined/<model>/<version>/<window start>/<label file>.csv.gz
+                                    labels joined to their predictions (by arrival)
+    monitoring/labels/<model>/<label file key>.json   what became of each labels file
+    labels/<model>/...                             where labels are dropped (outside monitoring/)
 
 A window start is a UTC time floored to :data:`WINDOW_SECONDS`, written
 ``2026-11-24T10:05Z``, so keys sort by time and a monitor lists from the first window it
@@ -24,6 +30,11 @@ CAPTURE = PREFIX + "capture/"
 REPORTS = PREFIX + "reports/"
 THRESHOLDS = PREFIX + "thresholds/"
 RETRAINING = PREFIX + "retraining/"
+KEPT = PREFIX + "predictions/"
+JOINED = PREFIX + "joined/"
+LABEL_REPORTS = PREFIX + "labels/"
+#: Where callers drop labels: ``labels/<model>/<file>.csv`` (or ``.jsonl``, ``.gz``).
+LABELS = "labels/"
 #: Profiles are kept per window of this many seconds: the monitor's finest grain.
 WINDOW_SECONDS = 300
 _WINDOW_FORMAT = "%Y-%m-%dT%H:%MZ"
@@ -66,3 +77,18 @@ def report_key(model: str, first: datetime, end: datetime, suffix: str) -> str:
 def latest_report_key(model: str, suffix: str) -> str:
     """The key of a model's newest drift report."""
     return f"{REPORTS}{model}/latest.{suffix}"
+
+
+def kept_key(model: str, version: str, start: datetime, name: str) -> str:
+    """The key of one object of kept predictions."""
+    return f"{KEPT}{model}/{version}/{window_name(start)}/{name}.csv.gz"
+
+
+def joined_key(model: str, version: str, start: datetime, name: str) -> str:
+    """The key of one object of labels joined to their predictions."""
+    return f"{JOINED}{model}/{version}/{window_name(start)}/{name}.csv.gz"
+
+
+def label_report_key(model: str, labels_key: str) -> str:
+    """The key of the report on one labels file."""
+    return f"{LABEL_REPORTS}{model}/{labels_key.removeprefix(LABELS + model + '/')}.json"

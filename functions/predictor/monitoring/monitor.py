@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -32,6 +33,8 @@ from predictor.io import s3_store
 from predictor.models.registry import RegistryReader, check_name
 from predictor.monitoring.drift import compare
 from predictor.monitoring.layout import (
+    JOINED,
+    LABELS,
     PROFILES,
     THRESHOLDS,
     WINDOW_SECONDS,
@@ -40,6 +43,7 @@ from predictor.monitoring.layout import (
     report_key,
     window_name,
 )
+from predictor.monitoring.live_quality import add_feedback
 from predictor.monitoring.report_html import render_html
 from predictor.monitoring.reports import ModelReport, Period, VersionReport, iso_time
 from predictor.profiling.baseline import Baseline, checked_thresholds
@@ -68,28 +72,41 @@ def run_monitor(
     *,
     models: Sequence[str] = (),
     write: bool = True,
+    retention_days: int = 30,
+    labels_settle_seconds: int = 0,
 ) -> list[ModelReport]:
-    """Report every model with profiles in ``period`` (or ``models``, each a valid name).
+    """Report every model with profiles or labels in ``period`` (or ``models``, each a
+    valid name): drift from the profiles, live quality from the labels (each new labels
+    file at least ``labels_settle_seconds`` old is read and joined first, so that the
+    predictions made just before it have been stored; kept predictions older than
+    ``retention_days`` are not read).
 
-    A model without a profile in the period is reported only when asked for by name, and
-    then not stored: its latest report stays the last one with data.
+    A model without a profile or label in the period is reported only when asked for by
+    name, and then not stored: its latest report stays the last one with data.
     """
     names = list(dict.fromkeys(models))  # each model once
     for name in names:
         check_name(name, "model name")
     if not names:
-        for name in s3_store.list_folders(s3, bucket, PROFILES):
+        found = s3_store.list_folders(s3, bucket, PROFILES)
+        found += s3_store.list_folders(s3, bucket, LABELS) + s3_store.list_folders(
+            s3, bucket, JOINED
+        )
+        for name in dict.fromkeys(found):
             try:
                 names.append(check_name(name, "model name"))
             except ValueError:
-                logger.warning("skipping the profile folder %r: not a model name", name)
+                logger.warning("skipping the folder %r: not a model name", name)
     reports = []
     for name in names:
         try:
             report = _model_report(s3, bucket, registry, name, period)
-            if write and any(
-                v.rows or v.refused_rows or v.skipped_profiles for v in report.versions
-            ):
+            add_feedback(
+                report, s3, bucket, registry, period, time.time(),
+                retention_days, labels_settle_seconds,
+            )  # fmt: skip
+            counted = any(v.rows or v.refused_rows or v.skipped_profiles for v in report.versions)
+            if write and (counted or report.quality or report.labels):
                 _store(s3, bucket, report)  # a period with nothing read leaves latest alone
         except Exception:  # one model's failure must not cost the others their reports
             logger.exception("could not report on %s", name)

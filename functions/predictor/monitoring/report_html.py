@@ -8,6 +8,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from predictor.monitoring.quality_html import quality_section
+
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1d2330;
 padding:0 16px}
@@ -132,12 +134,16 @@ def render_html(document: dict[str, Any]) -> str:
     """The page of one model's report (:meth:`ModelReport.to_dict`)."""
     model = escape(document["model"])
     window = document["window"]
-    sections = "".join(_version_section(v) for v in document["versions"])
+    sections = quality_section(document) + "".join(
+        _version_section(v)
+        for v in document["versions"]
+        if v["status"] != "no data" or not document.get("quality")
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>Drift report: {model}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>Drift report: {model} {_status(document['status'])}</h1>"
+        f"<title>Monitoring report: {model}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>Monitoring report: {model} {_status(document['status'])}</h1>"
         f'<p class="meta">Rows scored from {escape(window["start"])} to '
         f"{escape(window['end'])}, compared with the training data of each version. "
         "A column drifts when its population stability index (PSI) reaches the version's "

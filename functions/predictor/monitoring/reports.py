@@ -95,6 +95,17 @@ class ModelReport:
     end: datetime
     versions: list[VersionReport] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
+    #: Live quality per version, over the labels that arrived in the period.
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The labels files read in this run, each with what became of its labels.
+    labels: list[dict[str, Any]] = field(default_factory=list)
+    #: The primary metric of earlier periods (for the chart), oldest first.
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def quality_dropped(self) -> bool:
+        """Whether any version's live quality dropped in the period."""
+        return any(section.get("dropped") for section in self.quality.values())
 
     @property
     def status(self) -> str:
@@ -110,6 +121,10 @@ class ModelReport:
             "window": {"start": iso_time(self.start), "end": iso_time(self.end)},
             "created_at": iso_time(datetime.now(UTC)),
             "versions": [v.to_dict() for v in self.versions],
+            "quality": self.quality,
+            "quality_dropped": self.quality_dropped,
+            "labels": self.labels,
+            "quality_history": self.history,
         }
 
 

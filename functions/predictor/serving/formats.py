@@ -82,11 +82,17 @@ def csv_lines(predictions: list[Any]) -> str:
     return out.getvalue()
 
 
-def json_lines(predictions: list[Any], probabilities: list[dict[str, float]] | None) -> str:
-    """One ``{"prediction": ...}`` object per row (with ``probabilities`` for classifiers)."""
+def json_lines(
+    predictions: list[Any], probabilities: list[dict[str, float]] | None, ids: list[str]
+) -> str:
+    """One ``{"prediction": ..., "inference_id": ...}`` object per row (with
+    ``probabilities`` for classifiers)."""
     if probabilities is None:
-        return "".join(json.dumps({"prediction": p}) + "\n" for p in predictions)
+        return "".join(
+            json.dumps({"prediction": p, "inference_id": i}) + "\n"
+            for p, i in zip(predictions, ids, strict=True)
+        )
     return "".join(
-        json.dumps({"prediction": p, "probabilities": probs}) + "\n"
-        for p, probs in zip(predictions, probabilities, strict=True)
+        json.dumps({"prediction": p, "probabilities": probs, "inference_id": i}) + "\n"
+        for p, probs, i in zip(predictions, probabilities, ids, strict=True)
     )

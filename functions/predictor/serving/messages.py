@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +48,40 @@ class HttpRequest:
             raise MalformedRequestError(f"body is marked base64 but is not: {exc}") from exc
 
 
+#: The request headers a caller may name its inference id in: this API's own, and
+#: SageMaker's (``InvokeEndpoint``'s ``InferenceId``).
+INFERENCE_ID_HEADERS = ("x-inference-id", "x-amzn-sagemaker-inference-id")
+#: An inference id a caller may give: what a labels file can hold without quoting.
+INFERENCE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,64}")
+
+
+def valid_inference_id(value: str) -> bool:
+    """Whether ``value`` may be an inference id (1-64 of ``A-Z a-z 0-9 . _ : @ / + = -``)."""
+    return INFERENCE_ID.fullmatch(value) is not None
+
+
+def inference_id_of(request: HttpRequest) -> str | None:
+    """The inference id the caller gave in a header; None when it gave none.
+
+    400 for an id that could not be written into a labels file as it is.
+    """
+    for header in INFERENCE_ID_HEADERS:
+        given = request.headers.get(header)
+        if given is not None:
+            if not valid_inference_id(given):
+                raise MalformedRequestError(
+                    f"{header} must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ / + = -"
+                )
+            return given
+    return None
+
+
+def new_inference_id() -> str:
+    """A fresh inference id: 32 hex digits, the first 11 the time in milliseconds (so a
+    label that names one can be told too old for the predictions kept), then random."""
+    return f"{int(time.time() * 1000):011x}{uuid.uuid4().hex[:21]}"
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """A protocol's answer to scored rows: its body, content type and own headers."""
@@ -64,10 +101,17 @@ class Answer:
     rows: int = 0
     elapsed_ms: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    #: The id a label for these rows names (see :func:`row_ids`).
+    inference_id: str = ""
 
     def all_headers(self) -> dict[str, str]:
-        """The model's headers, the route's own, and the content type."""
-        return {**model_headers(self.model), **self.headers, "Content-Type": self.content_type}
+        """The model's headers, the inference id, the route's own, and the content type."""
+        return {
+            **model_headers(self.model),
+            "X-Inference-Id": self.inference_id,
+            **self.headers,
+            "Content-Type": self.content_type,
+        }
 
 
 def model_headers(model: LoadedModel | None) -> dict[str, str]:

@@ -21,7 +21,13 @@ from predictor.models.registry import LoadedModel
 from predictor.monitoring.exchange import Exchange
 from predictor.rows import ParsedRequest
 from predictor.runtime import Runtime
-from predictor.serving.messages import Answer, HttpRequest, Rendered
+from predictor.serving.messages import (
+    Answer,
+    HttpRequest,
+    Rendered,
+    inference_id_of,
+    new_inference_id,
+)
 from predictor.serving.scoring import ScoringResult, score_rows
 from predictor.settings import Settings
 
@@ -85,11 +91,13 @@ def serve(
     (the lean warm path leaves a refusal to the routed path, which meets it again).
     """
     name, version = codec.model_ref(request, params or {})
+    given = inference_id_of(request)
     model = model_for(runtime, name, version)
     rows, context = codec.parse(request, model, runtime.settings)
+    inference_id = given or rows.inference_id or new_inference_id()
     started = time.perf_counter()
     try:
-        result = score_rows(model, rows)
+        result = score_rows(model, rows, inference_id)
     except errors.SchemaViolationError as exc:
         if count_refusals and runtime.capture is not None:
             runtime.capture.refused(model, exc.refused_rows, exc.refused_columns)
@@ -97,7 +105,13 @@ def serve(
     elapsed_ms = (time.perf_counter() - started) * 1000
     rendered = codec.render(result, context)
     answer = Answer(
-        rendered.body, rendered.content_type, model, rows.n_rows, elapsed_ms, rendered.headers
+        rendered.body,
+        rendered.content_type,
+        model,
+        rows.n_rows,
+        elapsed_ms,
+        rendered.headers,
+        inference_id,
     )
     _capture(runtime, codec, request, result, answer)
     return answer
@@ -117,7 +131,15 @@ def _capture(
     # The exchange is built only for a sampled request (no closure when none is).
     sample = (lambda: _exchange(request, answer)) if capture.sample_percent else None
     parse_again = functools.partial(_rows_again, codec, request, answer.model, runtime.settings)
-    capture.record(answer.model, result.features, result.values, sample, parse_again)
+    capture.record(
+        answer.model,
+        result.features,
+        result.values,
+        sample,
+        parse_again,
+        result.inference_id,
+        result.probability_values,
+    )
 
 
 def _rows_again(

@@ -17,7 +17,7 @@ import numpy as np
 from predictor.errors import MissingColumnsError, SchemaViolationError
 from predictor.inference import NOT_FINITE_PREDICTION
 from predictor.models.registry import LoadedModel
-from predictor.rows import ParsedRequest
+from predictor.rows import ParsedRequest, row_ids
 from predictor.schema import Features
 from predictor.serving.formats import ResponseFormat, csv_lines, json_lines
 from predictor.values import shortened
@@ -43,11 +43,16 @@ class ScoringResult:
     #: The model input and the predictions as arrays (what monitoring counts).
     features: Features = field(default_factory=dict, repr=False)
     values: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    #: The id a label names these rows by (:func:`predictor.serving.messages.row_ids`).
+    inference_id: str = ""
+    #: For classifiers with probabilities: the probability matrix (one row per row).
+    probability_values: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The response document of ``POST /predict``."""
         response: dict[str, Any] = {
             "model": {"name": self.model_name, "version": self.model_version},
+            "inference_id": self.inference_id,
             "predictions": self.predictions,
         }
         if self.probabilities is not None:
@@ -60,6 +65,7 @@ class ScoringResult:
             {
                 "predictions": self.predictions,
                 "model": {"name": self.model_name, "version": self.model_version},
+                "inference_id": self.inference_id,
             }
         )
 
@@ -82,7 +88,8 @@ class ScoringResult:
         if fmt is ResponseFormat.CSV:
             return csv_lines(self.predictions), "text/csv"
         if fmt is ResponseFormat.JSONLINES:
-            return json_lines(self.predictions, self.probabilities), "application/jsonlines"
+            ids = row_ids(self.inference_id, len(self.predictions))
+            return json_lines(self.predictions, self.probabilities, ids), "application/jsonlines"
         return json.dumps(document), "application/json"
 
 
@@ -96,7 +103,7 @@ def _echoed(names: Sequence[str]) -> list[str]:
     return [shortened(name, MAX_ECHOED_NAME) for name in names[:MAX_IGNORED_LISTED]]
 
 
-def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
+def score_rows(model: LoadedModel, request: ParsedRequest, inference_id: str = "") -> ScoringResult:
     """Validate every row, predict them all; rows in errors are 0-based request positions."""
     schema = model.predictor.schema
     try:
@@ -145,6 +152,8 @@ def score_rows(model: LoadedModel, request: ParsedRequest) -> ScoringResult:
         request.ignored_params,
         validated.features,
         predictions.values,
+        inference_id,
+        predictions.probabilities if probabilities is not None else None,
     )
 
 

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from predictor.serving.messages import model_headers
+from realtime import card, try_page
 from realtime import operations as op
-from realtime import try_page
 from realtime.context import current_model, model_json, runtime, text_response
 from realtime.routes import route
 
@@ -41,10 +41,12 @@ def model_card(name: str) -> Response[str]:
     """What the page shows of a model: facts, form fields, limits, report links."""
     served = runtime()
     model = current_model(name)
-    drift = try_page.drift_report_exists(served.s3, served.settings.capture_bucket, model.name)
+    drift, quality = card.latest_report(served.s3, served.settings.capture_bucket, model)
     report = try_page.has_training_report(served.models.reader, model)
-    card = try_page.model_card(model, served.settings, has_report=report, has_drift_report=drift)
-    return model_json(model, card)
+    shown = card.model_card(
+        model, served.settings, has_report=report, has_drift_report=drift, live_quality=quality
+    )
+    return model_json(model, shown)
 
 
 @route(router, "GET", "/models/{name}/report", op.page(

@@ -241,6 +241,12 @@
     if (card.classes) rows.push(["Classes", card.classes.join(", ")]);
     if (card.classes && card.probabilities === false) rows.push(["Probabilities", "none: this model answers labels only"]);
     if (card.source && card.source.file) rows.push(["Published from", card.source.file]);
+    const live = card.live_quality;
+    if (live) {
+      const holdout = live.holdout === null ? "" : ` against ${formatNumber(live.holdout)} on the holdout`;
+      const verdict = live.dropped ? " (dropped)" : "";
+      rows.push(["Live quality", `${live.metric} ${formatNumber(live.value)} (95% ${formatNumber(live.low)} to ${formatNumber(live.high)})${holdout}, ${live.rows} labels, period to ${live.end}${verdict}`]);
+    }
     for (const [term, value] of rows) facts.append(el("dt", {}, term), el("dd", {}, value));
 
     const metrics = card.metrics || {};
@@ -272,8 +278,8 @@
 
     const links = clear($("links"));
     if (card.links.report) links.append(el("a", { href: card.links.report }, "Training report"));
-    if (card.links.drift) links.append(el("a", { href: card.links.drift }, "Latest drift report"));
-    if (!card.links.report && !card.links.drift) links.append("No training or drift report is published for this version.");
+    if (card.links.drift) links.append(el("a", { href: card.links.drift }, "Latest monitoring report"));
+    if (!card.links.report && !card.links.drift) links.append("No training or monitoring report is published for this version.");
   }
 
   // ----- one row --------------------------------------------------------------------------

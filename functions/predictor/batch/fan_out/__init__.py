@@ -2,7 +2,7 @@
 
 The state machine of ``template.yaml`` runs these steps; each is one function call here
 and S3 holds everything between them (under ``runs/<rel>/<run>/``, see
-:mod:`predictor.batch.layout`), so the state it passes stays small.
+:mod:`predictor.batch_keys`), so the state it passes stays small.
 
 Modules: :mod:`.plan` (the types every step shares; the range worker reads only these),
 :mod:`.planning`, :mod:`.ranges` (the worker), :mod:`.checking`, :mod:`.finishing`.

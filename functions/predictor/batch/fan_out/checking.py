@@ -51,6 +51,9 @@ def check_run(s3: Any, plan: Plan, scored: list[Range], round_number: int) -> Ch
     pending: list[Range] = []
     failed: list[int] = []
     expected: int | None = plan.data_start
+    # The line ``expected`` begins on, when the rows' ids need it (a planned first line).
+    counting = bool(plan.ranges and plan.ranges[0].first_line)
+    line = plan.ranges[0].first_line if counting else 0
     for planned in plan.ranges:
         if expected is not None and expected >= planned.end:
             chain.append(_empty(planned.index, expected))  # swallowed by the range before
@@ -61,14 +64,16 @@ def check_run(s3: Any, plan: Plan, scored: list[Range], round_number: int) -> Ch
         if result is not None:
             chain.append(result)
             expected = result.end
+            line = line + result.lines if counting else 0
             continue
         if expected is not None:
             if (planned.index, expected) in ran:
                 failed.append(planned.index)
             else:
-                pending.append(Range(planned.index, expected, planned.end))
+                pending.append(Range(planned.index, expected, planned.end, line))
         guess = fetch(planned.index, planned.start)
         expected = guess.end if guess is not None and not guess.failed else None
+        line = planned.first_line + guess.lines if guess is not None and counting else 0
     if failed:
         return Check("failed", failed=failed, reason="scoring failed after its retries")
     if pending:

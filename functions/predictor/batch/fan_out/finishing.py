@@ -16,8 +16,8 @@ from typing import Any
 from predictor.batch.chunks import RowCounts, error_lines
 from predictor.batch.fan_out.plan import Plan, run_name
 from predictor.batch.fan_out.planning import progress, store_final
-from predictor.batch.layout import OutputKeys, incoming_keys
 from predictor.batch.report import BatchReport
+from predictor.batch_keys import OutputKeys, incoming_keys
 from predictor.errors import InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.s3_multipart import MultipartWriter

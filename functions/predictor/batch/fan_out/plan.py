@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from predictor.batch.chunks import RowCounts
-from predictor.batch.layout import incoming_keys
+from predictor.batch_keys import incoming_keys
 from predictor.errors import InputError
 from predictor.io import s3_store
 from predictor.io.s3_store import ObjectRef
@@ -32,18 +32,26 @@ def run_name(obj: ObjectRef) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Range:
-    """One planned range: bytes [start, end) of the object."""
+    """One planned range: bytes [start, end) of the object, and the file's line number
+    that ``start`` begins (0 when the rows' ids do not need it: the file has the model's
+    id column)."""
 
     index: int
     start: int
     end: int
+    first_line: int = 0
 
     def to_item(self) -> dict[str, int]:
         return asdict(self)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Range:
-        return cls(int(item["index"]), int(item["start"]), int(item["end"]))
+        return cls(
+            int(item["index"]),
+            int(item["start"]),
+            int(item["end"]),
+            int(item.get("first_line", 0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +89,14 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document["input"] = asdict(self.input)
-        document["ranges"] = [[r.start, r.end] for r in self.ranges]
+        document["ranges"] = [[r.start, r.end, r.first_line] for r in self.ranges]
         return document
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Plan:
         values = dict(document)
         values["input"] = ObjectRef(**document["input"])
-        values["ranges"] = [Range(i, s, e) for i, (s, e) in enumerate(document["ranges"])]
+        values["ranges"] = [Range(i, *bounds) for i, bounds in enumerate(document["ranges"])]
         return cls(**values)
 
 

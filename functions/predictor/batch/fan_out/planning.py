@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from predictor.batch.fan_out.plan import S3_THREADS, Plan, Range, run_name
-from predictor.batch.layout import OutputKeys, incoming_keys
 from predictor.batch.report import BatchReport
 from predictor.batch.run import finished_report
+from predictor.batch_keys import OutputKeys, incoming_keys
 from predictor.errors import InputError, MissingColumnsError
 from predictor.io import s3_store, s3_versions
-from predictor.io.csv.byte_lines import best_cut, offset_after_lines
+from predictor.io.csv.byte_lines import LineCountingReader, best_cut, offset_after_lines
 from predictor.io.csv.lines import open_text
 from predictor.io.csv.stream import CsvStream
 from predictor.io.s3_store import ObjectRef
@@ -46,6 +46,10 @@ CUT_WINDOW_MAX_BYTES = 4 * 1024 * 1024
 
 
 UTF8_BOM = b"\xef\xbb\xbf"
+
+
+#: Bytes read at a time when counting a range's lines.
+COUNT_READ_BYTES = 1 << 20
 
 
 # ----- start -----------------------------------------------------------------------------
@@ -121,7 +125,12 @@ def plan_run(
     data_start = bom + header_end
     cuts = _cuts(s3, pinned, data_start, size, range_bytes)
     bounds = [data_start, *cuts, size]
-    ranges = [Range(i, bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+    id_column = registry.manifest(name, version).get("id_column")
+    if id_column in stream.columns:
+        starts = [0] * (len(bounds) - 1)  # each row's id is its own
+    else:
+        starts = first_lines(s3, pinned, bounds, stream.lines_read + 1)
+    ranges = [Range(i, bounds[i], bounds[i + 1], starts[i]) for i in range(len(bounds) - 1)]
     plan = Plan(
         run=run_name(obj),
         input=pinned,
@@ -180,6 +189,29 @@ def _cuts(s3: Any, obj: ObjectRef, data_start: int, size: int, range_bytes: int)
         if cut is not None and cut > (cuts[-1] if cuts else data_start):
             cuts.append(cut)
     return cuts
+
+
+def first_lines(s3: Any, obj: ObjectRef, bounds: list[int], first_line: int) -> list[int]:
+    """The line number each range between ``bounds`` starts on (the first begins on
+    ``first_line``): the ranges' lines counted in parallel, for the rows' ids
+    (``<key>:<line>``)."""
+
+    def lines_in(start: int, end: int) -> int:
+        body = s3_versions.open_range(s3, obj, start, end)
+        counter = LineCountingReader(body, end - start)
+        try:
+            while counter.lines is None and counter.read(COUNT_READ_BYTES):
+                pass
+        finally:
+            body.close()
+        return counter.lines or 0
+
+    with ThreadPoolExecutor(S3_THREADS) as pool:
+        counts = list(pool.map(lines_in, bounds[:-1], bounds[1:]))
+    starts = [first_line]
+    for count in counts[:-1]:
+        starts.append(starts[-1] + count)
+    return starts
 
 
 def store_final(s3: Any, keys: OutputKeys, report: BatchReport) -> BatchReport:

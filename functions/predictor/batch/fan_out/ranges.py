@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from predictor.batch.chunks import ChunkScorer, RowCounts, error_lines
+from predictor.batch.chunks import ChunkScorer, RowCounts, RowIds, error_lines
 from predictor.batch.fan_out.plan import Plan, Range, RangeResult
-from predictor.batch.layout import incoming_keys
+from predictor.batch_keys import incoming_keys
 from predictor.errors import InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.csv.byte_lines import LineCountingReader, offset_after_lines
@@ -92,7 +92,9 @@ def _score_range(
         newline="",
     )
     stream = CsvStream.resume(text, plan.delimiter, plan.columns)
-    scorer = ChunkScorer(model, plan.columns, plan.delimiter)
+    # Chunk lines count from the range's start: the file's lines before it are added.
+    ids = RowIds(plan.input.key, item.first_line - 1)
+    scorer = ChunkScorer(model, plan.columns, plan.delimiter, ids)
     predictions, errors = writers
     if item.index == 0:
         predictions.write(scorer.output_header(plan.header_raw).encode())

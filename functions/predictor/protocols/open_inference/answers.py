@@ -81,6 +81,8 @@ def infer_answer(result: ScoringResult, request: InferRequest) -> InferAnswer:
     }
     if request.request_id is not None:
         document["id"] = request.request_id
+    # The protocol's response parameters: the id a label names these rows by.
+    document["parameters"] = {"inference_id": result.inference_id}
     document["outputs"] = outputs
     header = json.dumps(document).encode("utf-8")
     if not chunks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from predictor.models.registry import LoadedModel
@@ -14,7 +15,7 @@ from predictor.protocols.open_inference.requests import (
 )
 from predictor.protocols.own import path_parameter
 from predictor.rows import ParsedRequest
-from predictor.serving.messages import HttpRequest, Rendered
+from predictor.serving.messages import HttpRequest, Rendered, valid_inference_id
 from predictor.serving.scoring import ScoringResult
 from predictor.settings import Settings
 
@@ -36,6 +37,9 @@ class OpenInferenceCodec:
             model,
             settings.max_request_rows,
         )
+        given = infer.request_id  # kept when a labels file can name it as it is
+        if given is not None and valid_inference_id(given):
+            return replace(infer.parsed, inference_id=given), infer
         return infer.parsed, infer
 
     def render(self, result: ScoringResult, context: InferRequest) -> Rendered:
