@@ -11,6 +11,8 @@ CLIENTS := .venv-clients
 CLIENTS_STAMP := $(CLIENTS)/.installed
 MLFLOW := .venv-peer-mlflow
 MLFLOW_STAMP := $(MLFLOW)/.installed
+# The peers make bench-peers serves our models with, each from its own lock.
+PEER_VENVS := .venv-peer-bentoml .venv-peer-flask
 SAM    := $(TOOLS)/bin/sam
 # sam build needs python3.13 on PATH (pyenv's shim refuses unless selected).
 PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
@@ -22,12 +24,12 @@ PYTHON313_DIR = $(dir $(shell infra/find-python.sh))
 LOCK_DATE := 2026-11-23T00:00:00Z
 LOCKS     := requirements requirements-batch requirements-train requirements-dev requirements-tools \
              requirements-lambda-image requirements-moto requirements-clients requirements-peer-mlflow \
-             requirements-publish-py311
+             requirements-peer-bentoml requirements-peer-flask requirements-publish-py311
 UV_COMPILE = $(TOOLS)/bin/uv pip compile --quiet --generate-hashes \
   --python-platform x86_64-manylinux_2_28 \
   --exclude-newer $(LOCK_DATE) --custom-compile-command "make lock"
 
-.PHONY: help setup tools run monitor test test-slow test-large test-browser test-sam-local test-all docs proxy lint lock lock-check format build invoke bench clean lambda-image sam-local deploy smoke destroy
+.PHONY: help setup tools run monitor test test-slow test-large test-browser test-sam-local test-all docs proxy lint lock lock-check format build invoke bench bench-peers bench-quick clean lambda-image sam-local deploy smoke destroy
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -60,6 +62,11 @@ API_PORT ?= 3000
 $(MLFLOW_STAMP): requirements-peer-mlflow.txt infra/find-python.sh
 	@python=$$(infra/find-python.sh) && rm -rf $(MLFLOW) && "$$python" -m venv $(MLFLOW)
 	$(MLFLOW)/bin/python -m pip install --quiet --require-hashes -r requirements-peer-mlflow.txt
+	@touch $@
+
+.venv-peer-%/.installed: requirements-peer-%.txt infra/find-python.sh
+	@python=$$(infra/find-python.sh) && rm -rf .venv-peer-$* && "$$python" -m venv .venv-peer-$*
+	.venv-peer-$*/bin/python -m pip install --quiet --require-hashes -r requirements-peer-$*.txt
 	@touch $@
 
 run: $(STAMP)  ## The product locally: moto S3 on :5000, the API on :3000 (S3_PORT=, API_PORT=)
@@ -144,6 +151,13 @@ build: $(STAMP) $(TOOLS_STAMP)  ## sam build the serving functions (no Docker; A
 	  -t .aws-sam/serving-template.yaml --parameter-overrides Architecture=$(ARCH)
 	$(PY) -m infra.function_sizes .aws-sam/build
 
+# The build, redone only when what goes into it changed (the benchmarks' quick run).
+BUILT := .aws-sam/build/.built
+$(BUILT): $(STAMP) $(TOOLS_STAMP) template.yaml samconfig.toml requirements.txt requirements-batch.txt \
+          infra/serving_template.py $(shell find functions -type f -not -path '*/__pycache__/*')
+	$(MAKE) build
+	@touch $@
+
 invoke: build  ## Invoke each built function with every file in events/, against local moto
 	$(PY) -m infra.invoke_built
 
@@ -153,15 +167,22 @@ lambda-image: $(STAMP)  ## The Lambda base image for sam local: official if it p
 sam-local: build  ## sam local for real: training image, every event, start-api, against moto (Docker)
 	$(PY) -m infra.sam_local $(if $(KEEP),--keep)
 
-bench: build  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
+bench: build $(MLFLOW_STAMP) $(addsuffix /.installed,$(PEER_VENVS))  ## Benchmarks against bare scikit-learn/pandas; JSON under results/
 	$(PY) -m bench.realtime
 	$(PY) -m bench.batch
 	$(PY) -m bench.fan_out
 	$(PY) -m bench.capture
 	$(PY) -m bench.feedback
 	$(PY) -m bench.digits
+	$(PY) -m bench.peers
 	$(PY) -m bench.cost
 	$(PY) -m infra.function_sizes .aws-sam/build results/sizes.json
+
+bench-peers: build $(MLFLOW_STAMP) $(addsuffix /.installed,$(PEER_VENVS))  ## Ours beside MLflow, BentoML, Flask and plain predict, as ratios
+	$(PY) -m bench.peers
+
+bench-quick: $(BUILT) $(MLFLOW_STAMP) $(addsuffix /.installed,$(PEER_VENVS))  ## The headline ratios in under 3 minutes (realtime, cold start, batch, peers at one model)
+	$(PY) -m bench.quick
 
 docs: $(STAMP)  ## Redraw the tables docs/ generates from the code (a test fails while stale)
 	$(PY) -m infra.docs_tables
@@ -171,4 +192,4 @@ format: $(STAMP)  ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 clean:  ## Remove the virtualenvs, builds and caches
-	rm -rf $(VENV) $(TOOLS) $(CLIENTS) $(MLFLOW) .aws-sam results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(CLIENTS) $(MLFLOW) $(PEER_VENVS) .aws-sam results .pytest_cache .mypy_cache .ruff_cache
