@@ -38,8 +38,8 @@ def _kept_objects(s3: Any, model: str, manifest: dict[str, Any], now: float) -> 
     from predictor.io import s3_store
     from predictor.monitoring import kept
     from predictor.monitoring.layout import WINDOW_SECONDS, kept_key
+    from predictor.rows import new_inference_id
     from predictor.schema import FeatureSchema
-    from predictor.serving.messages import new_inference_id
 
     names = tuple(FeatureSchema.from_dict(manifest["schema"]).names)
     rng = np.random.default_rng(0)

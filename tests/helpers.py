@@ -14,6 +14,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -266,9 +267,10 @@ def batch_outputs(s3: Any, relative: str) -> dict[str, Any]:
     done = json.loads(stored) if stored else {}
     predictions = read(s3, f"predictions/{relative}")
     if predictions is not None and not relative.endswith(".gz"):
-        # Each row's id names its input (incoming/<relative>:<line>): named alike here,
-        # two runs of the same rows under different keys compare equal.
-        predictions = predictions.replace(f"incoming/{relative}:".encode(), b"<input>:")
+        # Each row's id names its input (incoming/<relative>@<upload>:<line>): named
+        # alike here, two runs of the same rows under different keys compare equal.
+        named = re.escape(f"incoming/{relative}@".encode()) + rb"[^:;,\"\n]*:"
+        predictions = re.sub(named, b"<input>:", predictions)
     return {
         "predictions": predictions,
         "errors": read(s3, f"errors/{relative}"),

@@ -9,6 +9,9 @@ ever written under ``incoming/``, so outputs never trigger another run.
 
 ``incoming/<model>/<file>`` is scored by the model of that name (when the function serves
 it); a file directly under ``incoming/`` by the function's default model.
+
+Each scored row's inference id, when the model declares no id column, names the upload
+and the line the row starts on: ``<key>@<ETag's first 12 characters>:<line>``.
 """
 
 from __future__ import annotations
@@ -71,3 +74,29 @@ def output_keys(key: str) -> OutputKeys | None:
         gzipped=suffix.endswith(".gz"),
         runs=f"{RUNS}{relative}/",
     )
+
+
+# ----- each scored row's inference id ----------------------------------------------------
+#: Characters of the input's ETag in a row's id: an upload's rows are named apart from
+#: those of another upload under the same key (a daily file, say).
+UPLOAD_TAG_CHARS = 12
+
+
+def row_id_prefix(key: str, etag: str) -> str:
+    """What a batch row's inference id starts with, before its line:
+    ``<input key>@<the input's ETag, first 12 characters>:``."""
+    return f"{key}@{etag.strip(chr(34))[:UPLOAD_TAG_CHARS]}:"
+
+
+def parse_row_id(identity: str) -> tuple[str, str, int] | None:
+    """(input key, upload tag, line) of a batch row's id; None for any other id."""
+    head, colon, line = identity.rpartition(":")
+    key, at, tag = head.rpartition("@")
+    if not (colon and at and line.isdigit() and tag) or output_keys(key) is None:
+        return None
+    return key, tag, int(line)
+
+
+def same_upload(tag: str, etag: str) -> bool:
+    """Whether ``tag`` (from a row's id) names the upload whose ETag is ``etag``."""
+    return etag.strip(chr(34))[:UPLOAD_TAG_CHARS] == tag

@@ -4,6 +4,8 @@ model's column order (any other width a 422 naming the row).
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,23 @@ from predictor.errors import SchemaViolationError
 #: The name of each row's inference id wherever rows are written: a batch output's
 #: column, a kept prediction's, a joined row's, a labels file's.
 INFERENCE_ID = "inference_id"
+#: No generated id is older than this (2026-01-01): an id that reads older is a caller's.
+FIRST_GENERATED = 1_767_225_600
+
+
+def new_inference_id() -> str:
+    """A fresh inference id: 32 hex digits, the first 11 the time in milliseconds (so a
+    label that names one can be told too old for the predictions kept), then random."""
+    return f"{int(time.time() * 1000):011x}{uuid.uuid4().hex[:21]}"
+
+
+def generated_time(identity: str, now: float) -> float | None:
+    """The time :func:`new_inference_id` made ``identity`` at; None for an id it did not
+    make (a caller's ``uuid4().hex`` reads as a time before the product or in the future)."""
+    if len(identity) != 32 or not all(c in "0123456789abcdef" for c in identity):
+        return None
+    made = int(identity[:11], 16) / 1000
+    return made if FIRST_GENERATED <= made <= now + 86400 else None
 
 
 class LazyColumns(Mapping[str, list[Any]]):

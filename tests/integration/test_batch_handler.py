@@ -18,6 +18,7 @@ from batch import app
 from infra.lambda_context import LambdaContext
 from infra.local_env import DATA_BUCKET  # the bucket the events/ files name
 from predictor.batch.run import score_object
+from predictor.batch_keys import row_id_prefix
 from predictor.io.s3_store import ObjectRef
 from tests.helpers import (
     HEADER,
@@ -49,10 +50,9 @@ def test_sqs_event_scores_a_clean_file(data: Any) -> None:
     assert len(output) == 51
     assert [row[:-2] for row in output[1:]] == [r.split(";") for r in ROWS[:50]]
     assert all(3.0 < float(row[-2]) < 8.0 for row in output[1:])
-    # Each row is named by the input's key and its line: the id a label names.
-    assert [row[-1] for row in output[1:]] == [
-        f"incoming/wine-sample.csv:{n}" for n in range(2, 52)
-    ]
+    # Each row is named by the input's upload and its line: the id a label names.
+    prefix = row_id_prefix("incoming/wine-sample.csv", etag)
+    assert [row[-1] for row in output[1:]] == [f"{prefix}{n}" for n in range(2, 52)]
     assert read(data, "errors/wine-sample.csv") is None
     done = report(data, "wine-sample.csv")
     assert done["status"] == "succeeded"
@@ -303,7 +303,8 @@ def test_classifier_adds_probability_columns(
         "inference_id",
     ]
     assert rows[1][4] == "yes"
-    assert [row[-1] for row in rows[1:]] == [f"incoming/churn.csv:{n}" for n in (2, 3, 4)]
+    prefix = row_id_prefix("incoming/churn.csv", etag)
+    assert [row[-1] for row in rows[1:]] == [f"{prefix}{n}" for n in (2, 3, 4)]
     assert rows[2][3] == "b, c"
     for row in rows[1:]:
         assert float(row[5]) + float(row[6]) == pytest.approx(1.0, abs=1e-5)
@@ -417,7 +418,7 @@ def test_s3_failures_leave_nothing_and_the_retry_matches_a_clean_run(
     assert run(sqs_event(key, obj.etag)) == {"batchItemFailures": []}
     # The same rows and predictions as a clean run; each row's id names its own file.
     clean = (read(data, "predictions/clean.csv") or b"").replace(
-        b"incoming/clean.csv:", key.encode() + b":"
+        b"incoming/clean.csv@", key.encode() + b"@"
     )
     assert read(data, f"predictions/{failing}.csv") == clean
 
@@ -588,11 +589,13 @@ def test_rows_the_model_cannot_predict_finitely_are_refused(data: Any) -> None:
     fields = ROWS[0].split(";")
     fields[8] = fields[9] = "3.4e38"  # pH and sulphates at float32's limit: accepted input
     key = "incoming/extreme.csv"
-    run(sqs_event(key, put(data, key, semicolons([HEADER, ROWS[0], ";".join(fields), ROWS[1]]))))
+    etag = put(data, key, semicolons([HEADER, ROWS[0], ";".join(fields), ROWS[1]]))
+    run(sqs_event(key, etag))
     assert report(data, "extreme.csv")["rows"] == {"read": 3, "scored": 2, "rejected": 1}
     scored = csv_rows(read(data, "predictions/extreme.csv") or b"")
     assert [row[:-2] for row in scored[1:]] == [ROWS[0].split(";"), ROWS[1].split(";")]
-    assert [row[-1] for row in scored[1:]] == [f"{key}:2", f"{key}:4"]
+    prefix = row_id_prefix(key, etag)
+    assert [row[-1] for row in scored[1:]] == [f"{prefix}2", f"{prefix}4"]
     errors = (read(data, "errors/extreme.csv") or b"").decode().splitlines()
     assert errors[1].startswith("3,,the model's prediction is not a finite number")
 

@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from monitor import app as monitor_app
 
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
+from predictor.batch_keys import row_id_prefix
 from predictor.io import s3_store
 from predictor.models.registry import RegistryReader
 from predictor.monitoring import feedback, kept
@@ -163,14 +165,16 @@ def test_labels_join_to_the_rows_a_batch_run_scored(s3: Any, keeping: str) -> No
     """A batch output is the record: ids are the input key and line, read back from it."""
     key = "incoming/shipment.csv"
     text = "\n".join([WINE_LINES[0], *WINE_LINES[1:41]]) + "\n"
-    assert run(sqs_event(key, put(s3, key, text.encode()))) == {"batchItemFailures": []}
+    etag = put(s3, key, text.encode())
+    assert run(sqs_event(key, etag)) == {"batchItemFailures": []}
     output = list(csv.reader(io.StringIO((s3_store.get_bytes(s3, DATA_BUCKET,
                   "predictions/shipment.csv") or b"").decode()), delimiter=";"))  # fmt: skip
     ids = [row[-1] for row in output[1:]]
-    assert ids == [f"{key}:{line}" for line in range(2, 42)]
+    prefix = row_id_prefix(key, etag)
+    assert ids == [f"{prefix}{line}" for line in range(2, 42)]
     labels = [(identity, q) for identity, (_, q) in zip(ids, RED[:40], strict=True)]
-    labels.append((f"{key}:99", 5))  # a line the file does not have
-    labels.append(("incoming/never-scored.csv:2", 5))
+    labels.append((f"{prefix}99", 5))  # a line the file does not have
+    labels.append((row_id_prefix("incoming/never-scored.csv", etag) + "2", 5))
     put(s3, "labels/wine/shipment.csv", labels_csv(labels))
     report = monitor(s3)
     (read,) = report.labels
@@ -221,6 +225,33 @@ def test_a_labels_file_younger_than_the_settle_time_waits_for_a_later_run(
     assert monitor(s3, labels_settle_seconds=3600).labels == []  # arrived seconds ago
     (read,) = monitor(s3, labels_settle_seconds=0).labels
     assert read["joined"] == 5
+
+
+def test_labels_of_an_earlier_upload_never_join_the_rows_of_a_later_one(
+    s3: Any, keeping: str
+) -> None:
+    """A daily file under one key: Monday's labels name Monday's upload, not Tuesday's."""
+    key = "incoming/daily.csv"
+    monday = "\n".join([WINE_LINES[0], *WINE_LINES[1:31]]) + "\n"
+    monday_tag = put(s3, key, monday.encode())
+    assert run(sqs_event(key, monday_tag)) == {"batchItemFailures": []}
+    tuesday = "\n".join([WINE_LINES[0], *WINE_LINES[31:61]]) + "\n"
+    assert run(sqs_event(key, put(s3, key, tuesday.encode()))) == {"batchItemFailures": []}
+    late = [(row_id_prefix(key, monday_tag) + str(line), 5) for line in range(2, 32)]
+    put(s3, "labels/wine/monday.csv", labels_csv(late))
+    (read,) = monitor(s3).labels
+    assert (read["joined"], read["unknown"]) == (0, 30)
+
+
+def test_a_labels_file_uploaded_again_under_its_key_is_read_again(s3: Any, keeping: str) -> None:
+    pairs = [(predict([features])["inference_id"], q) for features, q in RED[:4]]
+    flush()
+    put(s3, "labels/wine/today.csv", labels_csv(pairs[:2]))
+    assert [r["joined"] for r in monitor(s3).labels] == [2]
+    time.sleep(1.1)  # S3 dates an upload to the second: this one is another
+    put(s3, "labels/wine/today.csv", labels_csv(pairs[2:]))
+    assert [r["joined"] for r in monitor(s3).labels] == [2]
+    assert monitor(s3).labels == []
 
 
 def _joined_rows(s3: Any, key: str) -> list[dict[str, str]]:

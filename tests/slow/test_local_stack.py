@@ -21,6 +21,7 @@ import requests
 
 from infra.api_checks import check_api
 from infra.local_env import DATA_BUCKET, MODEL_BUCKET
+from predictor.batch_keys import row_id_prefix
 from tests.helpers import (
     ROOT,
     SIGNING_REGION,
@@ -158,7 +159,8 @@ def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
     lines = scored.decode().splitlines()
     assert len(lines) == 11
     assert lines[0].endswith(';"quality";prediction;inference_id')
-    assert lines[1].endswith(";incoming/dropped.csv:2")
+    dropped_tag = s3.head_object(Bucket=DATA_BUCKET, Key="incoming/dropped.csv")["ETag"]
+    assert lines[1].endswith(";" + row_id_prefix("incoming/dropped.csv", dropped_tag) + "2")
     report = json.loads(wait_for(s3, "reports/dropped.csv.json"))
     assert report["rows"] == {"read": 10, "scored": 10, "rejected": 0}
     # White wines dropped into the red-wine model show up as drift in the monitor's report
@@ -191,9 +193,14 @@ def test_local_stack_trains_serves_and_stops(local_stack: LocalStack) -> None:
     assert report["fan_out"]["ranges"]["total"] >= 5
     assert report["fan_out"]["workers"] == 2
     scored_large = wait_for(s3, "predictions/large.csv").decode().splitlines()
-    # The same rows and predictions; each row's id names its own file and line.
-    assert scored_large[:11] == [line.replace("dropped.csv", "large.csv") for line in lines]
-    assert scored_large[-1].endswith(f";incoming/large.csv:{len(data_rows) * 7 + 1}")
+    # The same rows and predictions; each row's id names its own upload and line.
+    assert [line.rsplit(";", 1)[0] for line in scored_large[:11]] == [
+        line.rsplit(";", 1)[0] for line in lines
+    ]
+    large_tag = s3.head_object(Bucket=DATA_BUCKET, Key="incoming/large.csv")["ETag"]
+    large_prefix = row_id_prefix("incoming/large.csv", large_tag)
+    assert scored_large[1].endswith(f";{large_prefix}2")
+    assert scored_large[-1].endswith(f";{large_prefix}{len(data_rows) * 7 + 1}")
 
 
 # ----- the feedback loop, as the banner shows it ---------------------------------------------

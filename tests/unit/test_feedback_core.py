@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import numpy as np
 import pytest
 from sklearn import metrics as sk
 
 from predictor.monitoring import kept
-from predictor.monitoring.labels import UnreadableLabelsError, read_labels
+from predictor.monitoring import labels as labels_module
+from predictor.monitoring.labels import UnreadableLabelsError, read_labels, typed_label
 from predictor.monitoring.quality import (
     MIN_ROWS,
     classification_quality,
     judge,
     regression_quality,
 )
+from predictor.rows import generated_time, new_inference_id
 
 
 # ----- labels files ----------------------------------------------------------------------
@@ -62,13 +65,42 @@ def test_sagemaker_ground_truth_and_plain_json_lines_gzipped() -> None:
     assert [(x.inference_id, x.value) for x in found.labels] == [
         ("x", "1"),
         ("y", "yes"),
-        ("z", "true"),
+        ("z", "True"),
     ]
     assert [(line, why[:20]) for line, why in found.bad_lines] == [
         (4, "a label must be a si"),
         (5, "not a JSON object"),
         (6, "not JSON: Expecting "),
     ]
+
+
+def test_a_stray_quote_costs_its_own_line_only_and_booleans_read_as_classes() -> None:
+    text = 'inference_id,label\n"a-1,5\nb-2,6\nc-3,7\n'
+    found = read_labels("labels/m/q.csv", text.encode())
+    assert [(x.inference_id, x.line) for x in found.labels] == [("b-2", 3), ("c-3", 4)]
+    assert [line for line, _ in found.bad_lines] == [2]
+    assert typed_label("True", {"task": "classification", "classes": [False, True]}) == "True"
+    assert typed_label("true", {"task": "classification", "classes": [False, True]}) == "True"
+    assert typed_label("7.0", {"task": "classification", "classes": [5, 7]}) == "7"
+    assert typed_label("maybe", {"task": "classification", "classes": ["no", "yes"]}) is None
+
+
+def test_a_file_of_too_many_labels_is_refused_before_it_is_read_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(labels_module, "MAX_LABELS", 3)
+    text = "inference_id,label\n" + "".join(f"i-{n},5\n" for n in range(1000))
+    with pytest.raises(UnreadableLabelsError, match="more than 3 labels"):
+        read_labels("labels/m/big.csv", text.encode())
+
+
+def test_only_ids_this_product_generates_read_as_times() -> None:
+    now = time.time()
+    assert generated_time(new_inference_id(), now) == pytest.approx(now, abs=2)
+    assert generated_time("a1b2c3d4e5f60718293a4b5c6d7e8f90", now) is None  # a uuid4().hex
+    assert generated_time("f" * 32, now) is None  # the year 2527
+    assert generated_time("0" * 32, now) is None  # 1970
+    assert generated_time("order-17", now) is None
 
 
 @pytest.mark.parametrize(

@@ -645,6 +645,8 @@ def test_monitoring_objects_expire_but_thresholds_and_retraining_records_stay(
     capture = {"Ref": "CaptureRetentionDays"}
     assert expiring == {
         PROFILES: capture, CAPTURE: capture, REPORTS: capture, JOINED: capture,
+        # Labels and the reports that mark them read go together (labels first).
+        LABELS: capture, LABEL_REPORTS: capture,
         # Kept predictions wait for their labels as long as the stack says, no longer.
         KEPT: {"Ref": "FeedbackRetentionDays"},
     }  # fmt: skip

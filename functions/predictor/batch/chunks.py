@@ -61,10 +61,11 @@ def format_numbers(values: np.ndarray) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class RowIds:
     """Where each scored row's inference id comes from: the model's id column when the
-    file has it, else ``<key>:<line>`` (the line the record starts on in the file; a
-    range of a file adds ``line_offset``, the lines before it)."""
+    file has it, else ``prefix`` and the line the record starts on in the file
+    (:func:`predictor.batch_keys.row_id_prefix`; a range of a file adds ``line_offset``,
+    the lines before it)."""
 
-    key: str
+    prefix: str
     line_offset: int = 0
 
 
@@ -85,12 +86,14 @@ class ChunkScorer:
         self.positions = {
             name: columns.index(name) for name in self.schema.names if name in columns
         }
-        self.ids = ids or RowIds("")
+        self.ids = ids or RowIds(":")
         id_column = model.manifest.get("id_column")
         self._id_position = columns.index(id_column) if id_column in columns else None
-        key = self.ids.key + ":"
-        quoted = csv_field(key, delimiter) != key
-        self._id_head, self._id_tail = ('"' + key.replace('"', '""'), '"') if quoted else (key, "")
+        head = self.ids.prefix
+        quoted = csv_field(head, delimiter) != head
+        self._id_head, self._id_tail = (
+            ('"' + head.replace('"', '""'), '"') if quoted else (head, "")
+        )
         self.rows = RowCounts()
         #: What was scored and refused, counted into the baseline's bins (monitoring).
         self.profile = Profile.empty(model.name, model.version, self._layout)

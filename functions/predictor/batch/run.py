@@ -27,7 +27,7 @@ from typing import Any
 
 from predictor.batch.chunks import ChunkScorer, RowIds, error_lines
 from predictor.batch.report import BatchReport
-from predictor.batch_keys import OutputKeys, incoming_keys
+from predictor.batch_keys import OutputKeys, incoming_keys, row_id_prefix
 from predictor.errors import DeadlineError, InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.csv.lines import open_text
@@ -127,7 +127,9 @@ def _score(
             return report.finish("skipped", reason=stale)
         assert body is not None
         stream = CsvStream(open_text(body, gzipped=keys.gzipped))
-        scorer = ChunkScorer(model, stream.columns, stream.delimiter, RowIds(obj.key))
+        scorer = ChunkScorer(
+            model, stream.columns, stream.delimiter, RowIds(row_id_prefix(obj.key, obj.etag))
+        )
         report.rows = scorer.rows
         predictions.write(scorer.output_header(stream.header_raw).encode())
         _score_chunks(stream, scorer, predictions, errors, chunk_rows, seconds_left, obj.key)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,25 @@ def get_bytes(s3: Any, bucket: str, key: str) -> bytes | None:
     """An object's bytes, or None when the key does not exist."""
     response = _get(s3, bucket, key)
     return None if response is None else bytes(response["Body"].read())
+
+
+def open_object(s3: Any, bucket: str, key: str) -> IO[bytes] | None:
+    """A stream of an object's bytes (read it, then close it), or None when the key does
+    not exist."""
+    response = _get(s3, bucket, key)
+    return None if response is None else response["Body"]
+
+
+def get_many(s3: Any, bucket: str, keys: list[str], threads: int) -> Iterator[tuple[str, bytes]]:
+    """(key, bytes) of each object, in order, read ``threads`` at a time: at most that many
+    are held at once (a pool's map starts every read and holds what it has not handed on).
+    A key that is gone gives no bytes (b"")."""
+    with ThreadPoolExecutor(threads) as pool:
+        for start in range(0, len(keys), threads):
+            batch = keys[start : start + threads]
+            yield from zip(
+                batch, pool.map(lambda k: get_bytes(s3, bucket, k) or b"", batch), strict=True
+            )
 
 
 def list_objects(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:

@@ -1,28 +1,31 @@
 """The rows batch runs scored, read back from their outputs for joining labels.
 
 A batch output is already a record of what was predicted: each row keeps its input,
-its prediction (and probabilities) and its inference id, ``<input key>:<line>``. Such an
-id names the file, so only the outputs that labels name are read: those of runs that
-succeeded with this model within the retention. (Rows named by the model's id column do
-not name their file; their labels are joined when the predictions were kept, else
-counted as unknown.)
+its prediction (and probabilities) and its inference id,
+``<input key>@<upload>:<line>`` (:func:`predictor.batch_keys.row_id_prefix`). Such an id
+names the file and its upload, so only the outputs that labels name are read, streamed:
+those of runs that succeeded with this model, on that very upload (a file uploaded again
+under the same key is another upload, whose rows other labels name), within the
+retention. (Rows named by the model's own id column do not name their file: their
+labels are counted as unknown.)
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from predictor.batch_keys import output_keys
+from predictor.batch_keys import output_keys, parse_row_id, same_upload
 from predictor.io import s3_store
-from predictor.monitoring.kept import ID, PREDICTION, PROBABILITY, TIME
+from predictor.io.csv.lines import open_text
+from predictor.monitoring.kept import ID, PROBABILITY, TIME
 from predictor.rows import INFERENCE_ID
 
 #: A batch output's probability columns (``probability_<class>``).
 OUTPUT_PROBABILITY = "probability_"
+#: A field of a batch output may be as long as a batch input's record (1 MiB).
+MAX_FIELD_CHARS = 1 << 20
 
 
 def batch_rows(
@@ -40,50 +43,60 @@ def batch_rows(
     ``features_of(version)`` gives a version's feature names: a joined row keeps those
     (as the kept predictions do), not the input's other columns.
     """
-    by_key: dict[str, set[str]] = {}
+    by_upload: dict[tuple[str, str], set[str]] = {}
     for identity in wanted:
-        key, colon, line = identity.rpartition(":")
-        if colon and line.isdigit() and output_keys(key) is not None:
-            by_key.setdefault(key, set()).add(identity)
-    for key, ids in sorted(by_key.items()):
+        parsed = parse_row_id(identity)
+        if parsed is not None:
+            by_upload.setdefault(parsed[:2], set()).add(identity)
+    for (key, tag), ids in sorted(by_upload.items()):
         keys = output_keys(key)
         assert keys is not None
         found = s3_store.read_json(s3, bucket, keys.report)
         report = found[0] if found is not None else {}
         scored_by = report.get("model") or {}
         finished = report.get("finished_at")
-        if report.get("status") != "succeeded" or scored_by.get("name") != model or not finished:
-            continue
+        if (
+            report.get("status") != "succeeded"
+            or scored_by.get("name") != model
+            or not finished
+            or not same_upload(tag, str((report.get("input") or {}).get("etag", "")))
+        ):
+            continue  # not scored, by another model, or another upload of the key
         when = datetime.fromisoformat(finished).timestamp()
         if when < cutoff:
             continue
-        body = s3_store.get_bytes(s3, bucket, keys.predictions)
+        body = s3_store.open_object(s3, bucket, keys.predictions)
         if body is None:
             continue
-        if keys.gzipped:
-            body = gzip.decompress(body)
         version = str(scored_by["version"])
-        text = body.decode("utf-8", errors="replace")
-        names, rows = _rows(text, ids, f"{when:.3f}", features_of(version))
+        try:
+            names, rows = _rows(
+                open_text(body, keys.gzipped), ids, f"{when:.3f}", features_of(version)
+            )
+        finally:
+            body.close()
         if rows:
             yield version, names, rows, int((report.get("rows") or {}).get("scored", len(rows)))
 
 
 def _rows(
-    text: str, ids: set[str], when: str, features: list[str]
+    text: Iterator[str], ids: set[str], when: str, features: list[str]
 ) -> tuple[tuple[str, ...], list[list[str]]]:
-    header = text.split("\n", 1)[0].rstrip("\r")
+    """The rows of one output whose id is in ``ids`` (streamed: only those are kept)."""
+    header = next(iter(text), "").rstrip("\r\n")
     if not header.endswith(INFERENCE_ID) or len(header) == len(INFERENCE_ID):
         return (), []  # an output written before rows had ids
     delimiter = header[-len(INFERENCE_ID) - 1]
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
-    columns = [name.strip() for name in next(reader)]
+    columns = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
     probabilities = [c for c in columns if c.startswith(OUTPUT_PROBABILITY)]
-    wanted = [PREDICTION, *probabilities, *(c for c in features if c in columns)]
-    names = (ID, TIME, *(_kept_name(c) for c in wanted))
-    positions = [columns.index(c) for c in wanted]
+    # The appended columns are the last ones (the input may have had its own "prediction").
+    appended = len(columns) - 1 - (1 + len(probabilities))
+    positions = [appended, *range(appended + 1, appended + 1 + len(probabilities))]
+    positions += [columns.index(c) for c in features if c in columns[:appended]]
+    names = (ID, TIME, *(_kept_name(columns[at]) for at in positions))
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
     found = []
-    for row in reader:
+    for row in csv.reader(text, delimiter=delimiter):
         if len(row) == len(columns) and row[-1] in ids:
             found.append([row[-1], when, *(row[at] for at in positions)])
     return names, found

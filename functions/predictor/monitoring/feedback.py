@@ -20,7 +20,6 @@ import logging
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +52,7 @@ from predictor.monitoring.layout import (
     parse_window,
 )
 from predictor.monitoring.reports import iso_time
+from predictor.rows import generated_time
 from predictor.schema import FeatureSchema
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def ingest_labels(
     done = set(s3_store.list_keys(s3, bucket, f"{LABEL_REPORTS}{model}/"))
     files = sorted(
         ((key, arrived) for key, arrived in s3_store.list_uploads(s3, bucket, f"{LABELS}{model}/")
-         if label_report_key(model, key) not in done and arrived <= now - settle_seconds),
+         if label_report_key(model, key, arrived) not in done
+         and arrived <= now - settle_seconds),
         key=lambda item: (item[1], item[0]),
     )  # fmt: skip
     if not files:
@@ -141,11 +142,12 @@ def ingest_labels(
         report, _ = wanted.pop(identity)
         report.counts["duplicates"] += 1
     joined = _join(s3, bucket, registry, model, cutoff, wanted)
-    _account_unmatched(s3, bucket, model, cutoff, wanted)
+    _account_unmatched(s3, bucket, model, cutoff, now, wanted)
     for report in reports:
         if report.error is None:
             store_joined(s3, bucket, model, report.key, report.arrived, joined.get(report.key, {}))
-        s3_store.write_json(s3, bucket, label_report_key(model, report.key), report.to_dict())
+        report_key = label_report_key(model, report.key, report.arrived)
+        s3_store.write_json(s3, bucket, report_key, report.to_dict())
     return reports
 
 
@@ -155,15 +157,16 @@ def _read_files(
     reports: list[LabelsReport] = []
     wanted: dict[str, tuple[LabelsReport, Label]] = {}
     for key, arrived in files:
-        if len(wanted) >= MAX_LABELS_PER_RUN:
-            break  # the other files wait for the next run, unread and unreported
         report = LabelsReport(key, arrived)
-        reports.append(report)
         try:
             found = read_labels(key, s3_store.get_bytes(s3, bucket, key) or b"")
         except UnreadableLabelsError as exc:
             report.error = str(exc)
+            reports.append(report)
             continue
+        if wanted and len(wanted) + len(found.labels) > MAX_LABELS_PER_RUN:
+            break  # this file and the later ones wait for the next run, unreported
+        reports.append(report)
         report.lines, report.labels, report.bad_lines = (
             found.lines,
             len(found.labels),
@@ -190,9 +193,8 @@ def _objects(s3: Any, bucket: str, prefix: str, cutoff: float) -> list[str]:
 
 def _ids(s3: Any, bucket: str, prefix: str, cutoff: float, read: Any) -> Iterator[str]:
     keys = _objects(s3, bucket, prefix, cutoff)
-    with ThreadPoolExecutor(READERS) as pool:
-        for ids in pool.map(lambda k: read(s3_store.get_bytes(s3, bucket, k) or b""), keys):
-            yield from ids
+    for _, body in s3_store.get_many(s3, bucket, keys, READERS):
+        yield from read(body)
 
 
 def _join(
@@ -244,18 +246,16 @@ def _join(
             report.window_rows += scored
 
     keys = _objects(s3, bucket, f"{KEPT}{model}/", cutoff)
-    with ThreadPoolExecutor(READERS) as pool:
-        bodies = pool.map(lambda k: (k, s3_store.get_bytes(s3, bucket, k) or b""), keys)
-        for key, body in bodies:
-            reader = csv.reader(io.StringIO(gzip.decompress(body).decode()))
-            names = tuple(next(reader, ()))
-            if names[:3] != (ID, TIME, PREDICTION):
-                logger.warning("skipping %s: not kept predictions", key)
-                continue
-            seen = [0]  # the object's rows, counted as they stream past
-            version = key[len(KEPT) + len(model) + 1 :].split("/")[0]
-            touched = match(version, names, labelled_rows(reader, wanted, seen))
-            count(touched, seen[0])
+    for key, body in s3_store.get_many(s3, bucket, keys, READERS):
+        reader = csv.reader(io.StringIO(gzip.decompress(body).decode()))
+        names = tuple(next(reader, ()))
+        if names[:3] != (ID, TIME, PREDICTION):
+            logger.warning("skipping %s: not kept predictions", key)
+            continue
+        seen = [0]  # the object's rows, counted as they stream past
+        version = key[len(KEPT) + len(model) + 1 :].split("/")[0]
+        touched = match(version, names, labelled_rows(reader, wanted, seen))
+        count(touched, seen[0])
     if wanted:
 
         def features_of(version: str) -> list[str]:
@@ -269,11 +269,16 @@ def _join(
 
 
 def _account_unmatched(
-    s3: Any, bucket: str, model: str, cutoff: float, wanted: dict[str, tuple[LabelsReport, Label]]
+    s3: Any,
+    bucket: str,
+    model: str,
+    cutoff: float,
+    now: float,
+    wanted: dict[str, tuple[LabelsReport, Label]],
 ) -> None:
     """Count each label that matched nothing: too old, of another model, or unknown."""
     for identity in list(wanted):
-        made = _generated_time(identity)
+        made = generated_time(identity, now)
         if made is not None and made < cutoff:
             wanted.pop(identity)[0].counts["too_old"] += 1
     if wanted:
@@ -285,10 +290,3 @@ def _account_unmatched(
                     wanted.pop(identity)[0].counts["other_model"] += 1
     for report, _ in wanted.values():
         report.counts["unknown"] += 1
-
-
-def _generated_time(identity: str) -> float | None:
-    """The time a generated id was made at (its first 11 hex digits, in ms)."""
-    if len(identity) != 32 or not all(c in "0123456789abcdef" for c in identity):
-        return None
-    return int(identity[:11], 16) / 1000

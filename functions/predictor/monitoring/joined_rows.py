@@ -75,7 +75,9 @@ def store_joined(
     s3: Any, bucket: str, model: str, label_file: str, arrived: float, rows: dict[str, JoinedRows]
 ) -> None:
     """Store one labels file's joined ``rows`` (by version) in the window it arrived in."""
-    digest = hashlib.sha256(label_file.encode()).hexdigest()[:20]
+    # Named after the upload: reading it again writes the same object, another upload
+    # of the same key another one.
+    digest = hashlib.sha256(f"{label_file}@{int(arrived)}".encode()).hexdigest()[:20]
     window = datetime.fromtimestamp(int(arrived) // WINDOW_SECONDS * WINDOW_SECONDS, UTC)
     for version, joined in rows.items():
         body = gzip.compress(joined.text.getvalue().encode())

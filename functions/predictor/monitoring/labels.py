@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -71,55 +71,62 @@ def read_labels(key: str, body: bytes) -> LabelsFile:
             raise UnreadableLabelsError(f"the file ends in .gz but is not gzip: {exc}") from exc
     text = body.decode("utf-8", errors="replace").removeprefix("\ufeff")
     found = _csv_labels(text) if kind == "csv" else _jsonl_labels(text)
-    if len(found.labels) > MAX_LABELS:
-        raise UnreadableLabelsError(f"more than {MAX_LABELS:,} labels in one file: split it")
+    _check_count(found)
     return found
 
 
 def _csv_labels(text: str) -> LabelsFile:
-    reader = csv.reader(io.StringIO(text))
+    """Each physical line parsed on its own: an id and a label never span lines, so a
+    stray quote costs its own line, not the lines after it."""
+    lines = text.splitlines()
     found = LabelsFile()
+    if not lines:
+        raise UnreadableLabelsError("the file is empty")
     try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration as exc:
-        raise UnreadableLabelsError("the file is empty") from exc
-    except csv.Error as exc:
+        header = [name.strip() for name in next(csv.reader([lines[0]]))]
+    except (csv.Error, StopIteration) as exc:
         raise UnreadableLabelsError(f"the header is not CSV: {exc}") from exc
     if "inference_id" not in header or "label" not in header:
         raise UnreadableLabelsError(
             f"the header must name inference_id and label; it names {header[:10]}"
         )
     id_at, label_at = header.index("inference_id"), header.index("label")
-    line = 1
-    while True:
-        line = reader.line_num + 1
+    for line, raw in _usable_lines(found, lines[1:], first=2):
         try:
-            row = next(reader)
-        except StopIteration:
-            break
+            row = next(csv.reader([raw], strict=True))
         except csv.Error as exc:
             found.bad_lines.append((line, f"not CSV: {exc}"))
             continue
-        found.lines += 1
-        if not row:
-            found.bad_lines.append((line, "blank line"))
-        elif len(row) != len(header):
+        if len(row) != len(header):
             found.bad_lines.append((line, f"expected {len(header)} fields, got {len(row)}"))
         else:
             _add(found, row[id_at], row[label_at], line)
     return found
 
 
-def _jsonl_labels(text: str) -> LabelsFile:
-    found = LabelsFile()
-    for line, raw in enumerate(text.splitlines(), start=1):
+def _check_count(found: LabelsFile) -> None:
+    """Refuse a file past MAX_LABELS labels as soon as it gets there (not after it all)."""
+    if len(found.labels) > MAX_LABELS:
+        raise UnreadableLabelsError(f"more than {MAX_LABELS:,} labels in one file: split it")
+
+
+def _usable_lines(found: LabelsFile, lines: list[str], first: int) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line worth parsing; blank and overlong lines are
+    reported as bad, and a file past MAX_LABELS labels is refused."""
+    for line, raw in enumerate(lines, start=first):
+        _check_count(found)
         found.lines += 1
         if not raw.strip():
             found.bad_lines.append((line, "blank line"))
-            continue
-        if len(raw) > MAX_LINE_CHARS:
+        elif len(raw) > MAX_LINE_CHARS:
             found.bad_lines.append((line, f"a line longer than {MAX_LINE_CHARS:,} characters"))
-            continue
+        else:
+            yield line, raw
+
+
+def _jsonl_labels(text: str) -> LabelsFile:
+    found = LabelsFile()
+    for line, raw in _usable_lines(found, text.splitlines(), first=1):
         try:
             document = json.loads(raw)
         except ValueError as exc:
@@ -159,8 +166,7 @@ def _add(found: LabelsFile, identity: Any, value: Any, line: int) -> None:
     elif isinstance(value, dict | list):
         found.bad_lines.append((line, "a label must be a single value"))
     else:
-        text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
-        found.labels.append(Label(line, identity.strip(), text))
+        found.labels.append(Label(line, identity.strip(), str(value).strip()))
 
 
 # ----- a label as the model reads it ----------------------------------------------------
@@ -181,6 +187,10 @@ def typed_label(value: str, manifest: dict[str, Any]) -> str | None:
     classes = [str(c) for c in manifest.get("classes") or []]
     if value in classes:
         return value
+    if value.lower() in ("true", "false"):  # a JSON boolean, or a CSV's "true"
+        matches = [c for c in classes if c.lower() == value.lower()]
+        if matches:
+            return matches[0]
     try:  # 7.0 for the class 7
         number = float(value)
     except ValueError:

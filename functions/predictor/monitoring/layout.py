@@ -12,7 +12,8 @@
                                     predictions kept for joining with labels (feedback)
     monitoring/joined/<model>/<version>/<window start>/<label file>.csv.gz
                                     labels joined to their predictions (by arrival)
-    monitoring/labels/<model>/<label file key>.json   what became of each labels file
+    monitoring/labels/<model>/<label file>@<upload time>.json
+                                    what became of each upload of a labels file
     labels/<model>/...                             where labels are dropped (outside monitoring/)
 
 A window start is a UTC time floored to :data:`WINDOW_SECONDS`, written
@@ -89,6 +90,8 @@ def joined_key(model: str, version: str, start: datetime, name: str) -> str:
     return f"{JOINED}{model}/{version}/{window_name(start)}/{name}.csv.gz"
 
 
-def label_report_key(model: str, labels_key: str) -> str:
-    """The key of the report on one labels file."""
-    return f"{LABEL_REPORTS}{model}/{labels_key.removeprefix(LABELS + model + '/')}.json"
+def label_report_key(model: str, labels_key: str, arrived: float) -> str:
+    """The key of the report on one upload of a labels file (a file uploaded again under
+    the same key is another upload, read again)."""
+    relative = labels_key.removeprefix(LABELS + model + "/")
+    return f"{LABEL_REPORTS}{model}/{relative}@{int(arrived)}.json"

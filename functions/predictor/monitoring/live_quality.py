@@ -11,7 +11,6 @@ import gzip
 import io
 import json
 import statistics
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -43,9 +42,8 @@ def period_quality(
             keys.setdefault(parts[0], []).append(key)
     sections = {}
     for version, found in sorted(keys.items()):
-        with ThreadPoolExecutor(READERS) as pool:
-            bodies = list(pool.map(lambda k: s3_store.get_bytes(s3, bucket, k) or b"", found))
-        rows = [row for body in bodies for row in _rows(body)]
+        rows = [row for _, body in s3_store.get_many(s3, bucket, found, READERS)
+                for row in _rows(body)]  # fmt: skip
         if rows:
             manifest = registry.manifest(model, version)
             sections[version] = measure(rows, manifest)

@@ -101,10 +101,13 @@ def run_monitor(
     for name in names:
         try:
             report = _model_report(s3, bucket, registry, name, period)
-            add_feedback(
-                report, s3, bucket, registry, period, time.time(),
-                retention_days, labels_settle_seconds,
-            )  # fmt: skip
+            try:  # the labels' failure costs the drift report nothing
+                add_feedback(
+                    report, s3, bucket, registry, period, time.time(),
+                    retention_days, labels_settle_seconds,
+                )  # fmt: skip
+            except Exception:
+                logger.exception("could not join the labels of %s", name)
             counted = any(v.rows or v.refused_rows or v.skipped_profiles for v in report.versions)
             if write and (counted or report.quality or report.labels):
                 _store(s3, bucket, report)  # a period with nothing read leaves latest alone

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,12 +72,6 @@ def inference_id_of(request: HttpRequest) -> str | None:
                 )
             return given
     return None
-
-
-def new_inference_id() -> str:
-    """A fresh inference id: 32 hex digits, the first 11 the time in milliseconds (so a
-    label that names one can be told too old for the predictions kept), then random."""
-    return f"{int(time.time() * 1000):011x}{uuid.uuid4().hex[:21]}"
 
 
 @dataclass(frozen=True, slots=True)

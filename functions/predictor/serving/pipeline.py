@@ -19,14 +19,13 @@ from typing import Any, Protocol
 from predictor import errors
 from predictor.models.registry import LoadedModel
 from predictor.monitoring.exchange import Exchange
-from predictor.rows import ParsedRequest
+from predictor.rows import ParsedRequest, new_inference_id
 from predictor.runtime import Runtime
 from predictor.serving.messages import (
     Answer,
     HttpRequest,
     Rendered,
     inference_id_of,
-    new_inference_id,
 )
 from predictor.serving.scoring import ScoringResult, score_rows
 from predictor.settings import Settings

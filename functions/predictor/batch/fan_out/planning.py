@@ -194,7 +194,7 @@ def _cuts(s3: Any, obj: ObjectRef, data_start: int, size: int, range_bytes: int)
 def first_lines(s3: Any, obj: ObjectRef, bounds: list[int], first_line: int) -> list[int]:
     """The line number each range between ``bounds`` starts on (the first begins on
     ``first_line``): the ranges' lines counted in parallel, for the rows' ids
-    (``<key>:<line>``)."""
+    (``<key>@<upload>:<line>``)."""
 
     def lines_in(start: int, end: int) -> int:
         body = s3_versions.open_range(s3, obj, start, end)

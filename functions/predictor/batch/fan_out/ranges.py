@@ -17,7 +17,7 @@ from typing import Any
 
 from predictor.batch.chunks import ChunkScorer, RowCounts, RowIds, error_lines
 from predictor.batch.fan_out.plan import Plan, Range, RangeResult
-from predictor.batch_keys import incoming_keys
+from predictor.batch_keys import incoming_keys, row_id_prefix
 from predictor.errors import InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.csv.byte_lines import LineCountingReader, offset_after_lines
@@ -93,7 +93,7 @@ def _score_range(
     )
     stream = CsvStream.resume(text, plan.delimiter, plan.columns)
     # Chunk lines count from the range's start: the file's lines before it are added.
-    ids = RowIds(plan.input.key, item.first_line - 1)
+    ids = RowIds(row_id_prefix(plan.input.key, plan.input.etag), item.first_line - 1)
     scorer = ChunkScorer(model, plan.columns, plan.delimiter, ids)
     predictions, errors = writers
     if item.index == 0:
