@@ -33,7 +33,7 @@ from urllib.parse import quote_plus, urlsplit
 import boto3
 import numpy as np
 import pandas as pd
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from moto import mock_aws
@@ -357,9 +357,11 @@ SIGNING_SECRET = ReadOnlyCredentials("AKIDEXAMPLE", "proxy-test-secret", "a-sess
 SIGNING_REGION = "eu-west-1"
 
 
-def signature_is_valid(method: str, path: str, headers: Any, body: bytes) -> bool:
+def signature_is_valid(
+    method: str, path: str, headers: Any, body: bytes, service: str = "execute-api"
+) -> bool:
     """Whether a received request's SigV4 signature is the one SIGNING_SECRET gives for
-    ``execute-api`` in SIGNING_REGION, recomputed from what arrived."""
+    ``service`` in SIGNING_REGION, recomputed by botocore from what arrived."""
     authorization = headers.get("Authorization", "")
     if "SignedHeaders=" not in authorization:
         return False
@@ -371,16 +373,20 @@ def signature_is_valid(method: str, path: str, headers: Any, body: bytes) -> boo
         headers={name: headers[name] for name in signed_names},
     )
     request.context["timestamp"] = headers["X-Amz-Date"]
-    auth = SigV4Auth(SIGNING_SECRET, "execute-api", SIGNING_REGION)
+    signer = S3SigV4Auth if service == "s3" else SigV4Auth  # S3 paths are not re-encoded
+    auth = signer(SIGNING_SECRET, service, SIGNING_REGION)
     expected = auth.signature(
         auth.string_to_sign(request, auth.canonical_request(request)), request
     )
     return bool(authorization.endswith(f"Signature={expected}"))
 
 
-def verifying_forwarder(upstream: str, verdicts: list[bool]) -> type[BaseHTTPRequestHandler]:
-    """A handler that checks each request's signature (its verdict appended to
-    ``verdicts``), answers 403 to a bad one, and forwards a good one to ``upstream``."""
+def verifying_forwarder(
+    upstream: str, verdicts: list[bool], service: str = "execute-api"
+) -> type[BaseHTTPRequestHandler]:
+    """A handler that checks each request's signature for ``service`` (its verdict
+    appended to ``verdicts``), answers 403 to a bad one, and forwards a good one to
+    ``upstream``."""
     target = urlsplit(upstream)
 
     class Forwarder(BaseHTTPRequestHandler):
@@ -388,7 +394,7 @@ def verifying_forwarder(upstream: str, verdicts: list[bool]) -> type[BaseHTTPReq
 
         def _answer(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            valid = signature_is_valid(self.command, self.path, self.headers, body)
+            valid = signature_is_valid(self.command, self.path, self.headers, body, service)
             verdicts.append(valid)
             if valid:
                 connection = http.client.HTTPConnection(target.netloc, timeout=30)

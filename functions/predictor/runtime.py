@@ -77,8 +77,9 @@ def build_runtime(
     return Runtime(settings, s3, models, capture)
 
 
-def _s3_client() -> Any:
-    import boto3  # here, not at import: only the first invocation pays for it
+def boto3_s3_client() -> Any:
+    """boto3's S3 client (imported here, not at import: only the first invocation pays)."""
+    import boto3
 
     return boto3.client("s3")
 
@@ -88,7 +89,7 @@ class Container:
 
     def __init__(
         self,
-        s3_client: Callable[[], Any] = _s3_client,
+        s3_client: Callable[[], Any] = boto3_s3_client,
         on_capture_failure: Callable[[str], None] | None = None,
         *,
         eager_baselines: bool = True,
@@ -99,6 +100,8 @@ class Container:
         self.on_capture_failure = on_capture_failure
         self._runtime: Runtime | None = None
         self._config_error: ConfigError | None = None
+        #: What :meth:`warm` runs first (see :meth:`register_snapshot_hooks`).
+        self._prepare_snapshot: Callable[[], None] | None = None
 
     def get(self) -> Runtime:
         """The runtime, created on first use (ConfigError, every time, if misconfigured)."""
@@ -139,6 +142,8 @@ class Container:
         A failure (no model yet, a misconfiguration) is logged and left to the first
         request, which meets it as any cold start would.
         """
+        if self._prepare_snapshot is not None:
+            self._prepare_snapshot()
         try:
             model = self.get().models.get()
             model.predictor.predict(model.predictor.schema.example_features())
@@ -163,8 +168,9 @@ class Container:
         fresh.models.adopt(runtime.models)
         self._runtime = fresh
 
-    def register_snapshot_hooks(self) -> bool:
-        """Register :meth:`warm` and :meth:`after_restore` with Lambda's runtime hooks.
+    def register_snapshot_hooks(self, prepare: Callable[[], None] | None = None) -> bool:
+        """Register :meth:`warm` (after ``prepare``, which may import what later requests
+        need) and :meth:`after_restore` with Lambda's runtime hooks.
 
         ``snapshot_restore_py`` comes with Lambda's Python runtime (and from PyPI for the
         tests); elsewhere there is nothing to register with. Returns whether it was found.
@@ -173,6 +179,7 @@ class Container:
             from snapshot_restore_py import register_after_restore, register_before_snapshot
         except ImportError:
             return False
+        self._prepare_snapshot = prepare
         register_before_snapshot(self.warm)
         register_after_restore(self.after_restore)
         return True

@@ -1,9 +1,11 @@
 """What every route of the realtime function shares: its logger, metrics and container, and
-the helpers that turn a model or an answer into a response."""
+the helpers that turn a model or an answer into a response (powertools' side: the lean
+path of :mod:`realtime.app` needs none of it)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -13,14 +15,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from predictor.models.registry import LoadedModel
 from predictor.protocols.own import path_parameter
-from predictor.runtime import Container, Runtime
+from predictor.runtime import Runtime
 from predictor.serving.messages import Answer, HttpRequest, model_headers
-from predictor.serving.pipeline import model_for
+from predictor.serving.pipeline import Codec, model_for, serve
+from realtime.container import container
+from realtime.routes import Route, register
 
 logger = Logger()
 metrics = Metrics()
-#: The baseline waits for the capture thread: a cold start loads the model alone.
-container = Container(eager_baselines=False)
 
 JSON = "application/json"
 
@@ -72,3 +74,20 @@ def scored(answer: Answer) -> Response[Any]:
 
 def text_response(body: str, content_type: str, headers: dict[str, str]) -> Response[str]:
     return Response(status_code=200, content_type=content_type, body=body, headers=headers)
+
+
+def register_scoring(router: Router, group: Iterable[Route]) -> None:
+    """Register each scoring route of ``group``: the pipeline with the route's codec, the
+    path's parameters passed."""
+    for declared in group:
+        assert declared.codec is not None, declared.key
+        handle = _scoring_handler(router, declared.codec)
+        handle.__name__ = declared.operation[declared.method.lower()]["operationId"]
+        register(router, declared, handle)
+
+
+def _scoring_handler(router: Router, codec: Codec) -> Callable[..., Any]:
+    def handle(**params: str) -> Any:
+        return scored(serve(runtime(), codec, request_of(router), params))
+
+    return handle

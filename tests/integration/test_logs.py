@@ -17,7 +17,7 @@ import pytest
 
 from batch import app as batch_app
 from infra.lambda_context import LambdaContext
-from realtime import app as realtime_app
+from realtime import context as realtime_context
 from tests.helpers import HEADER, ROW, ROWS, instances, invoke, post, put, run, sqs_event
 
 #: Values no log line has a reason to contain, each in some request or file below.
@@ -29,7 +29,7 @@ def captured_logs(caplog: pytest.LogCaptureFixture) -> Iterator[io.StringIO]:
     """The powertools loggers' output; standard logging goes to caplog at INFO."""
     caplog.set_level(logging.INFO)
     stream = io.StringIO()
-    handlers = [realtime_app.logger.registered_handler, batch_app.logger.registered_handler]
+    handlers = [realtime_context.logger.registered_handler, batch_app.logger.registered_handler]
     previous = [handler.setStream(stream) for handler in handlers]
     yield stream
     for handler, old in zip(handlers, previous, strict=True):

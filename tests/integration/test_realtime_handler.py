@@ -11,6 +11,7 @@ import pytest
 from infra.lambda_context import LambdaContext
 from predictor.serving import pipeline
 from realtime import app
+from realtime import context as realtime_context
 from tests.helpers import ROW, Artifacts, instances, invoke, load_event, post
 from training.registry_admin import ModelRegistry
 
@@ -255,7 +256,7 @@ def test_logs_carry_request_id_and_version_but_no_body(
     wine: str, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logs = io.StringIO()
-    handler = app.logger.registered_handler
+    handler = realtime_context.logger.registered_handler
     previous = handler.setStream(logs)
     try:
         invoke(post(instances({**ROW, "alcohol": 7.123456789})), lambda_context)

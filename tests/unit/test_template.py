@@ -240,7 +240,7 @@ def app_routes() -> set[str]:
     table (realtime.routes), which must be what powertools registered. The template must
     declare each one, or API Gateway would refuse it before the function.
     """
-    from realtime.app import app
+    from realtime.routed import app
     from realtime.routes import TABLE
 
     declared = {route.key for route in TABLE}
@@ -251,8 +251,8 @@ def app_routes() -> set[str]:
 
 def test_every_reference_in_the_openapi_document_resolves() -> None:
     """A route's operation may name a shared schema only if the document declares it."""
-    from realtime.app import app  # noqa: F401 (the handler imports every route group)
     from realtime.openapi import document
+    from realtime.routed import app  # noqa: F401 (it imports every route group)
 
     found = document()
     text = json.dumps(found)

@@ -2,24 +2,24 @@
 
 A route group is a powertools ``Router`` (:mod:`.api`, :mod:`.page`, :mod:`.mlflow`,
 :mod:`.v2`); :func:`route` registers a handler with its router and in :data:`TABLE`, the
-one list of routes. The OpenAPI document is built from the table
-(:func:`realtime.openapi.document`), the template's API routes are checked against it (a
-test), and the warm path finds its scoring routes in it (:func:`scoring_route_of`). A
-scoring route's handler is generated: the pipeline (:func:`predictor.serving.pipeline.serve`)
-with the route's codec.
+one list of routes. The routes that score rows are declared in :mod:`.scoring`, without
+powertools, so that a cold start's first prediction is answered before powertools is
+imported; each group registers its own. The OpenAPI document is built from the table
+(:func:`realtime.openapi.document`), and the template's API routes are checked against it
+(a test).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from predictor.serving.pipeline import Codec, serve
-from realtime.context import request_of, runtime, scored
+    from predictor.serving.pipeline import Codec
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class Route:
     method: str
     path: str
     operation: dict[str, Any]
-    #: The protocol of a scoring route (its errors' shape, and the warm path's codec).
+    #: The protocol of a scoring route (its errors' shape, and the lean path's codec).
     codec: Codec | None = None
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
@@ -47,44 +47,36 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-#: Every route of the realtime function, in the order they were declared.
+#: Every route of the realtime function, in the order they were registered.
 TABLE: list[Route] = []
 
 
+def register(router: Router, declared: Route, handler: Callable[..., Any]) -> None:
+    """Register ``handler`` for ``declared`` with ``router``, and ``declared`` in :data:`TABLE`."""
+    TABLE.append(declared)
+    router.route(re.sub(r"\{(\w+)\}", r"<\1>", declared.path), declared.method)(handler)
+
+
 def route(
-    router: Router, method: str, path: str, operation: dict[str, Any], codec: Codec | None = None
+    router: Router, method: str, path: str, operation: dict[str, Any]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated handler with ``router`` and in :data:`TABLE`."""
 
-    def register(handler: Callable[..., Any]) -> Callable[..., Any]:
-        TABLE.append(Route(method, path, operation, codec))
-        router.route(re.sub(r"\{(\w+)\}", r"<\1>", path), method)(handler)
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        register(router, Route(method, path, operation), handler)
         return handler
 
-    return register
+    return decorate
 
 
-def scoring_route(
-    router: Router, method: str, path: str, codec: Codec, operation: dict[str, Any]
-) -> None:
-    """A route that scores rows: the pipeline with ``codec``, the path's parameters passed."""
-
-    def handle(**params: str) -> Any:
-        return scored(serve(runtime(), codec, request_of(router), params))
-
-    handle.__name__ = operation[method.lower()]["operationId"]
-    route(router, method, path, operation, codec)(handle)
-
-
-def find(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The route of a request, and its path parameters; None for no route."""
-    for candidate in TABLE:
+def find_in(routes: Sequence[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The first of ``routes`` a request matches, and its path parameters; None for none."""
+    for candidate in routes:
         if candidate.method == method and (found := candidate.pattern.match(path)):
             return candidate, found.groupdict()
     return None
 
 
-def scoring_route_of(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-    """The scoring route of a request (the warm path's), or None."""
-    found = find(method, path)
-    return found if found is not None and found[0].codec is not None else None
+def find(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The registered route of a request, and its path parameters; None for no route."""
+    return find_in(TABLE, method, path)

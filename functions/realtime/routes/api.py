@@ -6,29 +6,24 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from predictor import errors
-from predictor.protocols.own import OWN
 from predictor.serving.messages import model_headers
 from predictor.serving.scoring import public_manifest
 from realtime import openapi
 from realtime import operations as op
-from realtime.context import current_model, json_response, logger, model_json, runtime
-from realtime.routes import route, scoring_route
+from realtime.context import (
+    current_model,
+    json_response,
+    logger,
+    model_json,
+    register_scoring,
+    runtime,
+)
+from realtime.routes import route
+from realtime.routes.scoring import SCORING
 
 router = Router()  # type: ignore[no-untyped-call]
 
-scoring_route(router, "POST", "/predict", OWN, op.scoring(
-    "predict", "Predict for one or more rows with the function's own model", "Predictions",
-    [op.ACCEPT], "Error",
-))  # fmt: skip
-scoring_route(router, "POST", "/models/{name}/predict", OWN, op.scoring(
-    "predictWithModel", "Predict with a named model (at the function's alias)",
-    "Predictions", [op.NAME, op.ACCEPT], "Error",
-))  # fmt: skip
-scoring_route(router, "POST", "/", OWN, op.scoring(
-    "predictAtRoot",
-    "POST /predict's answer at the root, as the tutorials' Flask apps serve it",
-    "Predictions", [op.ACCEPT], "Error",
-))  # fmt: skip
+register_scoring(router, SCORING["api"])
 
 
 @route(router, "GET", "/models", op.get(

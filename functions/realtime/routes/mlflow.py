@@ -5,16 +5,14 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from predictor.protocols.mlflow import MLFLOW
 from realtime import operations as op
-from realtime.routes import api, route, scoring_route
+from realtime.context import register_scoring
+from realtime.routes import api, route
+from realtime.routes.scoring import SCORING
 
 router = Router()  # type: ignore[no-untyped-call]
 
-scoring_route(router, "POST", "/invocations", MLFLOW, op.scoring(
-    "invocations", "MLflow's scoring protocol (SageMaker's Accept conventions)",
-    "MlflowPredictions", [op.MODEL_NAME_HEADER, op.ACCEPT], "MlflowError",
-))  # fmt: skip
+register_scoring(router, SCORING["mlflow"])
 
 
 @route(router, "GET", "/ping", op.get(

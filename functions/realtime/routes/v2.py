@@ -6,11 +6,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from predictor.protocols.open_inference.answers import model_metadata, server_metadata
-from predictor.protocols.open_inference.codec import OPEN_INFERENCE
 from realtime import operations as op
-from realtime.context import current_model, json_response, model_json
+from realtime.context import current_model, json_response, model_json, register_scoring
 from realtime.openapi import API_VERSION
-from realtime.routes import route, scoring_route
+from realtime.routes import route
+from realtime.routes.scoring import SCORING
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -79,9 +79,4 @@ def v2_model_version_ready(name: str, version: str) -> Response[str]:
     return model_json(model, {"name": model.name, "ready": True})
 
 
-scoring_route(router, "POST", "/v2/models/{name}/infer", OPEN_INFERENCE, op.v2_infer(
-    "v2Infer", op.NAME
-))  # fmt: skip
-scoring_route(router, "POST", "/v2/models/{name}/versions/{version}/infer", OPEN_INFERENCE, (
-    op.v2_infer("v2InferVersion", op.NAME, op.VERSION)
-))  # fmt: skip
+register_scoring(router, SCORING["v2"])
