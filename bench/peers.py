@@ -43,7 +43,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from bench.realtime import COLD_HANDLER, RESULTS, ROOT, cold_start_seconds, percentile, timed
+from bench.realtime import (
+    COLD_HANDLER,
+    RESULTS,
+    ROOT,
+    cold_start_seconds,
+    lambda_environment,
+    percentile,
+    timed,
+)
 
 #: The peers, the virtualenv each runs in, and how the table names them.
 PEERS = {
@@ -258,10 +266,9 @@ def measure_model(kind: str, local: Any, folder: Path, profile: Profile) -> dict
             worker.close()
     # Cold start: ours from the built package; the peers' servers to their first 200.
     package = ROOT / ".aws-sam" / "build" / "RealtimeFunction"
-    lambda_env = {**os.environ, **ONE_THREAD, "LAMBDA_TASK_ROOT": str(package),
-                  "AWS_LAMBDA_FUNCTION_NAME": "bench"}  # fmt: skip
     cold = {"ours": cold_start_seconds(
-        COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra")), lambda_env,
+        COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra")),
+        lambda_environment(package, **ONE_THREAD),
         runs=profile.cold_runs,
     )}  # fmt: skip
     throughput: dict[str, Any] = {}

@@ -40,6 +40,7 @@ from training.onnx_export import (
     check_equivalence,
     floor_boosting_thresholds,
 )
+from training.onnx_forests import compact_tree_regressors
 
 #: The name of the step that hands a model's columns to it as one matrix.
 PASSTHROUGH_STEP = "columns as one matrix"
@@ -265,7 +266,7 @@ def _to_onnx(prepared: PreparedModel, schema: FeatureSchema, numeric: Any) -> on
 def _float_graph(prepared: PreparedModel, schema: FeatureSchema) -> onnx.ModelProto:
     graph = _to_onnx(prepared, schema, FloatTensorType)
     floor_boosting_thresholds(graph, prepared.estimator)
-    return graph
+    return compact_tree_regressors(graph)
 
 
 def _double_threshold_graph(prepared: PreparedModel, schema: FeatureSchema) -> onnx.ModelProto:

@@ -331,7 +331,7 @@ def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
         "versions": release.library_versions(),
         "onnx": {
             **equivalence.to_dict(),
-            "opset": onnx_export.TARGET_OPSET,
+            "opset": onnx_export.graph_opsets(onnx_bytes),
             "bytes": len(onnx_bytes),
             "latency_ms": search.row_latency_ms(served, holdout_features),
         },

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import onnx
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
 from predictor.inference import Predictions, Predictor
 from predictor.schema import NUMERIC, Features, FeatureSchema
+from training.onnx_forests import compact_tree_regressors
 
 #: Opsets onnxruntime 1.16+ runs; ai.onnx.ml 3 keeps tree ensembles in float32, as
 #: scikit-learn's forests compare features in float32 (boosting thresholds are adjusted
@@ -55,7 +57,7 @@ def convert(pipeline: Any, schema: FeatureSchema, task: str) -> bytes:
             pipeline, initial_types=initial_types, options=options, target_opset=TARGET_OPSET
         )
     floor_boosting_thresholds(graph, pipeline.steps[-1][1])
-    return bytes(graph.SerializeToString())
+    return bytes(compact_tree_regressors(graph).SerializeToString())
 
 
 def floor_boosting_thresholds(graph: Any, estimator: Any) -> None:
@@ -100,6 +102,13 @@ def floor_boosting_thresholds(graph: Any, estimator: Any) -> None:
             floor = floors.get((features[index], float(values[index])))
             if floor is not None:
                 values[index] = floor
+
+
+def graph_opsets(graph: bytes) -> dict[str, int]:
+    """The opsets a serialised graph imports (``ai.onnx.ml`` 5 once its forest regressors
+    are in v5 form, or its boosting has categorical splits), by domain ("" is ONNX's own)."""
+    model = onnx.load_from_string(graph)
+    return {opset.domain: int(opset.version) for opset in model.opset_import}
 
 
 @dataclass(frozen=True, slots=True)

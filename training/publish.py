@@ -179,7 +179,7 @@ def publish_model(
             "graph": converted.graph,
             "tried": converted.tried,
             "float32_sensitive_rows": converted.float32_sensitive_rows,
-            "opset": onnx_export.TARGET_OPSET,
+            "opset": onnx_export.graph_opsets(converted.onnx_bytes),
             "bytes": len(converted.onnx_bytes),
             "latency_ms": row_latency_ms(served, features),
         },

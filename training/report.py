@@ -384,15 +384,15 @@ def _leaderboard(document: dict[str, Any]) -> str:
             f"<td class='num'>{_number(trial.get('mean'))} ± {_number(trial.get('std'))}</td>"
             f"<td class='num'>{trial['seconds']:.1f}</td>"
             f"<td class='num'>{'&#8211;' if size is None else f'{size / 2**20:.2f}'}</td>"
+            f"<td class='num'>{_number(trial.get('load_ms'), 0)}</td>"
             f"<td class='num'>{_number(trial.get('latency_ms'), 3)}</td>"
             f"<td>{escape(note)}</td>"
             "</tr>"
         )
     return (
         f"<table><tr><th>candidate</th><th>setting</th><th>rows</th><th>CV {escape(metric)} "
-        "(mean ± sd)</th><th>fit s</th><th>graph MiB</th><th>1-row ms</th><th>note</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "(mean ± sd)</th><th>fit s</th><th>graph MiB</th><th>session ms</th><th>1-row ms</th>"
+        "<th>note</th></tr>" + "".join(rows) + "</table>"
     )
 
 
