@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeRegressor
 
 from training.onnx_export import TARGET_OPSET
-from training.onnx_forests import compact_tree_regressors
+from training.onnx_forests import TREES_PER_NODE, compact_tree_regressors
 
 RNG = np.random.default_rng(3)
 X = RNG.normal(size=(400, 5)).astype(np.float32)
@@ -41,7 +41,7 @@ def tree_ops(model: onnx.ModelProto) -> list[str]:
 @pytest.mark.parametrize(
     ("model", "rows"),
     [
-        (ExtraTreesRegressor(n_estimators=40, random_state=0), X),
+        (ExtraTreesRegressor(n_estimators=60, random_state=0), X),  # three operators
         (RandomForestRegressor(n_estimators=30, max_leaf_nodes=50, random_state=0), X),
         (RandomForestRegressor(n_estimators=10, random_state=0), X_MISSING),  # NaN splits
         (make_pipeline(SimpleImputer(), ExtraTreesRegressor(20, random_state=0)), X_MISSING),
@@ -49,16 +49,22 @@ def tree_ops(model: onnx.ModelProto) -> list[str]:
         (DecisionTreeRegressor(min_samples_split=10**6), X),  # one leaf: a tree of no split
     ],
 )
-def test_the_v5_graph_answers_exactly_as_the_v3_graph(model: Any, rows: np.ndarray) -> None:
+def test_the_v5_graph_answers_as_the_v3_graph(model: Any, rows: np.ndarray) -> None:
     model.fit(rows, Y)
     v3 = to_onnx(model, rows[:1], target_opset=TARGET_OPSET)
     before = v3.SerializeToString()
     compact = compact_tree_regressors(onnx.load_from_string(before))
-    assert tree_ops(compact) == ["TreeEnsemble"]
+    (ensemble,) = [n for n in v3.graph.node if n.op_type == "TreeEnsembleRegressor"]
+    (tree_ids,) = [a.ints for a in ensemble.attribute if a.name == "nodes_treeids"]
+    operators = -(-len(set(tree_ids)) // TREES_PER_NODE)
+    assert tree_ops(compact) == ["TreeEnsemble"] * operators
     onnx.checker.check_model(compact)
     after = compact.SerializeToString()
     (expected,), (found,) = answers(before, rows), answers(after, rows)
-    assert np.array_equal(found, expected)
+    if operators == 1:  # one operator sums the trees in v3's order
+        assert np.array_equal(found, expected)
+    else:  # the same branches; the float32 sums in another order
+        assert np.allclose(found, expected, rtol=0, atol=1e-5)
     if not np.isnan(rows).any():  # (skl2onnx's v3 graph sends a missing value down one side)
         assert np.allclose(found.ravel(), model.predict(rows), atol=1e-5)
     if len(before) > 10_000:
