@@ -36,10 +36,11 @@ _SUM = 1  # v5's aggregate_function SUM
 _PER_ENTRY = ("nodes_", "target_")
 _LEQ = 0  # v5's BRANCH_LEQ
 #: Trees per v5 node. onnxruntime's session takes longer per node the more nodes one
-#: operator holds: 150 extremely randomised trees of the wine data load in 0.126 s as one
-#: operator and 0.080 s as six of 25 (0.071 to 0.078 s for 5 to 15 a node), for 8 µs more
-#: per 1-row prediction (0.024 against 0.032 ms) and the same time for 100 rows or more.
-TREES_PER_NODE = 25
+#: operator holds: 150 extremely randomised trees of the wine data load in a fresh process
+#: in 0.126 s as one operator, 0.080 s as six of 25 and 0.072 s as ten of 15 (0.071 to
+#: 0.078 s for 5 to 10 a node), for 10 µs more per 1-row prediction (0.024 against
+#: 0.035 ms) and the same time for 100 rows or more.
+TREES_PER_NODE = 15
 
 
 def compact_tree_regressors(model: onnx.ModelProto) -> onnx.ModelProto:
