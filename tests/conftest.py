@@ -21,6 +21,11 @@ from training.registry_admin import ModelRegistry
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
 
+# The realtime handler imports its routed side (powertools' logger) on the first request
+# that needs it, and the logger writes to the sys.stdout of that moment: made here, it is
+# the run's, not one test's captured output, closed when that test ends.
+import realtime.routed  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -46,7 +46,10 @@ TREES_PER_NODE = 15
 def compact_tree_regressors(model: onnx.ModelProto) -> onnx.ModelProto:
     """``model`` with each forest regressor node in v5 form (in place), when all qualify."""
     trees = [n for n in model.graph.node if n.op_type.startswith("TreeEnsemble")]
-    if not trees or not all(_qualifies(model, node) for node in trees):
+    if not trees:
+        return model
+    types = _tensor_types(model)
+    if not all(_qualifies(node, types) for node in trees):
         return model
     for node in trees:
         position = list(model.graph.node).index(node)
@@ -63,7 +66,7 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _qualifies(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
+def _qualifies(node: onnx.NodeProto, types: dict[str, int]) -> bool:
     if node.op_type != _REGRESSOR or node.domain != "ai.onnx.ml":
         return False
     found = _attributes(node)
@@ -77,24 +80,27 @@ def _qualifies(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:
         return False
     if set(found.get("nodes_modes", [])) - {b"BRANCH_LEQ", b"LEAF"}:
         return False
-    return _input_type(model, node.input[0]) == TensorProto.FLOAT
+    return types.get(node.input[0]) == TensorProto.FLOAT
 
 
 #: Operators whose output has the element type of their first input.
 _SAME_TYPE = ("Imputer", "Concat", "Identity", "Reshape", "Flatten")
 
 
-def _input_type(model: onnx.ModelProto, name: str) -> int | None:
-    """The element type of tensor ``name``: shape inference's, else that of the first
-    input of the operator that made it, where that keeps its input's type."""
+def _tensor_types(model: onnx.ModelProto) -> dict[str, int]:
+    """The element type of each tensor: shape inference's, else (for operators it leaves
+    untyped, such as ``Imputer``) that of the first input of an operator that keeps it."""
     graph = onnx.shape_inference.infer_shapes(model).graph
-    for value in (*graph.input, *graph.value_info, *graph.output):
-        if value.name == name and value.type.tensor_type.elem_type:
-            return int(value.type.tensor_type.elem_type)
-    producers = [n for n in model.graph.node if name in n.output]
-    if len(producers) == 1 and producers[0].op_type in _SAME_TYPE and producers[0].input:
-        return _input_type(model, producers[0].input[0])
-    return None
+    types = {
+        value.name: int(value.type.tensor_type.elem_type)
+        for value in (*graph.input, *graph.value_info, *graph.output)
+        if value.type.tensor_type.elem_type
+    }
+    for node in model.graph.node:  # in topological order: inputs are typed first
+        if node.op_type in _SAME_TYPE and node.input and node.input[0] in types:
+            for output in node.output:
+                types.setdefault(output, types[node.input[0]])
+    return types
 
 
 def _in_parts(node: onnx.NodeProto) -> list[onnx.NodeProto]:
@@ -108,7 +114,9 @@ def _in_parts(node: onnx.NodeProto) -> list[onnx.NodeProto]:
     groups = [numbers[i : i + TREES_PER_NODE] for i in range(0, len(numbers), TREES_PER_NODE)]
     if len(groups) == 1:
         return [_as_v5(found, node.name, node.input[0], node.output[0], scale)]
-    per_entry = {n for n, v in found.items() if isinstance(v, list) and n.startswith(_PER_ENTRY)}
+    per_entry = {
+        n for n, v in found.items() if isinstance(v, list) and v and n.startswith(_PER_ENTRY)
+    }  # (an empty list is an attribute left out: kept as it is)
     arrays = {n: np.asarray(v) if n in per_entry else v for n, v in found.items()}
     parts = []
     for number, group in enumerate(groups):
@@ -154,7 +162,9 @@ def _as_v5(
     true_ids, true_leafs = child("nodes_truenodeids")
     false_ids, false_leafs = child("nodes_falsenodeids")
     tracks = found.get("nodes_missing_value_tracks_true")
-    missing = np.asarray(tracks if tracks is not None and len(tracks) else np.zeros(len(ids)))
+    missing = np.asarray(
+        tracks if tracks is not None and len(tracks) else np.zeros(len(ids)), dtype=np.int64
+    )
     weights = np.zeros(int(leaf.sum()), dtype=np.float64)
     weighted = rows(found["target_treeids"], found["target_nodeids"])
     np.add.at(weights, leaf_index[weighted], np.asarray(found["target_weights"], dtype=np.float64))

@@ -313,7 +313,7 @@ def _choose(
             size = (trial.onnx_bytes or 0) / 2**20
             report.line(
                 f"{trial.candidate} {_setting(trial.params)}: graph {size:.2f} MiB, "
-                f"session {trial.load_ms:.0f} ms, 1-row {trial.latency_ms:.3f} ms"
+                f"session {trial.load_ms or 0:.0f} ms, 1-row {trial.latency_ms or 0:.3f} ms"
             )
         else:
             report.line(f"{trial.candidate} {_setting(trial.params)}: {trial.note}")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import logging
+import os
 from typing import Any
 
 from predictor import errors
@@ -36,6 +38,8 @@ from realtime.routes.scoring import scoring_route_of
 LEAN_MAX_BODY_CHARS = 64 * 1024
 #: Whether this container has answered an invocation yet (the ColdStart metric).
 _cold = True
+
+logger = logging.getLogger(__name__)
 
 
 def _import_routed() -> None:
@@ -63,13 +67,21 @@ def _metrics_line() -> PredictionMetricsLine | None:
 
 
 def _count_cold_start(context: Any) -> None:
+    """The ColdStart metric of a container's first invocation, as powertools counts it:
+    none under provisioned concurrency; ``POWERTOOLS_METRICS_FUNCTION_NAME`` first."""
     global _cold
-    if _cold:
-        _cold = False
-        if not metrics_disabled():
-            namespace, service = metrics_target()
-            function_name = str(getattr(context, "function_name", "") or "")
-            print(cold_start_line(namespace, service, function_name), flush=False)
+    if not _cold:
+        return
+    _cold = False
+    if metrics_disabled() or os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == (
+        "provisioned-concurrency"
+    ):
+        return
+    namespace, service = metrics_target()
+    function_name = os.environ.get("POWERTOOLS_METRICS_FUNCTION_NAME") or str(
+        getattr(context, "function_name", "") or ""
+    )
+    print(cold_start_line(namespace, service, function_name), flush=False)
 
 
 def _lean_answer(runtime: Runtime, path: str, request: HttpRequest) -> Answer | None:
@@ -97,7 +109,10 @@ def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
     try:
         runtime = container.get()
         answer = _lean_answer(runtime, str(event.get("rawPath")), HttpRequest.from_event(event))
-    except (errors.RequestError, errors.ModelUnavailableError, errors.ConfigError):
+    except (errors.RequestError, errors.ConfigError):
+        return None
+    except errors.ModelUnavailableError as exc:  # the routed answer meets it again, untraced
+        logger.warning("the model could not be loaded", exc_info=exc)
         return None
     if answer is None:
         return None
@@ -117,6 +132,7 @@ def _predict_lean(event: dict[str, Any]) -> dict[str, Any] | None:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: predictions take the lean path, everything else is routed."""
+    cold = _cold
     _count_cold_start(context)
     if event.get("requestContext", {}).get("http", {}).get("method") == "POST":
         try:
@@ -127,4 +143,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return answer
     from realtime import routed
 
-    return dict(routed.handle(event, context))
+    return dict(routed.handle(event, context, first=cold))

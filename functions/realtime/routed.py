@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging import logger as powertools_logging
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -153,10 +154,18 @@ def _misconfigured(path: str) -> dict[str, Any]:
     }
 
 
+def handle(event: dict[str, Any], context: LambdaContext, *, first: bool) -> dict[str, Any]:
+    """Every request the lean path does not answer: routes, refusals, errors. ``first``:
+    whether it is the container's first invocation (the logs' ``cold_start`` key, which
+    powertools would otherwise give the first routed one, however late)."""
+    if not first:
+        powertools_logging.is_cold_start = False
+    return dict(_handle(event, context))
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics  # the cold start is counted by realtime.app, whichever path answers
-def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Every request the lean path does not answer: routes, refusals, errors."""
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         container.get()
     except errors.ConfigError:

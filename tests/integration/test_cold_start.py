@@ -211,3 +211,85 @@ def test_the_lean_metrics_switch_is_powertools_own() -> None:
                 for name, value in environ.items():
                     patch.setenv(name, value)
                 assert metrics_disabled(environ) == is_metrics_disabled(), environ
+
+
+def test_a_connection_the_server_closed_while_idle_is_opened_again() -> None:
+    """http.client does not notice an idle connection the server closed: the next GET
+    meets a disconnect, and is sent once more on a new connection, not left to boto3."""
+    from http.server import BaseHTTPRequestHandler
+
+    class ClosesWhenIdle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.send_header("ETag", '"abc"')
+            self.end_headers()
+            self.wfile.write(b"ok")
+            self.close_connection = True  # without saying so: as an idle timeout would
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosesWhenIdle)
+    with serving(server) as port:
+        environ = {
+            "AWS_LAMBDA_FUNCTION_NAME": "realtime",
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }
+        client = ColdStartS3(lambda: pytest.fail("boto3 was asked"), environ)
+        for _ in range(3):
+            answer = client.get_object(Bucket="models", Key="k")
+            assert (answer["Body"].read(), answer["ETag"]) == (b"ok", '"abc"')
+    assert client.signed_gets == 3
+
+
+def test_the_cold_start_metric_follows_powertools_rules(
+    moto_server: LocalAws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def cold_lines() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out.splitlines()
+        return [json.loads(line) for line in out if '"ColdStart":[1.0]' in line]
+
+    event = load_event("realtime_predict_json.json")
+    monkeypatch.setenv("POWERTOOLS_METRICS_FUNCTION_NAME", "predictor-live")
+    app._cold = True
+    invoke(event, LambdaContext("realtime"))
+    assert [line["function_name"] for line in cold_lines()] == ["predictor-live"]
+    # Provisioned concurrency: powertools counts no cold start.
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    app._cold = True
+    invoke(event, LambdaContext("realtime"))
+    assert cold_lines() == []
+
+
+def test_the_first_routed_request_after_a_lean_one_is_not_logged_as_a_cold_start(
+    moto_server: LocalAws,
+) -> None:
+    import io
+
+    from aws_lambda_powertools.logging import logger as powertools_logging
+
+    from realtime import context as realtime_context
+    from tests.helpers import ROW, instances, post
+
+    app._cold, powertools_logging.is_cold_start = True, True
+    logs = io.StringIO()
+    handler = realtime_context.logger.registered_handler
+    previous = handler.setStream(logs)
+    try:
+        assert invoke(load_event("realtime_predict_json.json"))[0] == 200  # lean
+        assert invoke(post(instances({**ROW, "alcohol": "text"})))[0] == 422  # routed
+    finally:
+        handler.setStream(previous)
+    (refused,) = [
+        record
+        for record in map(json.loads, logs.getvalue().splitlines())
+        if record["message"] == "request refused"
+    ]
+    assert refused["cold_start"] is False
+    assert refused["model_version"]

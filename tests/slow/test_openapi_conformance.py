@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.api_gateway import ApiGatewayApp
-from realtime import app
+from realtime import app, routed
 from realtime.openapi import document
 from tests.helpers import ROW
 
@@ -151,5 +151,6 @@ def test_every_route_is_documented() -> None:
     documented = {
         f"{method.upper()} {path}" for path, item in document()["paths"].items() for method in item
     }
-    routes = {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in app.app._route_keys}
+    registered = routed.app._route_keys
+    routes = {re.sub(r"<(\w+)>", r"{\1}", key.replace("/", " /", 1)) for key in registered}
     assert documented == routes

@@ -71,7 +71,7 @@ def test_within_one_standard_error_of_the_difference_the_smallest_graph_wins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def measure(trial: search.Trial, *args: object) -> bool:
-        trial.onnx_bytes, trial.latency_ms = trial.params["size"], 0.1
+        trial.onnx_bytes, trial.load_ms, trial.latency_ms = trial.params["size"], 5.0, 0.1
         return True
 
     monkeypatch.setattr(search, "_measure", measure)
@@ -152,7 +152,8 @@ def test_every_candidate_has_a_space_whose_first_setting_is_the_default() -> Non
         "l2_regularization": 0.0,
     }
     assert SPACES["random_forest"][0]["max_features"] == 1.0
-    assert SPACES["extra_trees"][0] == {"max_features": 1.0}
+    # (the number of extremely randomised trees is searched: 150 first, for cold starts)
+    assert SPACES["extra_trees"][0] == {"max_features": 1.0, "n_estimators": 150}
     drawn = search._settings("mlp", 0, 4)
     assert drawn == search._settings("mlp", 0, 4)  # seeded
     assert drawn != search._settings("mlp", 1, 4)

@@ -83,3 +83,17 @@ def test_other_tree_graphs_are_left_as_they_are(model: Any) -> None:
     v3 = to_onnx(model, X[:1], target_opset=TARGET_OPSET)
     before = v3.SerializeToString()
     assert compact_tree_regressors(v3).SerializeToString() == before
+
+
+def test_an_attribute_left_empty_is_kept_out_in_every_operator() -> None:
+    model = ExtraTreesRegressor(n_estimators=40, random_state=0).fit(X, Y)
+    v3 = to_onnx(model, X[:1], target_opset=TARGET_OPSET)
+    (ensemble,) = [n for n in v3.graph.node if n.op_type == "TreeEnsembleRegressor"]
+    for attribute in ensemble.attribute:
+        if attribute.name == "nodes_missing_value_tracks_true":
+            del attribute.ints[:]
+    before = v3.SerializeToString()
+    compact = compact_tree_regressors(onnx.load_from_string(before))
+    assert len(tree_ops(compact)) == 3
+    (expected,), (found,) = answers(before, X), answers(compact.SerializeToString(), X)
+    assert np.allclose(found, expected, rtol=0, atol=1e-5)

@@ -115,6 +115,9 @@ def test_the_url_of_an_object(
         {"AWS_USE_FIPS_ENDPOINT": "true"},
         {"AWS_USE_DUALSTACK_ENDPOINT": "TRUE"},
         {"AWS_REGION": "eu-west-1/../x"},
+        {"HTTPS_PROXY": "http://proxy:3128"},  # boto3 honours proxies, http.client does not
+        {"AWS_REGION": "us-isob-east-1"},  # another partition's host names
+        {"AWS_REGION": "eusc-de-east-1"},
     ],
 )
 def test_boto3_alone_where_its_configuration_could_differ(change: dict[str, Any]) -> None:

@@ -12,7 +12,10 @@ boto3's own; this class only makes the common case cheap.
 
 The fast path is taken only inside Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set), with the
 keys and region in the environment, no profile or shared config file (either could
-change what boto3 would do), and no FIPS or dual-stack endpoint asked for.
+change what boto3 would do), no proxy, no FIPS or dual-stack endpoint asked for, and a
+region of the partitions whose S3 host names it knows (aws, aws-cn, aws-us-gov);
+``AWS_CA_BUNDLE`` is honoured as boto3 honours it. Each fall-back is logged with its
+reason.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import hashlib
 import hmac
 import http.client
 import io
+import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +39,14 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 #: Seconds a connection or one read may wait before boto3 is asked instead.
 TIMEOUT_SECONDS = 10.0
 _TRUE = ("1", "true", "yes", "on")
+#: What a kept-alive connection meets when the server closed it while it was idle.
+_CLOSED_BY_SERVER = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+#: Variables that send boto3 through a proxy: boto3 alone.
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+#: Regions outside the partitions whose S3 host names are built here.
+_OTHER_PARTITIONS = ("us-iso", "eusc-")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,8 @@ class SigningContext:
     region: str
     #: ``scheme://host[:port]`` of a custom endpoint (path-style keys), or None for AWS.
     endpoint: str | None
+    #: The certificates HTTPS trusts (``AWS_CA_BUNDLE``, as boto3 reads it), or the system's.
+    ca_bundle: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SigningContext | None:
@@ -56,6 +71,10 @@ class SigningContext:
         if not (environ.get("AWS_LAMBDA_FUNCTION_NAME") and access_key and secret_key and region):
             return None
         if environ.get("AWS_PROFILE") or environ.get("AWS_CONFIG_FILE"):
+            return None
+        if any(environ.get(name) for name in _PROXY_VARIABLES):
+            return None
+        if region.startswith(_OTHER_PARTITIONS):
             return None
         if os.path.exists(os.path.expanduser("~/.aws/config")):
             return None
@@ -69,7 +88,8 @@ class SigningContext:
             return None
         token = environ.get("AWS_SESSION_TOKEN") or None
         endpoint = endpoint.rstrip("/") if endpoint else None
-        return cls(access_key, secret_key, token, region, endpoint)
+        ca_bundle = environ.get("AWS_CA_BUNDLE") or None
+        return cls(access_key, secret_key, token, region, endpoint, ca_bundle)
 
     def url(self, bucket: str, key: str) -> tuple[str, str, str]:
         """(scheme, host, path) of an object: path-style on a custom endpoint, else
@@ -148,19 +168,31 @@ class ColdStartS3:
         return dict(self.full_client().get_object(**request))
 
     def _signed_get(self, bucket: str, key: str) -> dict[str, Any] | None:
-        """The object, or None for anything but a complete 200 (boto3 then asks again)."""
+        """The object, or None for anything but a complete 200 (boto3 then asks again).
+
+        A kept-alive connection the server has closed meanwhile is opened again once.
+        """
         assert self._signing is not None
         scheme, host, path = self._signing.url(bucket, key)
-        connection = self._connection(scheme, host)
-        try:
-            connection.request("GET", path, headers=self._signing.headers(host, path, time.time()))
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            self._drop_connection()
-            return None
-        if response.status != 200:
-            self._drop_connection()
+        for attempt in (1, 2):
+            connection, reused = self._connection(scheme, host)
+            try:
+                headers = self._signing.headers(host, path, time.time())
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop_connection()
+                if reused and attempt == 1 and isinstance(exc, _CLOSED_BY_SERVER):
+                    continue
+                logger.info("signed GET of %s failed (%s): boto3 from now on", key, exc)
+                return None
+            if response.status != 200:
+                self._drop_connection()
+                logger.info("signed GET of %s: HTTP %s, boto3 from now on", key, response.status)
+                return None
+            break
+        else:
             return None
         answer: dict[str, Any] = {
             "Body": io.BytesIO(body),
@@ -173,16 +205,21 @@ class ColdStartS3:
             answer["VersionId"] = version
         return answer
 
-    def _connection(self, scheme: str, host: str) -> http.client.HTTPConnection:
-        """This thread's kept-alive connection to ``host``."""
+    def _connection(self, scheme: str, host: str) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's kept-alive connection to ``host``, and whether it was used before."""
         kept = getattr(self._connections, "kept", None)
         if kept is not None and kept[0] == (scheme, host):
-            return kept[1]  # type: ignore[no-any-return]
+            return kept[1], True
         self._drop_connection()
-        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        connection = kind(host, timeout=TIMEOUT_SECONDS)
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            assert self._signing is not None
+            trusted = ssl.create_default_context(cafile=self._signing.ca_bundle)
+            connection = http.client.HTTPSConnection(host, timeout=TIMEOUT_SECONDS, context=trusted)
+        else:
+            connection = http.client.HTTPConnection(host, timeout=TIMEOUT_SECONDS)
         self._connections.kept = ((scheme, host), connection)
-        return connection
+        return connection, False
 
     def _drop_connection(self) -> None:
         kept = getattr(self._connections, "kept", None)
