@@ -60,30 +60,25 @@ def test_halving_judges_a_third_on_a_third_of_the_rows_then_the_best_on_all(
     assert [t.params for t in full] == [t.params for t in ranked[:2]]
 
 
-def _trial(candidate: str, scores: list[float], size: int) -> search.Trial:
-    trial = search.Trial(candidate, {"size": size}, rows=1200)
+def _trial(candidate: str, scores: list[float], size: int, session_ms: float) -> search.Trial:
+    trial = search.Trial(candidate, {"size": size, "session_ms": session_ms}, rows=1200)
     trial.scores, trial.folds = scores, len(scores)
     trial.mean, trial.std = float(np.mean(scores)), float(np.std(scores))
     return trial
 
 
-def test_within_one_standard_error_of_the_difference_the_smallest_graph_wins(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _choose_among(
+    monkeypatch: pytest.MonkeyPatch, trials: list[search.Trial]
+) -> tuple[search.Trial, str]:
     def measure(trial: search.Trial, *args: object) -> bool:
-        trial.onnx_bytes, trial.load_ms, trial.latency_ms = trial.params["size"], 5.0, 0.1
+        trial.onnx_bytes, trial.load_ms = trial.params["size"], trial.params["session_ms"]
+        trial.latency_ms = 0.1
         return True
 
     monkeypatch.setattr(search, "_measure", measure)
-    # The forest scores best. The linear model is 0.02 worse on average, but a fold it
-    # loses on is as likely as one it wins on: within the noise. The boosting is only
-    # 0.01 worse, yet worse on every fold alike: a real difference, outside the noise.
-    forest = _trial("random_forest", [0.30, 0.40, 0.50, 0.35, 0.45], 5_000_000)
-    linear = _trial("linear", [0.40, 0.34, 0.58, 0.31, 0.47], 2_000)
-    boosting = _trial("hist_gradient_boosting", [0.31, 0.41, 0.51, 0.36, 0.46], 1_000)
     schema, frame, target = _table()
-    chosen, rule = search._choose(
-        [forest, linear, boosting],
+    return search._choose(
+        trials,
         schema,
         "regression",
         frame,
@@ -92,13 +87,50 @@ def test_within_one_standard_error_of_the_difference_the_smallest_graph_wins(
         {},
         search.Progress(None, 60, higher_is_better=False),
     )
+
+
+def _forest_linear_boosting(forest_session_ms: float) -> list[search.Trial]:
+    # The forest scores best. The linear model is 0.02 worse on average, but a fold it
+    # loses on is as likely as one it wins on: within the noise. The boosting is only
+    # 0.01 worse, yet worse on every fold alike: a real difference, outside the noise.
+    forest = _trial("random_forest", [0.30, 0.40, 0.50, 0.35, 0.45], 5_000_000, forest_session_ms)
+    linear = _trial("linear", [0.40, 0.34, 0.58, 0.31, 0.47], 2_000, 1.0)
+    boosting = _trial("hist_gradient_boosting", [0.31, 0.41, 0.51, 0.36, 0.46], 1_000, 1.0)
     assert abs(linear.mean - forest.mean) <= linear.difference_error(forest)
     assert abs(boosting.mean - forest.mean) > boosting.difference_error(forest)
+    return [forest, linear, boosting]
+
+
+def test_the_best_setting_wins_when_its_session_is_quick(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forest, linear, boosting = _forest_linear_boosting(search.QUICK_SESSION_MS)
+    chosen, rule = _choose_among(monkeypatch, [forest, linear, boosting])
+    # A smaller graph within the noise does not displace it: size costs nothing here.
+    assert chosen is forest
+    assert "the best of the 2 setting(s) whose session takes at most 50 ms" in rule
+
+
+def test_a_slow_session_gives_way_to_a_quick_one_within_the_noise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forest, linear, boosting = _forest_linear_boosting(search.QUICK_SESSION_MS + 1)
+    chosen, rule = _choose_among(monkeypatch, [forest, linear, boosting])
+    assert chosen is linear
+    assert "the best of the 1 setting(s) whose session takes at most 50 ms" in rule
+    # The boosting loads as quickly and its graph is the smallest of all (measured for the
+    # leaderboard), but it is worse beyond the noise: not chosen.
+    assert boosting.onnx_bytes == 1_000
+
+
+def test_when_no_near_session_is_quick_the_smallest_graph_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forest, linear, boosting = _forest_linear_boosting(200.0)
+    linear.params["session_ms"] = 120.0
+    chosen, rule = _choose_among(monkeypatch, [forest, linear, boosting])
     assert chosen is linear
     assert "smallest graph of the 2 setting(s) within one standard error" in rule
-    # The boosting's graph is the smallest of all (measured for the leaderboard), but it is
-    # outside the allowance: not chosen.
-    assert boosting.onnx_bytes == 1_000
 
 
 def test_a_graph_over_the_budget_is_never_chosen(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -43,8 +43,8 @@ def test_wine_quality_meets_the_tutorial_bar(
     The bar was 0.300, which 500 extremely randomised trees meet (0.2992, three seeds).
     The search also tries 150, whose cross-validated score is within the noise and whose
     session is made in a third of the time (42 ms against 129 ms on the whole wine file);
-    the one-standard-error rule takes them (0.3031 on this split): a 1.2% higher test MSE
-    for a cold start under 0.30 s (docs/performance.md).
+    the search prefers a quick session within the noise and takes them (0.3031 on this
+    split): a 1.2% higher test MSE for a cold start under 0.30 s (docs/performance.md).
     """
     # Given the tutorial split (test_size=0.25, random_state=1) of the red wine data
     wine = pd.read_csv(WINE_CSV, sep=";")
