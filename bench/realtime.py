@@ -16,13 +16,20 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 from infra.lambda_context import LambdaContext
-from infra.local_env import DATA_BUCKET, MODEL_BUCKET, LocalAws, function_environment
+from infra.local_env import (
+    DATA_BUCKET,
+    MODEL_BUCKET,
+    LocalAws,
+    function_environment,
+    template_fixed_variables,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -49,12 +56,15 @@ def timed(fn: Any, calls: int, budget_seconds: float = 60.0) -> list[float]:
     return samples
 
 
-def cold_start_seconds(code: str, env: dict[str, str], runs: int = 3) -> dict[str, Any]:
+def cold_start_seconds(
+    code: str, env: dict[str, str], runs: int = 3, enter: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """A fresh interpreter running ``code``, from process start to its first answer.
 
     The child prints ``READY <epoch>`` (and its steps) once it has answered; process
     exit, which can take 0.2-0.3 s and which Lambda does not make a request wait for,
-    is not counted. Median of ``runs``, with the spread.
+    is not counted. Median of ``runs``, with the spread. ``enter`` runs in the child
+    before the interpreter starts (to put it in a CPU-limited group).
     """
     samples: list[float] = []
     steps: list[dict[str, float]] = []
@@ -65,6 +75,7 @@ def cold_start_seconds(code: str, env: dict[str, str], runs: int = 3) -> dict[st
             env=env,
             check=True,
             cwd=ROOT,
+            preexec_fn=enter,
             capture_output=True,
             text=True,
         )
@@ -78,18 +89,22 @@ def cold_start_seconds(code: str, env: dict[str, str], runs: int = 3) -> dict[st
         "min_s": min(samples),
         "max_s": max(samples),
         "steps_of_median_s": steps[middle],
+        "steps_s": steps,
     }
 
 
 def lambda_environment(package: Path, **extra: str) -> dict[str, str]:
-    """A cold start's environment: Lambda's task root and function name, and capture with
-    kept predictions on, as the template deploys the function by default."""
-    return {**os.environ, "LAMBDA_TASK_ROOT": str(package), "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    """A cold start's environment: the realtime function's fixed variables from the
+    template (where this process sets none), Lambda's task root and function name, and
+    capture with kept predictions on, as the template deploys the function by default."""
+    return {**template_fixed_variables("RealtimeFunction"), **os.environ,
+            "LAMBDA_TASK_ROOT": str(package), "AWS_LAMBDA_FUNCTION_NAME": "bench",
             "CAPTURE_BUCKET": DATA_BUCKET, "KEEP_PREDICTIONS": "true", **extra}  # fmt: skip
 
 
 #: The built function, as Lambda runs it: only the package on the path (``-S``), the
-#: task root set, and the first request timed in steps (import, first answer).
+#: task root set, and the first request timed in steps (import, first answer), with the
+#: CPU seconds all of the process's threads used until then.
 COLD_HANDLER = """
 import sys, time
 sys.path[:0] = [{package!r}, {infra!r}]
@@ -103,7 +118,8 @@ response = app.lambda_handler(event, LambdaContext("cold"))
 answered = time.time()
 assert response["statusCode"] == 200, response
 print("READY " + json.dumps({{"ready": answered, "import_s": imported - began,
-                             "first_request_s": answered - imported}}), flush=True)
+                             "first_request_s": answered - imported,
+                             "cpu_s": time.process_time()}}), flush=True)
 """
 
 

@@ -66,6 +66,20 @@ def function_environment(endpoint: str | None, model_name: str, **extra: str) ->
     return environment
 
 
+def template_fixed_variables(function: str) -> dict[str, str]:
+    """The variables template.yaml sets to plain text for ``function`` (its own over the
+    Globals'); those it sets from parameters or resources, or to "", are left out."""
+    from infra.cfn_yaml import load_template
+
+    template = load_template(TEMPLATE)
+    own = template["Resources"][function]["Properties"].get("Environment", {})
+    declared = {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **own.get("Variables", {}),
+    }
+    return {name: value for name, value in declared.items() if isinstance(value, str) and value}
+
+
 def use_fake_credentials() -> None:
     """Point this process's AWS clients at nothing real: fake keys, no profile."""
     os.environ.update(CREDENTIALS)

@@ -308,6 +308,25 @@ def test_every_setting_the_functions_read_is_wired_by_the_template(source: dict[
     assert {"MODEL_BUCKET", "MODEL_NAME", "INFERENCE_THREADS", "BATCH_CHUNK_ROWS"} <= known
 
 
+def test_serving_functions_run_one_openblas_thread_and_training_every_core(
+    source: dict[str, Any],
+) -> None:
+    """numpy's OpenBLAS threads spin for CPU a cold start needs (bench.cold_share): every
+    zip function runs one; the training image, whose scikit-learn solvers use BLAS, all."""
+    from infra.local_env import template_fixed_variables
+
+    functions = [
+        name for name, resource in source["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]  # fmt: skip
+    assert "RealtimeFunction" in functions
+    assert "TrainingFunction" in functions
+    for name in functions:
+        threads = template_fixed_variables(name)["OPENBLAS_NUM_THREADS"]
+        image = source["Resources"][name]["Properties"].get("PackageType") == "Image"
+        assert threads == ("0" if image else "1"), name
+
+
 def test_the_data_bucket_expires_earlier_versions_and_lone_delete_markers(
     source: dict[str, Any],
 ) -> None:
