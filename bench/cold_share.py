@@ -1,32 +1,39 @@
 """Cold start under Lambda's CPU share: the built realtime function, with and without its
 OpenBLAS setting.
 
-Lambda gives a function CPU in proportion to its memory (one vCPU's worth at 1,769 MB),
-as a quota, not as fewer cores: at the realtime function's 1,024 MB a process gets 58 ms
-of CPU in every 100 ms, over however many threads it runs. numpy's OpenBLAS starts a
-thread per core when it is imported, and each spins for about 0.1 s of CPU waiting for
-work; under a quota that time is the cold start's. The template sets
-``OPENBLAS_NUM_THREADS=1`` for the serving functions.
+Lambda gives a function CPU in proportion to its memory (one vCPU's worth at 1,769 MB)
+as a quota, not as fewer cores: below 1,769 MB a process gets that fraction of each
+100 ms of CPU time, over however many threads it runs. numpy's OpenBLAS starts worker
+threads (one per core beyond the first) when it is imported, and they spin on the CPU
+waiting for work the function never gives them; under a quota that CPU time is taken
+from the cold start. The template sets ``OPENBLAS_NUM_THREADS=1`` for the serving
+functions.
 
 This runs the cold start of ``bench.realtime`` (process start to the first answer,
 capture and kept predictions on) for each wine model and the default training job's own
-choice, in four ways interleaved: as deployed (the template's variables) and with
-OpenBLAS's default thread count, each under the quota and without one. The quota is a
-CPU cgroup (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), so it needs root; without it the
-benchmark says so and stops. Prints the table and writes results/cold_share.json.
+choice, four ways in a shuffled order each round: as deployed (the template's variables)
+and with OpenBLAS's default thread count, each under the quota of ``--memory`` (the
+template's ``MemorySize`` of the function by default) and without one. The quota is a
+CPU cgroup (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), which needs root; without one
+the benchmark says why and stops. It models the share on this machine: Lambda itself is
+not measured. Prints the table and writes results/cold_share.json.
 
-    python -m bench.cold_share [--rounds 3] [--models linear,default]
+    python -m bench.cold_share [--rounds 3] [--models linear,default] [--memory 1769]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
+import random
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.realtime import (
     COLD_HANDLER,
@@ -36,13 +43,18 @@ from bench.realtime import (
     lambda_environment,
 )
 from infra.cfn_yaml import load_template
-from infra.local_env import TEMPLATE, LocalAws, function_environment
+from infra.local_env import MODEL_BUCKET, TEMPLATE, LocalAws, function_environment
 
 #: Lambda's memory for one vCPU's worth of CPU.
 MIB_PER_VCPU = 1769
 PERIOD_US = 100_000
 GROUP = "serverless-predictor-cold-share"
 MODELS = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting", "default")
+#: Variables that set OpenBLAS's threads (it falls back to OpenMP's when its own is unset).
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+#: Starts a command in the cgroup whose ``cgroup.procs`` is ``$0``: no ``preexec_fn``,
+#: which is unsafe in a process with threads (moto's server runs in this one).
+ENTER_GROUP = 'echo $$ > "$0" && exec "$@"'
 
 
 def realtime_memory_mib() -> int:
@@ -51,41 +63,42 @@ def realtime_memory_mib() -> int:
     return int(resources["RealtimeFunction"]["Properties"]["MemorySize"])
 
 
-def cpu_quota_group(share: float) -> tuple[Path | None, str]:
-    """A CPU cgroup limited to ``share`` of one CPU: its ``cgroup.procs``, or None and why."""
+@contextlib.contextmanager
+def cpu_quota_group(share: float) -> Iterator[tuple[Path | None, str]]:
+    """A CPU cgroup limited to ``share`` of one CPU: its ``cgroup.procs`` and how it is
+    limited, or None and why none could be made. Removed afterwards."""
     quota = int(share * PERIOD_US)
     unified = Path("/sys/fs/cgroup")
+    group: Path | None = None
+    procs: Path | None = None
     try:
-        if "cpu" in (unified / "cgroup.controllers").read_text().split():
+        if (unified / "cgroup.controllers").is_file():
+            if "cpu" not in (unified / "cgroup.controllers").read_text().split():
+                raise OSError("cgroup v2 without the cpu controller")
+            (unified / "cgroup.subtree_control").write_text("+cpu")
             group = unified / GROUP
             group.mkdir(exist_ok=True)
             (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
-            return group / "cgroup.procs", f"cgroup v2 cpu.max {quota} {PERIOD_US}"
-    except OSError:
-        pass
-    try:
-        group = unified / "cpu" / GROUP
-        group.mkdir(exist_ok=True)
-        (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (group / "cpu.cfs_quota_us").write_text(str(quota))
-        return group / "cgroup.procs", f"cgroup v1 cpu.cfs_quota_us {quota} of {PERIOD_US}"
+            procs, how = group / "cgroup.procs", f"cgroup v2 cpu.max {quota} {PERIOD_US}"
+        else:
+            group = unified / "cpu" / GROUP
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+            procs, how = group / "cgroup.procs", f"cgroup v1 cfs quota {quota} of {PERIOD_US} us"
     except OSError as exc:
-        return None, f"no CPU cgroup could be made here ({exc}); it needs root"
-
-
-def entering(procs: Path) -> Callable[[], None]:
-    """What a child runs before its interpreter starts: join the group."""
-
-    def enter() -> None:
-        procs.write_text(str(os.getpid()))
-
-    return enter
+        how = f"no CPU cgroup could be made ({exc}; it needs root and a cpu controller)"
+    try:
+        yield procs, how
+    finally:
+        if group is not None:
+            with contextlib.suppress(OSError):  # every child has exited: the group is empty
+                group.rmdir()
 
 
 def publish(kind: str, local: LocalAws) -> str:
     """Train ``kind`` on the wine data (``default``: the default job) and promote it."""
     from bench.models import WINE, train_and_promote
-    from infra.local_env import MODEL_BUCKET
     from predictor.settings import RegistryLocation
     from training.job import TrainingConfig, run_training
 
@@ -102,77 +115,100 @@ def publish(kind: str, local: LocalAws) -> str:
     return name
 
 
+def ways_to_start(package: Path) -> dict[str, dict[str, str]]:
+    """The environments compared: as the template deploys the function, and OpenBLAS
+    left to its default (no thread variable at all)."""
+    deployed = lambda_environment(package)
+    default = {k: v for k, v in deployed.items() if k not in BLAS_THREAD_VARIABLES}
+    return {"as deployed": deployed, "OpenBLAS default": default}
+
+
+def measure(
+    kinds: list[str], rounds: int, procs: Path, package: Path, local: LocalAws
+) -> dict[tuple[str, str, bool], dict[str, list[float]]]:
+    """Every (model, way, under the quota) cell's cold starts and CPU seconds."""
+    names = {kind: publish(kind, local) for kind in kinds}
+    ways = ways_to_start(package)
+    code = COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra"))
+    cells = [(way, limited) for way in ways for limited in (True, False)]
+    order = random.Random(0)  # noqa: S311 (an order of runs, not a secret)
+    results: dict[tuple[str, str, bool], dict[str, list[float]]] = {}
+    for round_ in range(rounds):
+        for kind in kinds:
+            order.shuffle(cells)  # no way always runs first (or after another)
+            for way, limited in cells:
+                prefix = ["sh", "-c", ENTER_GROUP if limited else 'exec "$@"', str(procs)]
+                run = cold_start_seconds(
+                    code, {**ways[way], "MODEL_NAME": names[kind]}, runs=3, prefix=prefix
+                )
+                cell = results.setdefault((kind, way, limited), {"seconds": [], "cpu": []})
+                cell["seconds"] += run["samples_s"]
+                cell["cpu"] += [step["cpu_s"] for step in run["steps_s"]]
+        print(f"round {round_ + 1}/{rounds} done", flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of 3 processes per way")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of 3 processes a cell")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
+    parser.add_argument("--memory", type=int, help="MB whose CPU share to apply (template's)")
     args = parser.parse_args(argv)
-    kinds = args.models.split(",")
+    kinds = list(dict.fromkeys(args.models.split(",")))
     if unknown := set(kinds) - set(MODELS):
         parser.error(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(MODELS)}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    memory = args.memory or realtime_memory_mib()
+    if not 128 <= memory <= 10240:
+        parser.error("--memory is Lambda's: 128 to 10,240 MB")
     package = ROOT / ".aws-sam" / "build" / "RealtimeFunction"
     if not package.is_dir():
         print(f"{package} is missing: run `make build` first", file=sys.stderr)
         return 2
-    memory = realtime_memory_mib()
     share = memory / MIB_PER_VCPU
-    procs, how = cpu_quota_group(share)
-    if procs is None:
-        print(f"cold_share: skipped: {how}")
-        return 0
-    local = LocalAws().start()
-    os.environ.update(function_environment(local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"))
-    names = {kind: publish(kind, local) for kind in kinds}
-    deployed = lambda_environment(package)
-    ways = {
-        "as deployed": deployed,
-        "OpenBLAS default": {**deployed, "OPENBLAS_NUM_THREADS": "0"},
-    }
-    code = COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra"))
-    samples: dict[tuple[str, str, bool], list[float]] = {}
-    cpu: dict[tuple[str, str, bool], list[float]] = {}
-    for round_ in range(args.rounds):
-        for kind in kinds:
-            for way, env in ways.items():
-                for limited in (True, False):
-                    run = cold_start_seconds(
-                        code, {**env, "MODEL_NAME": names[kind]}, runs=3,
-                        enter=entering(procs) if limited else None,
-                    )  # fmt: skip
-                    got = samples.setdefault((kind, way, limited), [])
-                    got += [run["min_s"], run["median_s"], run["max_s"]]
-                    used = cpu.setdefault((kind, way, limited), [])
-                    used += [step["cpu_s"] for step in run["steps_s"]]
-        print(f"round {round_ + 1}/{args.rounds} done", flush=True)
-    local.stop()
+    with cpu_quota_group(share) as (procs, how):
+        if procs is None:
+            print(f"cold_share: skipped: {how}")
+            return 0
+        local = LocalAws().start()
+        try:
+            environment = function_environment(
+                local.endpoint, "wine", POWERTOOLS_LOG_LEVEL="WARNING"
+            )
+            os.environ.update(environment)
+            results = measure(kinds, args.rounds, procs, package, local)
+        finally:
+            local.stop()
 
+    samples = 3 * args.rounds
     print(
-        f"Cold start (s) of the built realtime function, median [range] of {3 * args.rounds} "
-        f"processes per cell, under {memory} MB's CPU share ({share:.2f} of a CPU: {how}) "
-        "and without a quota; cpu: median CPU seconds of all the process's threads until "
-        "its answer"
+        f"Cold start (s) of the built realtime function, median [range] of {samples} processes "
+        f"a cell, under {memory} MB's CPU share ({share:.2f} of a CPU: {how}) and without a "
+        "quota; cpu: median CPU seconds of all the process's threads until its answer"
     )
-    table = []
+    table: list[dict[str, Any]] = []
     for kind in kinds:
-        row: dict[str, object] = {"model": kind}
+        row: dict[str, Any] = {"model": kind}
         cells = []
         for limited in (True, False):
-            for way in ways:
-                values = samples[(kind, way, limited)]
-                used = statistics.median(cpu[(kind, way, limited)])
+            for way in ("as deployed", "OpenBLAS default"):
+                cell = results[(kind, way, limited)]
                 label = f"{way}{' (quota)' if limited else ''}"
-                row[label] = {"median_s": statistics.median(values), "samples_s": values,
-                              "cpu_median_s": used}  # fmt: skip
-                cells.append(
-                    f"{label}: {statistics.median(values):.3f} "
-                    f"[{min(values):.3f}-{max(values):.3f}] cpu {used:.3f}"
-                )
+                median, cpu = statistics.median(cell["seconds"]), statistics.median(cell["cpu"])
+                row[label] = {"median_s": median, "samples_s": cell["seconds"],
+                              "cpu_median_s": cpu, "cpu_samples_s": cell["cpu"]}  # fmt: skip
+                low, high = min(cell["seconds"]), max(cell["seconds"])
+                cells.append(f"{label}: {median:.3f} [{low:.3f}-{high:.3f}] cpu {cpu:.3f}")
         table.append(row)
         print(f"{kind:24} " + " | ".join(cells))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cold_share.json").write_text(
-        json.dumps({"memory_mb": memory, "cpu_share": share, "models": table}, indent=2)
-    )
+    document = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "memory_mb": memory, "cpu_share": share, "quota": how, "rounds": args.rounds,
+        "processes_per_cell": samples, "models": table,
+    }  # fmt: skip
+    (RESULTS / "cold_share.json").write_text(json.dumps(document, indent=2))
     return 0
 
 

@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,25 +57,25 @@ def timed(fn: Any, calls: int, budget_seconds: float = 60.0) -> list[float]:
 
 
 def cold_start_seconds(
-    code: str, env: dict[str, str], runs: int = 3, enter: Callable[[], None] | None = None
+    code: str, env: dict[str, str], runs: int = 3, prefix: Sequence[str] = ()
 ) -> dict[str, Any]:
     """A fresh interpreter running ``code``, from process start to its first answer.
 
     The child prints ``READY <epoch>`` (and its steps) once it has answered; process
     exit, which can take 0.2-0.3 s and which Lambda does not make a request wait for,
-    is not counted. Median of ``runs``, with the spread. ``enter`` runs in the child
-    before the interpreter starts (to put it in a CPU-limited group).
+    is not counted. Median of ``runs``, with the spread and every sample. ``prefix``
+    starts the interpreter through another command (one that puts it in a CPU-limited
+    group, say, and then execs it).
     """
     samples: list[float] = []
     steps: list[dict[str, float]] = []
     for _ in range(runs):
         started = time.time()
         done = subprocess.run(
-            [sys.executable, "-S", "-c", code],
+            [*prefix, sys.executable, "-S", "-c", code],
             env=env,
             check=True,
             cwd=ROOT,
-            preexec_fn=enter,
             capture_output=True,
             text=True,
         )
@@ -88,6 +88,7 @@ def cold_start_seconds(
         "median_s": statistics.median(samples),
         "min_s": min(samples),
         "max_s": max(samples),
+        "samples_s": samples,
         "steps_of_median_s": steps[middle],
         "steps_s": steps,
     }
@@ -95,9 +96,9 @@ def cold_start_seconds(
 
 def lambda_environment(package: Path, **extra: str) -> dict[str, str]:
     """A cold start's environment: the realtime function's fixed variables from the
-    template (where this process sets none), Lambda's task root and function name, and
-    capture with kept predictions on, as the template deploys the function by default."""
-    return {**template_fixed_variables("RealtimeFunction"), **os.environ,
+    template, Lambda's task root and function name, and capture with kept predictions on,
+    as the template deploys the function by default."""
+    return {**os.environ, **template_fixed_variables("RealtimeFunction"),
             "LAMBDA_TASK_ROOT": str(package), "AWS_LAMBDA_FUNCTION_NAME": "bench",
             "CAPTURE_BUCKET": DATA_BUCKET, "KEEP_PREDICTIONS": "true", **extra}  # fmt: skip
 
@@ -248,14 +249,15 @@ def main() -> int:
         handler_1 = min(runs_1, key=statistics.median)  # the run whose p99 is reported
         env = dict(os.environ)
         package = ROOT / ".aws-sam" / "build" / "RealtimeFunction"
+        ours = lambda_environment(package)
         cold = cold_start_seconds(
-            COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra")),
-            lambda_environment(package),
+            COLD_HANDLER.format(package=str(package), infra=str(ROOT / "infra")), ours
         )
         cold_handler = cold["median_s"]
         key = f"models/wine/{version}/model.joblib"
         cold_sklearn = cold_start_seconds(
-            COLD_SKLEARN.format(bucket=MODEL_BUCKET, key=key, site=site_packages()), env
+            COLD_SKLEARN.format(bucket=MODEL_BUCKET, key=key, site=site_packages()),
+            {**env, "OPENBLAS_NUM_THREADS": ours["OPENBLAS_NUM_THREADS"]},  # ours' BLAS threads
         )["median_s"]
         table.append(
             {
