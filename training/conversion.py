@@ -4,7 +4,9 @@
 sampler steps (imbalanced-learn's, which act only while fitting) are dropped and named; a
 model whose first step takes one 2-D input (a bare estimator) is put behind a
 pass-through of the columns, so that the graph takes one input per column as every
-served graph does; a classifier without ``predict_proba`` is served with labels only.
+served graph does; a classifier without ``predict_proba`` is served with labels only; a
+one-hot encoder that learned a missing value as a category is converted with the
+functions' missing value in its place (:mod:`training.sklearn_steps`).
 
 :func:`convert` tries the graphs that can reproduce the model, plainest first, and keeps
 the first one the parity gate passes (:func:`training.onnx_export.check_equivalence`,
@@ -16,7 +18,6 @@ pipeline, and what to do instead.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ from training.onnx_export import (
     floor_boosting_thresholds,
 )
 from training.onnx_forests import compact_tree_regressors
+from training.sklearn_steps import final_estimator, steps_of, with_placeholder_for_missing
 
 #: The name of the step that hands a model's columns to it as one matrix.
 PASSTHROUGH_STEP = "columns as one matrix"
@@ -62,27 +64,6 @@ class PreparedModel:
     has_probabilities: bool
     dropped_steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def steps_of(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, object) of the model and every step inside it (pipelines, column transformers)."""
-    here = path or type(model).__name__
-    yield here, model
-    if isinstance(model, Pipeline) or hasattr(model, "steps"):
-        for position, (name, step) in enumerate(model.steps, start=1):
-            if step is not None and step != "passthrough":
-                yield from steps_of(step, f"{here} > step {position} {name!r}")
-    elif isinstance(model, ColumnTransformer):
-        for name, transformer, _ in getattr(model, "transformers_", model.transformers):
-            if not isinstance(transformer, str):
-                yield from steps_of(transformer, f"{here} > {name!r}")
-
-
-def final_estimator(model: Any) -> Any:
-    """The step that predicts: the last step of a pipeline (recursively), or the model."""
-    while hasattr(model, "steps"):
-        model = model.steps[-1][1]
-    return model
 
 
 def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
@@ -109,11 +90,17 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
                 kept.append((name, step))
         if dropped:
             convertible = Pipeline(kept)
+    convertible, placeholders = with_placeholder_for_missing(convertible)
     estimator = final_estimator(convertible)
     has_probabilities = task == "classification" and hasattr(model, "predict_proba")
     prepared = PreparedModel(convertible, estimator, task, has_probabilities, dropped)
     if dropped:
         prepared.notes.append("dropped (samplers act only while fitting): " + ", ".join(dropped))
+    if placeholders:
+        prepared.notes.append(
+            f"a one-hot encoder learned a missing value as a category ({placeholders} "
+            "column(s)): the graph takes the functions' missing value for it"
+        )
     if task == "classification" and not has_probabilities:
         prepared.notes.append(
             f"{type(estimator).__name__} has no predict_proba: served with labels only"
@@ -302,9 +289,7 @@ def _tie_margins(
         return None
     if not hasattr(user_model, "decision_function"):
         return None
-    from training.joblib_predictor import features_frame
-
-    scores = np.asarray(user_model.decision_function(features_frame(reference.schema, features)))
+    scores = np.asarray(user_model.decision_function(reference.frame(features)))
     if scores.ndim == 1:
         margins = np.abs(scores)
     else:

@@ -31,17 +31,19 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import OneHotEncoder
 
 from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
 from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from predictor.schema import CATEGORICAL, ColumnSpec, FeatureSchema
 from predictor.settings import RegistryLocation
 from training import conversion, onnx_export, release, report
-from training.conversion import ConversionRefused, steps_of
+from training.conversion import ConversionRefused
 from training.pipelines import PRIMARY_METRIC, build_baseline, score
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
 from training.search import row_latency_ms
+from training.sklearn_steps import is_missing, steps_of
 from training.table_checks import TableError, check_header
 
 #: The fewest sample rows the parity check and the baseline are made from.
@@ -331,7 +333,8 @@ def _apply_signature(frame: pd.DataFrame, signature: dict[str, str]) -> pd.DataF
 
 def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     """The sample's schema, each categorical column's categories completed from the
-    model's own encoders (the sample may not show every category the model knows)."""
+    model's own encoders (the sample may not show every category the model knows); a
+    column whose encoder learned a missing value takes one even if the sample has none."""
     try:
         schema = infer_schema(inputs)
     except ValueError as exc:
@@ -340,15 +343,18 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     columns = []
     for spec in schema.columns:
         if spec.kind == CATEGORICAL and spec.name in known:
-            merged = tuple(sorted({*(spec.categories or ()), *known[spec.name]}))
-            spec = ColumnSpec(spec.name, spec.kind, spec.dtype, spec.nullable, categories=merged)
+            categories, learned_missing = known[spec.name]
+            merged = tuple(sorted({*(spec.categories or ()), *categories}))
+            nullable = spec.nullable or learned_missing
+            spec = ColumnSpec(spec.name, spec.kind, spec.dtype, nullable, categories=merged)
         columns.append(spec)
     return FeatureSchema(columns)
 
 
-def encoder_categories(model: Any) -> dict[str, list[str]]:
-    """column -> the categories a one-hot or ordinal encoder of the model learned for it."""
-    found: dict[str, list[str]] = {}
+def encoder_categories(model: Any) -> dict[str, tuple[list[str], bool]]:
+    """column -> the categories a one-hot or ordinal encoder of the model learned for it,
+    and whether it is a one-hot encoder that learned a missing value as one."""
+    found: dict[str, tuple[list[str], bool]] = {}
     for _, step in steps_of(model):
         if not hasattr(step, "transformers_"):
             continue
@@ -361,12 +367,12 @@ def encoder_categories(model: Any) -> dict[str, list[str]]:
             ):
                 continue
             for column, categories in zip(columns, encoders[0].categories_, strict=False):
-                found[column] = [str(c) for c in categories if not _is_missing(c)]
+                found[column] = (
+                    [str(c) for c in categories if not is_missing(c)],
+                    # Only a one-hot encoder's is converted to take the functions' own.
+                    isinstance(encoders[0], OneHotEncoder) and any(map(is_missing, categories)),
+                )
     return found
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _labelled_metrics(

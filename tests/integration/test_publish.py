@@ -86,6 +86,14 @@ def _with_band(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return banded
 
 
+def _with_missing(frame: pd.DataFrame, column: str, share: float = 0.2) -> pd.DataFrame:
+    """``column`` missing in about ``share`` of the rows, as pandas reads an empty cell (NaN)."""
+    holed = frame.copy()
+    holed[column] = holed[column].astype(object)
+    holed.loc[np.random.default_rng(5).random(len(holed)) < share, column] = np.nan
+    return holed
+
+
 def _split(frame: pd.DataFrame, target: str, classify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     sample, rest = train_test_split(
         frame,
@@ -135,6 +143,18 @@ def build_cases() -> dict[str, Case]:
                 ("model", LogisticRegression(max_iter=5000)),
             ]),
             banded_iris, iris_y, "python", False,
+        ),
+        # The encoder learns a missing band (NaN) as a category of its own.
+        (
+            "iris-onehot-missing",
+            Pipeline([
+                ("columns", ColumnTransformer([
+                    ("band", OneHotEncoder(handle_unknown="ignore"), ["band"]),
+                    ("numbers", StandardScaler(), [c for c in iris.columns if c != iris_y]),
+                ])),
+                ("model", LogisticRegression(max_iter=5000)),
+            ]),
+            _with_missing(banded_iris, "band"), iris_y, "joblib", False,
         ),
         (
             "red-boosting-classes",
@@ -330,6 +350,7 @@ PUBLISHED = [
     "wine-forest",
     "diabetes-arrays",
     "iris-onehot",
+    "iris-onehot-missing",
     "red-boosting-classes",
     "red-boosting-categories",
     "iris-svc",
@@ -374,7 +395,12 @@ def test_a_published_model_answers_every_route_as_scikit_learn_does(
     inputs = [
         {"name": c, "shape": [len(rows)], "datatype": "FP64", "data": rows[c].tolist()}
         if pd.api.types.is_numeric_dtype(rows[c])
-        else {"name": c, "shape": [len(rows)], "datatype": "BYTES", "data": rows[c].tolist()}
+        else {
+            "name": c,
+            "shape": [len(rows)],
+            "datatype": "BYTES",
+            "data": [None if pd.isna(v) else v for v in rows[c]],
+        }
         for c in rows.columns
     ]
     status, body, _ = call("POST", f"/v2/models/{name}/infer", json.dumps({"inputs": inputs}))

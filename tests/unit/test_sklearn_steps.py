@@ -1,0 +1,50 @@
+"""What a fitted encoder learned for a missing value, and the copy the graph is made from."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+from predictor.schema import MISSING_CATEGORY
+from training.sklearn_steps import missing_value_of, with_placeholder_for_missing
+
+
+def _fitted(colours: list[object]) -> Pipeline:
+    frame = pd.DataFrame({"colour": colours, "size": np.arange(len(colours), dtype=float)})
+    prepare = ColumnTransformer(
+        [("colour", OneHotEncoder(handle_unknown="ignore"), ["colour"])],
+        remainder="passthrough",
+    )
+    labels = [i % 2 for i in range(len(colours))]
+    return Pipeline([("prepare", prepare), ("model", LogisticRegression())]).fit(frame, labels)
+
+
+def test_a_user_encoder_that_saw_nan_gets_the_placeholder_in_a_copy_only() -> None:
+    model = _fitted(["red", np.nan, "blue", "red", np.nan, "blue"])
+    converted, changed = with_placeholder_for_missing(model)
+    assert changed == 1
+    copied = converted.named_steps["prepare"].named_transformers_["colour"].categories_[0]
+    assert list(copied) == ["blue", "red", MISSING_CATEGORY]
+    original = model.named_steps["prepare"].named_transformers_["colour"].categories_[0]
+    assert math.isnan(float(original[-1]))  # the user's model is published as it came
+    assert math.isnan(missing_value_of(model))
+
+
+def test_the_training_job_s_encoder_keeps_its_placeholder() -> None:
+    model = _fitted(["red", MISSING_CATEGORY, "blue", "red"])
+    converted, changed = with_placeholder_for_missing(model)
+    assert (converted, changed) == (model, 0)
+    assert missing_value_of(model) == MISSING_CATEGORY
+
+
+def test_an_encoder_without_a_missing_category_and_an_ordinal_one_are_left_alone() -> None:
+    assert with_placeholder_for_missing(_fitted(["red", "blue", "red", "blue"]))[1] == 0
+    # An ordinal encoder gives NaN for a missing value, not a category: left to the gate.
+    ordinal = OrdinalEncoder().fit(pd.DataFrame({"colour": ["red", np.nan, "blue"]}))
+    assert with_placeholder_for_missing(ordinal) == (ordinal, 0)

@@ -1,0 +1,90 @@
+"""A fitted scikit-learn model's steps, and what its encoders learned for a missing value.
+
+The functions give a graph a missing categorical value as :data:`MISSING_CATEGORY`. The
+training job's pipelines are fitted on that text, so they learned it as a category. A
+model fitted elsewhere saw a missing value as NaN (what pandas reads for an empty cell);
+scikit-learn's one-hot encoder keeps NaN as a category of its own when it saw one, and
+skl2onnx writes that category as the text "nan", which no missing value ever matches.
+So such a model is converted from a copy whose one-hot encoders hold
+:data:`MISSING_CATEGORY` where they hold NaN (:func:`with_placeholder_for_missing`), and
+the model itself is given NaN where the functions give :data:`MISSING_CATEGORY`
+(:func:`missing_value_of`): both then answer for a missing value as the model was fitted.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from predictor.values import MISSING_CATEGORY
+
+
+def steps_of(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, object) of the model and every step inside it (pipelines, column transformers)."""
+    here = path or type(model).__name__
+    yield here, model
+    if isinstance(model, Pipeline) or hasattr(model, "steps"):
+        for position, (name, step) in enumerate(model.steps, start=1):
+            if step is not None and step != "passthrough":
+                yield from steps_of(step, f"{here} > step {position} {name!r}")
+    elif isinstance(model, ColumnTransformer):
+        for name, transformer, _ in getattr(model, "transformers_", model.transformers):
+            if not isinstance(transformer, str):
+                yield from steps_of(transformer, f"{here} > {name!r}")
+
+
+def final_estimator(model: Any) -> Any:
+    """The step that predicts: the last step of a pipeline (recursively), or the model."""
+    while hasattr(model, "steps"):
+        model = model.steps[-1][1]
+    return model
+
+
+def is_missing(value: Any) -> bool:
+    """Whether an encoder's category is its missing value (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _learned_categories(model: Any) -> Iterator[tuple[Any, list[Any]]]:
+    """(encoder, its categories for one column) for every fitted encoder in ``model``."""
+    for _, step in steps_of(model):
+        for categories in getattr(step, "categories_", None) or ():
+            yield step, list(categories)
+
+
+def missing_value_of(model: Any) -> Any:
+    """What ``model`` was fitted with for a missing categorical value: the text
+    :data:`MISSING_CATEGORY` if one of its encoders learned it (the training job's
+    pipelines), NaN otherwise."""
+    for _, categories in _learned_categories(model):
+        if MISSING_CATEGORY in categories:
+            return MISSING_CATEGORY
+    return math.nan
+
+
+def with_placeholder_for_missing(model: Any) -> tuple[Any, int]:
+    """``model``, or a copy whose one-hot encoders hold :data:`MISSING_CATEGORY` where
+    they learned a missing value as a category; and how many columns' categories changed.
+    ``model`` itself is never changed (it is published as it came)."""
+    if not any(
+        isinstance(encoder, OneHotEncoder) and any(is_missing(c) for c in categories)
+        for encoder, categories in _learned_categories(model)
+    ):
+        return model, 0
+    converted = copy.deepcopy(model)
+    changed = 0
+    for _, step in steps_of(converted):
+        if not isinstance(step, OneHotEncoder) or not hasattr(step, "categories_"):
+            continue
+        for categories in step.categories_:
+            for position, category in enumerate(categories):
+                if is_missing(category) and MISSING_CATEGORY not in categories:
+                    categories[position] = MISSING_CATEGORY  # an object array: any value fits
+                    changed += 1
+    return converted, changed
