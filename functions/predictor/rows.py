@@ -88,6 +88,28 @@ def columns_by_position(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 MAX_WIDTH_ERRORS = 100
 
 
+def check_widths(
+    rows: Sequence[Sequence[Any]], width: int, expected: str, taker: str, first_row: int = 0
+) -> None:
+    """A 422 naming each row (the first :data:`MAX_WIDTH_ERRORS`) that has another number
+    of values than ``width``: ``expected`` says what the values stand for, ``taker`` what
+    has ``width`` of them ("the model takes"), ``first_row`` the request position of
+    ``rows[0]``."""
+    wrong = [row for row, values in enumerate(rows) if len(values) != width]
+    if wrong:
+        raise SchemaViolationError(
+            f"{len(wrong)} row(s) do not have {width} values, {expected}; no row was scored",
+            [
+                {
+                    "row": row + first_row,
+                    "column": None,
+                    "reason": f"row has {len(rows[row])} values; {taker} {width}",
+                }
+                for row in wrong[:MAX_WIDTH_ERRORS]
+            ],
+        )
+
+
 def positional_rows(
     rows: Sequence[Sequence[Any]], names: Sequence[str], *, text: bool, first_row: int = 0
 ) -> ParsedRequest:
@@ -96,21 +118,9 @@ def positional_rows(
     ``first_row`` is the request position of ``rows[0]`` (a CSV's header moves it).
     """
     width = len(names)
-    wrong = [row for row, values in enumerate(rows) if len(values) != width]
-    if wrong:
-        raise SchemaViolationError(
-            f"{len(wrong)} row(s) do not have {width} values, one per column of the model "
-            f"in its order ({', '.join(names[:3])}{', ...' if width > 3 else ''}); "
-            "no row was scored",
-            [
-                {
-                    "row": row + first_row,
-                    "column": None,
-                    "reason": f"row has {len(rows[row])} values; the model takes {width}",
-                }
-                for row in wrong[:MAX_WIDTH_ERRORS]
-            ],
-        )
+    in_order = f"{', '.join(names[:3])}{', ...' if width > 3 else ''}"
+    expected = f"one per column of the model in its order ({in_order})"
+    check_widths(rows, width, expected, "the model takes", first_row)
     return ParsedRequest(columns_by_position(names, rows), len(rows), text=text)
 
 

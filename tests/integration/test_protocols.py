@@ -166,6 +166,16 @@ def test_a_headerless_row_of_the_wrong_width_is_a_422_naming_it(wine: str) -> No
     assert "row has 5 values; the model takes 11" in answer["error"]["details"][0]["reason"]
 
 
+def test_rows_of_the_wrong_width_under_a_header_are_a_422_naming_each(wine: str) -> None:
+    rows = [LISTS[0], LISTS[1][:2], LISTS[2], [*LISTS[3], 9.0]]
+    body = _csv(rows, True).replace("\n", "\n\n", 1)  # a blank line carries no row
+    status, answer, _ = _json(call("POST", "/predict", body, {"content-type": "text/csv"}))
+    assert status == 422
+    assert [d["row"] for d in answer["error"]["details"]] == [1, 3]
+    assert answer["error"]["details"][0]["reason"] == "row has 2 values; the header has 11"
+    assert "2 row(s) do not have 11 values" in answer["error"]["message"]
+
+
 # ----- SageMaker's Accept conventions ----------------------------------------------------------
 def test_accept_text_csv_gives_one_prediction_per_line(expected: list[float]) -> None:
     status, body, headers = call(

@@ -12,7 +12,7 @@ from typing import Any
 from predictor.errors import MalformedRequestError, PayloadTooLargeError
 from predictor.io.csv.dialect import allow_long_fields
 from predictor.protocols.json_bodies import load_json, named_rows
-from predictor.rows import ParsedRequest, columns_by_position, positional_rows
+from predictor.rows import ParsedRequest, check_widths, columns_by_position, positional_rows
 from predictor.schema import FeatureSchema
 from predictor.values import shortened
 
@@ -66,11 +66,7 @@ def parse_csv(
     header = [name.strip() for name in rows[0]]
     if len(set(header)) != len(header):
         raise MalformedRequestError("CSV header has duplicate column names")
-    for line, values in enumerate(rows[1:], start=2):
-        if len(values) != len(header):
-            raise MalformedRequestError(
-                f"CSV row {line - 1} has {len(values)} fields; the header has {len(header)}"
-            )
+    check_widths(rows[1:], len(header), "one per name in the CSV header", "the header has")
     return ParsedRequest(columns_by_position(header, rows[1:]), len(rows) - 1, text=True)
 
 
