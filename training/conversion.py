@@ -226,12 +226,33 @@ def _graphs(prepared: PreparedModel) -> list[tuple[str, Any]]:
 def _options(prepared: PreparedModel) -> dict[Any, Any]:
     options: dict[Any, Any] = {}
     if is_classifier(prepared.estimator):  # a prefix of a pipeline ends in a transformer
-        options[id(prepared.estimator)] = {"zipmap": False}
+        if _takes_option(prepared.estimator, "zipmap"):
+            options[id(prepared.estimator)] = {"zipmap": False}  # probabilities as a tensor
+        else:
+            # LinearSVC's converter has no probabilities and refuses "zipmap", yet skl2onnx
+            # gives it to each classifier of a pipeline (pipelines too) without options of
+            # its own: an option they take, at its default, keeps it out.
+            for _, step in steps_of(prepared.convertible):
+                if is_classifier(step):
+                    options[id(step)] = {"nocl": False}
     for _, step in steps_of(prepared.convertible):
         if type(step).__name__ == "TfidfVectorizer":
             # The C locale: the graph's tokenizer then loads on any machine.
             options[id(step)] = {"locale": "C"}
     return options
+
+
+def _takes_option(estimator: Any, option: str) -> bool:
+    """Whether skl2onnx's converter for ``estimator`` declares ``option`` (True when it
+    declares none, as the converters registered without options take any)."""
+    from skl2onnx import get_model_alias
+    from skl2onnx.common._registration import get_converter
+
+    try:
+        allowed = get_converter(get_model_alias(type(estimator))).get_allowed_options()
+    except (KeyError, ValueError, AttributeError, RuntimeError):  # no converter: said later
+        return True
+    return allowed is None or option in allowed
 
 
 def _to_onnx(prepared: PreparedModel, schema: FeatureSchema, numeric: Any) -> onnx.ModelProto:

@@ -40,7 +40,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
-from sklearn.svm import SVC
+from sklearn.svm import SVC, LinearSVC
 
 from infra.local_env import MODEL_BUCKET
 from tests.helpers import WINE_CSV, call, probability_rows, put, read, run, sqs_event
@@ -185,6 +185,12 @@ def build_cases() -> dict[str, Case]:
             "cancer-ridge-classifier",
             make_pipeline(StandardScaler(), RidgeClassifier()),
             cancer, cancer_y, "python", False,
+        ),
+        # No predict_proba, and a converter that takes no zipmap option.
+        (
+            "cancer-linear-svc",
+            make_pipeline(StandardScaler(), LinearSVC()),
+            cancer, cancer_y, "joblib", False,
         ),
         (
             "cancer-neighbours",
@@ -355,6 +361,7 @@ PUBLISHED = [
     "red-boosting-categories",
     "iris-svc",
     "cancer-ridge-classifier",
+    "cancer-linear-svc",
     "cancer-neighbours",
     "diabetes-boosting",
     "digits-perceptron",
