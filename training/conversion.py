@@ -42,7 +42,13 @@ from training.onnx_export import (
     floor_boosting_thresholds,
 )
 from training.onnx_forests import compact_tree_regressors
-from training.sklearn_steps import final_estimator, steps_of, with_placeholder_for_missing
+from training.sklearn_steps import (
+    computing_step_before,
+    final_estimator,
+    splits_on_thresholds,
+    steps_of,
+    with_placeholder_for_missing,
+)
 
 #: The name of the step that hands a model's columns to it as one matrix.
 PASSTHROUGH_STEP = "columns as one matrix"
@@ -213,13 +219,39 @@ def convert(
     raise ConversionRefused(_refusal(prepared, schema, failures))
 
 
+_FLOAT64_GRAPH = "float64 thresholds (ai.onnx.ml 3)"
+
+
 def _graphs(prepared: PreparedModel) -> list[tuple[str, Any]]:
+    """The graphs that may reproduce the model, plainest first. After a step that
+    computes new numbers, a tree model is served only by a graph that computes them in
+    float64 as scikit-learn does: a float32 graph would send a value within rounding of
+    a split the other way, on rows no sample can be relied on to hold."""
+    estimator = prepared.estimator
     graphs: list[tuple[str, Any]] = [("float32 graph", _float_graph)]
-    if onnx_trees.is_histogram_boosting(prepared.estimator):
-        if onnx_trees.has_categorical_splits(prepared.estimator):
+    if onnx_trees.is_histogram_boosting(estimator):
+        if onnx_trees.has_categorical_splits(estimator):
             graphs.append(("categorical tree ensemble (ai.onnx.ml 5)", _categorical_graph))
         else:
-            graphs.append(("float64 thresholds (ai.onnx.ml 3)", _double_threshold_graph))
+            graphs.append((_FLOAT64_GRAPH, _double_threshold_graph))
+    elif not splits_on_thresholds(estimator):
+        return graphs
+    model = prepared.convertible
+    if hasattr(model, "steps") and model.steps[0][0] == PASSTHROUGH_STEP:  # the user's names
+        model = model.steps[1][1]
+    computing = computing_step_before(model, estimator)
+    if computing is None:
+        return graphs
+    graphs = [graph for graph in graphs if graph[0] == _FLOAT64_GRAPH]
+    if not graphs:
+        path, step = computing
+        raise ConversionRefused(
+            f"{path} ({type(step).__name__}) computes new numbers before the tree model "
+            f"{type(estimator).__name__}, which the graph would compute in float32 where "
+            "scikit-learn computes in float64: a row whose value lands within rounding of a "
+            "split would be answered otherwise, and no sample can rule that out. What to "
+            "do: trees need no scaling or projection; refit the model without that step"
+        )
     return graphs
 
 

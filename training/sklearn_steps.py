@@ -19,8 +19,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.ensemble._forest import BaseForest
+from sklearn.ensemble._gb import BaseGradientBoosting
+from sklearn.feature_selection import SelectorMixin
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder
+from sklearn.tree import BaseDecisionTree
 
 from predictor.values import MISSING_CATEGORY
 
@@ -88,3 +93,36 @@ def with_placeholder_for_missing(model: Any) -> tuple[Any, int]:
                     categories[position] = MISSING_CATEGORY  # an object array: any value fits
                     changed += 1
     return converted, changed
+
+
+#: Steps a float32 graph computes as scikit-learn does, as far as a tree's split can tell:
+#: an imputer's fill and an encoder's codes are the same float32 once scikit-learn's
+#: trees cast their input to float32; selectors only pick columns.
+_EXACT_STEPS = (SimpleImputer, MissingIndicator, OneHotEncoder, OrdinalEncoder, SelectorMixin)
+_CONTAINERS = (Pipeline, ColumnTransformer, FeatureUnion)
+#: Estimators that split on thresholds of their float32 inputs (histogram gradient
+#: boosting is served in float64 after a computing step instead: training.onnx_trees).
+_TREE_MODELS = (BaseDecisionTree, BaseForest, BaseGradientBoosting)
+_TREE_LIBRARIES = ("xgboost", "lightgbm")
+
+
+def splits_on_thresholds(estimator: Any) -> bool:
+    """Whether ``estimator`` is a tree model that compares float32 inputs with thresholds."""
+    if isinstance(estimator, _TREE_MODELS):
+        return True
+    return type(estimator).__module__.split(".")[0] in _TREE_LIBRARIES
+
+
+def computing_step_before(model: Any, estimator: Any) -> tuple[str, Any] | None:
+    """The path of the first step before ``estimator`` that computes new numbers (a
+    scaler, a projection...): a float32 graph computes them in float32 where scikit-learn
+    computes in float64, so a value that lands within rounding of a split goes the other
+    way; with the step. None when every step before it is exact (:data:`_EXACT_STEPS`)."""
+    for path, step in steps_of(model):
+        if step is estimator:
+            return None
+        if isinstance(step, FunctionTransformer) and step.func is None:
+            continue  # "passthrough" in a fitted column transformer
+        if not isinstance(step, _CONTAINERS + _EXACT_STEPS):
+            return path, step
+    return None

@@ -462,6 +462,24 @@ class Clip(BaseEstimator, TransformerMixin):
         return np.clip(np.asarray(x, dtype=float), -3, 3)
 
 
+def test_a_tree_model_after_a_scaler_is_refused_naming_the_scaler(
+    served: ModelRegistry,
+) -> None:
+    # On 2,000 unseen rows of a table like this, 107 answers of the float32 graph differed
+    # from scikit-learn's by up to 23 while every sample row agreed: a scaled value within
+    # rounding of a split goes the other way.
+    diabetes, target = _bundled("diabetes")
+    model = make_pipeline(StandardScaler(), GradientBoostingRegressor(random_state=0))
+    model.fit(diabetes.drop(columns=[target]), diabetes[target])
+    with pytest.raises(PublishError) as refused:
+        publish_model(model, diabetes, name="scaled-trees", registry=served, target=target)
+    message = str(refused.value)
+    assert "'standardscaler' (StandardScaler) computes new numbers before the tree model" in message
+    assert "GradientBoostingRegressor" in message
+    assert "refit the model without that step" in message
+    assert served.list_models() == []
+
+
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:
     cancer, target = _bundled("breast_cancer")
     numbers = [c for c in cancer.columns if c != target]

@@ -1,4 +1,5 @@
-"""What a fitted encoder learned for a missing value, and the copy the graph is made from."""
+"""What a fitted encoder learned for a missing value, the copy the graph is made from, and
+the step that computes before a tree model."""
 
 from __future__ import annotations
 
@@ -6,13 +7,20 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, make_column_transformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from predictor.schema import MISSING_CATEGORY
-from training.sklearn_steps import missing_value_of, with_placeholder_for_missing
+from training.sklearn_steps import (
+    computing_step_before,
+    missing_value_of,
+    splits_on_thresholds,
+    with_placeholder_for_missing,
+)
 
 
 def _fitted(colours: list[object]) -> Pipeline:
@@ -48,3 +56,25 @@ def test_an_encoder_without_a_missing_category_and_an_ordinal_one_are_left_alone
     # An ordinal encoder gives NaN for a missing value, not a category: left to the gate.
     ordinal = OrdinalEncoder().fit(pd.DataFrame({"colour": ["red", np.nan, "blue"]}))
     assert with_placeholder_for_missing(ordinal) == (ordinal, 0)
+
+
+def test_the_step_that_computes_before_a_tree_model_is_found() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": ["x", "y", "x", "y"]})
+    target = [1.0, 2.0, 3.0, 4.0]
+    exact = make_pipeline(
+        make_column_transformer(
+            (SimpleImputer(), ["a"]), (OneHotEncoder(), ["b"]), remainder="passthrough"
+        ),
+        RandomForestRegressor(5, random_state=0),
+    ).fit(frame, target)
+    forest = exact.steps[-1][1]
+    assert splits_on_thresholds(forest)
+    assert computing_step_before(exact, forest) is None
+    scaled = make_pipeline(
+        make_column_transformer((make_pipeline(SimpleImputer(), StandardScaler()), ["a"])),
+        RandomForestRegressor(5, random_state=0),
+    ).fit(frame, target)
+    found = computing_step_before(scaled, scaled.steps[-1][1])
+    assert found is not None
+    assert isinstance(found[1], StandardScaler)
+    assert not splits_on_thresholds(LogisticRegression())
