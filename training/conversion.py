@@ -300,7 +300,22 @@ def _to_onnx(prepared: PreparedModel, schema: FeatureSchema, numeric: Any) -> on
             options=_options(prepared),
             target_opset=TARGET_OPSET,
         )
+    _unknown_categories_as_zeros(graph)
     return graph
+
+
+def _unknown_categories_as_zeros(graph: onnx.ModelProto) -> None:
+    """Every one-hot encoder of the graph answers an unknown category with zeros instead
+    of failing (skl2onnx fails unless the encoder ignores unknown ones). The schema
+    refuses an unknown category where scikit-learn would raise, and makes it the
+    infrequent category where scikit-learn answers it as that
+    (:func:`training.sklearn_steps.encoded_columns`); what reaches the graph is a
+    category scikit-learn answers with zeros."""
+    for node in graph.graph.node:
+        if node.op_type == "OneHotEncoder" and node.domain == "ai.onnx.ml":
+            for attribute in node.attribute:
+                if attribute.name == "zeros":
+                    attribute.i = 1
 
 
 def _float_graph(prepared: PreparedModel, schema: FeatureSchema) -> onnx.ModelProto:

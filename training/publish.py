@@ -31,7 +31,6 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import OneHotEncoder
 
 from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
 from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
@@ -43,7 +42,7 @@ from training.pipelines import PRIMARY_METRIC, build_baseline, score
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
 from training.search import row_latency_ms
-from training.sklearn_steps import is_missing, steps_of
+from training.sklearn_steps import encoded_columns
 from training.table_checks import TableError, check_header
 
 #: The fewest sample rows the parity check and the baseline are made from.
@@ -333,46 +332,28 @@ def _apply_signature(frame: pd.DataFrame, signature: dict[str, str]) -> pd.DataF
 
 def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     """The sample's schema, each categorical column's categories completed from the
-    model's own encoders (the sample may not show every category the model knows); a
-    column whose encoder learned a missing value takes one even if the sample has none."""
+    model's own encoders (the sample may not show every category the model knows), with
+    how the encoder answers a missing value and an unknown category."""
     try:
         schema = infer_schema(inputs)
     except ValueError as exc:
         raise PublishError(str(exc)) from exc
-    known = encoder_categories(model)
+    encoded = encoded_columns(model)
     columns = []
     for spec in schema.columns:
-        if spec.kind == CATEGORICAL and spec.name in known:
-            categories, learned_missing = known[spec.name]
-            merged = tuple(sorted({*(spec.categories or ()), *categories}))
-            nullable = spec.nullable or learned_missing
-            spec = ColumnSpec(spec.name, spec.kind, spec.dtype, nullable, categories=merged)
+        if spec.kind == CATEGORICAL and spec.name in encoded:
+            column = encoded[spec.name]
+            spec = ColumnSpec(
+                spec.name,
+                spec.kind,
+                spec.dtype,
+                spec.nullable or column.learned_missing,
+                categories=tuple(sorted({*(spec.categories or ()), *column.categories})),
+                refuses_unknown=column.refuses_unknown,
+                unknown_as=column.unknown_as,
+            )
         columns.append(spec)
     return FeatureSchema(columns)
-
-
-def encoder_categories(model: Any) -> dict[str, tuple[list[str], bool]]:
-    """column -> the categories a one-hot or ordinal encoder of the model learned for it,
-    and whether it is a one-hot encoder that learned a missing value as one."""
-    found: dict[str, tuple[list[str], bool]] = {}
-    for _, step in steps_of(model):
-        if not hasattr(step, "transformers_"):
-            continue
-        for _, transformer, columns in step.transformers_:
-            encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
-            if (
-                not encoders
-                or isinstance(columns, str)
-                or not all(isinstance(c, str) for c in columns)
-            ):
-                continue
-            for column, categories in zip(columns, encoders[0].categories_, strict=False):
-                found[column] = (
-                    [str(c) for c in categories if not is_missing(c)],
-                    # Only a one-hot encoder's is converted to take the functions' own.
-                    isinstance(encoders[0], OneHotEncoder) and any(map(is_missing, categories)),
-                )
-    return found
 
 
 def _labelled_metrics(

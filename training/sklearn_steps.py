@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sklearn.compose import ColumnTransformer
@@ -126,3 +127,59 @@ def computing_step_before(model: Any, estimator: Any) -> tuple[str, Any] | None:
         if not isinstance(step, _CONTAINERS + _EXACT_STEPS):
             return path, step
     return None
+
+
+#: The one-hot encoders' ways of answering an unknown category as the infrequent one.
+_TO_INFREQUENT = ("infrequent_if_exist", "warn")
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedColumn:
+    """What a model's encoder learned for one categorical input column."""
+
+    #: The categories it learned, as text (a missing value is not one).
+    categories: list[str]
+    #: A one-hot encoder that learned a missing value as a category (converted to take
+    #: the functions' own, :func:`with_placeholder_for_missing`): the column takes one.
+    learned_missing: bool
+    #: It raises on a category it did not learn (one-hot ``handle_unknown="error"``).
+    refuses_unknown: bool
+    #: The known category it answers an unknown one as: its first infrequent category
+    #: (``handle_unknown`` "infrequent_if_exist" or "warn" with infrequent categories).
+    unknown_as: str | None
+
+
+def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
+    """column -> what the one-hot or ordinal encoder of its column transformer branch
+    learned for it (columns named by text only)."""
+    found: dict[str, EncodedColumn] = {}
+    for _, step in steps_of(model):
+        if not hasattr(step, "transformers_"):
+            continue
+        for _, transformer, columns in step.transformers_:
+            encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
+            if (
+                not encoders
+                or isinstance(columns, str)
+                or not all(isinstance(c, str) for c in columns)
+            ):
+                continue
+            encoder = encoders[0]
+            one_hot = isinstance(encoder, OneHotEncoder)
+            handling = getattr(encoder, "handle_unknown", "error")
+            infrequent = getattr(encoder, "infrequent_categories_", None) or []
+            for position, (column, categories) in enumerate(
+                zip(columns, encoder.categories_, strict=False)
+            ):
+                rare = infrequent[position] if position < len(infrequent) else None
+                found[column] = EncodedColumn(
+                    categories=[str(c) for c in categories if not is_missing(c)],
+                    learned_missing=one_hot and any(map(is_missing, categories)),
+                    refuses_unknown=one_hot and handling == "error",
+                    unknown_as=(
+                        str(rare[0])
+                        if one_hot and handling in _TO_INFREQUENT and rare is not None and len(rare)
+                        else None
+                    ),
+                )
+    return found

@@ -17,7 +17,13 @@ from typing import Any, Literal
 import numpy as np
 
 from predictor.errors import MissingColumnsError
-from predictor.values import COERCERS, MISSING_CATEGORY, OversizedInteger, unusable_text
+from predictor.values import (
+    COERCERS,
+    MISSING_CATEGORY,
+    OversizedInteger,
+    shortened,
+    unusable_text,
+)
 
 __all__ = ["MISSING_CATEGORY", "ColumnSpec", "FeatureSchema", "OversizedInteger", "RowError"]
 
@@ -42,6 +48,12 @@ class ColumnSpec:
     #: The training median of a numeric column (the try-it page's placeholder); None in
     #: manifests written before it was recorded.
     median: float | None = None
+    #: A categorical column whose encoder raises on a category it did not learn (one-hot
+    #: ``handle_unknown="error"``): such a value is refused (422), as scikit-learn would.
+    refuses_unknown: bool = False
+    #: A known category an unknown one is answered as (a one-hot encoder's infrequent
+    #: category, where scikit-learn puts unknown ones: ``"infrequent_if_exist"``).
+    unknown_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in the manifest."""
@@ -57,6 +69,10 @@ class ColumnSpec:
                 out["median"] = self.median
         else:
             out["categories"] = list(self.categories or ())
+            if self.refuses_unknown:
+                out["refuses_unknown"] = True
+            if self.unknown_as is not None:
+                out["unknown_as"] = self.unknown_as
         return out
 
     @classmethod
@@ -75,6 +91,8 @@ class ColumnSpec:
             maximum=data.get("max"),
             categories=tuple(categories) if categories is not None else None,
             median=data.get("median"),
+            refuses_unknown=bool(data.get("refuses_unknown", False)),
+            unknown_as=data.get("unknown_as"),
         )
 
 
@@ -123,6 +141,7 @@ class FeatureSchema:
         self.names = tuple(names)
         self._name_set = frozenset(names)
         self._required = tuple(c.name for c in columns if not c.nullable)
+        self._known = {c.name: frozenset(c.categories or ()) for c in columns if c.categories}
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FeatureSchema) and self.columns == other.columns
@@ -175,6 +194,24 @@ class FeatureSchema:
                 return False
         return True
 
+    def _answer_unknown(self, spec: ColumnSpec, values: np.ndarray) -> list[tuple[int, str]]:
+        """Categories ``spec``'s encoder did not learn: each refused, or (in place) made
+        the known category scikit-learn answers it as."""
+        known = self._known.get(spec.name, frozenset())
+        unknown = [
+            row
+            for row, value in enumerate(values)
+            if value not in known and value != MISSING_CATEGORY
+        ]
+        if spec.unknown_as is not None:
+            values[unknown] = spec.unknown_as
+            return []
+        return [
+            (row, f"unknown category {shortened(repr(values[row]))}: the model refuses "
+             "categories it did not learn (its encoder's handle_unknown is 'error')")
+            for row in unknown
+        ]  # fmt: skip
+
     def missing_columns(self, present: Sequence[str]) -> list[str]:
         """Required (non-nullable) columns absent from ``present``."""
         have = set(present)
@@ -208,6 +245,8 @@ class FeatureSchema:
             values, bad = coerce(raw, spec.nullable)
             if spec.kind == CATEGORICAL:
                 bad.extend(unusable_text(values, spec.categories))
+                if spec.refuses_unknown or spec.unknown_as is not None:
+                    bad.extend(self._answer_unknown(spec, values))
             problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 

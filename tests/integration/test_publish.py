@@ -43,7 +43,16 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 from sklearn.svm import SVC, LinearSVC
 
 from infra.local_env import MODEL_BUCKET
-from tests.helpers import WINE_CSV, call, probability_rows, put, read, run, sqs_event
+from tests.helpers import (
+    WINE_CSV,
+    call,
+    csv_rows,
+    probability_rows,
+    put,
+    read,
+    run,
+    sqs_event,
+)
 from training import registry_cli
 from training.onnx_export import PROBABILITY_TOLERANCE, REGRESSION_TOLERANCE
 from training.publish import PublishError, publish_model
@@ -478,6 +487,73 @@ def test_a_tree_model_after_a_scaler_is_refused_naming_the_scaler(
     assert "GradientBoostingRegressor" in message
     assert "refit the model without that step" in message
     assert served.list_models() == []
+
+
+def test_an_unknown_category_is_answered_as_the_user_s_encoder_answers_it(
+    served: ModelRegistry, s3: Any
+) -> None:
+    iris, target = _bundled("iris")
+    banded = _with_band(iris, "petal length (cm)")
+    banded.insert(0, "size", np.where(banded["sepal length (cm)"] > 5.8, "long", "short"))
+    numbers = [c for c in iris.columns if c != target]
+
+    def fitted(encoder: OneHotEncoder) -> Pipeline:
+        columns = ColumnTransformer(
+            [("band", encoder, ["band", "size"]), ("numbers", StandardScaler(), numbers)]
+        )
+        model = Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=5000))])
+        return model.fit(banded.drop(columns=[target]), banded[target])
+
+    # scikit-learn's default raises on a category it did not learn; "infrequent_if_exist"
+    # answers it as the infrequent category ("top" and "high" are rare here).
+    rare = banded[~banded["band"].isin(["top", "high"]) | (banded.index % 5 == 0)]
+    strict = fitted(OneHotEncoder())
+    pooled = Pipeline(
+        [
+            ("columns", ColumnTransformer([
+                # two columns: skl2onnx converts infrequent categories of several only
+                ("band", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=15),
+                 ["band", "size"]),
+                ("numbers", StandardScaler(), numbers),
+            ])),
+            ("model", LogisticRegression(max_iter=5000)),
+        ]
+    ).fit(rare.drop(columns=[target]), rare[target])  # fmt: skip
+    assert len(pooled.named_steps["columns"].named_transformers_["band"].infrequent_categories_[0])
+    for name, model in (("strict", strict), ("pooled", pooled)):
+        publish_model(
+            model,
+            rare.sample(60, random_state=0),
+            name=name,
+            registry=served,
+            target=target,
+            promote="production",
+        )
+    row = {**banded.drop(columns=[target]).iloc[0].to_dict(), "band": "violet"}
+    # the strict encoder's model refuses it, naming the row and the column
+    status, body, _ = call("POST", "/models/strict/predict", json.dumps({"instances": [row]}))
+    answer = json.loads(body)
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["row"] == 0
+    assert answer["error"]["details"][0]["column"] == "band"
+    assert "unknown category 'violet'" in answer["error"]["details"][0]["reason"]
+    # the pooled one answers as scikit-learn does
+    status, body, _ = call("POST", "/models/pooled/predict", json.dumps({"instances": [row]}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    expected = pooled.predict_proba(pd.DataFrame([row]))[0]
+    got = probability_rows(answer, list(pooled.classes_))
+    assert got is not None
+    assert np.abs(np.asarray(got[0]) - expected).max() <= PROBABILITY_TOLERANCE
+    # a batch file: the unknown row is reported on its line, the others scored
+    rows = banded.drop(columns=[target]).head(3).copy()
+    rows.loc[rows.index[1], "band"] = "violet"
+    etag = put(s3, "incoming/strict/unknown.csv", rows.to_csv(index=False).encode())
+    assert run(sqs_event("incoming/strict/unknown.csv", etag)) == {"batchItemFailures": []}
+    assert len(csv_rows(read(s3, "predictions/strict/unknown.csv") or b"")) == 1 + 2
+    errors = list(csv.reader(io.StringIO((read(s3, "errors/strict/unknown.csv") or b"").decode())))
+    assert [(e[0], e[1]) for e in errors[1:]] == [("3", "band")]
+    assert "unknown category 'violet'" in errors[1][2]
 
 
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:

@@ -232,3 +232,17 @@ def test_json_categories_must_be_text(schema: FeatureSchema, value: object) -> N
 def test_column_of_wrong_length_is_a_programming_error(schema: FeatureSchema) -> None:
     with pytest.raises(ValueError, match="expected 2"):
         schema.validate({"age": [1.0], "income": [1, 2], "member": ["a", "b"]}, 2, text=False)
+
+
+def test_an_unknown_category_is_refused_or_made_the_infrequent_one_as_the_encoder_says() -> None:
+    strict = ColumnSpec("band", "categorical", "object", True, categories=("a", "b"),
+                        refuses_unknown=True)  # fmt: skip
+    pooled = ColumnSpec("size", "categorical", "object", True, categories=("s", "m", "l"),
+                        unknown_as="l")  # fmt: skip
+    schema = FeatureSchema([strict, pooled])
+    assert FeatureSchema.from_dict(schema.to_dict()) == schema
+    assert "refuses_unknown" not in ColumnSpec("c", "categorical", "object", True).to_dict()
+    done = schema.validate({"band": ["a", "z", None], "size": ["xl", "s", None]}, 3, text=False)
+    assert [(e.row, e.column) for e in done.errors] == [(1, "band")]
+    assert "unknown category 'z'" in done.errors[0].reason
+    assert done.features["size"].reshape(-1).tolist() == ["l", MISSING_CATEGORY]
