@@ -85,6 +85,17 @@ def test_a_stray_quote_costs_its_own_line_only_and_booleans_read_as_classes() ->
     assert typed_label("maybe", {"task": "classification", "classes": ["no", "yes"]}) is None
 
 
+def test_a_label_follows_the_inputs_number_rule() -> None:
+    regression = {"task": "regression"}
+    assert typed_label("5.25", regression) == "5.25"
+    assert typed_label(" 6 ", regression) == " 6 "
+    # "1_0" and other digits Python reads, and a label whose square is not finite, are
+    # refused as the API refuses such inputs (a label of 1e200 stopped the whole report)
+    for text in ("1_0", "\uff16", "\u0665", "1e200", "inf", "NaN", ""):
+        assert typed_label(text, regression) is None, text
+    assert typed_label("1_0", {"task": "classification", "classes": [10, 5]}) is None
+
+
 def test_a_file_of_too_many_labels_is_refused_before_it_is_read_whole(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

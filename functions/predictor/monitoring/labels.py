@@ -17,10 +17,12 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from predictor.schema import NUMERIC
+from predictor.values import COERCERS
 
 #: Labels read from one file at the most (a larger file is refused whole).
 MAX_LABELS = 1_000_000
@@ -179,11 +181,10 @@ def label_column(manifest: dict[str, Any]) -> str:
 def typed_label(value: str, manifest: dict[str, Any]) -> str | None:
     """The label as the model's task reads it; None when it cannot be one."""
     if manifest.get("task") == "regression":
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return value if math.isfinite(number) else None
+        # The number rule of the model's inputs (no "1_0" or full-width digits, finite as
+        # float32): a label the API would refuse as an input is no label either, and one
+        # beyond float32 would square to infinity in the quality figures.
+        return None if _number(value) is None else value
     classes = [str(c) for c in manifest.get("classes") or []]
     if value in classes:
         return value
@@ -191,16 +192,14 @@ def typed_label(value: str, manifest: dict[str, Any]) -> str | None:
         matches = [c for c in classes if c.lower() == value.lower()]
         if matches:
             return matches[0]
-    try:  # 7.0 for the class 7
-        number = float(value)
-    except ValueError:
+    number = _number(value)  # 7.0 for the class 7
+    if number is None:
         return None
     matches = [c for c in classes if _number(c) == number]
     return matches[0] if matches else None
 
 
 def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    """``text`` as a number by the inputs' number rule; None when it is not one."""
+    values, refused = COERCERS[NUMERIC, True]([text], False)
+    return None if refused else float(values[0])

@@ -144,7 +144,8 @@ def _number(value: Any) -> str:
 
 
 def _interval(pair: Any) -> str:
-    return f"{pair[0]:.4g} to {pair[1]:.4g}" if pair else "-"
+    # A bound is None where it is not finite (a sum of squares beyond float64).
+    return f"{_number(pair[0])} to {_number(pair[1])}" if pair else "-"
 
 
 def _duration(seconds: Any) -> str:
