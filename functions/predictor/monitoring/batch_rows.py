@@ -88,10 +88,14 @@ def _rows(
         return (), []  # an output written before rows had ids
     delimiter = header[-len(INFERENCE_ID) - 1]
     columns = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
-    probabilities = [c for c in columns if c.startswith(OUTPUT_PROBABILITY)]
-    # The appended columns are the last ones (the input may have had its own "prediction").
-    appended = len(columns) - 1 - (1 + len(probabilities))
-    positions = [appended, *range(appended + 1, appended + 1 + len(probabilities))]
+    # The appended columns are the last ones: the prediction, the probabilities, the id.
+    # Counted back from the id, as the input may have its own "prediction" and
+    # "probability_*" columns (a classifier's output scored again), which come before.
+    first_probability = len(columns) - 1
+    while first_probability > 1 and columns[first_probability - 1].startswith(OUTPUT_PROBABILITY):
+        first_probability -= 1
+    appended = first_probability - 1
+    positions = [appended, *range(first_probability, len(columns) - 1)]
     positions += [columns.index(c) for c in features if c in columns[:appended]]
     names = (ID, TIME, *(_kept_name(columns[at]) for at in positions))
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
