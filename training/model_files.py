@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import pickle
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,19 @@ def load_model_file(path: str | Path, trusted: tuple[str, ...] = ()) -> ModelFil
         return _mlflow_directory(location, trusted)
     if location.suffix.lower() in SKOPS_SUFFIXES:
         model = _skops(location, trusted)
-        return ModelFile(model, {"file": str(location), "format": "skops"})
-    return ModelFile(_joblib(location), {"file": str(location), "format": "joblib/pickle"})
+        return ModelFile(_fitted(model, location), {"file": str(location), "format": "skops"})
+    model = _fitted(_joblib(location), location)
+    return ModelFile(model, {"file": str(location), "format": "joblib/pickle"})
+
+
+def _fitted(model: Any, path: Path) -> Any:
+    """``model``, or ModelFileError when the file holds no fitted model."""
+    from training.sklearn_steps import unfitted_reason
+
+    reason = unfitted_reason(model)
+    if reason is not None:
+        raise ModelFileError(f"{path}: {reason}")
+    return model
 
 
 def _joblib(path: Path) -> Any:
@@ -82,7 +94,7 @@ def _skops(path: Path, trusted: tuple[str, ...], listed: tuple[str, ...] = ()) -
             f"{path}: reading a skops file needs skops (pip install skops)"
         ) from exc
     allowed = (*listed, *trusted)
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in allowed]
+    untrusted = [t for t in _skops_types(path) if t not in allowed]
     if untrusted:
         raise ModelFileError(
             f"{path}: the skops file holds types skops does not trust by default: "
@@ -90,6 +102,15 @@ def _skops(path: Path, trusted: tuple[str, ...], listed: tuple[str, ...] = ()) -
             + ". Review them, then name each with --trust TYPE (trusted=(...) in Python)"
         )
     return sio.load(path, trusted=list(allowed) or None)
+
+
+def _skops_types(path: Path) -> list[str]:
+    import skops.io as sio
+
+    try:
+        return list(sio.get_untrusted_types(file=path))
+    except zipfile.BadZipFile as exc:
+        raise ModelFileError(f"{path}: not a skops file ({exc})") from exc
 
 
 def _mlflow_directory(path: Path, trusted: tuple[str, ...]) -> ModelFile:

@@ -42,7 +42,7 @@ from training.pipelines import PRIMARY_METRIC, build_baseline, score
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
 from training.search import row_latency_ms
-from training.sklearn_steps import encoded_columns
+from training.sklearn_steps import encoded_columns, unfitted_reason
 from training.table_checks import TableError, check_header
 
 #: The fewest sample rows the parity check and the baseline are made from.
@@ -108,6 +108,9 @@ def publish_model(
         check_name(name, "model name")
     except ValueError as exc:
         raise PublishError(str(exc)) from exc
+    unfitted = unfitted_reason(model)
+    if unfitted is not None:
+        raise PublishError(f"not published: {unfitted}")
     registry = _registry(registry, s3)
     if id_column is not None:
         sample = _without_id_column(model, sample, id_column)

@@ -21,8 +21,10 @@ the usual AWS settings (``AWS_ENDPOINT_URL`` points it at the local stack).
 
 Exit status: 0 done; 1 refused (a worse model without --force, deleting an aliased
 version, nothing to roll back to, an alias that kept changing while being written, a
-model that cannot be converted or whose graph answers otherwise); 2 bad arguments, an
-unknown model, version or alias, or a model file or sample that cannot be read; 3 the
+model that cannot be converted or whose graph answers otherwise; ``publish --promote``
+whose promotion is refused: the version is published, the alias unchanged); 2 bad
+arguments, an unknown model, version or alias, or a model file or sample that cannot be
+read (or holds no fitted model); 3 the
 registry could not be reached; 4 the registry holds a malformed or altered manifest (the
 message names it).
 """
@@ -391,6 +393,8 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
         print(f"registry: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNREACHABLE
     print(json.dumps(result, indent=1) if args.json else _text(result))
+    if result.get("promoted") is False and getattr(args, "promote", None):
+        return REFUSED  # published, but the alias was not moved (the output says why)
     return 0
 
 

@@ -183,3 +183,19 @@ def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
                     ),
                 )
     return found
+
+
+def unfitted_reason(model: Any) -> str | None:
+    """Why ``model`` is not a fitted model that predicts; None when it is one."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not callable(getattr(model, "predict", None)):
+        return f"a {type(model).__name__} is not a model (it has no predict method)"
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        return f"the {type(model).__name__} is not fitted: fit it, then save it"
+    except TypeError:  # not a scikit-learn estimator: its converter decides
+        return None
+    return None

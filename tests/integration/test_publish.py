@@ -613,6 +613,42 @@ def test_publish_without_labels_then_the_gate_needs_force(
     assert "accuracy -" in capsys.readouterr().out
 
 
+def test_the_command_line_s_exit_status_says_what_happened(
+    served: ModelRegistry,
+    s3: Any,
+    cases: dict[str, Case],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    case = cases["cancer-logistic"]
+    sample = tmp_path / "sample.csv"
+    case.sample.to_csv(sample, index=False)
+
+    def publish(path: Path, *extra: str) -> int:
+        arguments = ["publish", "cli", str(path), "--sample", str(sample), *extra]
+        return registry_cli.main(["--registry", f"s3://{MODEL_BUCKET}", *arguments], s3=s3)
+
+    # a file that holds no fitted model is a file that cannot be published: 2
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()), tmp_path / "unfit.joblib")
+    assert publish(tmp_path / "unfit.joblib") == 2
+    assert "the Pipeline is not fitted: fit it, then save it" in capsys.readouterr().err
+    joblib.dump({"model": case.model}, tmp_path / "dict.joblib")
+    assert publish(tmp_path / "dict.joblib") == 2
+    assert "a dict is not a model" in capsys.readouterr().err
+    (tmp_path / "text.skops").write_text("not a zip")
+    assert publish(tmp_path / "text.skops") == 2
+    assert "not a skops file" in capsys.readouterr().err
+    assert served.list_models() == []
+    # published, but its promotion refused (no labels to compare on): 1, the alias kept
+    joblib.dump(case.model, tmp_path / "model.joblib")
+    assert publish(tmp_path / "model.joblib", "--promote", "production") == 0
+    first = served.resolve("cli", "production")
+    assert publish(tmp_path / "model.joblib", "--promote", "production") == 1
+    assert "not promoted" in capsys.readouterr().out
+    assert served.resolve("cli", "production") == first
+    assert len(served.list_versions("cli")) == 2
+
+
 def test_the_gate_compares_on_the_given_labelled_rows(
     served: ModelRegistry, cases: dict[str, Case]
 ) -> None:
