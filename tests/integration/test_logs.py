@@ -49,7 +49,7 @@ def test_a_run_logs_no_bodies_and_no_feature_values(
     assert invoke(post(instances({**ROW, "pH": "secret-text-41"})), lambda_context)[0] == 422
     assert invoke(post('{"instances": [8.987654321'), lambda_context)[0] == 400
     csv_body = ",".join(ROW) + "\n" + ",".join(str(v) for v in ROW.values()) + ",4.55555555\n"
-    assert invoke(post(csv_body, "text/csv"), lambda_context)[0] == 400  # a field too many
+    assert invoke(post(csv_body, "text/csv"), lambda_context)[0] == 422  # a field too many
     # Batch: good rows, bad rows, and a file that cannot be scored at all.
     fields = ROWS[0].split(";")
     bad = ";".join([*fields[:3], "secret-text-42", *fields[4:]])
@@ -68,7 +68,7 @@ def test_a_run_logs_no_bodies_and_no_feature_values(
     records = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
     assert sorted(r["status"] for r in records if r["message"] == "request refused") == [
         400,
-        400,
+        422,
         422,
     ]
     scored = [r for r in records if r["message"] == "scored file"]

@@ -140,7 +140,8 @@ def test_malformed_json_shapes(
 
 def test_ragged_csv_and_bad_base64_and_bad_utf8(wine: str, lambda_context: LambdaContext) -> None:
     status, body, _ = invoke(post("alcohol,b\n1,2,3\n", "text/csv"), lambda_context)
-    assert (status, body["error"]["type"]) == (400, "malformed_request")
+    assert (status, body["error"]["type"]) == (422, "schema_violation")
+    assert body["error"]["details"][0]["reason"] == "row has 3 values; the header has 2"
     event = post(instances(ROW))
     event["isBase64Encoded"], event["body"] = True, "not*base64!"
     status, body, _ = invoke(event, lambda_context)
