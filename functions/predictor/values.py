@@ -180,8 +180,19 @@ def _text_cells(raw: Sequence[Any] | np.ndarray) -> np.ndarray:
     return cells
 
 
+#: What training's CSV reader (pandas' defaults) reads as a missing value: an empty cell
+#: and these markers. A CSV cell that is one is missing here too, so that a file scores
+#: as the model's training read it (tests/unit/test_values_text.py holds it to pandas').
+MISSING_MARKERS = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+     "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)  # fmt: skip
+
+
 def _text_missing(cells: np.ndarray) -> np.ndarray:
-    return np.asarray((cells == "") | (cells == None), dtype=bool)  # noqa: E711 (element-wise)
+    return np.fromiter(
+        (cell is None or cell in MISSING_MARKERS for cell in cells), dtype=bool, count=len(cells)
+    )
 
 
 def _numeric_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:

@@ -81,7 +81,7 @@ def test_valid_text_rows_are_coerced(schema: FeatureSchema) -> None:
 
 def test_every_problem_is_reported_with_row_and_column(schema: FeatureSchema) -> None:
     columns = {
-        "age": ["abc", "NaN", "40", "1e309", "41"],
+        "age": ["abc", "-Infinity", "40", "1e309", "41"],
         "income": ["", "10", "inf", "5", "1e39"],
         "city": ["Oslo", "Paris", "Lima", "Oslo", "Oslo"],
         "member": ["True", "True", "True", "True", "True"],

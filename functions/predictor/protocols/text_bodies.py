@@ -49,7 +49,9 @@ def parse_csv(
     allow_long_fields()  # the same field limit as batch files, in every process
     rows: list[list[str]] = []
     try:
-        for record in csv.reader(io.StringIO(text, newline=""), strict=True):
+        # skipinitialspace: "1, red" is "red", as training's reader (pandas) reads it
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True, skipinitialspace=True)
+        for record in reader:
             if not record:
                 continue  # blank lines carry no row (and are not kept: a body of line breaks)
             rows.append(record)

@@ -41,6 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from predictor.values import MISSING_MARKERS
+
 #: The fewest lines a failing block is halved to before its lines go to the row path.
 SMALLEST_PIECE = 256
 #: How many pieces a failing block is cut into.
@@ -130,7 +132,7 @@ class NumericColumns:
             engine="c",
             quoting=csv.QUOTE_NONE,
             keep_default_na=False,
-            na_values=[""],
+            na_values=sorted(MISSING_MARKERS),  # NaN marks the row: the row path decides
             skip_blank_lines=False,
             index_col=False,
             low_memory=False,

@@ -210,7 +210,8 @@ class CsvStream:
         tap = _LineTap(self._lines)
         # strict: a quote must open a field and be followed by a delimiter or line end
         # when it closes ("3"5 is not a number 35), as in the realtime API's CSV.
-        reader = csv.reader(tap, delimiter=self.delimiter, strict=True)
+        # skipinitialspace: "1, red" is "red", as training's reader (pandas) reads it.
+        reader = csv.reader(tap, delimiter=self.delimiter, strict=True, skipinitialspace=True)
         lines: list[int] = []
         raws: list[str] = []
         fields: list[list[str]] = []
