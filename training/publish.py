@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +34,7 @@ import pandas as pd
 
 from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
 from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
-from predictor.schema import CATEGORICAL, ColumnSpec, FeatureSchema
+from predictor.schema import CATEGORICAL, NUMERIC, ColumnSpec, FeatureSchema
 from predictor.settings import RegistryLocation
 from training import conversion, onnx_export, release, report
 from training.conversion import ConversionRefused
@@ -344,14 +344,22 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     encoded = encoded_columns(model)
     columns = []
     for spec in schema.columns:
-        if spec.kind == CATEGORICAL and spec.name in encoded:
-            column = encoded[spec.name]
+        column = encoded.get(spec.name)
+        if column is not None and spec.kind == CATEGORICAL:
             spec = ColumnSpec(
                 spec.name,
                 spec.kind,
                 spec.dtype,
                 spec.nullable or column.learned_missing,
                 categories=tuple(sorted({*(spec.categories or ()), *column.categories})),
+                refuses_unknown=column.refuses_unknown,
+                unknown_as=column.unknown_as,
+            )
+        elif column is not None and spec.kind == NUMERIC and column.values:
+            # one-hot encoded numbers: the graph casts them to integers (3.5 would be 3)
+            spec = replace(
+                spec,
+                encoded_values=tuple(column.values),
                 refuses_unknown=column.refuses_unknown,
                 unknown_as=column.unknown_as,
             )

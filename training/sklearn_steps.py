@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble._forest import BaseForest
 from sklearn.ensemble._gb import BaseGradientBoosting
@@ -147,6 +148,8 @@ class EncodedColumn:
     #: The known category it answers an unknown one as: its first infrequent category
     #: (``handle_unknown`` "infrequent_if_exist" or "warn" with infrequent categories).
     unknown_as: str | None
+    #: A one-hot encoder's categories when they are numbers (a numeric column's values).
+    values: list[float] | None = None
 
 
 def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
@@ -172,8 +175,10 @@ def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
                 zip(columns, encoder.categories_, strict=False)
             ):
                 rare = infrequent[position] if position < len(infrequent) else None
+                learned = [c for c in categories if not is_missing(c)]
+                numbers = all(isinstance(c, int | float | np.number) for c in learned)
                 found[column] = EncodedColumn(
-                    categories=[str(c) for c in categories if not is_missing(c)],
+                    categories=[str(c) for c in learned],
                     learned_missing=one_hot and any(map(is_missing, categories)),
                     refuses_unknown=one_hot and handling == "error",
                     unknown_as=(
@@ -181,6 +186,7 @@ def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
                         if one_hot and handling in _TO_INFREQUENT and rare is not None and len(rare)
                         else None
                     ),
+                    values=[float(c) for c in learned] if one_hot and numbers else None,
                 )
     return found
 

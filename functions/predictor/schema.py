@@ -54,6 +54,11 @@ class ColumnSpec:
     #: A known category an unknown one is answered as (a one-hot encoder's infrequent
     #: category, where scikit-learn puts unknown ones: ``"infrequent_if_exist"``).
     unknown_as: str | None = None
+    #: The values a one-hot encoder learned for a numeric column. The graph casts such a
+    #: column to integers, so 3.5 would be answered as the category 3; a value that is
+    #: not one of these is an unknown category instead (refused, made ``unknown_as``,
+    #: or one the encoder ignores), as scikit-learn answers it.
+    encoded_values: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in the manifest."""
@@ -67,12 +72,14 @@ class ColumnSpec:
             out["min"], out["max"] = self.minimum, self.maximum
             if self.median is not None:
                 out["median"] = self.median
+            if self.encoded_values is not None:
+                out["encoded_values"] = list(self.encoded_values)
         else:
             out["categories"] = list(self.categories or ())
-            if self.refuses_unknown:
-                out["refuses_unknown"] = True
-            if self.unknown_as is not None:
-                out["unknown_as"] = self.unknown_as
+        if self.refuses_unknown:
+            out["refuses_unknown"] = True
+        if self.unknown_as is not None:
+            out["unknown_as"] = self.unknown_as
         return out
 
     @classmethod
@@ -93,6 +100,11 @@ class ColumnSpec:
             median=data.get("median"),
             refuses_unknown=bool(data.get("refuses_unknown", False)),
             unknown_as=data.get("unknown_as"),
+            encoded_values=(
+                tuple(float(v) for v in data["encoded_values"])
+                if data.get("encoded_values") is not None
+                else None
+            ),
         )
 
 
@@ -212,6 +224,24 @@ class FeatureSchema:
             for row in unknown
         ]  # fmt: skip
 
+    def _answer_unknown_value(self, spec: ColumnSpec, values: np.ndarray) -> list[tuple[int, str]]:
+        """A one-hot encoded numeric column's values its encoder did not learn: each
+        refused, made ``unknown_as``, or (in place) made a value below every learned one,
+        which the graph's encoder ignores as scikit-learn's does."""
+        learned = np.asarray(spec.encoded_values, dtype=np.float32)
+        unknown = np.flatnonzero(~np.isin(values, learned) & ~np.isnan(values))
+        if not len(unknown):
+            return []
+        if spec.refuses_unknown:
+            return [
+                (int(row), f"{float(values[row]):g} is not a value the model's encoder "
+                 "learned for this column (its handle_unknown is 'error')")
+                for row in unknown
+            ]  # fmt: skip
+        ignored = float(np.floor(learned.min())) - 1.0 if len(learned) else -1.0
+        values[unknown] = float(spec.unknown_as) if spec.unknown_as is not None else ignored
+        return []
+
     def missing_columns(self, present: Sequence[str]) -> list[str]:
         """Required (non-nullable) columns absent from ``present``."""
         have = set(present)
@@ -247,6 +277,8 @@ class FeatureSchema:
                 bad.extend(unusable_text(values, spec.categories))
                 if spec.refuses_unknown or spec.unknown_as is not None:
                     bad.extend(self._answer_unknown(spec, values))
+            elif spec.encoded_values is not None:
+                bad.extend(self._answer_unknown_value(spec, values))
             problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 

@@ -556,6 +556,34 @@ def test_an_unknown_category_is_answered_as_the_user_s_encoder_answers_it(
     assert "unknown category 'violet'" in errors[1][2]
 
 
+def test_a_one_hot_encoded_number_that_is_not_a_learned_value_is_an_unknown_category(
+    served: ModelRegistry,
+) -> None:
+    iris, target = _bundled("iris")
+    frame = iris.copy()
+    frame.insert(0, "petals", frame["petal length (cm)"].round().astype(int))
+    numbers = [c for c in iris.columns if c != target]
+    model = Pipeline([
+        ("columns", ColumnTransformer([
+            ("petals", OneHotEncoder(handle_unknown="ignore"), ["petals"]),
+            ("numbers", StandardScaler(), numbers),
+        ])),
+        ("model", LogisticRegression(max_iter=5000)),
+    ]).fit(frame.drop(columns=[target]), frame[target])  # fmt: skip
+    publish_model(model, frame, name="petals", registry=served, target=target)
+    served.set_alias("petals", "production", served.list_versions("petals")[0])
+    base = frame.drop(columns=[target]).iloc[60].to_dict()
+    # 3.5 is no value the encoder learned: scikit-learn ignores it (the graph alone
+    # would cast it to the category 3); 99 neither; 4 is one
+    rows = [{**base, "petals": value} for value in (3.5, 99, 4)]
+    status, body, _ = call("POST", "/models/petals/predict", json.dumps({"instances": rows}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    expected = model.predict_proba(pd.DataFrame(rows))
+    got = np.asarray(probability_rows(answer, list(model.classes_)))
+    assert np.abs(got - expected).max() <= PROBABILITY_TOLERANCE
+
+
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:
     cancer, target = _bundled("breast_cancer")
     numbers = [c for c in cancer.columns if c != target]

@@ -246,3 +246,17 @@ def test_an_unknown_category_is_refused_or_made_the_infrequent_one_as_the_encode
     assert [(e.row, e.column) for e in done.errors] == [(1, "band")]
     assert "unknown category 'z'" in done.errors[0].reason
     assert done.features["size"].reshape(-1).tolist() == ["l", MISSING_CATEGORY]
+
+
+def test_a_one_hot_encoded_number_the_encoder_did_not_learn_is_unknown() -> None:
+    ignored = ColumnSpec("n", "numeric", "int64", True, 1.0, 5.0, encoded_values=(1.0, 2.0, 5.0))
+    strict = ColumnSpec("m", "numeric", "int64", True, 1.0, 5.0, encoded_values=(1.0, 2.0),
+                        refuses_unknown=True)  # fmt: skip
+    schema = FeatureSchema([ignored, strict])
+    assert FeatureSchema.from_dict(schema.to_dict()) == schema
+    done = schema.validate({"n": [2.5, 5, None], "m": [1, 1.5, 2]}, 3, text=False)
+    assert [(e.row, e.column) for e in done.errors] == [(1, "m")]
+    assert "1.5 is not a value the model's encoder learned" in done.errors[0].reason
+    kept = done.features["n"].reshape(-1)
+    assert kept[0] == 0.0  # below every learned value: the encoder ignores it
+    assert math.isnan(kept[1])
