@@ -47,9 +47,17 @@ class InputError(PredictorError):
 class MissingColumnsError(InputError):
     """Columns the model requires are absent from the input."""
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], present: Sequence[str] = ()) -> None:
         self.columns = columns
-        super().__init__("required column(s) missing: " + ", ".join(columns))
+        # A name sent with other spaces or case ("pH " for "pH") is said: it was not taken.
+        near = {
+            column: sent
+            for column in columns
+            for sent in present
+            if sent != column and sent.strip().casefold() == column.casefold()
+        }
+        named = [f"{c} (sent as {near[c]!r})" if c in near else c for c in columns]
+        super().__init__("required column(s) missing: " + ", ".join(named))
 
 
 class UnservedModelError(InputError):

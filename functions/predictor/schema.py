@@ -261,7 +261,7 @@ class FeatureSchema:
         """
         missing = self.missing_columns(list(columns))
         if missing:
-            raise MissingColumnsError(missing)
+            raise MissingColumnsError(missing, list(columns))
         extra = [name for name in columns if name not in self._name_set]
         problems: list[tuple[int, int, str]] = []  # (row, column position, reason)
         coerced: list[np.ndarray] = []

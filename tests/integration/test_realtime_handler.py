@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from typing import Any
@@ -150,6 +151,12 @@ def test_ragged_csv_and_bad_base64_and_bad_utf8(wine: str, lambda_context: Lambd
     status, body, _ = invoke(post(b"\xff\xfe{}", b64=True), lambda_context)
     assert status == 400
     assert "UTF-8" in body["error"]["message"]
+    # a compressed body is named as such, not as bytes that are not UTF-8
+    event = post(gzip.compress(instances(ROW).encode()), b64=True)
+    event["headers"]["content-encoding"] = "gzip"
+    status, body, _ = invoke(event, lambda_context)
+    assert (status, body["error"]["type"]) == (415, "unsupported_media_type")
+    assert "Content-Encoding 'gzip' is not supported" in body["error"]["message"]
 
 
 def test_row_and_byte_limits(

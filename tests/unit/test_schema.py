@@ -260,3 +260,10 @@ def test_a_one_hot_encoded_number_the_encoder_did_not_learn_is_unknown() -> None
     kept = done.features["n"].reshape(-1)
     assert kept[0] == 0.0  # below every learned value: the encoder ignores it
     assert math.isnan(kept[1])
+
+
+def test_a_required_column_sent_under_another_spacing_or_case_is_named() -> None:
+    schema = FeatureSchema([ColumnSpec("pH", "numeric", "float64", False, 2.0, 4.0)])
+    with pytest.raises(MissingColumnsError) as missing:
+        schema.validate({" PH ": [3.5]}, 1, text=False)
+    assert str(missing.value) == "required column(s) missing: pH (sent as ' PH ')"

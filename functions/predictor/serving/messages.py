@@ -9,8 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from predictor.errors import MalformedRequestError, PayloadTooLargeError
+from predictor.errors import (
+    MalformedRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 from predictor.models.registry import LoadedModel
+from predictor.values import shortened
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +39,14 @@ class HttpRequest:
         return cls(headers, event.get("body") or "", bool(event.get("isBase64Encoded")))
 
     def body_bytes(self, max_bytes: int) -> bytes:
-        """The body's bytes (decoded from base64 when the event says so)."""
+        """The body's bytes (decoded from base64 when the event says so); a compressed
+        body is refused by name (it would otherwise read as bytes that are not UTF-8)."""
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise UnsupportedMediaTypeError(
+                f"Content-Encoding {shortened(encoding)!r} is not supported: send the body "
+                "uncompressed"
+            )
         if not self.base64_encoded:
             return self.body.encode("utf-8")
         # Base64 inflates by 4/3: refuse what could not fit before decoding it.
