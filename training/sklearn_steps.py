@@ -44,6 +44,10 @@ def steps_of(model: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         for name, transformer, _ in getattr(model, "transformers_", model.transformers):
             if not isinstance(transformer, str):
                 yield from steps_of(transformer, f"{here} > {name!r}")
+    elif isinstance(model, FeatureUnion):
+        for name, transformer in model.transformer_list:
+            if not isinstance(transformer, str):
+                yield from steps_of(transformer, f"{here} > {name!r}")
 
 
 def final_estimator(model: Any) -> Any:
@@ -90,10 +94,14 @@ def with_placeholder_for_missing(model: Any) -> tuple[Any, int]:
         if not isinstance(step, OneHotEncoder) or not hasattr(step, "categories_"):
             continue
         for categories in step.categories_:
+            if categories.dtype != object:
+                continue  # a numeric column's: NaN stays (the functions send NaN too)
             for position, category in enumerate(categories):
                 if is_missing(category) and MISSING_CATEGORY not in categories:
-                    categories[position] = MISSING_CATEGORY  # an object array: any value fits
+                    categories[position] = MISSING_CATEGORY
                     changed += 1
+    if not changed:
+        return model, 0
     return converted, changed
 
 
@@ -109,10 +117,15 @@ _TREE_LIBRARIES = ("xgboost", "lightgbm")
 
 
 def splits_on_thresholds(estimator: Any) -> bool:
-    """Whether ``estimator`` is a tree model that compares float32 inputs with thresholds."""
+    """Whether ``estimator`` is a tree model that compares float32 inputs with thresholds,
+    or an ensemble (voting, stacking, bagging, boosting) with one among its members."""
     if isinstance(estimator, _TREE_MODELS):
         return True
-    return type(estimator).__module__.split(".")[0] in _TREE_LIBRARIES
+    if type(estimator).__module__.split(".")[0] in _TREE_LIBRARIES:
+        return True
+    members = list(np.ravel(np.asarray(getattr(estimator, "estimators_", []), dtype=object)))
+    members.append(getattr(estimator, "final_estimator_", None))
+    return any(m is not None and splits_on_thresholds(m) for m in members)
 
 
 def computing_step_before(model: Any, estimator: Any) -> tuple[str, Any] | None:
@@ -152,6 +165,22 @@ class EncodedColumn:
     values: list[float] | None = None
 
 
+def _column_names(selected: Any, names: Any) -> list[str] | None:
+    """A column transformer branch's columns by name (selected by names, positions, a
+    mask or a slice of the names it was fitted with); None when they have no names."""
+    if isinstance(selected, str):
+        return None  # one column as a 1-D input: not a one-hot encoder's
+    if isinstance(selected, slice) or not all(isinstance(c, str) for c in selected):
+        if names is None:
+            return None
+        try:
+            picked = np.asarray(names, dtype=object)[selected]
+        except (IndexError, TypeError, ValueError):
+            return None
+        return [str(name) for name in np.atleast_1d(picked)]
+    return list(selected)
+
+
 def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
     """column -> what the one-hot or ordinal encoder of its column transformer branch
     learned for it (columns named by text only)."""
@@ -159,13 +188,11 @@ def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
     for _, step in steps_of(model):
         if not hasattr(step, "transformers_"):
             continue
-        for _, transformer, columns in step.transformers_:
+        names = getattr(step, "feature_names_in_", None)
+        for _, transformer, selected in step.transformers_:
             encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
-            if (
-                not encoders
-                or isinstance(columns, str)
-                or not all(isinstance(c, str) for c in columns)
-            ):
+            columns = _column_names(selected, names)
+            if not encoders or columns is None:
                 continue
             encoder = encoders[0]
             one_hot = isinstance(encoder, OneHotEncoder)

@@ -17,11 +17,16 @@ from typing import Any, Literal
 import numpy as np
 
 from predictor.errors import MissingColumnsError
+from predictor.learned_values import (
+    answer_unknown_categories,
+    keep_learned_markers,
+    refuse_unlearned_numbers,
+)
 from predictor.values import (
     COERCERS,
     MISSING_CATEGORY,
+    MISSING_MARKERS,
     OversizedInteger,
-    shortened,
     unusable_text,
 )
 
@@ -55,9 +60,9 @@ class ColumnSpec:
     #: category, where scikit-learn puts unknown ones: ``"infrequent_if_exist"``).
     unknown_as: str | None = None
     #: The values a one-hot encoder learned for a numeric column. The graph casts such a
-    #: column to integers, so 3.5 would be answered as the category 3; a value that is
-    #: not one of these is an unknown category instead (refused, made ``unknown_as``,
-    #: or one the encoder ignores), as scikit-learn answers it.
+    #: column to integers, so 3.5 would be answered as the category 3: a value not among
+    #: these is refused where the graph would answer otherwise
+    #: (:func:`predictor.learned_values.refuse_unlearned_numbers`).
     encoded_values: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,42 +211,6 @@ class FeatureSchema:
                 return False
         return True
 
-    def _answer_unknown(self, spec: ColumnSpec, values: np.ndarray) -> list[tuple[int, str]]:
-        """Categories ``spec``'s encoder did not learn: each refused, or (in place) made
-        the known category scikit-learn answers it as."""
-        known = self._known.get(spec.name, frozenset())
-        unknown = [
-            row
-            for row, value in enumerate(values)
-            if value not in known and value != MISSING_CATEGORY
-        ]
-        if spec.unknown_as is not None:
-            values[unknown] = spec.unknown_as
-            return []
-        return [
-            (row, f"unknown category {shortened(repr(values[row]))}: the model refuses "
-             "categories it did not learn (its encoder's handle_unknown is 'error')")
-            for row in unknown
-        ]  # fmt: skip
-
-    def _answer_unknown_value(self, spec: ColumnSpec, values: np.ndarray) -> list[tuple[int, str]]:
-        """A one-hot encoded numeric column's values its encoder did not learn: each
-        refused, made ``unknown_as``, or (in place) made a value below every learned one,
-        which the graph's encoder ignores as scikit-learn's does."""
-        learned = np.asarray(spec.encoded_values, dtype=np.float32)
-        unknown = np.flatnonzero(~np.isin(values, learned) & ~np.isnan(values))
-        if not len(unknown):
-            return []
-        if spec.refuses_unknown:
-            return [
-                (int(row), f"{float(values[row]):g} is not a value the model's encoder "
-                 "learned for this column (its handle_unknown is 'error')")
-                for row in unknown
-            ]  # fmt: skip
-        ignored = float(np.floor(learned.min())) - 1.0 if len(learned) else -1.0
-        values[unknown] = float(spec.unknown_as) if spec.unknown_as is not None else ignored
-        return []
-
     def missing_columns(self, present: Sequence[str]) -> list[str]:
         """Required (non-nullable) columns absent from ``present``."""
         have = set(present)
@@ -273,12 +242,16 @@ class FeatureSchema:
                 raise ValueError(f"column {spec.name!r} has {len(raw)} cells, expected {n_rows}")
             coerce = COERCERS[spec.kind, text]
             values, bad = coerce(raw, spec.nullable)
+            known = self._known.get(spec.name, frozenset())
             if spec.kind == CATEGORICAL:
+                if text and not known.isdisjoint(MISSING_MARKERS):
+                    bad = keep_learned_markers(raw, values, bad, known)
                 bad.extend(unusable_text(values, spec.categories))
                 if spec.refuses_unknown or spec.unknown_as is not None:
-                    bad.extend(self._answer_unknown(spec, values))
+                    bad.extend(answer_unknown_categories(values, known, spec.unknown_as))
             elif spec.encoded_values is not None:
-                bad.extend(self._answer_unknown_value(spec, values))
+                every = spec.refuses_unknown or spec.unknown_as is not None
+                bad.extend(refuse_unlearned_numbers(values, spec.encoded_values, every))
             problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 

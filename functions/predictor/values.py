@@ -68,6 +68,15 @@ _NON_FINITE_WORD = re.compile(r"[ \t]*[+-]?(?:nan|inf|infinity)[ \t]*", re.ASCII
 _LOOSE_NUMBER_CHARACTER = re.compile(r"[^\x20-\x5e\x60-\x7e\t]")
 
 
+def number_from_text(text: str) -> float | None:
+    """One text by the number rule, as float64; None where the rule refuses it (not a
+    number, or not finite once rounded to float32)."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    number = float(text)
+    return number if -_FLOAT32_OVERFLOW < number < _FLOAT32_OVERFLOW else None
+
+
 def _loose_number_text(text: str) -> bool:
     """Whether ``text`` has a character float() reads but the number rule refuses."""
     if text.isascii() and "_" not in text and text.isprintable():
@@ -190,9 +199,8 @@ MISSING_MARKERS = frozenset(
 
 
 def _text_missing(cells: np.ndarray) -> np.ndarray:
-    return np.fromiter(
-        (cell is None or cell in MISSING_MARKERS for cell in cells), dtype=bool, count=len(cells)
-    )
+    marked = np.array(list(map(MISSING_MARKERS.__contains__, cells)), dtype=bool)
+    return marked | np.asarray(cells == None, dtype=bool)  # noqa: E711 (element-wise)
 
 
 def _numeric_from_text(raw: Sequence[Any] | np.ndarray, nullable: bool) -> Coerced:

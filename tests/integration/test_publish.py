@@ -556,7 +556,7 @@ def test_an_unknown_category_is_answered_as_the_user_s_encoder_answers_it(
     assert "unknown category 'violet'" in errors[1][2]
 
 
-def test_a_one_hot_encoded_number_that_is_not_a_learned_value_is_an_unknown_category(
+def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
     served: ModelRegistry,
 ) -> None:
     iris, target = _bundled("iris")
@@ -573,15 +573,20 @@ def test_a_one_hot_encoded_number_that_is_not_a_learned_value_is_an_unknown_cate
     publish_model(model, frame, name="petals", registry=served, target=target)
     served.set_alias("petals", "production", served.list_versions("petals")[0])
     base = frame.drop(columns=[target]).iloc[60].to_dict()
-    # 3.5 is no value the encoder learned: scikit-learn ignores it (the graph alone
-    # would cast it to the category 3); 99 neither; 4 is one
-    rows = [{**base, "petals": value} for value in (3.5, 99, 4)]
+    # 99 and 4 are answered as scikit-learn answers them (99 is ignored by both)...
+    rows = [{**base, "petals": value} for value in (99, 4)]
     status, body, _ = call("POST", "/models/petals/predict", json.dumps({"instances": rows}))
     answer = json.loads(body)
     assert status == 200, answer
     expected = model.predict_proba(pd.DataFrame(rows))
     got = np.asarray(probability_rows(answer, list(model.classes_)))
     assert np.abs(got - expected).max() <= PROBABILITY_TOLERANCE
+    # ...3.5 is refused: the graph would read it as the category 3 (a 200 with 3's answer)
+    half = json.dumps({"instances": [{**base, "petals": 3.5}]})
+    status, body, _ = call("POST", "/models/petals/predict", half)
+    answer = json.loads(body)
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["column"] == "petals"
 
 
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:

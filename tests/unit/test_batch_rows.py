@@ -25,3 +25,10 @@ def test_a_labels_only_model_appends_no_probabilities() -> None:
     names, rows = _rows(iter(lines), {"new@2:2"}, "1.000", ["x"])
     assert names == ("inference_id", "time", "prediction", "x")
     assert rows == [["new@2:2", "1.000", "a", "1"]]
+
+
+def test_a_row_is_read_as_the_run_read_its_input() -> None:
+    lines = ["x,c,prediction,inference_id\n", '2, "a,b",1.5,new@2:2\n']
+    names, rows = _rows(iter(lines), {"new@2:2"}, "1.000", ["x", "c"])
+    assert names == ("inference_id", "time", "prediction", "x", "c")
+    assert rows == [["new@2:2", "1.000", "1.5", "2", "a,b"]]

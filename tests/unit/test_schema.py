@@ -248,18 +248,31 @@ def test_an_unknown_category_is_refused_or_made_the_infrequent_one_as_the_encode
     assert done.features["size"].reshape(-1).tolist() == ["l", MISSING_CATEGORY]
 
 
-def test_a_one_hot_encoded_number_the_encoder_did_not_learn_is_unknown() -> None:
+def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused() -> None:
     ignored = ColumnSpec("n", "numeric", "int64", True, 1.0, 5.0, encoded_values=(1.0, 2.0, 5.0))
     strict = ColumnSpec("m", "numeric", "int64", True, 1.0, 5.0, encoded_values=(1.0, 2.0),
                         refuses_unknown=True)  # fmt: skip
     schema = FeatureSchema([ignored, strict])
     assert FeatureSchema.from_dict(schema.to_dict()) == schema
-    done = schema.validate({"n": [2.5, 5, None], "m": [1, 1.5, 2]}, 3, text=False)
-    assert [(e.row, e.column) for e in done.errors] == [(1, "m")]
-    assert "1.5 is not a value the model's encoder learned" in done.errors[0].reason
+    columns = {"n": [2.5, 7, None, 5], "m": [1, 1, 2, 3]}
+    done = schema.validate(columns, 4, text=False)
+    # 2.5 would be read as 2 by the graph; 3 is unknown where the encoder raises; 7 is
+    # ignored by the graph as by scikit-learn, and kept as sent (other steps may read it)
+    assert [(e.row, e.column) for e in done.errors] == [(0, "n"), (3, "m")]
+    assert "2.5 is not one of the values the model's one-hot encoder learned" in (
+        done.errors[0].reason
+    )
+    assert done.rows.tolist() == [1, 2]
     kept = done.features["n"].reshape(-1)
-    assert kept[0] == 0.0  # below every learned value: the encoder ignores it
+    assert kept[0] == 7.0
     assert math.isnan(kept[1])
+
+
+def test_a_missing_value_marker_the_encoder_learned_is_that_category_in_csv() -> None:
+    spec = ColumnSpec("region", "categorical", "object", False, categories=("EU", "NA", "None"))
+    done = FeatureSchema([spec]).validate({"region": ["NA", "None", "EU", "null"]}, 4, text=True)
+    assert [(e.row, e.column) for e in done.errors] == [(3, "region")]  # not learned: missing
+    assert done.features["region"].reshape(-1).tolist() == ["NA", "None", "EU"]
 
 
 def test_a_required_column_sent_under_another_spacing_or_case_is_named() -> None:

@@ -98,10 +98,11 @@ class ChunkScorer:
         #: What was scored and refused, counted into the baseline's bins (monitoring).
         self.profile = Profile.empty(model.name, model.version, self._layout)
         # Plain chunks of an all-numeric model whose columns are all in the file have
-        # their values parsed in C; other models and chunks take the row path only.
+        # their values parsed in C; other models and chunks take the row path only (as do
+        # columns a one-hot encoder takes, whose values the schema holds to its own).
         self._numeric: NumericColumns | None = None
         if len(self.positions) == len(self.schema.names) and all(
-            spec.kind == NUMERIC for spec in self.schema.columns
+            spec.kind == NUMERIC and spec.encoded_values is None for spec in self.schema.columns
         ):
             order = [self.positions[name] for name in self.schema.names]
             self._numeric = NumericColumns(delimiter, self.width, order)

@@ -87,7 +87,8 @@ def _rows(
     if not header.endswith(INFERENCE_ID) or len(header) == len(INFERENCE_ID):
         return (), []  # an output written before rows had ids
     delimiter = header[-len(INFERENCE_ID) - 1]
-    columns = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
+    header_cells = next(csv.reader([header], delimiter=delimiter, skipinitialspace=True))
+    columns = [name.strip() for name in header_cells]
     # The appended columns are the last ones: the prediction, the probabilities, the id.
     # Counted back from the id, as the input may have its own "prediction" and
     # "probability_*" columns (a classifier's output scored again), which come before.
@@ -100,7 +101,8 @@ def _rows(
     names = (ID, TIME, *(_kept_name(columns[at]) for at in positions))
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
     found = []
-    for row in csv.reader(text, delimiter=delimiter):
+    # as the run read its input: spaces after a delimiter skipped (' "a,b"' is one field)
+    for row in csv.reader(text, delimiter=delimiter, skipinitialspace=True):
         if len(row) == len(columns) and row[-1] in ids:
             found.append([row[-1], when, *(row[at] for at in positions)])
     return names, found

@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from predictor.schema import NUMERIC
-from predictor.values import COERCERS
+from predictor.values import number_from_text
 
 #: Labels read from one file at the most (a larger file is refused whole).
 MAX_LABELS = 1_000_000
@@ -95,7 +94,7 @@ def _csv_labels(text: str) -> LabelsFile:
     id_at, label_at = header.index("inference_id"), header.index("label")
     for line, raw in _usable_lines(found, lines[1:], first=2):
         try:
-            row = next(csv.reader([raw], strict=True))
+            row = next(csv.reader([raw], strict=True, skipinitialspace=True))
         except csv.Error as exc:
             found.bad_lines.append((line, f"not CSV: {exc}"))
             continue
@@ -201,5 +200,4 @@ def typed_label(value: str, manifest: dict[str, Any]) -> str | None:
 
 def _number(text: str) -> float | None:
     """``text`` as a number by the inputs' number rule; None when it is not one."""
-    values, refused = COERCERS[NUMERIC, True]([text], False)
-    return None if refused else float(values[0])
+    return number_from_text(text)
