@@ -239,3 +239,10 @@ def test_a_cut_line_ending_in_cr_before_a_crlf_line_keeps_the_crlf_whole() -> No
     assert lines[0] == "h\n"
     assert csv_lines.CUT_MARK in lines[1]
     assert lines[2:] == ["\r\n", "next\n"]
+
+
+def test_spaces_after_a_delimiter_are_skipped_in_plain_and_quoted_chunks() -> None:
+    plain = Chunk([2, 3], [" 1, red,  x", "2,blue,y "], delimiter=",")
+    assert plain.fields == [["1", "red", "x"], ["2", "blue", "y "]]  # as pandas reads them
+    quoted = stream('a,b,c\n1, "red, dark",x\n')
+    assert records(quoted, 10) == [(2, '1, "red, dark",x', ["1", "red, dark", "x"])]

@@ -70,7 +70,18 @@ class Chunk:
         """Each record's fields (none for a blank line)."""
         if self.split_fields is None:
             delimiter = self.delimiter
-            self.split_fields = [raw.split(delimiter) if raw else [] for raw in self.raws]
+            # Spaces after a delimiter skipped, as the csv reader of quoted chunks (and
+            # training's, pandas') skips them: "1, red" is "red".
+            self.split_fields = [
+                (
+                    [f.lstrip(" ") for f in raw.split(delimiter)]
+                    if " " in raw
+                    else raw.split(delimiter)
+                )
+                if raw
+                else []
+                for raw in self.raws
+            ]
         return self.split_fields
 
     def subset(self, indices: Sequence[int]) -> Chunk:
