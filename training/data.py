@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,15 @@ def read_bytes(source: str, s3: Any | None = None) -> bytes:
     return Path(source).read_bytes()
 
 
-def read_table(source: str, s3: Any | None = None) -> Table:
+def read_table(source: str, s3: Any | None = None, text_columns: Collection[str] = ()) -> Table:
     """Read a CSV (optionally gzipped) into a DataFrame with typed columns; a source
     ``s3://bucket/prefix/`` (ending in a slash) is every CSV under the prefix, in key
     order, with the same columns (retraining reads the data accumulated there).
+    ``text_columns`` are read as text even when they look like numbers (zip codes).
     """
     if source.startswith("s3://") and source.endswith("/"):
         return _read_prefix(source, s3)
-    return _read_one(source, s3)
+    return _read_one(source, s3, text_columns)
 
 
 def _read_prefix(source: str, s3: Any | None) -> Table:
@@ -83,7 +85,7 @@ def _read_prefix(source: str, s3: Any | None) -> Table:
     return Table(frame, source, digest, tables[0].delimiter, arrived)
 
 
-def _read_one(source: str, s3: Any | None = None) -> Table:
+def _read_one(source: str, s3: Any | None = None, text_columns: Collection[str] = ()) -> Table:
     """Read a CSV (optionally gzipped) into a DataFrame with typed columns.
 
     UTF-8 with or without a byte-order mark; the delimiter is sniffed from the header;
@@ -99,8 +101,16 @@ def _read_one(source: str, s3: Any | None = None) -> Table:
     if not text.split("\n", 1)[0].strip():
         raise ValueError(f"{source}: empty file or blank header line")
     delimiter = sniff_delimiter(text[:65536])
-    check_header(next(csv.reader(io.StringIO(text), delimiter=delimiter)), source)
-    frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    check_header(header, source)
+    # pandas names a column as read after the spaces a delimiter leaves (skipinitialspace)
+    as_text = {
+        variant: str
+        for name in header
+        if name.strip() in text_columns
+        for variant in (name, name.lstrip())
+    }
+    frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True, dtype=as_text)
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise ValueError(f"{source}: no data rows")

@@ -124,6 +124,9 @@ def publish_model(
         classes = tuple(model.classes_.tolist()) if task == "classification" else None
         converted = conversion.convert(prepared, model, schema, classes, features, inputs)
     except ConversionRefused as exc:
+        reason = _input_type_reason(model, inputs)
+        if reason is not None:
+            raise PublishError(f"not published: {reason} (the converter: {exc})") from exc
         raise PublishError(f"not published: {exc}") from exc
     served = converted.served
     notes = [*prepared.notes]
@@ -341,7 +344,7 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
         schema = infer_schema(inputs)
     except ValueError as exc:
         raise PublishError(str(exc)) from exc
-    encoded = encoded_columns(model)
+    encoded = encoded_columns(model, [str(c) for c in inputs.columns])
     columns = []
     for spec in schema.columns:
         column = encoded.get(spec.name)
@@ -365,6 +368,48 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
             )
         columns.append(spec)
     return FeatureSchema(columns)
+
+
+def text_columns(model: Any, frame: pd.DataFrame) -> list[str]:
+    """``frame``'s columns read as numbers whose encoder in ``model`` learned text (zip
+    codes): a CSV sample is read again with them as text."""
+    encoded = encoded_columns(model, [str(c) for c in frame.columns])
+    return [
+        str(column)
+        for column in frame.columns
+        if str(column) in encoded
+        and encoded[str(column)].learned_text
+        and pd.api.types.is_numeric_dtype(frame[column])
+    ]
+
+
+def _input_type_reason(model: Any, inputs: pd.DataFrame) -> str | None:
+    """Why a graph may have been refused its inputs: True/False columns no encoder takes
+    (scikit-learn reads them as 1/0, a graph as text), or numbers in a column whose
+    encoder learned text (a CSV's zip codes); None when there are none."""
+    encoded = encoded_columns(model, [str(c) for c in inputs.columns])
+    booleans, numbers = [], []
+    for column in inputs.columns:
+        kind, name = inputs[column].dtype, str(column)
+        if pd.api.types.is_bool_dtype(kind) and name not in encoded:
+            booleans.append(repr(name))
+        elif pd.api.types.is_numeric_dtype(kind) and name in encoded and encoded[name].learned_text:
+            numbers.append(repr(name))
+    reasons = []
+    if booleans:
+        reasons.append(
+            f"column(s) {', '.join(booleans)} hold True/False, which scikit-learn reads as 1/0 "
+            "and a graph would take as text: publish with a sample holding them as 0/1 "
+            "integers (sample[column] = sample[column].astype(int); the fitted model answers "
+            "the same) and send 0/1"
+        )
+    if numbers:
+        reasons.append(
+            f"column(s) {', '.join(numbers)} hold numbers in the sample where the model's "
+            "encoder learned text: read them as text (pandas.read_csv(..., dtype={column: "
+            "str}) keeps a zip code's leading zeros)"
+        )
+    return "; ".join(reasons) or None
 
 
 def _labelled_metrics(

@@ -197,7 +197,7 @@ def delete(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
 def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]:
     from training.data import read_table
     from training.model_files import ModelFileError, load_model_file
-    from training.publish import PublishError, publish_model
+    from training.publish import PublishError, publish_model, text_columns
 
     try:
         if not Path(args.model).is_dir() and not args.model.endswith(SKOPS_SUFFIXES):
@@ -209,11 +209,15 @@ def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
         loaded = load_model_file(args.model, tuple(args.trust))
         if args.sample is not None:
             sample = read_table(args.sample, registry.s3).frame
+            # columns the model's encoders learned as text, read as text (zip codes)
+            texts = text_columns(loaded.model, sample)
+            if texts:
+                sample = read_table(args.sample, registry.s3, texts).frame
         elif loaded.example is not None:
-            sample = loaded.example
+            sample, texts = loaded.example, []
         else:
             raise Unreadable("--sample CSV is needed: rows of the model's input, with a header")
-        baseline = read_table(args.baseline, registry.s3).frame if args.baseline else None
+        baseline = read_table(args.baseline, registry.s3, texts).frame if args.baseline else None
     except (ModelFileError, ValueError, OSError) as exc:
         raise Unreadable(str(exc)) from exc
     try:

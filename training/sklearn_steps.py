@@ -163,6 +163,9 @@ class EncodedColumn:
     unknown_as: str | None
     #: A one-hot encoder's categories when they are numbers (a numeric column's values).
     values: list[float] | None = None
+    #: The categories it learned are text (a column a CSV reader may take for numbers,
+    #: such as zip codes).
+    learned_text: bool = False
 
 
 def _column_names(selected: Any, names: Any) -> list[str] | None:
@@ -181,40 +184,80 @@ def _column_names(selected: Any, names: Any) -> list[str] | None:
     return list(selected)
 
 
-def encoded_columns(model: Any) -> dict[str, EncodedColumn]:
-    """column -> what the one-hot or ordinal encoder of its column transformer branch
-    learned for it (columns named by text only)."""
+def _keeps_columns(step: Any) -> bool:
+    """Whether ``step`` passes its input columns on in place (an imputer that dropped no
+    column; indicators it adds come after them)."""
+    if not isinstance(step, SimpleImputer):
+        return False
+    try:
+        inputs = [f"x{i}" for i in range(step.n_features_in_)]
+        names = getattr(step, "feature_names_in_", None)
+        out = list(step.get_feature_names_out(names if names is not None else inputs))
+    except (AttributeError, ValueError):
+        return False
+    return out[: len(inputs)] == [str(c) for c in (names if names is not None else inputs)]
+
+
+def _input_facing(model: Any) -> Any:
+    """The step that is given the model's own input columns: the first step of its
+    pipeline (recursively), past imputers that keep the columns in place."""
+    step = model
+    while hasattr(step, "steps"):
+        steps = [s for _, s in step.steps if s is not None and s != "passthrough"]
+        while len(steps) > 1 and _keeps_columns(steps[0]):
+            steps.pop(0)
+        if not steps:
+            return None
+        step = steps[0]
+    return step
+
+
+def _encoded(encoder: Any, columns: list[str]) -> dict[str, EncodedColumn]:
+    """column -> what ``encoder`` learned for it (its columns in order)."""
+    found = {}
+    one_hot = isinstance(encoder, OneHotEncoder)
+    handling = getattr(encoder, "handle_unknown", "error")
+    infrequent = getattr(encoder, "infrequent_categories_", None) or []
+    for position, (column, categories) in enumerate(
+        zip(columns, encoder.categories_, strict=False)
+    ):
+        rare = infrequent[position] if position < len(infrequent) else None
+        learned = [c for c in categories if not is_missing(c)]
+        numbers = all(isinstance(c, int | float | np.number) for c in learned)
+        found[column] = EncodedColumn(
+            categories=[str(c) for c in learned],
+            learned_missing=one_hot and any(map(is_missing, categories)),
+            refuses_unknown=one_hot and handling == "error",
+            unknown_as=(
+                str(rare[0])
+                if one_hot and handling in _TO_INFREQUENT and rare is not None and len(rare)
+                else None
+            ),
+            values=[float(c) for c in learned] if one_hot and numbers else None,
+            learned_text=any(isinstance(c, str) for c in learned),
+        )
+    return found
+
+
+def encoded_columns(model: Any, input_names: list[str] | None = None) -> dict[str, EncodedColumn]:
+    """column -> what the one-hot or ordinal encoder given that input column learned: in
+    a column transformer's branch, or as the model's first step. ``input_names``: the
+    model's input columns in order, for a model fitted on an array (no names of its own)."""
     found: dict[str, EncodedColumn] = {}
+    facing = _input_facing(model)
     for _, step in steps_of(model):
+        names = getattr(step, "feature_names_in_", None)
+        if names is None and step is facing:
+            names = input_names
+        if step is facing and hasattr(step, "categories_") and names is not None:
+            found.update(_encoded(step, [str(c) for c in names]))
         if not hasattr(step, "transformers_"):
             continue
-        names = getattr(step, "feature_names_in_", None)
         for _, transformer, selected in step.transformers_:
             encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
             columns = _column_names(selected, names)
-            if not encoders or columns is None:
-                continue
-            encoder = encoders[0]
-            one_hot = isinstance(encoder, OneHotEncoder)
-            handling = getattr(encoder, "handle_unknown", "error")
-            infrequent = getattr(encoder, "infrequent_categories_", None) or []
-            for position, (column, categories) in enumerate(
-                zip(columns, encoder.categories_, strict=False)
-            ):
-                rare = infrequent[position] if position < len(infrequent) else None
-                learned = [c for c in categories if not is_missing(c)]
-                numbers = all(isinstance(c, int | float | np.number) for c in learned)
-                found[column] = EncodedColumn(
-                    categories=[str(c) for c in learned],
-                    learned_missing=one_hot and any(map(is_missing, categories)),
-                    refuses_unknown=one_hot and handling == "error",
-                    unknown_as=(
-                        str(rare[0])
-                        if one_hot and handling in _TO_INFREQUENT and rare is not None and len(rare)
-                        else None
-                    ),
-                    values=[float(c) for c in learned] if one_hot and numbers else None,
-                )
+            if encoders and columns is not None:
+                found.update(_encoded(encoders[0], columns))
     return found
 
 

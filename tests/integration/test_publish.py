@@ -556,6 +556,40 @@ def test_an_unknown_category_is_answered_as_the_user_s_encoder_answers_it(
     assert "unknown category 'violet'" in errors[1][2]
 
 
+def test_an_encoder_outside_a_column_transformer_or_fitted_on_an_array_is_recorded(
+    served: ModelRegistry,
+) -> None:
+    iris, target = _bundled("iris")
+    frame = _with_band(iris, "petal length (cm)")[["band", target]]
+    frame.insert(1, "petals", iris["petal length (cm)"].round().astype(int))
+    inputs = frame.drop(columns=[target])
+    named = make_pipeline(OneHotEncoder(), LogisticRegression(max_iter=5000))
+    arrays = make_pipeline(OneHotEncoder(), LogisticRegression(max_iter=5000))
+    positions = make_pipeline(
+        ColumnTransformer([("codes", OneHotEncoder(), [0, 1])]), LogisticRegression(max_iter=5000)
+    )
+    models = {
+        "named": named.fit(inputs, frame[target]),
+        "arrays": arrays.fit(inputs.to_numpy(), frame[target]),
+        "positions": positions.fit(inputs.to_numpy(), frame[target]),
+    }
+    base = inputs.iloc[0].to_dict()
+    for name, model in models.items():
+        publish_model(model, frame, name=name, registry=served, target=target, promote="production")
+        # scikit-learn raises on a category its encoder did not learn: refused, as fitted
+        unknown = pd.DataFrame([{**base, "band": "violet"}])
+        with pytest.raises(ValueError, match="unknown categor"):
+            model.predict(unknown if name == "named" else unknown.to_numpy())
+        for column, value in (("band", "violet"), ("petals", 3.5)):
+            bad = json.dumps({"instances": [{**base, column: value}]})
+            status, body, _ = call("POST", f"/models/{name}/predict", bad)
+            answer = json.loads(body)
+            assert status == 422, (name, column, answer)
+            assert answer["error"]["details"][0]["column"] == column, (name, answer)
+        status, body, _ = call("POST", f"/models/{name}/predict", json.dumps({"instances": [base]}))
+        assert status == 200, (name, body)
+
+
 def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
     served: ModelRegistry,
 ) -> None:
@@ -587,6 +621,29 @@ def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
     answer = json.loads(body)
     assert status == 422, answer
     assert answer["error"]["details"][0]["column"] == "petals"
+
+
+def test_a_true_false_column_is_named_with_the_way_to_publish_it(served: ModelRegistry) -> None:
+    iris, target = _bundled("iris")
+    frame = iris.copy()
+    frame.insert(0, "wide", frame["sepal width (cm)"] > 3)
+    model = make_pipeline(LogisticRegression(max_iter=5000))
+    model.fit(frame.drop(columns=[target]), frame[target])
+    with pytest.raises(PublishError, match=r"column\(s\) 'wide' hold True/False.*0/1 integers"):
+        publish_model(model, frame, name="flags", registry=served, target=target)
+    assert served.list_models() == []
+    # the way the message gives: the same fitted model, a sample holding 0/1
+    frame["wide"] = frame["wide"].astype(int)
+    publish_model(model, frame, name="flags", registry=served, target=target, promote="production")
+    row = frame.drop(columns=[target]).iloc[[7]]
+    instances = json.loads(row.to_json(orient="records"))
+    status, body, _ = call("POST", "/models/flags/predict", json.dumps({"instances": instances}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    expected = model.predict_proba(row.astype({"wide": bool}))[0]
+    got = probability_rows(answer, list(model.classes_))
+    assert got is not None
+    assert np.abs(np.asarray(got[0]) - expected).max() <= PROBABILITY_TOLERANCE
 
 
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:
@@ -644,6 +701,44 @@ def test_publish_without_labels_then_the_gate_needs_force(
     )
     assert status == 0
     assert "accuracy -" in capsys.readouterr().out
+
+
+def test_codes_that_look_like_numbers_are_read_as_the_encoder_learned_them(
+    served: ModelRegistry, s3: Any, tmp_path: Path
+) -> None:
+    iris, target = _bundled("iris")
+    frame = iris.copy()
+    codes = np.array(["02139", "10001", "94105", "60601"])
+    frame.insert(0, "zip", codes[(frame["sepal length (cm)"] * 10).astype(int) % 4])
+    numbers = [c for c in iris.columns if c != target]
+    model = make_pipeline(
+        ColumnTransformer(
+            [("zip", OneHotEncoder(handle_unknown="ignore"), ["zip"])], remainder="passthrough"
+        ),
+        LogisticRegression(max_iter=5000),
+    ).fit(frame[["zip", *numbers]], frame[target])
+    joblib.dump(model, tmp_path / "zips.joblib")
+    frame.to_csv(tmp_path / "zips.csv", index=False)
+    # a Python caller's sample with the codes as numbers: the message says so
+    as_numbers = frame.assign(zip=frame["zip"].astype(int))
+    with pytest.raises(PublishError, match=r"'zip' hold numbers .* encoder learned text"):
+        publish_model(model, as_numbers, name="zips", registry=served, target=target)
+    # the command line reads the CSV's codes as the encoder learned them: leading zeros kept
+    status = registry_cli.main(
+        ["--registry", f"s3://{MODEL_BUCKET}", "publish", "zips", str(tmp_path / "zips.joblib"),
+         "--sample", str(tmp_path / "zips.csv"), "--target", target,
+         "--promote", "production"],
+        s3=s3,
+    )  # fmt: skip
+    assert status == 0
+    row = {**frame.drop(columns=[target]).iloc[0].to_dict(), "zip": "02139"}
+    status, body, _ = call("POST", "/models/zips/predict", json.dumps({"instances": [row]}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    expected = model.predict_proba(pd.DataFrame([row]))[0]
+    got = probability_rows(answer, list(model.classes_))
+    assert got is not None
+    assert np.abs(np.asarray(got[0]) - expected).max() <= PROBABILITY_TOLERANCE
 
 
 def test_the_command_line_s_exit_status_says_what_happened(
