@@ -17,6 +17,7 @@ pipeline, and what to do instead.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
 
 from predictor.inference import OnnxPredictor, Task
@@ -85,6 +87,13 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
         )
     if not hasattr(model, "predict"):
         raise ConversionRefused(f"{type(model).__name__} has no predict method")
+    outputs = _outputs_per_row(model, frame)
+    if outputs > 1:
+        raise ConversionRefused(
+            f"{type(model).__name__} predicts {outputs} values per row (fitted on several "
+            "targets): only models with one prediction per row can be served. What to do: "
+            "fit and publish one model per target"
+        )
     dropped: list[str] = []
     convertible = model
     if hasattr(model, "steps"):
@@ -97,6 +106,7 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
         if dropped:
             convertible = Pipeline(kept)
     convertible, placeholders = with_placeholder_for_missing(convertible)
+    convertible = _votes_unflattened(convertible)
     estimator = final_estimator(convertible)
     has_probabilities = task == "classification" and hasattr(model, "predict_proba")
     prepared = PreparedModel(convertible, estimator, task, has_probabilities, dropped)
@@ -121,6 +131,33 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
             [(PASSTHROUGH_STEP, passthrough.fit(frame.iloc[:2])), ("model", convertible)]
         )
     return prepared
+
+
+def _votes_unflattened(model: Any) -> Any:
+    """``model``, or a copy whose voting classifiers have ``flatten_transform=False``:
+    skl2onnx converts only those, and the setting shapes only ``transform``'s output,
+    never a prediction. ``model`` itself is never changed."""
+    if not any(
+        isinstance(step, VotingClassifier) and step.flatten_transform for _, step in steps_of(model)
+    ):
+        return model
+    model = copy.deepcopy(model)
+    for _, step in steps_of(model):
+        if isinstance(step, VotingClassifier):
+            step.flatten_transform = False
+    return model
+
+
+def _outputs_per_row(model: Any, frame: pd.DataFrame) -> int:
+    """How many values ``model`` predicts for a row (1 when it cannot say on two rows:
+    the parity gate then tells)."""
+    try:
+        rows = frame.iloc[:2]
+        named = hasattr(model, "feature_names_in_")
+        predicted = np.asarray(model.predict(rows if named else rows.to_numpy()))
+    except Exception:  # the gate reports what the model does with the sample
+        return 1
+    return int(predicted.shape[1]) if predicted.ndim == 2 else 1
 
 
 def _is_regressor(model: Any) -> bool:
@@ -494,11 +531,13 @@ def _refusal_text(where: str, step: Any, error: str) -> str:
     kind = type(step).__name__
     advice = _ADVICE.get(kind)
     if advice is None and "MissingShapeCalculator" in error:
+        ours = type(step).__module__.split(".")[0] == "sklearn"
         advice = (
-            f"{kind} is not a scikit-learn class, so no converter knows it: rewrite it with "
-            "scikit-learn transformers, or register a converter for it "
-            "(skl2onnx.update_registered_converter)"
-        )
+            (f"skl2onnx has no converter for scikit-learn's {kind}" if ours
+             else f"{kind} is not a scikit-learn class, so no converter knows it")
+            + ": rewrite it with scikit-learn steps skl2onnx converts, or register a "
+            "converter for it (skl2onnx.update_registered_converter)"
+        )  # fmt: skip
     if advice is None:
         advice = f"replace {kind} by a step skl2onnx converts (see its supported operators)"
     return f"{where} cannot be converted to ONNX ({error}). What to do: {advice}"

@@ -122,6 +122,8 @@ def publish_model(
         prepared = conversion.prepare(model, inputs)
         task = prepared.task
         classes = tuple(model.classes_.tolist()) if task == "classification" else None
+        if labels is not None and classes is not None:
+            _check_labels(labels, classes, str(target))
         converted = conversion.convert(prepared, model, schema, classes, features, inputs)
     except ConversionRefused as exc:
         reason = _input_type_reason(model, inputs)
@@ -370,17 +372,42 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     return FeatureSchema(columns)
 
 
-def text_columns(model: Any, frame: pd.DataFrame) -> list[str]:
-    """``frame``'s columns read as numbers whose encoder in ``model`` learned text (zip
-    codes): a CSV sample is read again with them as text."""
+def text_columns(model: Any, frame: pd.DataFrame, target: str | None = None) -> list[str]:
+    """``frame``'s columns read as numbers or True/False whose encoder in ``model``
+    learned text (zip codes), and the target when the model's classes are text: a CSV
+    sample is read again with them as text."""
     encoded = encoded_columns(model, [str(c) for c in frame.columns])
-    return [
+    texts = [
         str(column)
         for column in frame.columns
         if str(column) in encoded
         and encoded[str(column)].learned_text
-        and pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_object_dtype(frame[column])
     ]
+    classes = getattr(model, "classes_", None)
+    text_classes = classes is not None and any(isinstance(c, str) for c in classes)
+    if target is not None and target in frame.columns and text_classes:
+        texts.append(target)
+    return texts
+
+
+def _check_labels(labels: pd.Series, classes: tuple[Any, ...], target: str) -> None:
+    """Raises PublishError when the sample's labels are not among the model's classes
+    (a CSV's "1" read as the number 1 where the model learned the text "1", say)."""
+    known = set(classes)
+    strange = [label for label in labels.unique() if label not in known]
+    if not strange:
+        return
+    shown = ", ".join(
+        repr(label.item() if hasattr(label, "item") else label) for label in strange[:5]
+    )
+    raise PublishError(
+        f"not published: the target column {target!r} holds label(s) the model does not know "
+        f"({shown}{', ...' if len(strange) > 5 else ''}); its classes are "
+        f"{', '.join(repr(c) for c in classes[:10])}{', ...' if len(classes) > 10 else ''}. "
+        "Give the labels as the model was fitted on them (text read as text: "
+        "pandas.read_csv(..., dtype={target: str}))"
+    )
 
 
 def _input_type_reason(model: Any, inputs: pd.DataFrame) -> str | None:

@@ -26,7 +26,7 @@ whose promotion is refused: the version is published, the alias unchanged); 2 ba
 arguments, an unknown model, version or alias, or a model file or sample that cannot be
 read (or holds no fitted model); 3 the
 registry could not be reached; 4 the registry holds a malformed or altered manifest (the
-message names it).
+message names it); 5 an internal error (a defect: the traceback says where).
 """
 
 from __future__ import annotations
@@ -35,13 +35,15 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from botocore.exceptions import BotoCoreError, ClientError
 
-from predictor.errors import IntegrityError, ModelNotFoundError
+from predictor.errors import IntegrityError, ModelNotFoundError, VersionMismatchError
 from predictor.models.registry import MANIFEST_FILE, check_name
 from predictor.settings import RegistryLocation
 from training.model_files import SKOPS_SUFFIXES
@@ -49,7 +51,7 @@ from training.pipelines import is_not_worse
 from training.registry_admin import AliasConflictError, ModelRegistry, NoEarlierVersionError
 from training.report import REPORT_HTML
 
-REFUSED, UNKNOWN, UNREACHABLE, MALFORMED = 1, 2, 3, 4
+REFUSED, UNKNOWN, UNREACHABLE, MALFORMED, INTERNAL = 1, 2, 3, 4, 5
 
 
 class Refused(Exception):
@@ -210,7 +212,7 @@ def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
         if args.sample is not None:
             sample = read_table(args.sample, registry.s3).frame
             # columns the model's encoders learned as text, read as text (zip codes)
-            texts = text_columns(loaded.model, sample)
+            texts = text_columns(loaded.model, sample, args.target)
             if texts:
                 sample = read_table(args.sample, registry.s3, texts).frame
         elif loaded.example is not None:
@@ -384,7 +386,7 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
     except Unreadable as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return UNKNOWN
-    except (Refused, AliasConflictError) as exc:
+    except (Refused, AliasConflictError, VersionMismatchError) as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return REFUSED
     except ModelNotFoundError as exc:
@@ -393,9 +395,13 @@ def main(argv: Sequence[str] | None = None, s3: Any = None) -> int:
     except IntegrityError as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return MALFORMED
-    except Exception as exc:  # no bucket, no credentials, no network
+    except (BotoCoreError, ClientError, OSError) as exc:  # no bucket, credentials, network
         print(f"registry: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNREACHABLE
+    except Exception:  # a defect of this tool, not the registry's: where it happened
+        traceback.print_exc()
+        print("registry: an internal error (the traceback above says where)", file=sys.stderr)
+        return INTERNAL
     print(json.dumps(result, indent=1) if args.json else _text(result))
     if result.get("promoted") is False and getattr(args, "promote", None):
         return REFUSED  # published, but the alias was not moved (the output says why)

@@ -156,12 +156,14 @@ class EncodedColumn:
     #: A one-hot encoder that learned a missing value as a category (converted to take
     #: the functions' own, :func:`with_placeholder_for_missing`): the column takes one.
     learned_missing: bool
-    #: It raises on a category it did not learn (one-hot ``handle_unknown="error"``).
+    #: It raises on a category it did not learn (one-hot or ordinal
+    #: ``handle_unknown="error"``, scikit-learn's default).
     refuses_unknown: bool
     #: The known category it answers an unknown one as: its first infrequent category
     #: (``handle_unknown`` "infrequent_if_exist" or "warn" with infrequent categories).
     unknown_as: str | None
-    #: A one-hot encoder's categories when they are numbers (a numeric column's values).
+    #: A one-hot encoder's categories, or those of an encoder that raises on others,
+    #: when they are numbers (a numeric column's values).
     values: list[float] | None = None
     #: The categories it learned are text (a column a CSV reader may take for numbers,
     #: such as zip codes).
@@ -216,7 +218,9 @@ def _encoded(encoder: Any, columns: list[str]) -> dict[str, EncodedColumn]:
     """column -> what ``encoder`` learned for it (its columns in order)."""
     found = {}
     one_hot = isinstance(encoder, OneHotEncoder)
-    handling = getattr(encoder, "handle_unknown", "error")
+    handling = getattr(encoder, "handle_unknown", None)  # a TargetEncoder has none
+    # scikit-learn's one-hot and ordinal encoders raise on what they did not learn
+    refuses = handling == "error" and isinstance(encoder, OneHotEncoder | OrdinalEncoder)
     infrequent = getattr(encoder, "infrequent_categories_", None) or []
     for position, (column, categories) in enumerate(
         zip(columns, encoder.categories_, strict=False)
@@ -227,13 +231,13 @@ def _encoded(encoder: Any, columns: list[str]) -> dict[str, EncodedColumn]:
         found[column] = EncodedColumn(
             categories=[str(c) for c in learned],
             learned_missing=one_hot and any(map(is_missing, categories)),
-            refuses_unknown=one_hot and handling == "error",
+            refuses_unknown=refuses,
             unknown_as=(
                 str(rare[0])
                 if one_hot and handling in _TO_INFREQUENT and rare is not None and len(rare)
                 else None
             ),
-            values=[float(c) for c in learned] if one_hot and numbers else None,
+            values=[float(c) for c in learned] if (one_hot or refuses) and numbers else None,
             learned_text=any(isinstance(c, str) for c in learned),
         )
     return found

@@ -35,20 +35,26 @@ def answer_unknown_categories(
 
 
 def refuse_unlearned_numbers(
-    values: np.ndarray, learned: tuple[float, ...], refuse_every: bool
+    values: np.ndarray, learned: tuple[float, ...], refuse_every: bool, raises: bool = False
 ) -> list[tuple[int, str]]:
     """A one-hot encoded numeric column's values its encoder did not learn, refused where
     the graph would answer otherwise: every one when the encoder raises on them or pools
     them with an infrequent value (``refuse_every``), else those that are not whole
     numbers (the graph casts 3.5 to the category 3; a whole number it did not learn it
-    ignores, as scikit-learn does). No value is changed: the column may feed other steps.
+    ignores, as scikit-learn does). ``raises``: the encoder raises on them (the reason
+    says so). No value is changed: the column may feed other steps.
     """
     unknown = np.flatnonzero(~np.isin(values, np.asarray(learned, np.float32)) & ~np.isnan(values))
     if not refuse_every:
         unknown = unknown[values[unknown] != np.trunc(values[unknown])]
+    why = (
+        "the model refuses values it did not learn (its encoder's handle_unknown is 'error')"
+        if raises
+        else "the graph would answer it as another: refused"
+    )
     return [
-        (int(row), f"{float(values[row]):g} is not one of the values the model's one-hot "
-         "encoder learned for this column, and the graph would answer it as another: refused")
+        (int(row), f"{float(values[row]):g} is not one of the values the model's encoder "
+         f"learned for this column; {why}")
         for row in unknown
     ]  # fmt: skip
 

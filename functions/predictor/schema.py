@@ -53,15 +53,16 @@ class ColumnSpec:
     #: The training median of a numeric column (the try-it page's placeholder); None in
     #: manifests written before it was recorded.
     median: float | None = None
-    #: A categorical column whose encoder raises on a category it did not learn (one-hot
+    #: A column whose encoder raises on a category it did not learn (one-hot or ordinal
     #: ``handle_unknown="error"``): such a value is refused (422), as scikit-learn would.
     refuses_unknown: bool = False
     #: A known category an unknown one is answered as (a one-hot encoder's infrequent
     #: category, where scikit-learn puts unknown ones: ``"infrequent_if_exist"``).
     unknown_as: str | None = None
-    #: The values a one-hot encoder learned for a numeric column. The graph casts such a
-    #: column to integers, so 3.5 would be answered as the category 3: a value not among
-    #: these is refused where the graph would answer otherwise
+    #: The values a one-hot encoder (or one that raises on others) learned for a numeric
+    #: column. A one-hot graph casts such a column to integers, so 3.5 would be answered
+    #: as the category 3: a value not among these is refused where the graph would answer
+    #: otherwise or the encoder raises
     #: (:func:`predictor.learned_values.refuse_unlearned_numbers`).
     encoded_values: tuple[float, ...] | None = None
 
@@ -251,7 +252,8 @@ class FeatureSchema:
                     bad.extend(answer_unknown_categories(values, known, spec.unknown_as))
             elif spec.encoded_values is not None:
                 every = spec.refuses_unknown or spec.unknown_as is not None
-                bad.extend(refuse_unlearned_numbers(values, spec.encoded_values, every))
+                learned, raises = spec.encoded_values, spec.refuses_unknown
+                bad.extend(refuse_unlearned_numbers(values, learned, every, raises))
             problems.extend((row, position, reason) for row, reason in bad)
             coerced.append(values)
 

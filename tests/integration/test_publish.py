@@ -33,6 +33,7 @@ from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
+    VotingClassifier,
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import train_test_split
@@ -590,6 +591,46 @@ def test_an_encoder_outside_a_column_transformer_or_fitted_on_an_array_is_record
         assert status == 200, (name, body)
 
 
+def test_an_ordinal_encoder_s_unknown_values_are_answered_as_scikit_learn_answers_them(
+    served: ModelRegistry,
+) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "color": rng.choice(["red", "green", "blue"], 300),
+        "grade": rng.choice([1, 2, 3, 4], 300),
+        "x": rng.normal(size=300),
+    })  # fmt: skip
+    frame["y"] = frame["x"] + (frame["color"] == "red") * 1.5 + frame["grade"] * 0.3
+    inputs = frame.drop(columns=["y"])
+
+    def fitted(encoder: OrdinalEncoder) -> Pipeline:
+        columns = ColumnTransformer(
+            [("codes", encoder, ["color", "grade"])], remainder="passthrough"
+        )
+        return make_pipeline(columns, Ridge()).fit(inputs, frame["y"])
+
+    strict = fitted(OrdinalEncoder())  # scikit-learn's default raises on what it did not learn
+    coded = fitted(OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1))
+    base = inputs.iloc[0].to_dict()
+    unknown = [{**base, "color": "purple"}, {**base, "grade": 2.5}, {**base, "grade": 5}]
+    for name, model in (("ordinal-strict", strict), ("ordinal-coded", coded)):
+        publish_model(model, frame, name=name, registry=served, target="y", promote="production")
+        for row in unknown:
+            status, body, _ = call(
+                "POST", f"/models/{name}/predict", json.dumps({"instances": [row]})
+            )
+            answer = json.loads(body)
+            if name == "ordinal-strict":
+                with pytest.raises(ValueError, match="unknown categor"):
+                    model.predict(pd.DataFrame([row]))
+                assert status == 422, (row, answer)
+                assert "did not learn" in answer["error"]["details"][0]["reason"], answer
+            else:
+                assert status == 200, (row, answer)
+                expected = model.predict(pd.DataFrame([row]))[0]
+                assert abs(answer["predictions"][0] - expected) <= REGRESSION_TOLERANCE * 10
+
+
 def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
     served: ModelRegistry,
 ) -> None:
@@ -739,6 +780,50 @@ def test_codes_that_look_like_numbers_are_read_as_the_encoder_learned_them(
     got = probability_rows(answer, list(model.classes_))
     assert got is not None
     assert np.abs(np.asarray(got[0]) - expected).max() <= PROBABILITY_TOLERANCE
+
+
+def test_labels_that_look_like_numbers_are_read_as_the_model_s_classes(
+    served: ModelRegistry, s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    iris, target = _bundled("iris")
+    frame = iris.copy()
+    frame[target] = np.array(["1", "2", "10"])[frame[target]]  # classes as text
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    model.fit(frame.drop(columns=[target]), frame[target])
+    joblib.dump(model, tmp_path / "texts.joblib")
+    frame.to_csv(tmp_path / "texts.csv", index=False)
+    arguments = ["--registry", f"s3://{MODEL_BUCKET}", "publish", "texts",
+                 str(tmp_path / "texts.joblib"), "--sample", str(tmp_path / "texts.csv"),
+                 "--target", target, "--json"]  # fmt: skip
+    assert registry_cli.main(arguments, s3=s3) == 0
+    published = json.loads(capsys.readouterr().out)
+    assert published["manifest"]["metrics"]["holdout"]["accuracy"] == pytest.approx(
+        model.score(frame.drop(columns=[target]), frame[target]), abs=1e-9
+    )
+    # a Python caller's labels as numbers: named, with the classes, never a crash
+    as_numbers = frame.assign(**{target: frame[target].astype(int)})
+    with pytest.raises(PublishError, match=r"label\(s\) the model does not know \(1, 2, 10\)"):
+        publish_model(model, as_numbers, name="texts", registry=served, target=target)
+
+
+def test_a_model_of_several_targets_is_refused_saying_so(served: ModelRegistry) -> None:
+    diabetes, target = _bundled("diabetes")
+    inputs = diabetes.drop(columns=[target])
+    model = Ridge().fit(inputs, np.c_[diabetes[target], diabetes[target] * 2])
+    with pytest.raises(PublishError, match=r"predicts 2 values per row.*one model per target"):
+        publish_model(model, inputs, name="two-targets", registry=served)
+    assert served.list_models() == []
+
+
+def test_a_voting_classifier_is_served_as_fitted(served: ModelRegistry) -> None:
+    iris, target = _bundled("iris")
+    members = [("logistic", LogisticRegression(max_iter=5000)), ("forest", RandomForestClassifier(
+        n_estimators=20, random_state=0))]  # fmt: skip
+    model = VotingClassifier(members, voting="soft").fit(iris.drop(columns=[target]), iris[target])
+    assert model.flatten_transform  # scikit-learn's default, which skl2onnx does not convert
+    result = publish_model(model, iris, name="votes", registry=served, target=target)
+    assert result.manifest["onnx"]["passed"]
+    assert model.flatten_transform  # the user's model is left as it came
 
 
 def test_the_command_line_s_exit_status_says_what_happened(

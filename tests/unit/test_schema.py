@@ -259,9 +259,7 @@ def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused() 
     # 2.5 would be read as 2 by the graph; 3 is unknown where the encoder raises; 7 is
     # ignored by the graph as by scikit-learn, and kept as sent (other steps may read it)
     assert [(e.row, e.column) for e in done.errors] == [(0, "n"), (3, "m")]
-    assert "2.5 is not one of the values the model's one-hot encoder learned" in (
-        done.errors[0].reason
-    )
+    assert "2.5 is not one of the values the model's encoder learned" in (done.errors[0].reason)
     assert done.rows.tolist() == [1, 2]
     kept = done.features["n"].reshape(-1)
     assert kept[0] == 7.0
