@@ -120,6 +120,7 @@ def score(obj: ObjectRef, seconds_left: Callable[[], float]) -> BatchReport:
     settings = runtime.settings
     min_bytes = int(settings.fan_out_min_mib * 1024 * 1024)
     if settings.fan_out_state_machine and _in_ranges(obj, min_bytes):
+        obj = planning.with_version(runtime.s3, obj)
         started = planning.start_run(
             _states_client(), settings.fan_out_state_machine, obj, settings.fan_out_max_concurrency
         )

@@ -164,6 +164,14 @@ def test_comma_gzip_bom_and_crlf(data: Any) -> None:
     assert report(data, "zipped.csv.gz")["rows"]["scored"] == 20
 
 
+def test_a_spreadsheet_s_trailing_delimiters_are_unnamed_columns(data: Any) -> None:
+    # Spreadsheets export empty trailing columns as ";;": columns without a name, of no model
+    text = "\n".join([HEADER + ";;", *[row + ";;" for row in ROWS[:5]]]) + "\n"
+    etag = put(data, "incoming/trailing.csv", text.encode())
+    assert run(sqs_event("incoming/trailing.csv", etag)) == {"batchItemFailures": []}
+    assert report(data, "trailing.csv")["rows"] == {"read": 5, "scored": 5, "rejected": 0}
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

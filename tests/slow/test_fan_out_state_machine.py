@@ -289,6 +289,36 @@ def test_the_pinned_version_is_scored_when_the_object_is_overwritten(
     )
 
 
+def test_the_same_bytes_uploaded_again_while_scored_are_scored_from_events_without_versions(
+    stack: LocalAws, around_ranges: Callable[..., None]
+) -> None:
+    key, body = "incoming/sm-same.csv", semicolon_file(300)
+    uploaded_again = threading.Event()
+
+    def upload_again(item: Any, score: Callable[[], Any]) -> Any:
+        if not uploaded_again.is_set():
+            uploaded_again.set()
+            stack.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
+        return score()
+
+    around_ranges(upload_again)
+    stack.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body)
+    # both uploads' events as the local stack's S3 sends them: key, size and etag only
+    event = s3_event(key, stack.s3.head_object(Bucket=DATA_BUCKET, Key=key))
+    del event["Records"][0]["s3"]["object"]["versionId"]
+    first = deliver(event)
+    assert wait(stack, first["fan_out"]["execution"]) == "SUCCEEDED"
+    assert read(stack.s3, "predictions/sm-same.csv") is None  # its version was replaced
+    second = deliver(event)
+    assert not second.get("duplicate")
+    assert second["fan_out"]["execution"] != first["fan_out"]["execution"]
+    assert wait(stack, second["fan_out"]["execution"]) == "SUCCEEDED"
+    assert batch_outputs(stack.s3, "sm-same.csv") == score_whole(
+        stack.s3, "sm-same.csv", body, wine_version(stack)
+    )
+    assert deliver(event)["duplicate"] is True  # a repeat of the last event: the same run
+
+
 def test_duplicate_events_start_one_run(stack: LocalAws) -> None:
     key = "incoming/sm-twice.csv"
     stack.s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=semicolon_file(200))

@@ -74,6 +74,21 @@ def test_sagemaker_ground_truth_and_plain_json_lines_gzipped() -> None:
     ]
 
 
+def test_semicolon_labels_and_integer_ids_as_pandas_writes_them() -> None:
+    found = read_labels("labels/wine/semi.csv", b'inference_id;label\r\ny-0;5\r\n"a;b";6\r\n')
+    assert [(x.inference_id, x.value) for x in found.labels] == [("y-0", "5"), ("a;b", "6")]
+    assert found.bad_lines == []
+    lines = [{"inference_id": 42, "label": 5}, {"inference_id": 4.5, "label": 5},
+             {"inference_id": True, "label": 5}, {"inference_id": None, "label": 5}]  # fmt: skip
+    found = read_labels("labels/wine/ids.jsonl", "\n".join(map(json.dumps, lines)).encode())
+    assert [(x.inference_id, x.value) for x in found.labels] == [("42", "5")]
+    assert found.bad_lines == [
+        (2, "inference_id must be text, not 4.5"),
+        (3, "inference_id must be text, not True"),
+        (4, "no inference_id"),
+    ]
+
+
 def test_a_stray_quote_costs_its_own_line_only_and_booleans_read_as_classes() -> None:
     text = 'inference_id,label\n"a-1,5\nb-2,6\nc-3,7\n'
     found = read_labels("labels/m/q.csv", text.encode())

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from predictor.io.csv.dialect import sniff_delimiter
 from predictor.values import number_from_text
 
 #: Labels read from one file at the most (a larger file is refused whole).
@@ -83,8 +84,9 @@ def _csv_labels(text: str) -> LabelsFile:
     found = LabelsFile()
     if not lines:
         raise UnreadableLabelsError("the file is empty")
+    delimiter = sniff_delimiter("\n".join(lines[:50]))  # comma or semicolon, as batch files
     try:
-        header = [name.strip() for name in next(csv.reader([lines[0]]))]
+        header = [name.strip() for name in next(csv.reader([lines[0]], delimiter=delimiter))]
     except (csv.Error, StopIteration) as exc:
         raise UnreadableLabelsError(f"the header is not CSV: {exc}") from exc
     if "inference_id" not in header or "label" not in header:
@@ -94,7 +96,7 @@ def _csv_labels(text: str) -> LabelsFile:
     id_at, label_at = header.index("inference_id"), header.index("label")
     for line, raw in _usable_lines(found, lines[1:], first=2):
         try:
-            row = next(csv.reader([raw], strict=True, skipinitialspace=True))
+            row = next(csv.reader([raw], delimiter=delimiter, strict=True, skipinitialspace=True))
         except csv.Error as exc:
             found.bad_lines.append((line, f"not CSV: {exc}"))
             continue
@@ -160,8 +162,12 @@ def _from_document(document: Any) -> tuple[Any, Any, str | None]:
 
 
 def _add(found: LabelsFile, identity: Any, value: Any, line: int) -> None:
-    if not isinstance(identity, str) or not identity.strip():
+    if isinstance(identity, int) and not isinstance(identity, bool):
+        identity = str(identity)  # a JSON number as pandas writes an integer id: 42 is "42"
+    if identity is None or (isinstance(identity, str) and not identity.strip()):
         found.bad_lines.append((line, "no inference_id"))
+    elif not isinstance(identity, str):
+        found.bad_lines.append((line, f"inference_id must be text, not {identity!r}"))
     elif value is None or (isinstance(value, str) and not value.strip()):
         found.bad_lines.append((line, "no label"))
     elif isinstance(value, dict | list):

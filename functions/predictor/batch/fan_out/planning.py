@@ -53,6 +53,22 @@ COUNT_READ_BYTES = 1 << 20
 
 
 # ----- start -----------------------------------------------------------------------------
+def with_version(s3: Any, obj: ObjectRef) -> ObjectRef:
+    """``obj`` with the version id its event did not carry (the local stack's events and
+    hand-made ones have none): the current version, if it holds the event's bytes. Runs
+    are named after the version (:func:`run_name`), so the same bytes uploaded again
+    while the first upload is scored get a run of their own; named after the etag, the
+    second upload's event found the first run, which then stood down for the newer
+    version, and neither scored the file."""
+    if obj.version_id:
+        return obj
+    head = s3_versions.head_version(s3, obj)
+    version = (head or {}).get("VersionId")
+    if not version or version == "null":  # gone, changed, or a bucket without versions
+        return obj
+    return ObjectRef(obj.bucket, obj.key, obj.etag, str(version), obj.size)
+
+
 def start_run(states: Any, state_machine: str, obj: ObjectRef, max_concurrency: int) -> BatchReport:
     """Start the state machine on ``obj``; a repeated event finds the run of its version.
 

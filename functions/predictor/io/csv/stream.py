@@ -163,7 +163,8 @@ class CsvStream:
         self.header_raw = header.raws[0]
         self.columns = [name.strip() for name in header.fields[0]]
         counts = collections.Counter(self.columns)  # linear: a header may be 100,000 wide
-        duplicates = sorted(name for name, seen in counts.items() if seen > 1)
+        # unnamed columns (a spreadsheet's trailing delimiters) are no model's: any number
+        duplicates = sorted(name for name, seen in counts.items() if seen > 1 and name)
         if duplicates:
             raise InputError("duplicate column name(s) in the header: " + ", ".join(duplicates))
 
