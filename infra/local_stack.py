@@ -68,10 +68,53 @@ LABELS_SETTLE_SECONDS = 2 * CAPTURE_FLUSH_SECONDS
 #: headers or body). Without a limit, a client that declares a body and never sends it
 #: holds a server thread for ever.
 READ_TIMEOUT_SECONDS = 30.0
+#: How long the terminal waits for a file's report, and how often it looks.
+REPORT_WAIT_SECONDS, REPORT_POLL_SECONDS = 1800.0, 1.0
 
 
-def _batch_summary(s3: Any, body: str) -> list[str]:
-    """One line per file a queue message named: what its report says now."""
+def _read_report(s3: Any, report_key: str) -> dict[str, Any] | None:
+    """A batch report, or None while there is none (or it cannot be read yet)."""
+    try:
+        report: dict[str, Any] = json.loads(
+            s3.get_object(Bucket=DATA_BUCKET, Key=report_key)["Body"].read()
+        )
+    except Exception:  # absent until the run writes it; the wait says when it gives up
+        return None
+    return report
+
+
+def _report_line(key: str, keys: Any, report: dict[str, Any]) -> str:
+    """What a finished report says, in one line."""
+    rows, model = report.get("rows") or {}, report.get("model") or {}
+    status = report.get("status")
+    if status == "failed":
+        return f"{key}: failed: {report.get('error')}  -> {keys.report}"
+    if status == "skipped":
+        return f"{key}: skipped: {report.get('reason')}"
+    return (
+        f"{key}: {rows.get('scored', 0)} rows scored, {rows.get('rejected', 0)} refused "
+        f"by {model.get('name')} {model.get('version')} in {report.get('seconds')} s"
+        f"  -> {keys.predictions}"
+    )
+
+
+def _await_report(s3: Any, key: str, keys: Any, stop: threading.Event) -> None:
+    """Print a file's report once its run ends (a run in byte ranges outlives its
+    message), or say that none came within REPORT_WAIT_SECONDS."""
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    while not stop.wait(REPORT_POLL_SECONDS):
+        report = _read_report(s3, keys.report)
+        if report is not None and report.get("status") != "running":
+            say(f"batch  {_report_line(key, keys, report)}")
+            return
+        if time.monotonic() > deadline:
+            say(f"batch  {key}: no final report after {REPORT_WAIT_SECONDS:.0f} s -> {keys.report}")
+            return
+
+
+def _batch_summary(s3: Any, body: str, stop: threading.Event | None = None) -> list[str]:
+    """One line per file a queue message named: what its report says now; a run still
+    going (in byte ranges) gets its line when it ends, from a thread that waits for it."""
     from urllib.parse import unquote_plus
 
     from predictor.batch_keys import output_keys
@@ -86,26 +129,19 @@ def _batch_summary(s3: Any, body: str) -> list[str]:
         keys = output_keys(key)
         if keys is None:
             continue
-        try:
-            raw = s3.get_object(Bucket=DATA_BUCKET, Key=keys.report)["Body"].read()
-            report = json.loads(raw)
-        except Exception as exc:
-            lines.append(f"{key}: no report yet ({_error_line(exc)})")
+        report = _read_report(s3, keys.report)
+        if report is not None and report.get("status") != "running":
+            lines.append(_report_line(key, keys, report))
             continue
-        rows, model = report.get("rows") or {}, report.get("model") or {}
-        status = report.get("status")
-        if status == "failed":
-            lines.append(f"{key}: failed: {report.get('error')}  -> {keys.report}")
-        elif status == "running":
-            lines.append(f"{key}: running in byte ranges  -> {keys.report}")
-        elif status == "skipped":
-            lines.append(f"{key}: skipped: {report.get('reason')}")
-        else:
-            lines.append(
-                f"{key}: {rows.get('scored', 0)} rows scored, {rows.get('rejected', 0)} refused "
-                f"by {model.get('name')} {model.get('version')} in {report.get('seconds')} s"
-                f"  -> {keys.predictions}"
-            )
+        lines.append(
+            f"{key}: scoring in byte ranges; its line follows when the run ends"
+            if report is not None
+            else f"{key}: no report yet; its line follows when there is one"
+        )
+        if stop is not None:
+            threading.Thread(
+                target=_await_report, args=(s3, key, keys, stop), daemon=True, name=f"await {key}"
+            ).start()
     return lines
 
 
@@ -154,7 +190,7 @@ def poll_queue(
                     say(f"batch  failed, will retry: {line}")
                 continue
             if s3 is not None:
-                for line in _batch_summary(s3, message["Body"]):
+                for line in _batch_summary(s3, message["Body"], stop):
                     say(f"batch  {line}")
             if not response.get("batchItemFailures"):
                 try:

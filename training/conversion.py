@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +228,7 @@ def convert(
 ) -> Converted:
     """The first graph that passes the parity gate on ``features``; ConversionRefused else."""
     register_boosting_converters()
+    fitted = user_model
     user_model = reference_model(user_model)
     reference = JoblibPredictor(user_model, schema, prepared.task)
     margins = _tie_margins(user_model, reference, features, prepared)
@@ -258,7 +260,14 @@ def convert(
             )
             return Converted(onnx_bytes, graph_kind, equivalence, sensitive, served, tried)
         failures.append((graph_kind, equivalence.reason))
-    raise ConversionRefused(_refusal(prepared, schema, failures))
+    raise ConversionRefused(
+        _refusal(
+            prepared,
+            schema,
+            failures,
+            lambda: locate_difference(prepared, fitted, schema, features),
+        )
+    )
 
 
 _FLOAT64_GRAPH = "float64 thresholds (ai.onnx.ml 3)"
@@ -438,7 +447,10 @@ def _first_line(exc: BaseException) -> str:
 
 # ----- refusals that say where and what to do ------------------------------------------------
 def _refusal(
-    prepared: PreparedModel, schema: FeatureSchema, failures: list[tuple[str, str]]
+    prepared: PreparedModel,
+    schema: FeatureSchema,
+    failures: list[tuple[str, str]],
+    locate: Callable[[], str | None] = lambda: None,
 ) -> str:
     located = locate_unconvertible(prepared, schema)
     if located is not None:
@@ -446,12 +458,114 @@ def _refusal(
     tried = "; ".join(f"{kind}: {why}" for kind, why in failures)
     if all(kind.endswith("(not built)") for kind, _ in failures):
         return f"no ONNX graph of the model could be built ({tried})"
+    estimator = type(prepared.estimator).__name__
+    differing = locate()
+    if differing is not None:
+        return (
+            f"no ONNX graph reproduces the model closely enough to serve it ({tried}). {differing}"
+        )
     return (
-        f"no ONNX graph reproduces {type(prepared.estimator).__name__} closely enough to serve "
-        f"it ({tried}). The step that differs is the estimator "
-        f"{type(prepared.estimator).__name__}: refit it with another estimator (or another "
-        "setting of it) and publish again"
+        f"no ONNX graph reproduces {estimator} closely enough to serve it ({tried}). The step "
+        f"that differs is the estimator {estimator} (every step before it gives it what "
+        "scikit-learn gives, to float32 rounding): refit it with another estimator (or "
+        "another setting of it) and publish again"
     )
+
+
+#: What to do about a step whose graph computes otherwise than scikit-learn, by class name.
+_DIFFERING_ADVICE = {
+    "OrdinalEncoder": "its graph encodes a missing or unknown value otherwise: impute "
+    "missing values before it (a SimpleImputer in its branch)",
+    "TargetEncoder": "its graph encodes a missing value otherwise: impute missing values before it",
+    "KBinsDiscretizer": "its graph compares values with the bin edges in float32, so a value "
+    "on or next to an edge lands in another bin: the quantile strategy puts edges on data "
+    "values; strategy='kmeans' puts them between",
+}
+
+
+def _branch_apart(step: Any, apart: np.ndarray) -> tuple[str, Any] | None:
+    """(name, transformer) of the first branch of a column transformer whose output
+    columns hold a difference; None for another step, or when its columns are unknown."""
+    indices = getattr(step, "output_indices_", None)
+    if not isinstance(step, ColumnTransformer) or indices is None or apart.ndim != 2:
+        return None
+    for name, columns in indices.items():
+        if apart[:, columns].any() and name in step.named_transformers_:
+            return name, step.named_transformers_[name]
+    return None
+
+
+def locate_difference(
+    prepared: PreparedModel, fitted: Any, schema: FeatureSchema, features: Features
+) -> str | None:
+    """The first step of the user's pipeline whose graph computes otherwise than the step
+    itself on the sample rows, each given what scikit-learn gives it: named, with how
+    many rows differ and what to do. None when every step before the estimator agrees
+    to float32 rounding, or when it cannot be told (not a pipeline, a step that does not
+    convert or run alone, an output that is not numbers)."""
+    import onnxruntime
+
+    model = prepared.convertible
+    head: list[tuple[str, Any]] = []
+    if hasattr(model, "steps") and model.steps[0][0] == PASSTHROUGH_STEP:
+        head, model = model.steps[:1], model.steps[1][1]
+    if not hasattr(model, "steps") or not hasattr(fitted, "steps"):
+        return None
+    # the user's steps, numbered as the user knows them (samplers are not in the graph)
+    theirs = [
+        (number, name, step)
+        for number, (name, step) in enumerate(fitted.steps, start=1)
+        if not hasattr(step, "fit_resample")
+    ]
+    ours = list(model.steps)
+    if len(theirs) != len(ours) or len(ours) < 2:
+        return None
+    frame = JoblibPredictor(fitted, schema, prepared.task).frame(features)
+    given = frame if hasattr(fitted, "feature_names_in_") else frame.to_numpy()
+    for position in range(1, len(ours)):
+        number, name, step = theirs[position - 1]
+        try:
+            done = Pipeline([(n, s) for _, n, s in theirs[:position]]).transform(given)
+            expected = np.asarray(done.toarray() if hasattr(done, "toarray") else done, np.float64)
+            prefix = Pipeline([*head, *ours[:position]])
+            trial = PreparedModel(prefix, final_estimator(prefix), prepared.task, False)
+            graph = _to_onnx(trial, schema, FloatTensorType).SerializeToString()
+            session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+            feed = {i.name: features[i.name] for i in session.get_inputs()}
+            got = np.asarray(session.run(None, feed)[0], np.float64)
+        except Exception:  # converts or runs only within the whole pipeline: cannot tell
+            return None
+        if got.shape != expected.shape:
+            return None
+        gaps = np.abs(got - expected)
+        apart = (gaps > 1e-4 * (1 + np.abs(expected))) | (np.isnan(got) != np.isnan(expected))
+        rows = np.flatnonzero(apart.reshape(len(apart), -1).any(axis=1))
+        if not len(rows):
+            continue
+        largest = (
+            np.nanmax(np.where(apart, gaps, np.nan)) if np.isfinite(gaps[apart]).any() else None
+        )
+        where, branch = f"step {number} {name!r}", _branch_apart(step, apart)
+        if branch is not None:
+            where, step = f"{where} > branch {branch[0]!r}", branch[1]
+        kinds = [type(s).__name__ for _, s in steps_of(step)][1:] or [type(step).__name__]
+        kind = type(step).__name__
+        advice = next(
+            (_DIFFERING_ADVICE[k] for k in kinds if k in _DIFFERING_ADVICE),
+            f"refit without {kind}, or with a setting its graph reproduces",
+        )
+        return (
+            f"The step that differs is {where} ({kind}): its graph's output "
+            f"differs from scikit-learn's on {len(rows)} of {len(frame)} sample rows (the "
+            f"first is row {rows[0]}; "
+            + (
+                f"largest difference {largest:.3g}"
+                if largest is not None
+                else "missing on one side"
+            )
+            + f"). What to do: {advice}"
+        )
+    return None
 
 
 #: What to do instead of a step no converter handles, by the step's class name.

@@ -608,6 +608,44 @@ def test_failed_batch_prints_each_record_error() -> None:
     assert queue.deleted == []  # SQS redelivers it
 
 
+def test_a_run_in_ranges_gets_its_line_when_its_report_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from infra import local_stack
+    from predictor.batch_keys import output_keys
+
+    monkeypatch.setattr(local_stack, "REPORT_POLL_SECONDS", 0.02)
+    keys = output_keys("incoming/big.csv")
+    assert keys is not None
+    reports: dict[str, dict[str, Any]] = {}
+
+    class Reports:  # the one S3 call the summary makes
+        def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
+            if Key not in reports:
+                raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "-"}}, "GetObject")
+            return {"Body": io.BytesIO(json.dumps(reports[Key]).encode())}
+
+    body = json.dumps({"Records": [{"s3": {"object": {"key": "incoming/big.csv"}}}]})
+    stop, printed = threading.Event(), io.StringIO()
+    with redirect_stdout(printed):
+        # the message's handler only started the state machine: no report yet
+        lines = local_stack._batch_summary(Reports(), body, stop)
+        assert lines == ["incoming/big.csv: no report yet; its line follows when there is one"]
+        reports[keys.report] = {"status": "running"}
+        time.sleep(0.1)
+        assert printed.getvalue() == ""  # running: nothing to say yet
+        done = {"status": "succeeded", "rows": {"scored": 5, "rejected": 1}, "seconds": 2.5}
+        reports[keys.report] = {**done, "model": {"name": "wine", "version": "v1"}}
+        deadline = time.monotonic() + 5
+        while not printed.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    stop.set()
+    assert printed.getvalue().splitlines() == [
+        "batch  incoming/big.csv: 5 rows scored, 1 refused by wine v1 in 2.5 s  -> "
+        + keys.predictions
+    ]
+
+
 def test_poller_retries_after_receive_errors_and_delivers_the_next_message() -> None:
     stop = RecordedStop()
     unreachable = EndpointConnectionError(endpoint_url="http://127.0.0.1:5000/")

@@ -40,7 +40,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    KBinsDiscretizer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 from sklearn.svm import SVC, LinearSVC
 
 from infra.local_env import MODEL_BUCKET
@@ -685,6 +692,40 @@ def test_a_true_false_column_is_named_with_the_way_to_publish_it(served: ModelRe
     got = probability_rows(answer, list(model.classes_))
     assert got is not None
     assert np.abs(np.asarray(got[0]) - expected).max() <= PROBABILITY_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("branch", "kind", "says"),
+    [
+        (OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                        encoded_missing_value=-2), "OrdinalEncoder", "impute missing values"),
+        (TargetEncoder(random_state=0), "TargetEncoder", "impute missing values"),
+        (KBinsDiscretizer(n_bins=4, encode="onehot-dense", strategy="quantile"),
+         "KBinsDiscretizer", "strategy='kmeans'"),
+    ],
+    ids=["ordinal-missing", "target-missing", "bins-on-values"],
+)  # fmt: skip
+def test_the_step_whose_graph_computes_otherwise_is_named(
+    served: ModelRegistry, branch: Any, kind: str, says: str
+) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "color": rng.choice(["red", "green", "blue", None], 300),
+        "price": rng.choice([4.5, 7.25, 9.99, 12.0, 19.99], 300),  # bin edges on these
+    })  # fmt: skip
+    frame["y"] = (frame["color"] == "red") * 1.5 + frame["price"] * 0.1 + rng.normal(size=300)
+    column = "price" if kind == "KBinsDiscretizer" else "color"
+    model = make_pipeline(ColumnTransformer([("coded", branch, [column])]), Ridge())
+    model.fit(frame.drop(columns=["y"]), frame["y"])
+    with pytest.raises(PublishError) as refused:
+        publish_model(model, frame, name="differs", registry=served, target="y")
+    message = str(refused.value)
+    assert f"The step that differs is step 1 'columntransformer' > branch 'coded' ({kind})" in (
+        message
+    )
+    assert "sample rows" in message
+    assert says in message
+    assert served.list_models() == []
 
 
 def test_a_custom_transformer_in_a_column_branch_is_named(served: ModelRegistry) -> None:
