@@ -34,10 +34,12 @@ import pandas as pd
 
 from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
 from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
-from predictor.schema import CATEGORICAL, NUMERIC, ColumnSpec, FeatureSchema
+from predictor.schema import CATEGORICAL, NUMERIC, ColumnSpec, Features, FeatureSchema
 from predictor.settings import RegistryLocation
 from training import conversion, onnx_export, release, report
 from training.conversion import ConversionRefused
+from training.joblib_predictor import JoblibPredictor
+from training.onnx_export import check_equivalence
 from training.pipelines import PRIMARY_METRIC, build_baseline, score
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
@@ -132,6 +134,7 @@ def publish_model(
         raise PublishError(f"not published: {exc}") from exc
     served = converted.served
     notes = [*prepared.notes]
+    schema = _unknown_categories_checked(model, schema, served, features, notes)
     if converted.float32_sensitive_rows:
         notes.append(
             f"on {converted.float32_sensitive_rows} sample row(s) scikit-learn itself answers "
@@ -408,6 +411,43 @@ def _check_labels(labels: pd.Series, classes: tuple[Any, ...], target: str) -> N
         "Give the labels as the model was fitted on them (text read as text: "
         "pandas.read_csv(..., dtype={target: str}))"
     )
+
+
+#: What a category no model learned is called when the graph is asked about one.
+_UNSEEN = "__unseen category__"
+#: Sample rows each column's unknown category is tried on.
+_UNSEEN_ROWS = 50
+
+
+def _unknown_categories_checked(
+    model: Any, schema: FeatureSchema, served: Any, features: Features, notes: list[str]
+) -> FeatureSchema:
+    """``schema`` with an unknown category refused (422) in each column where the graph
+    answers one otherwise than scikit-learn does (an ordinal encoder's NaN for it, routed
+    down another branch of a tree), each named in ``notes``. Columns whose unknown
+    categories are refused or rewritten already are left as they are."""
+    reference = JoblibPredictor(conversion.reference_model(model), schema, served.task)
+    rows = {name: values[:_UNSEEN_ROWS] for name, values in features.items()}
+    columns = []
+    for spec in schema.columns:
+        if spec.kind != CATEGORICAL or spec.refuses_unknown or spec.unknown_as is not None:
+            columns.append(spec)
+            continue
+        unseen = {**rows, spec.name: np.full_like(rows[spec.name], _UNSEEN)}
+        try:
+            verdict = check_equivalence(reference, served, unseen)
+            differs = None if verdict.passed else verdict.reason
+        except Exception as exc:  # scikit-learn raises on it: refused as it refuses
+            differs = f"scikit-learn raises: {type(exc).__name__}"
+        if differs is None:
+            columns.append(spec)
+            continue
+        columns.append(replace(spec, refuses_unknown=True))
+        notes.append(
+            f"an unknown category of {spec.name!r} is refused (422, a bad row in batch): the "
+            f"graph answers one otherwise than scikit-learn ({differs})"
+        )
+    return FeatureSchema(columns)
 
 
 def _input_type_reason(model: Any, inputs: pd.DataFrame) -> str | None:

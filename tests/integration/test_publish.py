@@ -49,6 +49,7 @@ from sklearn.preprocessing import (
     TargetEncoder,
 )
 from sklearn.svm import SVC, LinearSVC
+from sklearn.tree import DecisionTreeRegressor
 
 from infra.local_env import MODEL_BUCKET
 from tests.helpers import (
@@ -636,6 +637,37 @@ def test_an_ordinal_encoder_s_unknown_values_are_answered_as_scikit_learn_answer
                 assert status == 200, (row, answer)
                 expected = model.predict(pd.DataFrame([row]))[0]
                 assert abs(answer["predictions"][0] - expected) <= REGRESSION_TOLERANCE * 10
+
+
+def test_an_unknown_category_the_graph_answers_otherwise_is_refused(served: ModelRegistry) -> None:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({
+        "color": rng.choice(["red", "green", "blue", "teal"], 400), "x": rng.normal(size=400)
+    })  # fmt: skip
+    frame["y"] = frame["x"] + (frame["color"] == "red") * 2 - (frame["color"] == "teal")
+    # scikit-learn's documented way to let a tree see unknown categories: NaN codes,
+    # which a tree and its graph send down different branches
+    codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+    model = make_pipeline(
+        ColumnTransformer([("codes", codes, ["color"])], remainder="passthrough"),
+        DecisionTreeRegressor(max_depth=4, random_state=0),
+    ).fit(frame.drop(columns=["y"]), frame["y"])
+    result = publish_model(
+        model, frame, name="nan-codes", registry=served, target="y", promote="production"
+    )
+    assert any("an unknown category of 'color' is refused" in note for note in result.notes)
+    row = {"color": "purple", "x": 0.3}
+    status, body, _ = call("POST", "/models/nan-codes/predict", json.dumps({"instances": [row]}))
+    answer = json.loads(body)
+    assert status == 422, answer
+    assert answer["error"]["details"][0]["column"] == "color"
+    known = {"color": "teal", "x": 0.3}
+    status, body, _ = call("POST", "/models/nan-codes/predict", json.dumps({"instances": [known]}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    assert answer["predictions"][0] == pytest.approx(
+        model.predict(pd.DataFrame([known]))[0], abs=1e-4
+    )
 
 
 def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
