@@ -450,7 +450,7 @@ def _refusal(
     prepared: PreparedModel,
     schema: FeatureSchema,
     failures: list[tuple[str, str]],
-    locate: Callable[[], str | None] = lambda: None,
+    locate: Callable[[], tuple[bool, str | None]] = lambda: (False, None),
 ) -> str:
     located = locate_unconvertible(prepared, schema)
     if located is not None:
@@ -459,10 +459,17 @@ def _refusal(
     if all(kind.endswith("(not built)") for kind, _ in failures):
         return f"no ONNX graph of the model could be built ({tried})"
     estimator = type(prepared.estimator).__name__
-    differing = locate()
+    told, differing = locate()
     if differing is not None:
         return (
             f"no ONNX graph reproduces the model closely enough to serve it ({tried}). {differing}"
+        )
+    if not told:
+        return (
+            f"no ONNX graph reproduces {estimator} closely enough to serve it ({tried}); which "
+            "step differs could not be told (the steps' graphs cannot be compared one by one "
+            f"here): refit with another setting of {estimator} or of a step before it and "
+            "publish again"
         )
     return (
         f"no ONNX graph reproduces {estimator} closely enough to serve it ({tried}). The step "
@@ -497,12 +504,13 @@ def _branch_apart(step: Any, apart: np.ndarray) -> tuple[str, Any] | None:
 
 def locate_difference(
     prepared: PreparedModel, fitted: Any, schema: FeatureSchema, features: Features
-) -> str | None:
-    """The first step of the user's pipeline whose graph computes otherwise than the step
-    itself on the sample rows, each given what scikit-learn gives it: named, with how
-    many rows differ and what to do. None when every step before the estimator agrees
-    to float32 rounding, or when it cannot be told (not a pipeline, a step that does not
-    convert or run alone, an output that is not numbers)."""
+) -> tuple[bool, str | None]:
+    """(told, the step): the first step of the user's pipeline whose graph computes
+    otherwise than the step itself on the sample rows, each given what scikit-learn
+    gives it (or that scikit-learn fails on, given the rows as the functions give them),
+    named with how many rows differ and what to do; (True, None) when every step before
+    the estimator agrees to float32 rounding; (False, None) when it cannot be told (not
+    a pipeline, a step whose graph does not convert or run alone, output not numbers)."""
     import onnxruntime
 
     model = prepared.convertible
@@ -510,7 +518,7 @@ def locate_difference(
     if hasattr(model, "steps") and model.steps[0][0] == PASSTHROUGH_STEP:
         head, model = model.steps[:1], model.steps[1][1]
     if not hasattr(model, "steps") or not hasattr(fitted, "steps"):
-        return None
+        return False, None
     # the user's steps, numbered as the user knows them (samplers are not in the graph)
     theirs = [
         (number, name, step)
@@ -519,13 +527,20 @@ def locate_difference(
     ]
     ours = list(model.steps)
     if len(theirs) != len(ours) or len(ours) < 2:
-        return None
+        return False, None
     frame = JoblibPredictor(fitted, schema, prepared.task).frame(features)
     given = frame if hasattr(fitted, "feature_names_in_") else frame.to_numpy()
     for position in range(1, len(ours)):
         number, name, step = theirs[position - 1]
         try:
             done = Pipeline([(n, s) for _, n, s in theirs[:position]]).transform(given)
+        except Exception as exc:  # scikit-learn itself fails on the rows the graph takes
+            return True, (
+                f"Step {number} {name!r} ({type(step).__name__}) fails on the sample rows as "
+                f"the functions give them ({type(exc).__name__}: {_first_line(exc)}): they "
+                "send a categorical column as text and numbers as float32"
+            )
+        try:
             expected = np.asarray(done.toarray() if hasattr(done, "toarray") else done, np.float64)
             prefix = Pipeline([*head, *ours[:position]])
             trial = PreparedModel(prefix, final_estimator(prefix), prepared.task, False)
@@ -534,9 +549,9 @@ def locate_difference(
             feed = {i.name: features[i.name] for i in session.get_inputs()}
             got = np.asarray(session.run(None, feed)[0], np.float64)
         except Exception:  # converts or runs only within the whole pipeline: cannot tell
-            return None
+            return False, None
         if got.shape != expected.shape:
-            return None
+            return False, None
         gaps = np.abs(got - expected)
         apart = (gaps > 1e-4 * (1 + np.abs(expected))) | (np.isnan(got) != np.isnan(expected))
         rows = np.flatnonzero(apart.reshape(len(apart), -1).any(axis=1))
@@ -554,7 +569,7 @@ def locate_difference(
             (_DIFFERING_ADVICE[k] for k in kinds if k in _DIFFERING_ADVICE),
             f"refit without {kind}, or with a setting its graph reproduces",
         )
-        return (
+        return True, (
             f"The step that differs is {where} ({kind}): its graph's output "
             f"differs from scikit-learn's on {len(rows)} of {len(frame)} sample rows (the "
             f"first is row {rows[0]}; "
@@ -565,7 +580,7 @@ def locate_difference(
             )
             + f"). What to do: {advice}"
         )
-    return None
+    return True, None
 
 
 #: What to do instead of a step no converter handles, by the step's class name.

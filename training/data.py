@@ -52,11 +52,11 @@ def read_table(source: str, s3: Any | None = None, text_columns: Collection[str]
     ``text_columns`` are read as text even when they look like numbers (zip codes).
     """
     if source.startswith("s3://") and source.endswith("/"):
-        return _read_prefix(source, s3)
+        return _read_prefix(source, s3, text_columns)
     return _read_one(source, s3, text_columns)
 
 
-def _read_prefix(source: str, s3: Any | None) -> Table:
+def _read_prefix(source: str, s3: Any | None, text_columns: Collection[str] = ()) -> Table:
     parsed = urlparse(source)
     if s3 is None or not parsed.netloc:
         raise ValueError(f"reading {source!r} needs an S3 client and a bucket")
@@ -69,7 +69,7 @@ def _read_prefix(source: str, s3: Any | None) -> Table:
     keys = list(uploaded)
     if not keys:
         raise ValueError(f"{source}: no .csv or .csv.gz file under this prefix")
-    tables = [_read_one(f"s3://{parsed.netloc}/{key}", s3) for key in sorted(keys)]
+    tables = [_read_one(f"s3://{parsed.netloc}/{key}", s3, text_columns) for key in sorted(keys)]
     columns = list(tables[0].frame.columns)
     for table in tables[1:]:
         if list(table.frame.columns) != columns:

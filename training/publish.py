@@ -375,11 +375,14 @@ def _schema(model: Any, inputs: pd.DataFrame) -> FeatureSchema:
     return FeatureSchema(columns)
 
 
-def text_columns(model: Any, frame: pd.DataFrame, target: str | None = None) -> list[str]:
+def text_columns(
+    model: Any, frame: pd.DataFrame, target: str | None = None, id_column: str | None = None
+) -> list[str]:
     """``frame``'s columns read as numbers or True/False whose encoder in ``model``
     learned text (zip codes), and the target when the model's classes are text: a CSV
     sample is read again with them as text."""
-    encoded = encoded_columns(model, [str(c) for c in frame.columns])
+    inputs = [str(c) for c in frame.columns if str(c) not in (target, id_column)]
+    encoded = encoded_columns(model, inputs)
     texts = [
         str(column)
         for column in frame.columns
@@ -422,44 +425,91 @@ _UNSEEN_ROWS = 50
 def _unknown_categories_checked(
     model: Any, schema: FeatureSchema, served: Any, features: Features, notes: list[str]
 ) -> FeatureSchema:
-    """``schema`` with an unknown category refused (422) in each column where the graph
+    """``schema`` with an unknown value refused (422) in each column where the graph
     answers one otherwise than scikit-learn does (an ordinal encoder's NaN for it, routed
-    down another branch of a tree), each named in ``notes``. Columns whose unknown
-    categories are refused or rewritten already are left as they are."""
+    down another branch of a tree), each named in ``notes``: an unknown category of a
+    categorical column; for a numeric column an encoder takes, a value it did not learn
+    (the learned ones are kept in the schema). Columns whose unknown values are refused
+    or rewritten already are left as they are."""
     reference = JoblibPredictor(conversion.reference_model(model), schema, served.task)
+    encoded = encoded_columns(model, list(schema.names))
     rows = {name: values[:_UNSEEN_ROWS] for name, values in features.items()}
     columns = []
     for spec in schema.columns:
-        if spec.kind != CATEGORICAL or spec.refuses_unknown or spec.unknown_as is not None:
+        # a one-hot encoded number has its own rule already (spec.encoded_values)
+        numeric = spec.kind == NUMERIC and spec.encoded_values is None
+        learned = _learned_numbers(encoded.get(spec.name)) if numeric else None
+        if (
+            (spec.kind != CATEGORICAL and not learned)
+            or spec.refuses_unknown
+            or spec.unknown_as is not None
+        ):
             columns.append(spec)
             continue
-        unseen = {**rows, spec.name: np.full_like(rows[spec.name], _UNSEEN)}
-        try:
-            verdict = check_equivalence(reference, served, unseen)
-            differs = None if verdict.passed else verdict.reason
-        except Exception as exc:  # scikit-learn raises on it: refused as it refuses
-            differs = f"scikit-learn raises: {type(exc).__name__}"
+        differs = _answers_otherwise(reference, served, rows, spec.name, learned)
         if differs is None:
             columns.append(spec)
             continue
-        columns.append(replace(spec, refuses_unknown=True))
+        refused = replace(spec, refuses_unknown=True)
+        if learned:
+            refused = replace(refused, encoded_values=tuple(learned))
+        columns.append(refused)
+        what = "a value its encoder did not learn" if learned else "an unknown category"
         notes.append(
-            f"an unknown category of {spec.name!r} is refused (422, a bad row in batch): the "
-            f"graph answers one otherwise than scikit-learn ({differs})"
+            f"{what} in {spec.name!r} is refused (422, a bad row in batch): the graph answers "
+            f"one otherwise than scikit-learn ({differs})"
         )
     return FeatureSchema(columns)
 
 
+def _learned_numbers(column: Any) -> list[float] | None:
+    """The numbers an encoder learned for a numeric column (None when it learned text)."""
+    if column is None or column.learned_text:
+        return None
+    try:
+        return sorted(float(c) for c in column.categories)
+    except ValueError:
+        return None
+
+
+def _answers_otherwise(
+    reference: Any,
+    served: Any,
+    rows: Features,
+    column: str,
+    learned: list[float] | None,
+) -> str | None:
+    """How the graph answers otherwise than scikit-learn on ``rows`` with ``column`` made
+    a value no encoder learned (a category, or for numbers one above them and one
+    between); None when both answer alike."""
+    if learned:
+        outside = np.where(np.arange(len(rows[column])) % 2, learned[-1] + 1, learned[0] + 0.5)
+        unseen = {**rows, column: outside.astype(np.float32).reshape(-1, 1)}
+    else:
+        unseen = {**rows, column: np.full_like(rows[column], _UNSEEN)}
+    try:
+        reference.predict(unseen)
+    except Exception as exc:  # scikit-learn raises on it: refused as it refuses
+        return f"scikit-learn raises {type(exc).__name__}"
+    try:
+        verdict = check_equivalence(reference, served, unseen)
+    except Exception as exc:
+        return f"the graph fails: {type(exc).__name__}"
+    return None if verdict.passed else verdict.reason
+
+
 def _input_type_reason(model: Any, inputs: pd.DataFrame) -> str | None:
-    """Why a graph may have been refused its inputs: True/False columns no encoder takes
-    (scikit-learn reads them as 1/0, a graph as text), or numbers in a column whose
-    encoder learned text (a CSV's zip codes); None when there are none."""
+    """Why a graph may have been refused its inputs: True/False columns (scikit-learn
+    reads them as 1/0, or its encoder as booleans; a graph as text), or numbers in a
+    column whose encoder learned text (a CSV's zip codes); None when there are none."""
     encoded = encoded_columns(model, [str(c) for c in inputs.columns])
-    booleans, numbers = [], []
+    booleans: list[str] = []
+    encoded_booleans: list[str] = []
+    numbers: list[str] = []
     for column in inputs.columns:
         kind, name = inputs[column].dtype, str(column)
-        if pd.api.types.is_bool_dtype(kind) and name not in encoded:
-            booleans.append(repr(name))
+        if pd.api.types.is_bool_dtype(kind):
+            (encoded_booleans if name in encoded else booleans).append(repr(name))
         elif pd.api.types.is_numeric_dtype(kind) and name in encoded and encoded[name].learned_text:
             numbers.append(repr(name))
     reasons = []
@@ -469,6 +519,13 @@ def _input_type_reason(model: Any, inputs: pd.DataFrame) -> str | None:
             "and a graph would take as text: publish with a sample holding them as 0/1 "
             "integers (sample[column] = sample[column].astype(int); the fitted model answers "
             "the same) and send 0/1"
+        )
+    if encoded_booleans:
+        reasons.append(
+            f"column(s) {', '.join(encoded_booleans)} hold True/False, which the model's "
+            'encoder learned as booleans and the functions send as text ("True"): refit '
+            "with the column(s) as text (frame[column] = frame[column].astype(str)) and "
+            "publish that model"
         )
     if numbers:
         reasons.append(

@@ -212,7 +212,7 @@ def publish(registry: ModelRegistry, args: argparse.Namespace) -> dict[str, Any]
         if args.sample is not None:
             sample = read_table(args.sample, registry.s3).frame
             # columns the model's encoders learned as text, read as text (zip codes)
-            texts = text_columns(loaded.model, sample, args.target)
+            texts = text_columns(loaded.model, sample, args.target, args.id_column)
             if texts:
                 sample = read_table(args.sample, registry.s3, texts).frame
         elif loaded.example is not None:

@@ -187,10 +187,10 @@ def _column_names(selected: Any, names: Any) -> list[str] | None:
 
 
 def _keeps_columns(step: Any) -> bool:
-    """Whether ``step`` passes its input columns on in place (an imputer that dropped no
-    column; indicators it adds come after them)."""
-    if not isinstance(step, SimpleImputer):
-        return False
+    """Whether ``step`` passes its input columns on in place, values unchanged but for a
+    missing one (an imputer of NaN that dropped no column; indicators come after them)."""
+    if not isinstance(step, SimpleImputer) or not is_missing(step.missing_values):
+        return False  # an imputer of "?" changes a value the encoder then learns otherwise
     try:
         inputs = [f"x{i}" for i in range(step.n_features_in_)]
         names = getattr(step, "feature_names_in_", None)
@@ -244,24 +244,28 @@ def _encoded(encoder: Any, columns: list[str]) -> dict[str, EncodedColumn]:
 
 
 def encoded_columns(model: Any, input_names: list[str] | None = None) -> dict[str, EncodedColumn]:
-    """column -> what the one-hot or ordinal encoder given that input column learned: in
-    a column transformer's branch, or as the model's first step. ``input_names``: the
-    model's input columns in order, for a model fitted on an array (no names of its own)."""
+    """column -> what the one-hot or ordinal encoder given that input column as it came
+    learned: the model's first step, or the first step of a branch of the column
+    transformer that is (past imputers of missing values). ``input_names``: the model's
+    input columns in order, for a model fitted on an array (no names of its own)."""
     found: dict[str, EncodedColumn] = {}
     facing = _input_facing(model)
-    for _, step in steps_of(model):
-        names = getattr(step, "feature_names_in_", None)
-        if names is None and step is facing:
-            names = input_names
-        if step is facing and hasattr(step, "categories_") and names is not None:
-            found.update(_encoded(step, [str(c) for c in names]))
-        if not hasattr(step, "transformers_"):
+    if facing is None:
+        return found
+    names = getattr(facing, "feature_names_in_", None)
+    if names is None:
+        names = input_names
+    if hasattr(facing, "categories_"):
+        if names is not None:
+            found.update(_encoded(facing, [str(c) for c in names]))
+        return found
+    for _, transformer, selected in getattr(facing, "transformers_", ()):
+        if isinstance(transformer, str):
             continue
-        for _, transformer, selected in step.transformers_:
-            encoders = [s for _, s in steps_of(transformer) if hasattr(s, "categories_")]
-            columns = _column_names(selected, names)
-            if encoders and columns is not None:
-                found.update(_encoded(encoders[0], columns))
+        encoder = _input_facing(transformer)  # a later step sees values made by another
+        columns = _column_names(selected, names)
+        if hasattr(encoder, "categories_") and columns is not None:
+            found.update(_encoded(encoder, columns))
     return found
 
 

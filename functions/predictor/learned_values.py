@@ -29,7 +29,8 @@ def answer_unknown_categories(
         return []
     return [
         (row, f"unknown category {shortened(repr(values[row]))}: the model refuses "
-         "categories it did not learn (its encoder's handle_unknown is 'error')")
+         "categories it did not learn (as scikit-learn does, or where its graph would "
+         "answer them otherwise; the publish notes say which)")
         for row in unknown
     ]  # fmt: skip
 
@@ -48,12 +49,13 @@ def refuse_unlearned_numbers(
     if not refuse_every:
         unknown = unknown[values[unknown] != np.trunc(values[unknown])]
     why = (
-        "the model refuses values it did not learn (its encoder's handle_unknown is 'error')"
+        "the model refuses values it did not learn (as scikit-learn does, or where its graph "
+        "would answer them otherwise)"
         if raises
         else "the graph would answer it as another: refused"
     )
     return [
-        (int(row), f"{float(values[row]):g} is not one of the values the model's encoder "
+        (int(row), f"{float(values[row]):.9g} is not one of the values the model's encoder "
          f"learned for this column; {why}")
         for row in unknown
     ]  # fmt: skip

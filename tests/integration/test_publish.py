@@ -642,26 +642,33 @@ def test_an_ordinal_encoder_s_unknown_values_are_answered_as_scikit_learn_answer
 def test_an_unknown_category_the_graph_answers_otherwise_is_refused(served: ModelRegistry) -> None:
     rng = np.random.default_rng(4)
     frame = pd.DataFrame({
-        "color": rng.choice(["red", "green", "blue", "teal"], 400), "x": rng.normal(size=400)
+        "color": rng.choice(["red", "green", "blue", "teal"], 400),
+        "grade": rng.choice([1, 2, 3], 400),
+        "x": rng.normal(size=400),
     })  # fmt: skip
-    frame["y"] = frame["x"] + (frame["color"] == "red") * 2 - (frame["color"] == "teal")
+    frame["y"] = (
+        frame["x"] + (frame["color"] == "red") * 2 - (frame["color"] == "teal") + frame["grade"]
+    )
     # scikit-learn's documented way to let a tree see unknown categories: NaN codes,
     # which a tree and its graph send down different branches
     codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
     model = make_pipeline(
-        ColumnTransformer([("codes", codes, ["color"])], remainder="passthrough"),
-        DecisionTreeRegressor(max_depth=4, random_state=0),
+        ColumnTransformer([("codes", codes, ["color", "grade"])], remainder="passthrough"),
+        DecisionTreeRegressor(max_depth=5, random_state=0),
     ).fit(frame.drop(columns=["y"]), frame["y"])
     result = publish_model(
         model, frame, name="nan-codes", registry=served, target="y", promote="production"
     )
-    assert any("an unknown category of 'color' is refused" in note for note in result.notes)
-    row = {"color": "purple", "x": 0.3}
-    status, body, _ = call("POST", "/models/nan-codes/predict", json.dumps({"instances": [row]}))
-    answer = json.loads(body)
-    assert status == 422, answer
-    assert answer["error"]["details"][0]["column"] == "color"
-    known = {"color": "teal", "x": 0.3}
+    assert any("an unknown category in 'color' is refused" in note for note in result.notes)
+    assert any("a value its encoder did not learn in 'grade'" in n for n in result.notes)
+    for column, value in (("color", "purple"), ("grade", 7), ("grade", 2.5)):
+        row = {"color": "teal", "grade": 2, "x": 0.3, column: value}
+        instances = json.dumps({"instances": [row]})
+        status, body, _ = call("POST", "/models/nan-codes/predict", instances)
+        answer = json.loads(body)
+        assert status == 422, (row, answer)
+        assert answer["error"]["details"][0]["column"] == column
+    known = {"color": "teal", "grade": 2, "x": 0.3}
     status, body, _ = call("POST", "/models/nan-codes/predict", json.dumps({"instances": [known]}))
     answer = json.loads(body)
     assert status == 200, answer
@@ -897,6 +904,45 @@ def test_a_voting_classifier_is_served_as_fitted(served: ModelRegistry) -> None:
     result = publish_model(model, iris, name="votes", registry=served, target=target)
     assert result.manifest["onnx"]["passed"]
     assert model.flatten_transform  # the user's model is left as it came
+
+
+def test_only_an_encoder_given_the_column_as_it_came_is_read(
+    served: ModelRegistry, s3: Any, tmp_path: Path
+) -> None:
+    diabetes, target = _bundled("diabetes")
+    # bins first, then codes of the bins: the encoder never saw the column's own values
+    binned = make_pipeline(
+        KBinsDiscretizer(n_bins=3, encode="ordinal", strategy="uniform"), OrdinalEncoder()
+    )
+    model = make_pipeline(
+        ColumnTransformer([("bins", binned, ["bmi"])], remainder="passthrough"), Ridge()
+    ).fit(diabetes.drop(columns=[target]), diabetes[target])
+    publish_model(
+        model, diabetes, name="binned", registry=served, target=target, promote="production"
+    )
+    row = {**diabetes.drop(columns=[target]).iloc[0].to_dict(), "bmi": 0.5}
+    status, body, _ = call("POST", "/models/binned/predict", json.dumps({"instances": [row]}))
+    answer = json.loads(body)
+    assert status == 200, answer
+    assert answer["predictions"][0] == pytest.approx(
+        model.predict(pd.DataFrame([row]))[0], rel=1e-4
+    )
+    # a model fitted on an array, published from a CSV whose first column is the target
+    frame = pd.DataFrame({
+        "y": np.arange(60) % 2,
+        "zip": np.array(["02139", "10001", "94105"])[np.arange(60) % 3],
+        "color": np.array(["red", "blue"])[(np.arange(60) // 2) % 2],
+    })  # fmt: skip
+    arrays = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    arrays.fit(frame[["zip", "color"]].to_numpy(), frame["y"])
+    joblib.dump(arrays, tmp_path / "arrays.joblib")
+    frame.to_csv(tmp_path / "arrays.csv", index=False)
+    status = registry_cli.main(
+        ["--registry", f"s3://{MODEL_BUCKET}", "publish", "arrays", str(tmp_path / "arrays.joblib"),
+         "--sample", str(tmp_path / "arrays.csv"), "--target", "y"],
+        s3=s3,
+    )  # fmt: skip
+    assert status == 0
 
 
 def test_the_command_line_s_exit_status_says_what_happened(
