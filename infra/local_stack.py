@@ -98,23 +98,45 @@ def _report_line(key: str, keys: Any, report: dict[str, Any]) -> str:
     )
 
 
-def _await_report(s3: Any, key: str, keys: Any, stop: threading.Event) -> None:
-    """Print a file's report once its run ends (a run in byte ranges outlives its
+def _of_upload(report: dict[str, Any] | None, etag: str) -> dict[str, Any] | None:
+    """``report`` if it is of the upload whose ETag is ``etag`` (any, when the event gave
+    none); None for a report of an earlier upload of the key."""
+    if report is None or not etag:
+        return report
+    scored = str((report.get("input") or {}).get("etag", "")).strip('"')
+    return report if scored == etag.strip('"') else None
+
+
+#: (key, etag) of the uploads a thread waits for, so a redelivered message starts none.
+_awaited: set[tuple[str, str]] = set()
+_awaited_lock = threading.Lock()
+
+
+def _await_report(s3: Any, key: str, etag: str, keys: Any, stop: threading.Event) -> None:
+    """Print an upload's report once its run ends (a run in byte ranges outlives its
     message), or say that none came within REPORT_WAIT_SECONDS."""
     deadline = time.monotonic() + REPORT_WAIT_SECONDS
-    while not stop.wait(REPORT_POLL_SECONDS):
-        report = _read_report(s3, keys.report)
-        if report is not None and report.get("status") != "running":
-            say(f"batch  {_report_line(key, keys, report)}")
-            return
-        if time.monotonic() > deadline:
-            say(f"batch  {key}: no final report after {REPORT_WAIT_SECONDS:.0f} s -> {keys.report}")
-            return
+    try:
+        while not stop.wait(REPORT_POLL_SECONDS):
+            report = _of_upload(_read_report(s3, keys.report), etag)
+            if report is not None and report.get("status") != "running":
+                say(f"batch  {_report_line(key, keys, report)}")
+                return
+            if time.monotonic() > deadline:
+                say(
+                    f"batch  {key}: no final report after {REPORT_WAIT_SECONDS:.0f} s (an event "
+                    f"left to a newer upload writes none) -> {keys.report}"
+                )
+                return
+    finally:
+        with _awaited_lock:
+            _awaited.discard((key, etag))
 
 
 def _batch_summary(s3: Any, body: str, stop: threading.Event | None = None) -> list[str]:
-    """One line per file a queue message named: what its report says now; a run still
-    going (in byte ranges) gets its line when it ends, from a thread that waits for it."""
+    """One line per file a queue message named: what its upload's report says now; a run
+    still going (in byte ranges) gets its line when it ends, from a thread that waits
+    for it (``stop`` given: the message was handled, not left to be delivered again)."""
     from urllib.parse import unquote_plus
 
     from predictor.batch_keys import output_keys
@@ -125,11 +147,12 @@ def _batch_summary(s3: Any, body: str, stop: threading.Event | None = None) -> l
         return []
     lines = []
     for record in records:
-        key = unquote_plus(record.get("s3", {}).get("object", {}).get("key", ""))
+        entry = record.get("s3", {}).get("object", {})
+        key, etag = unquote_plus(entry.get("key", "")), str(entry.get("eTag", ""))
         keys = output_keys(key)
         if keys is None:
             continue
-        report = _read_report(s3, keys.report)
+        report = _of_upload(_read_report(s3, keys.report), etag)
         if report is not None and report.get("status") != "running":
             lines.append(_report_line(key, keys, report))
             continue
@@ -138,10 +161,16 @@ def _batch_summary(s3: Any, body: str, stop: threading.Event | None = None) -> l
             if report is not None
             else f"{key}: no report yet; its line follows when there is one"
         )
-        if stop is not None:
-            threading.Thread(
-                target=_await_report, args=(s3, key, keys, stop), daemon=True, name=f"await {key}"
-            ).start()
+        with _awaited_lock:
+            waiting = (key, etag) in _awaited
+            if stop is not None and not waiting:
+                _awaited.add((key, etag))
+                threading.Thread(
+                    target=_await_report,
+                    args=(s3, key, etag, keys, stop),
+                    daemon=True,
+                    name=f"await {key}",
+                ).start()
     return lines
 
 
@@ -190,7 +219,8 @@ def poll_queue(
                     say(f"batch  failed, will retry: {line}")
                 continue
             if s3 is not None:
-                for line in _batch_summary(s3, message["Body"], stop):
+                handled = not response.get("batchItemFailures")
+                for line in _batch_summary(s3, message["Body"], stop if handled else None):
                     say(f"batch  {line}")
             if not response.get("batchItemFailures"):
                 try:

@@ -195,10 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         result = run_training(config, boto3.client("s3"))
-    except (TrainingError, ValueError, OSError) as exc:
+    except (TrainingError, ValueError, OSError, BotoCoreError, ClientError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result.manifest, indent=2) if args.json else result.summary())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -134,7 +135,11 @@ def infer_task(target: pd.Series) -> Task:
     """
     if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
         return "classification"
-    return "classification" if target.nunique(dropna=True) <= 2 else "regression"
+    values = target.dropna().to_numpy(dtype=np.float64)
+    whole = bool(np.all(values == np.round(values)))
+    # two values that are not whole numbers (1.0 and 2.5) are a quantity: scikit-learn's
+    # classifiers take labels, not measurements
+    return "classification" if whole and target.nunique(dropna=True) <= 2 else "regression"
 
 
 def _take(features: Features, rows: np.ndarray) -> Features:
@@ -188,6 +193,11 @@ def _prepare(
         raise TrainingError(
             f"target column {config.target!r} not found; columns are: {', '.join(frame.columns)}"
         )
+    if config.id_column and config.id_column not in frame.columns:
+        raise TrainingError(
+            f"--id-column {config.id_column!r}: no such column; columns are: "
+            + ", ".join(frame.columns)
+        )
     dropped = (*config.drop, *([config.id_column] if config.id_column else []))
     notes = TableNotes(dropped_columns=list(dropped))
     frame = table_checks.drop_columns(frame, dropped, config.target)
@@ -195,10 +205,20 @@ def _prepare(
     frame = table_checks.label_rows(frame, config.target, notes)
     arrived = table.arrived[labeled] if table.arrived is not None else None
     target_series = frame[config.target]
+    table_checks.check_target(config.target, target_series)
     task = config.task or infer_task(target_series)
     if task == "classification":
         if not pd.api.types.is_numeric_dtype(target_series):
             target_series = target_series.astype(str)
+        elif not pd.api.types.is_bool_dtype(target_series):
+            values = target_series.to_numpy(dtype=np.float64)
+            if not np.all(values == np.round(values)):
+                raise TrainingError(
+                    f"classification needs labels: the target {config.target!r} holds numbers "
+                    "that are not whole (such as "
+                    f"{values[values != np.round(values)][0]:g}); give the classes as text or "
+                    "whole numbers, or leave --task to treat them as a quantity"
+                )
         table_checks.check_classes(
             target_series.value_counts(), config.holdout, len(frame), config.cv_folds
         )
@@ -207,13 +227,50 @@ def _prepare(
     inputs = frame.drop(columns=[config.target])
     if inputs.shape[1] == 0:
         raise TrainingError("the table has no feature columns besides the target")
+    table_checks.warn_of_target_copies(inputs, target_series, notes)
     return frame, arrived, notes, task, target_series, table_checks.vet_features(inputs, notes)
+
+
+def _check_registry(s3: Any, registry: RegistryLocation) -> None:
+    """TrainingError now, not after the search, when the registry's bucket cannot be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3.head_bucket(Bucket=registry.bucket)
+    except (BotoCoreError, ClientError) as exc:
+        raise TrainingError(
+            f"the registry s3://{registry.bucket} cannot be reached ({type(exc).__name__}: "
+            f"{exc}); nothing was trained"
+        ) from exc
+
+
+#: Class labels a CSV reader would change when it reads them as numbers: leading zeros.
+_CODE = re.compile(r"^[+-]?0\d")
+
+
+def _with_text_labels(config: TrainingConfig, table: Any, s3: Any) -> Any:
+    """``table``, its target read again as text when it is a classification target whose
+    labels reading them as numbers would change ("0042" made 42, "01" and "1" one class)."""
+    target = table.frame.get(config.target)
+    if target is None or not pd.api.types.is_numeric_dtype(target):
+        return table
+    if (
+        pd.api.types.is_bool_dtype(target)
+        or (config.task or infer_task(target)) != "classification"
+    ):
+        return table
+    text = read_table(config.data, s3, [config.target]).frame[config.target]
+    labels = text.dropna().astype(str).str.strip().unique()
+    if any(_CODE.match(label) for label in labels) or len(labels) != target.nunique():
+        table.frame[config.target] = text
+    return table
 
 
 def run_training(config: TrainingConfig, s3: Any) -> TrainingResult:
     """Train, verify, publish and (optionally) promote one model; see the CLI's --help."""
+    _check_registry(s3, config.registry)
     try:
-        table = read_table(config.data, s3)
+        table = _with_text_labels(config, read_table(config.data, s3), s3)
         frame, arrived, notes, task, target_series, inputs = _prepare(config, table)
         schema = infer_schema(inputs)
     except ValueError as exc:  # TableError included: the message names the column

@@ -173,13 +173,69 @@ def _numbers_with_a_few_stray_cells(name: str, series: pd.Series, notes: TableNo
         return series
     numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
     stray = present[numbers.isna()]
-    if stray.empty or len(stray) > MAX_NON_NUMERIC_SHARE * len(present):
-        return series if not stray.empty else pd.to_numeric(series)
+    if stray.empty:
+        return pd.to_numeric(series)
+    if len(stray) > MAX_NON_NUMERIC_SHARE * len(present):
+        if len(stray) <= len(present) / 2:  # mostly numbers: say why it is read as text
+            examples = ", ".join(repr(str(v)[:20]) for v in dict.fromkeys(stray.tolist()))
+            commas = _decimal_commas(stray)
+            notes.warnings.append(
+                f"column {name!r} is read as text: {len(present) - len(stray)} of its "
+                f"{len(present)} cells are numbers, {len(stray)} are not (such as "
+                f"{examples[:80]}); "
+                + ("numbers need decimal points, not commas" if commas else
+                   "if it holds numbers, leave the others empty (missing): more than "
+                   f"{MAX_NON_NUMERIC_SHARE:.0%} are not made missing for you")
+            )  # fmt: skip
+        return series
     notes.cells_made_missing[name] = {
         "cells": len(stray),
         "examples": [str(v)[:40] for v in dict.fromkeys(stray.tolist())][:3],
     }
     return pd.to_numeric(series.where(~series.index.isin(stray.index)), errors="coerce")
+
+
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+
+
+def _decimal_commas(values: pd.Series) -> bool:
+    """Whether most ``values`` are numbers written with a decimal comma ("1,5")."""
+    text = values.dropna().astype(str)
+    return len(text) > 0 and text.str.match(_DECIMAL_COMMA).mean() >= 0.9
+
+
+def check_target(name: str, target: pd.Series) -> None:
+    """TableError for a target nothing can be learned from, or whose numbers are written
+    with decimal commas (read as text, they would be taken for classes)."""
+    if target.nunique(dropna=True) < 2:
+        raise TableError(f"the target {name!r} has one value in every row: nothing to learn")
+    if not pd.api.types.is_numeric_dtype(target) and _decimal_commas(target):
+        raise TableError(
+            f"the target {name!r} holds numbers written with decimal commas (such as "
+            f"{target.dropna().iloc[0]!r}): write them with decimal points (1.5)"
+        )
+
+
+def warn_of_target_copies(inputs: pd.DataFrame, target: pd.Series, notes: TableNotes) -> None:
+    """A warning for each feature column equal to the target in every row (a leak: known
+    only with the label, it would answer for the model and be missing when it serves)."""
+    numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
+    wanted = target.to_numpy(dtype=np.float64) if numeric else target.astype(str).to_numpy()
+    for name in inputs.columns:
+        column = inputs[name]
+        try:
+            same = (
+                np.array_equal(column.to_numpy(dtype=np.float64), wanted, equal_nan=True)
+                if numeric
+                else bool((column.astype(str).to_numpy() == wanted).all())
+            )
+        except (TypeError, ValueError):  # text against a numeric target: not a copy
+            continue
+        if same:
+            notes.warnings.append(
+                f"column {name!r} equals the target in every row: if it is known only with the "
+                f"label, it leaks the answer; train again with --drop {name!r}"
+            )
 
 
 def _check_finite(name: str, series: pd.Series) -> None:

@@ -625,17 +625,22 @@ def test_a_run_in_ranges_gets_its_line_when_its_report_ends(
                 raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "-"}}, "GetObject")
             return {"Body": io.BytesIO(json.dumps(reports[Key]).encode())}
 
-    body = json.dumps({"Records": [{"s3": {"object": {"key": "incoming/big.csv"}}}]})
+    # the report of an earlier upload of the key is not this upload's
+    reports[keys.report] = {"status": "succeeded", "input": {"etag": "e-1"}, "rows": {}}
+    body = json.dumps({"Records": [{"s3": {"object": {"key": "incoming/big.csv", "eTag": "e-2"}}}]})
     stop, printed = threading.Event(), io.StringIO()
     with redirect_stdout(printed):
         # the message's handler only started the state machine: no report yet
         lines = local_stack._batch_summary(Reports(), body, stop)
         assert lines == ["incoming/big.csv: no report yet; its line follows when there is one"]
-        reports[keys.report] = {"status": "running"}
+        # the same message again (a redelivery) starts no second wait
+        assert local_stack._batch_summary(Reports(), body, stop) == lines
+        reports[keys.report] = {"status": "running", "input": {"etag": "e-2"}}
         time.sleep(0.1)
         assert printed.getvalue() == ""  # running: nothing to say yet
         done = {"status": "succeeded", "rows": {"scored": 5, "rejected": 1}, "seconds": 2.5}
-        reports[keys.report] = {**done, "model": {"name": "wine", "version": "v1"}}
+        model = {"name": "wine", "version": "v1"}
+        reports[keys.report] = {**done, "model": model, "input": {"etag": "e-2"}}
         deadline = time.monotonic() + 5
         while not printed.getvalue() and time.monotonic() < deadline:
             time.sleep(0.02)

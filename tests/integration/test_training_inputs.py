@@ -177,3 +177,75 @@ def test_a_numeric_identifier_is_warned_about(
     (warning,) = json.loads(out)["training"]["table"]["warnings"]
     assert "column 'row_id' has a different whole number in (nearly) every row" in warning
     assert "--drop 'row_id'" in warning
+
+
+def test_class_labels_with_leading_zeros_are_kept_as_written(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = table()
+    frame["y"] = np.where(frame["a"] > 0.3, "0042", np.where(frame["a"] < -0.3, "0007", "0100"))
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    status, _, err = train(tmp_path / "t.csv", capsys, "--task", "classification")
+    assert status == 0, err
+    registry = ModelRegistry(s3, MODEL_BUCKET)
+    manifest = registry.manifest("probe", registry.list_versions("probe")[0])
+    assert sorted(manifest["classes"]) == ["0007", "0042", "0100"]
+
+
+@pytest.mark.parametrize(
+    ("values", "extra", "status", "fragment"),
+    [
+        ([1.0, 2.5], (), 0, "regression"),  # two measurements are a quantity, not classes
+        ([0.5, 1.5, 2.5], ("--task", "classification"), 1, "numbers that are not whole"),
+        ([5.0], (), 1, "one value in every row"),
+    ],
+    ids=["two-floats", "float-classes", "constant"],
+)
+def test_targets_that_are_not_labels_are_named(
+    s3: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    values: list[float],
+    extra: tuple[str, ...],
+    status: int,
+    fragment: str,
+) -> None:
+    frame = table()
+    frame["y"] = np.array(values)[np.arange(len(frame)) % len(values)]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    done, out, err = train(tmp_path / "t.csv", capsys, *extra, "--json")
+    assert done == status, err
+    if status == 0:
+        assert json.loads(out)["task"] == fragment
+    else:
+        assert fragment in err
+        assert "Traceback" not in err
+
+
+def test_a_mostly_numeric_column_read_as_text_and_a_copy_of_the_target_are_warned_about(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = table()
+    frame["a"] = frame["a"].round(3).astype(object)
+    frame.loc[frame.index % 8 == 0, "a"] = "?"  # 12.5% of the cells
+    frame["copy"] = frame["y"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    status, out, err = train(tmp_path / "t.csv", capsys)
+    assert status == 0, err
+    assert "column 'a' is read as text: 175 of its 200 cells are numbers, 25 are not" in out
+    assert "column 'copy' equals the target in every row" in out
+
+
+def test_an_unknown_id_column_and_an_unreachable_registry_are_named(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table().to_csv(tmp_path / "t.csv", index=False)
+    status, _, err = train(tmp_path / "t.csv", capsys, "--id-column", "nope")
+    assert status == 1
+    assert "--id-column 'nope': no such column" in err
+    args = ["--data", str(tmp_path / "t.csv"), "--target", "y", "--name", "probe"]
+    status = main([*args, "--registry", "s3://no-such-registry-bucket"])
+    _, err = capsys.readouterr()
+    assert status == 1
+    assert "the registry s3://no-such-registry-bucket cannot be reached" in err
+    assert "Traceback" not in err
