@@ -50,12 +50,15 @@ class MissingColumnsError(InputError):
     def __init__(self, columns: list[str], present: Sequence[str] = ()) -> None:
         self.columns = columns
         # A name sent with other spaces or case ("pH " for "pH") is said: it was not taken.
-        near = {
-            column: sent
-            for column in columns
-            for sent in present
-            if sent != column and sent.strip().casefold() == column.casefold()
-        }
+        # Indexed once: a request may send hundreds of thousands of names.
+        wanted: dict[str, list[str]] = {}
+        for column in columns:
+            wanted.setdefault(column.casefold(), []).append(column)
+        near: dict[str, str] = {}
+        for sent in present:
+            for column in wanted.get(sent.strip().casefold(), ()):
+                if sent != column:
+                    near.setdefault(column, sent)
         named = [f"{c} (sent as {near[c]!r})" if c in near else c for c in columns]
         super().__init__("required column(s) missing: " + ", ".join(named))
 

@@ -278,3 +278,12 @@ def test_a_required_column_sent_under_another_spacing_or_case_is_named() -> None
     with pytest.raises(MissingColumnsError) as missing:
         schema.validate({" PH ": [3.5]}, 1, text=False)
     assert str(missing.value) == "required column(s) missing: pH (sent as ' PH ')"
+
+
+def test_near_names_are_matched_for_every_column_and_in_one_pass() -> None:
+    columns = ["pH", "PH", "alcohol"]
+    sent = [f"k{i}" for i in range(200_000)] + [" ph"]
+    message = str(MissingColumnsError(columns, sent))
+    assert message == (
+        "required column(s) missing: pH (sent as ' ph'), PH (sent as ' ph'), alcohol"
+    )
