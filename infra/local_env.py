@@ -12,6 +12,7 @@ Functions interpreter, its Lambda tasks answered by the real handlers
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -86,7 +87,10 @@ def use_fake_credentials() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+@functools.cache
 def _template_resources() -> dict[str, Any]:
+    """template.yaml's resources, read once per process (parsing takes about 0.5 s, and the
+    tests create the buckets for each of hundreds of tests). Callers only read it."""
     from infra.cfn_yaml import load_template
 
     return dict(load_template(TEMPLATE)["Resources"])
