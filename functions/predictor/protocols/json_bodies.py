@@ -21,6 +21,8 @@ from predictor.values import OversizedInteger, shortened
 
 def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """A JSON object as a dict, refusing a key given twice (json keeps the last silently)."""
+    if len(pairs) < 2:  # no key can repeat: the common row and a flood of {} stay cheap
+        return dict(pairs)
     document = dict(pairs)
     if len(document) != len(pairs):
         seen: set[str] = set()
