@@ -177,10 +177,11 @@ def test_a_spreadsheet_s_trailing_delimiters_are_unnamed_columns(data: Any) -> N
     [
         (b"", "empty"),
         (HEADER.encode() + b"\n", "header but no rows"),
+        (HEADER.encode() + b"\n\n\r\n\n", "header but no rows (only 3 blank line(s))"),
         (b"colour;size\nred;3\n", "required column(s) missing"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not"),
     ],
-    ids=["empty", "header-only", "wrong-columns", "not-csv"],
+    ids=["empty", "header-only", "header-then-blank-lines", "wrong-columns", "not-csv"],
 )
 def test_unscorable_files_fail_once_without_retry(data: Any, content: bytes, problem: str) -> None:
     etag = put(data, "incoming/odd.csv", content)

@@ -31,6 +31,7 @@ from predictor.batch_keys import OutputKeys, incoming_keys, row_id_prefix
 from predictor.errors import DeadlineError, InputError
 from predictor.io import s3_store, s3_versions
 from predictor.io.csv.lines import open_text
+from predictor.io.csv.problems import BLANK
 from predictor.io.csv.stream import CsvStream
 from predictor.io.s3_multipart import PART_SIZE, MultipartWriter
 from predictor.io.s3_store import ObjectRef
@@ -173,6 +174,7 @@ def _score_chunks(
 ) -> None:
     """Every chunk of ``stream`` through ``scorer`` into the two uploads, within the deadline."""
     slowest = 0.0
+    blank_lines = 0
     for chunk in stream.chunks(chunk_rows, scorer.check_record):
         if seconds_left() < max(MIN_SECONDS_LEFT, 2 * slowest):
             raise DeadlineError(
@@ -182,9 +184,11 @@ def _score_chunks(
         text, problems = scorer.score(chunk)
         predictions.write(text.encode())
         if problems:
+            blank_lines += sum(1 for problem in problems if problem[2] == BLANK)
             if not errors.written:
                 errors.write(b"line,column,reason,row\n")
             errors.write(error_lines(problems))
         slowest = max(slowest, time.monotonic() - began)
-    if scorer.rows.read == 0:
-        raise InputError("the file has a header but no rows")
+    if scorer.rows.read == blank_lines:  # no record, or only blank lines: nothing to score
+        only = f" (only {blank_lines} blank line(s))" if blank_lines else ""
+        raise InputError(f"the file has a header but no rows{only}")
