@@ -254,6 +254,28 @@ def test_a_labels_file_uploaded_again_under_its_key_is_read_again(s3: Any, keepi
     assert monitor(s3).labels == []
 
 
+def test_a_labels_file_outside_a_model_s_folder_is_reported_once_with_where_it_goes(
+    s3: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(s3, "labels/", b"")  # the folder object a console makes: not a file
+    put(s3, "labels/today.csv", labels_csv([("order-1", 6)]))
+    period = Period.of(datetime.now(UTC), 60, settle_seconds=None)
+    with caplog.at_level("WARNING"):
+        for _ in range(2):
+            run_monitor(s3, DATA_BUCKET, RegistryReader(s3, MODEL_BUCKET), period)
+    said = [r.getMessage() for r in caplog.records if "labels file" in r.getMessage()]
+    assert said == [
+        "labels file labels/today.csv: not read: labels go under labels/<model>/ "
+        "(move it to labels/<model>/today.csv)"
+    ]
+    (key,) = list(s3_store.list_keys(s3, DATA_BUCKET, LABEL_REPORTS))
+    assert re.fullmatch(re.escape(LABEL_REPORTS) + r"today\.csv@\d+\.json", key)
+    report = json.loads(s3_store.get_bytes(s3, DATA_BUCKET, key) or b"")
+    assert report["key"] == "labels/today.csv"
+    assert report["labels"] == 0
+    assert report["error"].startswith("not read: labels go under")
+
+
 def _joined_rows(s3: Any, key: str) -> list[dict[str, str]]:
     body = s3_store.get_bytes(s3, DATA_BUCKET, key) or b""
     return list(csv.DictReader(io.StringIO(gzip.decompress(body).decode())))

@@ -116,10 +116,15 @@ def list_objects(s3: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
     return found
 
 
-def list_uploads(s3: Any, bucket: str, prefix: str) -> list[tuple[str, float]]:
-    """(key, upload time in epoch seconds) of every object under ``prefix``."""
+def list_uploads(
+    s3: Any, bucket: str, prefix: str, *, top_level: bool = False
+) -> list[tuple[str, float]]:
+    """(key, upload time in epoch seconds) of every object under ``prefix`` (with
+    ``top_level``, only those directly under it, not in a "folder" of it)."""
     found: list[tuple[str, float]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    options = {"Delimiter": "/"} if top_level else {}
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, **options)
+    for page in pages:
         found.extend(
             (entry["Key"], float(entry["LastModified"].timestamp()))
             for entry in page.get("Contents", [])

@@ -46,6 +46,7 @@ from predictor.monitoring.layout import (
 from predictor.monitoring.live_quality import add_feedback
 from predictor.monitoring.report_html import render_html
 from predictor.monitoring.reports import ModelReport, Period, VersionReport, iso_time
+from predictor.monitoring.unplaced_labels import report_unplaced
 from predictor.profiling.baseline import Baseline, checked_thresholds
 from predictor.profiling.profiles import Profile
 
@@ -92,6 +93,8 @@ def run_monitor(
         found += s3_store.list_folders(s3, bucket, LABELS) + s3_store.list_folders(
             s3, bucket, JOINED
         )
+        for unplaced in report_unplaced(s3, bucket):
+            logger.warning("labels file %s", unplaced)
         for name in dict.fromkeys(found):
             try:
                 names.append(check_name(name, "model name"))
