@@ -80,6 +80,20 @@ def test_content_type_parameters_are_accepted(wine: str, lambda_context: LambdaC
     assert status == 200
 
 
+def test_one_row_of_many_keys_answers_as_the_row_alone(
+    wine: str, lambda_context: LambdaContext
+) -> None:
+    # Past a few hundred keys a single row's columns are built only as the schema asks.
+    wide = {**{f"extra {i}": i for i in range(1000)}, **ROW}
+    _, alone, _ = invoke(post(instances(ROW)), lambda_context)
+    status, body, _ = invoke(post(instances(wide)), lambda_context)
+    assert status == 200
+    assert body["predictions"] == alone["predictions"]
+    status, body, _ = invoke(post(instances({**wide, "pH": "low"})), lambda_context)
+    assert status == 422
+    assert [(d["row"], d["column"]) for d in body["error"]["details"]] == [(0, "pH")]
+
+
 def test_row_problems_name_row_column_and_reason(wine: str, lambda_context: LambdaContext) -> None:
     bad = [dict(ROW), {**ROW, "alcohol": "strong"}, {**ROW, "pH": None}, {**ROW, "density": 1e309}]
     status, body, headers = invoke(post(instances(*bad)), lambda_context)
