@@ -44,7 +44,7 @@ from training.pipelines import PRIMARY_METRIC, build_baseline, score
 from training.registry_admin import ModelRegistry, new_version_id
 from training.schema_inference import features_from_frame, infer_schema
 from training.search import row_latency_ms
-from training.sklearn_steps import encoded_columns, unfitted_reason
+from training.sklearn_steps import columns_read, encoded_columns, unfitted_reason
 from training.table_checks import TableError, check_header
 
 #: The fewest sample rows the parity check and the baseline are made from.
@@ -134,6 +134,13 @@ def publish_model(
         raise PublishError(f"not published: {exc}") from exc
     served = converted.served
     notes = [*prepared.notes]
+    unread = [str(c) for c in getattr(model, "feature_names_in_", ()) if c not in inputs.columns]
+    if unread:
+        notes.append(
+            f"the model reads {len(inputs.columns)} of the {len(inputs.columns) + len(unread)} "
+            f"columns it was fitted on: its column transformer drops {', '.join(unread)}, so "
+            "requests and batch files need not carry them (sent, they are ignored)"
+        )
     schema = _unknown_categories_checked(model, schema, served, features, notes)
     if converted.float32_sensitive_rows:
         notes.append(
@@ -295,6 +302,9 @@ def _split_sample(
     expected = getattr(model, "feature_names_in_", None)
     if expected is not None:
         expected = [str(c) for c in expected]
+        # the columns its column transformer drops are not asked for (scikit-learn
+        # predicts without them); the schema, the graph and the gate have the rest
+        expected = columns_read(model, expected) or expected
         missing = [c for c in expected if c not in frame.columns]
         if missing:
             raise PublishError(

@@ -269,6 +269,39 @@ def encoded_columns(model: Any, input_names: list[str] | None = None) -> dict[st
     return found
 
 
+def columns_read(model: Any, names: list[str]) -> list[str] | None:
+    """The input columns (of ``names``, the model's own, in order) that ``model`` reads,
+    when its first step is a column transformer that drops the others (``remainder``
+    "drop", scikit-learn's default, or branches of "drop"); None when it reads every
+    column or that cannot be told. scikit-learn predicts without the dropped columns, so
+    the functions need not ask for them. Told only when every branch names its columns:
+    skl2onnx selects a branch given by position from the graph's inputs by position."""
+    step = model
+    while hasattr(step, "steps"):
+        steps = [
+            s for _, s in step.steps
+            if s is not None and s != "passthrough" and not hasattr(s, "fit_resample")
+        ]  # fmt: skip
+        if not steps:
+            return None
+        step = steps[0]
+    if not isinstance(step, ColumnTransformer) or not hasattr(step, "transformers_"):
+        return None
+    read: set[str] = set()
+    for name, transformer, selected in step.transformers_:
+        if isinstance(transformer, str) and transformer == "drop":
+            continue
+        if name == "remainder" or isinstance(selected, str):
+            return None  # the remainder kept, or one column as a 1-D input
+        selected = list(np.atleast_1d(np.asarray(selected, dtype=object)))
+        if not all(isinstance(c, str) for c in selected):
+            return None
+        read.update(selected)
+    if read >= set(names):
+        return None
+    return [name for name in names if name in read]
+
+
 def unfitted_reason(model: Any) -> str | None:
     """Why ``model`` is not a fitted model that predicts; None when it is one."""
     from sklearn.exceptions import NotFittedError

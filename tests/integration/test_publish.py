@@ -677,6 +677,45 @@ def test_an_unknown_category_the_graph_answers_otherwise_is_refused(served: Mode
     )
 
 
+def test_the_columns_a_column_transformer_drops_are_not_asked_for(served: ModelRegistry) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({
+        "color": rng.choice(["red", "green", "blue"], 300), "x": rng.normal(size=300),
+        "z": rng.normal(size=300), "notes": rng.choice(["a", "b"], 300),
+    })  # fmt: skip
+    frame["y"] = frame["x"] * 2 + (frame["color"] == "red")
+    model = make_pipeline(
+        ColumnTransformer(
+            [
+                ("codes", OneHotEncoder(handle_unknown="ignore"), ["color"]),
+                ("x", "passthrough", ["x"]),
+            ]
+        ),
+        Ridge(),
+    ).fit(frame.drop(columns=["y"]), frame["y"])
+    # the sample may lack a dropped column altogether
+    result = publish_model(
+        model, frame.drop(columns=["notes"]), name="dropped", registry=served, target="y",
+        promote="production",
+    )  # fmt: skip
+    assert [c["name"] for c in result.manifest["schema"]] == ["color", "x"]
+    assert any("its column transformer drops z, notes" in note for note in result.notes)
+    expected = model.predict(pd.DataFrame([{"color": "red", "x": 0.5}]))[0]
+    for row in (
+        {"color": "red", "x": 0.5},
+        {"color": "red", "x": 0.5, "z": None, "notes": None},
+        {"color": "red", "x": 0.5, "z": "not a number", "notes": 3},
+    ):
+        status, body, _ = call("POST", "/models/dropped/predict", json.dumps({"instances": [row]}))
+        answer = json.loads(body)
+        assert status == 200, (row, answer)
+        assert answer["predictions"][0] == pytest.approx(expected, abs=1e-4)
+    # a column it reads is still required
+    status, body, _ = call("POST", "/models/dropped/predict", json.dumps({"instances": [{"x": 1}]}))
+    assert status == 422
+    assert json.loads(body)["error"]["details"][0]["column"] == "color"
+
+
 def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
     served: ModelRegistry,
 ) -> None:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, make_column_transformer
+from sklearn.compose import ColumnTransformer, make_column_selector, make_column_transformer
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -16,6 +16,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from predictor.schema import MISSING_CATEGORY
 from training.sklearn_steps import (
+    columns_read,
     computing_step_before,
     missing_value_of,
     splits_on_thresholds,
@@ -78,3 +79,35 @@ def test_the_step_that_computes_before_a_tree_model_is_found() -> None:
     assert found is not None
     assert isinstance(found[1], StandardScaler)
     assert not splits_on_thresholds(LogisticRegression())
+
+
+def test_the_columns_a_column_transformer_drops_are_not_read() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "colour": rng.choice(["red", "blue"], 40), "size": rng.normal(size=40),
+        "note": rng.choice(["a", "b"], 40), "weight": rng.normal(size=40),
+    })  # fmt: skip
+    labels = np.arange(40) % 2
+    names = list(frame.columns)
+
+    def read(*branches: tuple, remainder: str = "drop") -> list[str] | None:
+        prepare = ColumnTransformer(list(branches), remainder=remainder)
+        return columns_read(make_pipeline(prepare, LogisticRegression()).fit(frame, labels), names)
+
+    one_hot = OneHotEncoder(handle_unknown="ignore")
+    assert read(("c", one_hot, ["colour"]), ("n", "passthrough", ["size"])) == ["colour", "size"]
+    # a selector, a branch of "drop", and every column read
+    by_pattern = make_column_selector(pattern="^(size|weight)$")
+    assert read(("c", one_hot, ["colour"]), ("n", StandardScaler(), by_pattern)) == [
+        "colour", "size", "weight",
+    ]  # fmt: skip
+    assert (
+        read(("c", one_hot, ["colour"]), ("n", "drop", ["note"]), remainder="passthrough") is None
+    )
+    assert (
+        read(("c", one_hot, ["colour", "note"]), ("n", "passthrough", ["size", "weight"])) is None
+    )
+    # the remainder kept, or branches by position (skl2onnx selects those by position)
+    assert read(("c", one_hot, ["colour", "note"]), remainder="passthrough") is None
+    assert read(("c", one_hot, [0]), ("n", "passthrough", [1])) is None
+    assert columns_read(_fitted(["red", "blue", "red", "blue"]), ["colour", "size"]) is None
