@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from predictor.inference import OnnxPredictor, Task
-from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT
+from predictor.models.registry import JOBLIB_ARTIFACT, ONNX_ARTIFACT, check_name
 from predictor.profiling.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from predictor.schema import Features
 from predictor.settings import RegistryLocation
@@ -77,6 +77,7 @@ class TrainingConfig:
     progress: TextIO | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        check_name(self.name, "model name")  # a bad argument (exit 2), before any work
         unknown = [c for c in self.candidates if c not in CANDIDATES]
         if unknown or not self.candidates:
             raise ValueError(f"unknown candidate(s) {unknown}; choose from {', '.join(CANDIDATES)}")

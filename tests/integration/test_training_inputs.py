@@ -249,3 +249,14 @@ def test_an_unknown_id_column_and_an_unreachable_registry_are_named(
     assert status == 1
     assert "the registry s3://no-such-registry-bucket cannot be reached" in err
     assert "Traceback" not in err
+
+
+def test_a_bad_model_name_is_a_bad_argument(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table().to_csv(tmp_path / "t.csv", index=False)
+    args = ["--data", str(tmp_path / "t.csv"), "--target", "y", "--registry", REGISTRY]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--name", "wine/quality"])
+    assert exited.value.code == 2  # the epilog's "2 bad arguments", before any work
+    assert "invalid model name 'wine/quality'" in capsys.readouterr().err
