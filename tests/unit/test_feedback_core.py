@@ -20,6 +20,7 @@ from predictor.monitoring.quality import (
     judge,
     regression_quality,
 )
+from predictor.monitoring.quality_html import quality_section
 from predictor.rows import generated_time, new_inference_id
 
 
@@ -214,6 +215,17 @@ def test_the_verdict_needs_enough_rows_and_a_drop_beyond_the_interval() -> None:
     assert worse.dropped
     assert worse.verdict.startswith("dropped: mse")
     assert "against 0.4 on the holdout" in worse.verdict
+    # one label far off: an MSE of thousands is not "holding", though the interval of
+    # its mean reaches the holdout's value
+    extreme = labels.copy()
+    extreme[0] = 1_000.0
+    one_off = judge(regression_quality(labels + rng.normal(0, 0.63, 400), extreme), holdout)
+    assert not one_off.dropped
+    assert one_off.metrics["mse"] > 2_000
+    assert one_off.verdict.startswith("uncertain: mse"), one_off.verdict
+    assert "worse, but the interval reaches it" in one_off.verdict
+    page = quality_section({"quality": {"v1": one_off.to_dict()}})
+    assert "<span class='status moderate'>uncertain</span>" in page
     accuracy = {"holdout": {"accuracy": 0.9}, "primary": "accuracy", "higher_is_better": True}
     labels_text = ["a"] * 200
     half_right = ["a" if i % 2 else "b" for i in range(200)]

@@ -31,8 +31,12 @@ def quality_section(document: dict[str, Any]) -> str:
 
 
 def _version_quality(version: str, section: dict[str, Any]) -> str:
-    verdict = "drop" if section.get("dropped") else "ok"
-    status = "drift" if section.get("dropped") else "ok"
+    said = str(section.get("verdict", ""))
+    verdict, status = (
+        ("drop", "drift") if section.get("dropped")
+        else ("uncertain", "moderate") if said.startswith("uncertain")
+        else ("ok", "ok")
+    )  # fmt: skip
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td class='num'>{_number(value)}</td>"
         f"<td class='num'>{_interval(section.get('intervals', {}).get(name))}</td>"
