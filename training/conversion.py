@@ -32,6 +32,7 @@ from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import VotingClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC, NuSVC
 
 from predictor.inference import OnnxPredictor, Task
 from predictor.schema import NUMERIC, Features, FeatureSchema
@@ -73,6 +74,9 @@ class PreparedModel:
     has_probabilities: bool
     dropped_steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Labels are the graph's own, not the class of highest probability: the model's
+    #: ``predict`` does not follow its ``predict_proba`` (:func:`_predicts_apart`).
+    labels_from_graph: bool = False
 
 
 def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
@@ -122,6 +126,14 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
         prepared.notes.append(
             f"{type(estimator).__name__} has no predict_proba: served with labels only"
         )
+    elif has_probabilities and _predicts_apart(estimator):
+        prepared.labels_from_graph = True
+        prepared.notes.append(
+            f"{type(estimator).__name__}(probability=True) predicts from its decision "
+            "function and gives probabilities from a fit of its own (Platt scaling), which "
+            "can disagree on a few rows, in scikit-learn as here: the labels served are the "
+            "decision function's, as its predict gives them"
+        )
     first = convertible.steps[0][1] if hasattr(convertible, "steps") else convertible
     numeric = all(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns)
     if numeric and not isinstance(first, ColumnTransformer):
@@ -132,6 +144,12 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
             [(PASSTHROUGH_STEP, passthrough.fit(frame.iloc[:2])), ("model", convertible)]
         )
     return prepared
+
+
+def _predicts_apart(estimator: Any) -> bool:
+    """Whether ``estimator``'s ``predict`` is not the class of its highest
+    ``predict_proba``: scikit-learn's support vector classifiers with probabilities."""
+    return isinstance(estimator, SVC | NuSVC) and bool(getattr(estimator, "probability", False))
 
 
 def _votes_unflattened(model: Any) -> Any:
@@ -240,7 +258,10 @@ def convert(
             if prepared.task == "classification" and not prepared.has_probabilities:
                 graph = _labels_only(graph)
             onnx_bytes = graph.SerializeToString()
-            served = OnnxPredictor(onnx_bytes, schema, prepared.task, classes)
+            served = OnnxPredictor(
+                onnx_bytes, schema, prepared.task, classes,
+                labels_from_graph=prepared.labels_from_graph,
+            )  # fmt: skip
         except Exception as exc:  # the converter or onnxruntime refused this graph
             failures.append(
                 (f"{graph_kind} (not built)", f"{type(exc).__name__}: {_first_line(exc)}")

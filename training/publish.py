@@ -198,6 +198,8 @@ def publish_model(
             "graph": converted.graph,
             "tried": converted.tried,
             "float32_sensitive_rows": converted.float32_sensitive_rows,
+            # a classifier's labels: the graph's own, or the class of highest probability
+            **({"labels": "graph"} if served.labels_from_graph else {}),
             "opset": onnx_export.graph_opsets(converted.onnx_bytes),
             "bytes": len(converted.onnx_bytes),
             "latency_ms": row_latency_ms(served, features),
@@ -417,12 +419,24 @@ def _check_labels(labels: pd.Series, classes: tuple[Any, ...], target: str) -> N
     shown = ", ".join(
         repr(label.item() if hasattr(label, "item") else label) for label in strange[:5]
     )
+    as_text = {str(c) for c in classes}
+    if any(str(label.item() if hasattr(label, "item") else label) in as_text for label in strange):
+        advice = (
+            "Give the labels as the model was fitted on them (text read as text: "
+            "pandas.read_csv(..., dtype={target: str}))"
+        )
+    else:  # a class it never learned, not a text/number mix-up
+        rows = int(labels.isin(strange).sum())
+        advice = (
+            f"The model never learned {'that class' if len(strange) == 1 else 'those classes'} "
+            f"({rows} sample row(s)), so it can never predict it: leave those rows out of the "
+            "sample, or refit the model on data that has them"
+        )
     raise PublishError(
         f"not published: the target column {target!r} holds label(s) the model does not know "
         f"({shown}{', ...' if len(strange) > 5 else ''}); its classes are "
         f"{', '.join(repr(c) for c in classes[:10])}{', ...' if len(classes) > 10 else ''}. "
-        "Give the labels as the model was fitted on them (text read as text: "
-        "pandas.read_csv(..., dtype={target: str}))"
+        + advice
     )
 
 

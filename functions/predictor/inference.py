@@ -75,7 +75,10 @@ class OnnxPredictor:
 
     Taking the label as the first class of highest probability is scikit-learn's own
     rule, so ties break the same way as ``Pipeline.predict`` would. A classifier's graph
-    with a single output (a model without ``predict_proba``) gives labels only.
+    with a single output (a model without ``predict_proba``) gives labels only; one whose
+    ``predict`` is not that rule (``SVC(probability=True)``: labels from the decision
+    function, probabilities from Platt scaling) gives the graph's own labels
+    (``labels_from_graph``, the manifest's ``onnx.labels``).
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class OnnxPredictor:
         task: Task,
         classes: Sequence[Any] | None = None,
         intra_op_threads: int = 1,
+        labels_from_graph: bool = False,
     ) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
@@ -110,10 +114,12 @@ class OnnxPredictor:
             self.classes: tuple[Any, ...] | None = tuple(classes)
             self._class_array = np.array(self.classes, dtype=object)
             self.has_probabilities = len(self._session.get_outputs()) > 1
-            # A label-only graph answers the labels themselves (int64 or strings).
+            self.labels_from_graph = labels_from_graph or not self.has_probabilities
+            # The graph's own labels are the labels themselves (int64 or strings).
             self._class_of = {str(c): c for c in self.classes}
         else:
             self.classes = None
+            self.labels_from_graph = False
 
     def predict(self, features: Features) -> Predictions:
         """Run the graph on ``features`` (one ``(n, 1)`` array per schema column)."""
@@ -121,10 +127,10 @@ class OnnxPredictor:
         outputs = self._session.run(None, feed)
         if self.task == "regression":
             return Predictions(values=np.asarray(outputs[0], dtype=np.float64).reshape(-1))
-        if not self.has_probabilities:
+        probabilities = np.asarray(outputs[1], dtype=np.float64) if self.has_probabilities else None
+        if probabilities is not None and not self.labels_from_graph:
+            values = self._class_array[np.argmax(probabilities, axis=1)]
+        else:
             labels = np.asarray(outputs[0]).reshape(-1)
             values = np.array([self._class_of[str(v)] for v in labels.tolist()], dtype=object)
-            return Predictions(values=values, classes=self.classes)
-        probabilities = np.asarray(outputs[1], dtype=np.float64)
-        labels = self._class_array[np.argmax(probabilities, axis=1)]
-        return Predictions(values=labels, probabilities=probabilities, classes=self.classes)
+        return Predictions(values=values, probabilities=probabilities, classes=self.classes)

@@ -923,6 +923,13 @@ def test_labels_that_look_like_numbers_are_read_as_the_model_s_classes(
     as_numbers = frame.assign(**{target: frame[target].astype(int)})
     with pytest.raises(PublishError, match=r"label\(s\) the model does not know \(1, 2, 10\)"):
         publish_model(model, as_numbers, name="texts", registry=served, target=target)
+    # a class it never learned is not a mix-up of text and numbers
+    new_class = frame.assign(**{target: frame[target].where(frame.index % 50 != 0, "7")})
+    with pytest.raises(PublishError) as refused:
+        publish_model(model, new_class, name="texts", registry=served, target=target)
+    assert "does not know ('7')" in str(refused.value)
+    assert "never learned that class (3 sample row(s))" in str(refused.value)
+    assert "text read as text" not in str(refused.value)
 
 
 def test_a_model_of_several_targets_is_refused_saying_so(served: ModelRegistry) -> None:
@@ -932,6 +939,34 @@ def test_a_model_of_several_targets_is_refused_saying_so(served: ModelRegistry) 
     with pytest.raises(PublishError, match=r"predicts 2 values per row.*one model per target"):
         publish_model(model, inputs, name="two-targets", registry=served)
     assert served.list_models() == []
+
+
+def test_an_svc_with_probabilities_answers_its_decision_function_s_labels(
+    served: ModelRegistry,
+) -> None:
+    frame, target = _bundled("breast_cancer")
+    frame = frame.rename(columns=str)
+    inputs = frame.drop(columns=[target])
+    model = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))
+    model.fit(inputs, frame[target])
+    # scikit-learn's predict and the class of its highest predict_proba disagree here
+    apart = np.flatnonzero(
+        model.predict(inputs) != model.classes_[model.predict_proba(inputs).argmax(axis=1)]
+    )
+    assert len(apart) >= 1
+    result = publish_model(
+        model, frame, name="svc-proba", registry=served, target=target, promote="production"
+    )
+    assert result.manifest["onnx"]["labels"] == "graph"
+    assert any("the labels served are the decision function's" in n for n in result.notes)
+    rows = inputs.iloc[[*apart, 0, 1]]
+    body = json.dumps({"instances": json.loads(rows.to_json(orient="records"))})
+    status, answer_body, _ = call("POST", "/models/svc-proba/predict", body)
+    answer = json.loads(answer_body)
+    assert status == 200, answer
+    assert answer["predictions"] == model.predict(rows).tolist()
+    for got, expected in zip(answer["probabilities"], model.predict_proba(rows), strict=True):
+        assert [got[str(c)] for c in model.classes_] == pytest.approx(expected, abs=1e-5)
 
 
 def test_a_voting_classifier_is_served_as_fitted(served: ModelRegistry) -> None:

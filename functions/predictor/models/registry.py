@@ -190,6 +190,7 @@ class RegistryReader:
             manifest["task"],
             manifest.get("classes"),
             intra_op_threads=inference_threads,
+            labels_from_graph=(manifest.get("onnx") or {}).get("labels") == "graph",
         )
         baseline = None
         if with_baseline:
