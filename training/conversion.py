@@ -31,6 +31,7 @@ from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, String
 from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import VotingClassifier
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC, NuSVC
 
@@ -125,6 +126,17 @@ def prepare(model: Any, frame: pd.DataFrame) -> PreparedModel:
     if task == "classification" and not has_probabilities:
         prepared.notes.append(
             f"{type(estimator).__name__} has no predict_proba: served with labels only"
+        )
+    elif isinstance(estimator, OneVsRestClassifier) and any(
+        _predicts_apart(member) for member in getattr(estimator, "estimators_", ())
+    ):
+        raise ConversionRefused(
+            f"OneVsRestClassifier({type(estimator.estimator).__name__}(probability=True)) "
+            "predicts from its members' decision functions and gives probabilities from fits "
+            "of their own, so on some rows its label is not its class of highest probability, "
+            "and no graph gives its labels. What to do: fit "
+            f"{type(estimator.estimator).__name__}(probability=True) itself (it takes several "
+            "classes), or wrap it in CalibratedClassifierCV"
         )
     elif has_probabilities and _predicts_apart(estimator):
         prepared.labels_from_graph = True

@@ -272,7 +272,9 @@ def _without_id_column(model: Any, frame: pd.DataFrame, id_column: str) -> pd.Da
     """``frame`` without the id column, which must be there and must not be a model input."""
     if id_column not in frame.columns:
         raise PublishError(f"--id-column {id_column!r} is not a column of the sample")
-    if id_column in [str(c) for c in getattr(model, "feature_names_in_", [])]:
+    names = [str(c) for c in getattr(model, "feature_names_in_", [])]
+    # a column the model's column transformer drops is no input of the model's
+    if id_column in (columns_read(model, names) or names):
         raise PublishError(f"--id-column {id_column!r} is one of the model's inputs")
     return frame.drop(columns=[id_column])
 
@@ -303,10 +305,12 @@ def _split_sample(
         labels = frame.pop(target)
     expected = getattr(model, "feature_names_in_", None)
     if expected is not None:
-        expected = [str(c) for c in expected]
+        fitted_on = [str(c) for c in expected]
         # the columns its column transformer drops are not asked for (scikit-learn
         # predicts without them); the schema, the graph and the gate have the rest
-        expected = columns_read(model, expected) or expected
+        expected = columns_read(model, fitted_on) or fitted_on
+        if signature is not None:  # an MLflow signature names every column it was fitted on
+            signature = {k: v for k, v in signature.items() if k in expected or k not in fitted_on}
         missing = [c for c in expected if c not in frame.columns]
         if missing:
             raise PublishError(
@@ -409,6 +413,16 @@ def text_columns(
     return texts
 
 
+def _same_label(label: Any, cls: Any) -> bool:
+    """Whether ``label`` is the class ``cls`` written as another type ("1" and 1, 1 and 1.0)."""
+    if str(label) == str(cls):
+        return True
+    try:
+        return float(label) == float(cls)
+    except (TypeError, ValueError):
+        return False
+
+
 def _check_labels(labels: pd.Series, classes: tuple[Any, ...], target: str) -> None:
     """Raises PublishError when the sample's labels are not among the model's classes
     (a CSV's "1" read as the number 1 where the model learned the text "1", say)."""
@@ -419,18 +433,25 @@ def _check_labels(labels: pd.Series, classes: tuple[Any, ...], target: str) -> N
     shown = ", ".join(
         repr(label.item() if hasattr(label, "item") else label) for label in strange[:5]
     )
-    as_text = {str(c) for c in classes}
-    if any(str(label.item() if hasattr(label, "item") else label) in as_text for label in strange):
-        advice = (
-            "Give the labels as the model was fitted on them (text read as text: "
-            "pandas.read_csv(..., dtype={target: str}))"
-        )
+    if any(_same_label(label, c) for label in strange for c in classes):
+        # the same labels, typed otherwise: say which way, as the classes are
+        if any(isinstance(c, str) for c in classes):
+            advice = (
+                "Give the labels as the model was fitted on them, as text "
+                f"(pandas.read_csv(..., dtype={{{target!r}: str}}))"
+            )
+        else:
+            advice = (
+                "Give the labels as the model was fitted on them, as numbers "
+                f"(pandas.to_numeric(sample[{target!r}]))"
+            )
     else:  # a class it never learned, not a text/number mix-up
         rows = int(labels.isin(strange).sum())
+        one = len(strange) == 1
         advice = (
-            f"The model never learned {'that class' if len(strange) == 1 else 'those classes'} "
-            f"({rows} sample row(s)), so it can never predict it: leave those rows out of the "
-            "sample, or refit the model on data that has them"
+            f"The model never learned {'that class' if one else 'those classes'} "
+            f"({rows} sample row(s)), so it can never predict {'it' if one else 'them'}: leave "
+            "those rows out of the sample, or refit the model on data that has them"
         )
     raise PublishError(
         f"not published: the target column {target!r} holds label(s) the model does not know "

@@ -117,6 +117,11 @@ class OnnxPredictor:
             self.labels_from_graph = labels_from_graph or not self.has_probabilities
             # The graph's own labels are the labels themselves (int64 or strings).
             self._class_of = {str(c): c for c in self.classes}
+            for c in self.classes:  # whose labels a graph gives as int64 (True: 1, 2.0: 2)
+                if isinstance(c, bool | np.bool_) or (
+                    isinstance(c, float | np.floating) and float(c).is_integer()
+                ):
+                    self._class_of.setdefault(str(int(c)), c)
         else:
             self.classes = None
             self.labels_from_graph = False

@@ -37,6 +37,7 @@ from sklearn.ensemble import (
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import train_test_split
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -52,6 +53,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeRegressor
 
 from infra.local_env import MODEL_BUCKET
+from predictor.schema import CATEGORICAL, NUMERIC
 from tests.helpers import (
     WINE_CSV,
     call,
@@ -714,6 +716,20 @@ def test_the_columns_a_column_transformer_drops_are_not_asked_for(served: ModelR
     status, body, _ = call("POST", "/models/dropped/predict", json.dumps({"instances": [{"x": 1}]}))
     assert status == 422
     assert json.loads(body)["error"]["details"][0]["column"] == "color"
+    # an MLflow signature names every column the model was fitted on, the dropped ones too
+    signature = {"color": CATEGORICAL, "x": NUMERIC, "z": NUMERIC, "notes": CATEGORICAL}
+    signed = publish_model(
+        model, frame, name="dropped-signed", registry=served, target="y", signature=signature
+    )
+    assert [c["name"] for c in signed.manifest["schema"]] == ["color", "x"]
+    # a dropped column may name the rows
+    with_ids = frame.assign(order=[f"o-{i}" for i in range(len(frame))])
+    model.fit(with_ids.drop(columns=["y"]), with_ids["y"])
+    named = publish_model(
+        model, with_ids, name="dropped-ids", registry=served, target="y", id_column="order"
+    )
+    assert named.manifest["id_column"] == "order"
+    assert [c["name"] for c in named.manifest["schema"]] == ["color", "x"]
 
 
 def test_a_one_hot_encoded_number_the_graph_would_answer_otherwise_is_refused(
@@ -921,8 +937,17 @@ def test_labels_that_look_like_numbers_are_read_as_the_model_s_classes(
     )
     # a Python caller's labels as numbers: named, with the classes, never a crash
     as_numbers = frame.assign(**{target: frame[target].astype(int)})
-    with pytest.raises(PublishError, match=r"label\(s\) the model does not know \(1, 2, 10\)"):
+    with pytest.raises(
+        PublishError, match=r"label\(s\) the model does not know \(1, 2, 10\)"
+    ) as mixed:
         publish_model(model, as_numbers, name="texts", registry=served, target=target)
+    assert f"as text (pandas.read_csv(..., dtype={{{target!r}: str}}))" in str(mixed.value)
+    # the other way: a model of numbers given its labels as text
+    numbers = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    numbers.fit(as_numbers.drop(columns=[target]), as_numbers[target])
+    with pytest.raises(PublishError, match=r"as numbers \(pandas.to_numeric") as typed:
+        publish_model(numbers, frame, name="numbers", registry=served, target=target)
+    assert "does not know ('1', '2', '10')" in str(typed.value)
     # a class it never learned is not a mix-up of text and numbers
     new_class = frame.assign(**{target: frame[target].where(frame.index % 50 != 0, "7")})
     with pytest.raises(PublishError) as refused:
@@ -941,11 +966,13 @@ def test_a_model_of_several_targets_is_refused_saying_so(served: ModelRegistry) 
     assert served.list_models() == []
 
 
+@pytest.mark.parametrize("labels", ["int", "bool", "float"])
 def test_an_svc_with_probabilities_answers_its_decision_function_s_labels(
-    served: ModelRegistry,
+    served: ModelRegistry, labels: str
 ) -> None:
     frame, target = _bundled("breast_cancer")
     frame = frame.rename(columns=str)
+    frame[target] = frame[target].astype(labels)
     inputs = frame.drop(columns=[target])
     model = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))
     model.fit(inputs, frame[target])
@@ -955,8 +982,9 @@ def test_an_svc_with_probabilities_answers_its_decision_function_s_labels(
     )
     assert len(apart) >= 1
     result = publish_model(
-        model, frame, name="svc-proba", registry=served, target=target, promote="production"
-    )
+        model, frame, name="svc-proba", registry=served, target=target, promote="production",
+        force=True,
+    )  # fmt: skip
     assert result.manifest["onnx"]["labels"] == "graph"
     assert any("the labels served are the decision function's" in n for n in result.notes)
     rows = inputs.iloc[[*apart, 0, 1]]
@@ -967,6 +995,18 @@ def test_an_svc_with_probabilities_answers_its_decision_function_s_labels(
     assert answer["predictions"] == model.predict(rows).tolist()
     for got, expected in zip(answer["probabilities"], model.predict_proba(rows), strict=True):
         assert [got[str(c)] for c in model.classes_] == pytest.approx(expected, abs=1e-5)
+
+
+def test_one_vs_rest_of_an_svc_with_probabilities_is_refused(served: ModelRegistry) -> None:
+    frame, target = _bundled("iris")
+    inputs = frame.drop(columns=[target])
+    model = OneVsRestClassifier(SVC(probability=True, random_state=0)).fit(inputs, frame[target])
+    with pytest.raises(PublishError) as refused:
+        publish_model(model, frame, name="ovr-svc", registry=served, target=target)
+    assert "OneVsRestClassifier(SVC(probability=True)) predicts from its members'" in str(
+        refused.value
+    )
+    assert "wrap it in CalibratedClassifierCV" in str(refused.value)
 
 
 def test_a_voting_classifier_is_served_as_fitted(served: ModelRegistry) -> None:
