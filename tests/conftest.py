@@ -27,14 +27,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ServerlessPredictor")
 # the run's, not one test's captured output, closed when that test ends.
 import realtime.routed  # noqa: F401
 
-#: Tests run between two freezes of what survived the collector (pytest_runtest_teardown).
+#: Tests run between two freezes of what survived the collector (pytest_runtest_logfinish).
 FREEZE_EVERY = 25
 _tests_run = 0
 
 
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Every :data:`FREEZE_EVERY` tests, collect, then move what survived out of the
-    cyclic collector's sight (``gc.freeze()``; freed by reference counting all the same).
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Every :data:`FREEZE_EVERY` tests, once a test's fixtures are torn down, collect,
+    then move what survived out of the cyclic collector's sight (``gc.freeze()``; freed
+    by reference counting all the same).
 
     botocore and moto load their service models once per process (hundreds of thousands
     of dicts), and every full collection scanned them again: 69 s of a 300 s `make test`

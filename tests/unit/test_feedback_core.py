@@ -223,7 +223,7 @@ def test_the_verdict_needs_enough_rows_and_a_drop_beyond_the_interval() -> None:
     assert not one_off.dropped
     assert one_off.metrics["mse"] > 2_000
     assert one_off.verdict.startswith("uncertain: mse"), one_off.verdict
-    assert "worse, but the interval reaches it" in one_off.verdict
+    assert "more than 5% worse, but the interval reaches within 5% of it" in one_off.verdict
     page = quality_section({"quality": {"v1": one_off.to_dict()}})
     assert "<span class='status moderate'>uncertain</span>" in page
     accuracy = {"holdout": {"accuracy": 0.9}, "primary": "accuracy", "higher_is_better": True}

@@ -157,10 +157,10 @@ def _verdict(
         return f"dropped: {shown} against {reference:.4g} on the holdout"
     bound = reference * (1 - TOLERANCE if quality.higher_is_better else 1 + TOLERANCE)
     if value < bound if quality.higher_is_better else value > bound:
-        # a few rows far off (one extreme label) widen the interval past the holdout's
-        # value: worse on the whole, not yet beyond doubt, and not "holding"
+        # worse on the whole, yet not beyond doubt (a few labels far from their
+        # predictions widen a regression's interval): not "holding"
         return (
-            f"uncertain: {shown} against {reference:.4g} on the holdout; worse, but the "
-            "interval reaches it (as a few labels far from their predictions make it)"
+            f"uncertain: {shown} against {reference:.4g} on the holdout; more than "
+            f"{TOLERANCE:.0%} worse, but the interval reaches within {TOLERANCE:.0%} of it"
         )
     return f"holding: {shown} against {reference:.4g} on the holdout"
